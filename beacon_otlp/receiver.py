@@ -1,0 +1,499 @@
+"""A loopback OTLP/HTTP receiver built on http.server.
+
+Each connection has its own thread that reads, authenticates, decompresses and decodes a
+request and answers at once; decoded batches go through a queue to one consumer thread, so a
+slow consumer (a disk) never slows an exporter. Answers follow the OTLP/HTTP specification and
+never use the retryable codes 429/502/503/504, which would stall an agent's exit flush.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import queue
+import socket
+import socketserver
+import threading
+import time
+import zlib
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, NamedTuple, Optional, Set, Tuple
+
+from .otlp_json import decode_json
+from .shape import DecodeError, LimitError
+from .wire import decode_protobuf, encode_rpc_status
+
+TOKEN_HEADER = "x-beacon-token"
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+PATHS = {"/v1/logs": "logs", "/v1/traces": "traces", "/v1/metrics": "metrics"}
+_DECODERS = {PROTOBUF: decode_protobuf, JSON: decode_json}
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+MiB = 1024 * 1024
+# google.rpc.Code values carried in error bodies, by HTTP status.
+_RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 413: 8, 415: 3}
+
+
+class Batch(NamedTuple):
+    """One accepted export request, decoded."""
+
+    signal: str  # logs | traces | metrics
+    request: Dict[str, Any]  # the plain shape (see beacon_otlp.shape)
+    content_type: str
+    records: int  # log records, spans or metric data points
+    received_at: float  # wall clock, seconds
+
+
+class ReceiverStats:
+    """What the receiver saw. Thread-safe; read a consistent copy with snapshot()."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: Counter = Counter()  # (signal or path, content type, status) -> n
+        self.records: Counter = Counter()  # signal -> accepted records
+        self.rejected: Counter = Counter()  # reason -> n
+        self.bytes_received = 0  # bodies as sent
+        self.bytes_decoded = 0  # bodies after decompression, accepted requests only
+        self.consumer_errors = 0
+
+    def count(self, key: Tuple[str, str, int], reason: str = "", records: int = 0, sent: int = 0,
+              decoded: int = 0) -> None:
+        with self._lock:
+            self.requests[key] += 1
+            if reason:
+                self.rejected[reason] += 1
+            if records:
+                self.records[key[0]] += records
+            self.bytes_received += sent
+            self.bytes_decoded += decoded
+
+    def count_consumer_error(self) -> None:
+        with self._lock:
+            self.consumer_errors += 1
+
+    def snapshot(self) -> Dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": [
+                    {"signal": s, "content_type": c, "status": st, "count": n}
+                    for (s, c, st), n in sorted(self.requests.items())
+                ],
+                "records": dict(self.records),
+                "rejected": dict(self.rejected),
+                "bytes_received": self.bytes_received,
+                "bytes_decoded": self.bytes_decoded,
+                "consumer_errors": self.consumer_errors,
+            }
+
+
+class _Reject(Exception):
+    """Answer the request with an error status; `reason` is what the stats count."""
+
+    def __init__(self, status: int, reason: str, message: str, close: bool = True) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message, self.close = status, reason, message, close
+
+
+class _Drop(Exception):
+    """Close the connection without an answer (client gone, or receiver stopped)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_STOP = object()
+
+
+class Receiver:
+    """An OTLP/HTTP receiver on loopback that hands decoded batches to `consumer`.
+
+    Use as a context manager, or call start() and stop(). stop() drains completely: every
+    request answered 200 has reached the consumer when it returns.
+    """
+
+    def __init__(
+        self,
+        consumer: Callable[[Batch], None],
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_body: int = 32 * MiB,
+        max_decoded: int = 64 * MiB,
+        read_timeout: float = 10.0,
+        request_deadline: float = 60.0,
+        max_connections: int = 256,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not token:
+            raise ValueError("a receiver needs a non-empty token")
+        self.consumer = consumer
+        self.stats = ReceiverStats()
+        self.max_body, self.max_decoded = max_body, max_decoded
+        self.request_deadline, self.max_connections = request_deadline, max_connections
+        self.clock = clock
+        self.consumer_error: Optional[BaseException] = None
+        self._token = token.encode("utf-8")
+        self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._state = threading.Condition()
+        self._closed = False
+        self._in_flight = 0
+        self._last_activity = time.monotonic()
+        self._connections: Set[socket.socket] = set()
+        self._server = _server_class(host)((host, port), _Handler)
+        self._server.receiver = self  # type: ignore[attr-defined]
+        self._server.timeout_seconds = read_timeout  # type: ignore[attr-defined]
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, args=(0.1,), name="beacon-receiver", daemon=True),
+            threading.Thread(target=self._consume, name="beacon-consumer", daemon=True),
+        ]
+        self._started = self._stopped = False
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = self._server.server_address[0]
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    def start(self) -> "Receiver":
+        if not self._started:
+            self._started = True
+            for thread in self._threads:
+                thread.start()
+        return self
+
+    def __enter__(self) -> "Receiver":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def wait_idle(self, quiet: float = 0.25, timeout: float = 5.0) -> bool:
+        """Wait until no request is in flight and none has arrived for `quiet` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._state:
+            while True:
+                now = time.monotonic()
+                idle_for = now - self._last_activity
+                if self._in_flight == 0 and idle_for >= quiet:
+                    return True
+                if now >= deadline:
+                    return False
+                wait = quiet - idle_for if self._in_flight == 0 else deadline - now
+                self._state.wait(min(max(wait, 0.01), deadline - now))
+
+    def stop(self, in_flight_timeout: float = 5.0) -> None:
+        """Stop accepting, let requests in flight finish (bounded), then drain the queue."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._started:
+            self._server.shutdown()
+        self._server.server_close()
+        deadline = time.monotonic() + in_flight_timeout
+        with self._state:
+            while self._in_flight and time.monotonic() < deadline:
+                self._state.wait(deadline - time.monotonic())
+            self._closed = True  # a request still in flight now gets no 200: nothing is lost
+            self._queue.put(_STOP)
+            idle = list(self._connections)
+        for conn in idle:
+            _shutdown_socket(conn)
+        if self._started:
+            self._threads[1].join()
+
+    # --- consumer --------------------------------------------------------------------
+
+    def _consume(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is _STOP:
+                return
+            try:
+                self.consumer(batch)
+            except Exception as exc:  # keep consuming: later batches must not be lost
+                self.stats.count_consumer_error()
+                if self.consumer_error is None:
+                    self.consumer_error = exc
+
+    # --- connections -----------------------------------------------------------------
+
+    def _admit(self, conn: socket.socket) -> bool:
+        with self._state:
+            if self._closed or len(self._connections) >= self.max_connections:
+                return False
+            self._connections.add(conn)
+            return True
+
+    def _release(self, conn: socket.socket) -> None:
+        with self._state:
+            self._connections.discard(conn)
+
+    # --- requests --------------------------------------------------------------------
+
+    def handle(self, handler: "_Handler") -> None:
+        with self._state:
+            self._in_flight += 1
+            self._last_activity = time.monotonic()
+        try:
+            self._answer(handler)
+        finally:
+            with self._state:
+                self._in_flight -= 1
+                self._last_activity = time.monotonic()
+                self._state.notify_all()
+
+    def _answer(self, handler: "_Handler") -> None:
+        path = handler.path.split("?", 1)[0]
+        signal = PATHS.get(path, "unknown")
+        content_type = _media_type(handler.headers.get("Content-Type", ""))
+        key_type = content_type if content_type in _DECODERS else "other"
+        sent = 0
+        try:
+            self._check_headers(handler, path, content_type)
+            deadline = time.monotonic() + self.request_deadline
+            body = _read_body(handler, self.max_body, deadline)
+            sent = len(body)
+            data = _inflate(body, handler.headers.get("Content-Encoding", ""), self.max_decoded)
+            try:
+                request = _DECODERS[content_type](signal, data)
+            except LimitError as exc:
+                raise _Reject(413, "too_large", str(exc), close=False) from None
+            except DecodeError as exc:
+                raise _Reject(400, "bad_data", str(exc), close=False) from None
+            records = count_records(signal, request)
+            batch = Batch(signal, request, content_type, records, self.clock())
+            with self._state:
+                if self._closed:
+                    raise _Drop("receiver_stopped")
+                self._queue.put(batch)
+        except _Reject as rej:
+            self.stats.count((signal, key_type, rej.status), rej.reason, sent=sent)
+            _send(handler, rej.status, content_type, _status_body(content_type, rej.status, rej.message), rej.close)
+            return
+        except _Drop as drop:
+            self.stats.count((signal, key_type, 0), drop.reason, sent=sent)
+            handler.close_connection = True
+            return
+        self.stats.count((signal, key_type, 200), records=records, sent=sent, decoded=len(data))
+        _send(handler, 200, content_type, b"" if content_type == PROTOBUF else b"{}", False)
+
+    def _check_headers(self, handler: "_Handler", path: str, content_type: str) -> None:
+        token = handler.headers.get(TOKEN_HEADER, "").encode("utf-8", "replace")
+        if not hmac.compare_digest(token, self._token):
+            raise _Reject(401, "unauthorized", f"missing or wrong {TOKEN_HEADER} header")
+        if path not in PATHS:
+            raise _Reject(404, "not_found", "unknown path; use /v1/logs, /v1/traces or /v1/metrics")
+        if handler.command != "POST":
+            raise _Reject(405, "method_not_allowed", "method not allowed, supported: [POST]")
+        if content_type not in _DECODERS:
+            raise _Reject(415, "unsupported_media_type",
+                          f"unsupported media type, supported: [{JSON}, {PROTOBUF}]")
+        encoding = handler.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity") and encoding not in _WBITS:
+            raise _Reject(415, "unsupported_encoding", "unsupported Content-Encoding, supported: [gzip, deflate]")
+        length = handler.headers.get("Content-Length")
+        if length is not None and not handler.headers.get("Transfer-Encoding"):
+            if not length.strip().isdigit():
+                raise _Reject(400, "bad_framing", "invalid Content-Length")
+            if int(length) > self.max_body:
+                raise _Reject(413, "too_large", f"body larger than {self.max_body} bytes")
+
+
+def count_records(signal: str, request: Dict[str, Any]) -> int:
+    """Log records, spans or metric data points in a decoded request."""
+    if signal == "logs":
+        return sum(len(s["log_records"]) for r in request["resource_logs"] for s in r["scope_logs"])
+    if signal == "traces":
+        return sum(len(s["spans"]) for r in request["resource_spans"] for s in r["scope_spans"])
+    total = 0
+    for r in request["resource_metrics"]:
+        for s in r["scope_metrics"]:
+            for metric in s["metrics"]:
+                for kind in ("gauge", "sum", "histogram", "exponential_histogram", "summary"):
+                    if metric.get(kind) is not None:
+                        total += len(metric[kind]["data_points"])
+    return total
+
+
+# --- HTTP plumbing -------------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as OTLP clients expect
+    server_version = "beacon"
+    sys_version = ""
+
+    def setup(self) -> None:
+        self.timeout = self.server.timeout_seconds  # type: ignore[attr-defined]
+        super().setup()
+
+    def _dispatch(self) -> None:
+        self.server.receiver.handle(self)  # type: ignore[attr-defined]
+
+    do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: request lines may carry what an agent sent, and stderr is the user's."""
+
+
+def _server_class(host: str) -> type:
+    return _Server6 if ":" in host else _Server
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host name (getfqdn), which can stall offline.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.receiver._admit(request):  # type: ignore[attr-defined]
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)  # type: ignore[misc]
+        finally:
+            self.receiver._release(request)  # type: ignore[attr-defined]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished mid-request is not an error worth a traceback."""
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+def _media_type(header: str) -> str:
+    return header.split(";", 1)[0].strip().lower()
+
+
+def _read_body(handler: BaseHTTPRequestHandler, limit: int, deadline: float) -> bytes:
+    rfile = handler.rfile
+    encoding = handler.headers.get("Transfer-Encoding", "").strip().lower()
+    try:
+        if encoding == "chunked":
+            return _read_chunked(rfile, limit, deadline)
+        if encoding:
+            raise _Reject(400, "bad_framing", f"unsupported Transfer-Encoding {encoding[:32]!r}")
+        length = int(handler.headers.get("Content-Length") or 0)
+        return _read_exactly(rfile, length, deadline)
+    except (socket.timeout, TimeoutError):
+        raise _Drop("timeout") from None
+    except (ConnectionError, OSError):
+        raise _Drop("disconnected") from None
+
+
+def _read_exactly(rfile: Any, n: int, deadline: float) -> bytes:
+    """Read n bytes, one socket read at a time so a trickling client meets the deadline."""
+    parts = []
+    while n > 0:
+        if time.monotonic() > deadline:
+            raise _Drop("timeout")
+        part = rfile.read1(min(n, 1 * MiB))
+        if not part:
+            raise _Drop("disconnected")
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
+
+
+def _read_chunked(rfile: Any, limit: int, deadline: float) -> bytes:
+    body = bytearray()
+    while True:
+        line = rfile.readline(1024)
+        if not line:
+            raise _Drop("disconnected")
+        if not line.endswith(b"\n"):
+            raise _Reject(400, "bad_framing", "malformed chunk size line")
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise _Reject(400, "bad_framing", "malformed chunk size line") from None
+        if size < 0:
+            raise _Reject(400, "bad_framing", "malformed chunk size line")
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            raise _Reject(413, "too_large", f"body larger than {limit} bytes")
+        body += _read_exactly(rfile, size, deadline)
+        if rfile.readline(3) not in (b"\r\n", b"\n"):
+            raise _Reject(400, "bad_framing", "chunk not followed by CRLF")
+    for _ in range(64):  # trailer fields, ignored
+        line = rfile.readline(8192)
+        if line in (b"\r\n", b"\n", b""):
+            return bytes(body)
+    raise _Reject(400, "bad_framing", "too many trailer lines")
+
+
+def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
+    """Decompress without ever holding more than limit+1 bytes of output (gzip bombs)."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        if len(body) > limit:
+            raise _Reject(413, "too_large", f"body larger than {limit} bytes", close=False)
+        return body
+    out = bytearray()
+    data = body
+    while True:
+        inflater = zlib.decompressobj(_WBITS[encoding])
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error as exc:
+            raise _Reject(400, "bad_compression", f"invalid {encoding} data: {exc}", close=False) from None
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise _Reject(413, "too_large", f"decompressed body larger than {limit} bytes", close=False)
+        if not inflater.eof:
+            raise _Reject(400, "bad_compression", f"truncated {encoding} data", close=False)
+        data = inflater.unused_data
+        if not data:  # more gzip members may follow in one body
+            return bytes(out)
+
+
+def _status_body(content_type: str, status: int, message: str) -> bytes:
+    """A google.rpc.Status in the request's encoding, or plain text for other types."""
+    code = _RPC_CODES.get(status, 2)
+    if content_type == JSON:
+        return json.dumps({"code": code, "message": message}).encode("utf-8")
+    if content_type == PROTOBUF:
+        return encode_rpc_status(code, message)
+    return message.encode("utf-8")
+
+
+def _send(handler: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes, close: bool) -> None:
+    if content_type not in _DECODERS:
+        content_type = "text/plain; charset=utf-8"
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        if status == 405:
+            handler.send_header("Allow", "POST")
+        if close:
+            handler.send_header("Connection", "close")
+            handler.close_connection = True
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(body)
+    except OSError:
+        handler.close_connection = True
+
+
+def _shutdown_socket(conn: socket.socket) -> None:
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from beacon_otlp import Batch, Receiver  # noqa: E402
+
+TOKEN = "test-token_0123456789abcdef"
+
+
+class Collector:
+    """A receiver consumer that keeps every batch and lets a test wait for a record count."""
+
+    def __init__(self) -> None:
+        self.batches: List[Batch] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, batch: Batch) -> None:
+        with self._changed:
+            self.batches.append(batch)
+            self._changed.notify_all()
+
+    @property
+    def records(self) -> int:
+        with self._changed:
+            return sum(b.records for b in self.batches)
+
+    def wait_for_records(self, n: int, timeout: float = 10.0) -> int:
+        with self._changed:
+            self._changed.wait_for(lambda: sum(b.records for b in self.batches) >= n, timeout)
+            return sum(b.records for b in self.batches)
+
+
+@pytest.fixture
+def collector() -> Collector:
+    return Collector()
+
+
+@pytest.fixture
+def make_receiver(collector: Collector) -> Iterator[Callable[..., Receiver]]:
+    """Start receivers with the collector as consumer; every one is stopped after the test."""
+    started: List[Receiver] = []
+
+    def make(**options: object) -> Receiver:
+        options.setdefault("token", TOKEN)
+        receiver = Receiver(options.pop("consumer", collector), **options)  # type: ignore[arg-type]
+        started.append(receiver)
+        return receiver.start()
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def receiver(make_receiver: Callable[..., Receiver]) -> Receiver:
+    return make_receiver()
+
+
+# --- a raw HTTP/1.1 client, for what http.client will not send -------------------------
+
+
+class RawResponse:
+    def __init__(self, status: int, headers: Dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+
+def raw_connect(receiver: Receiver, timeout: float = 10.0) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", receiver.port), timeout=timeout)
+
+
+def read_response(stream) -> Optional[RawResponse]:  # type: ignore[no-untyped-def]
+    """Read one response from a socket file; None when the server closed the connection."""
+    line = stream.readline()
+    if not line:
+        return None
+    status = int(line.split()[1])
+    headers: Dict[str, str] = {}
+    while True:
+        line = stream.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = stream.read(int(headers.get("content-length", "0")))
+    return RawResponse(status, headers, body)
+
+
+def request_bytes(path: str = "/v1/logs", body: bytes = b"", content_type: str = "application/x-protobuf",
+                  token: Optional[str] = TOKEN, chunks: Optional[List[bytes]] = None,
+                  extra: Tuple[str, ...] = (), method: str = "POST") -> bytes:
+    """One HTTP/1.1 request as bytes: Content-Length framing, or chunked when `chunks` is given."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Type: {content_type}"]
+    if token is not None:
+        lines.append(f"x-beacon-token: {token}")
+    lines.extend(extra)
+    if chunks is None:
+        lines.append(f"Content-Length: {len(body)}")
+        payload = body
+    else:
+        lines.append("Transfer-Encoding: chunked")
+        payload = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+
+
+def raw_exchange(receiver: Receiver, data: bytes, responses: int = 1) -> List[Optional[RawResponse]]:
+    with raw_connect(receiver) as sock:
+        sock.sendall(data)
+        stream = sock.makefile("rb")
+        return [read_response(stream) for _ in range(responses)]

@@ -1,0 +1,424 @@
+"""The OTLP/HTTP receiver: framing, answers per the OTLP spec, limits, faults and shutdown."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import socket
+import threading
+import zlib
+from typing import Callable, List
+
+import pytest
+from conftest import TOKEN, Collector, raw_connect, raw_exchange, read_response, request_bytes
+from google.rpc import status_pb2
+
+from beacon_otlp import Batch, Receiver, encode_protobuf
+
+MiB = 1024 * 1024
+
+
+def log_request(n: int, start: int = 0, text: str = "x") -> dict:
+    records = [{"body": "claude_code.user_prompt", "attributes": {"i": i, "text": text}} for i in range(start, start + n)]
+    return {"resource_logs": [{"resource": {"attributes": {"service.name": "claude-code"}},
+                               "scope_logs": [{"log_records": records}]}]}
+
+
+def pb_logs(n: int, start: int = 0, text: str = "x") -> bytes:
+    return encode_protobuf("logs", log_request(n, start, text))
+
+
+def pb_logs_of_size(size: int) -> bytes:
+    """One log record padded so the encoded request is exactly `size` bytes."""
+    pad = size
+    while True:
+        body = pb_logs(1, text="y" * pad)
+        if len(body) == size:
+            return body
+        pad -= len(body) - size
+
+
+def json_logs(n: int, start: int = 0) -> bytes:
+    records = [{"body": {"stringValue": "claude_code.user_prompt"},
+                "attributes": [{"key": "i", "value": {"intValue": str(i)}}]} for i in range(start, start + n)]
+    return json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": records}]}]}).encode()
+
+
+def indexes(collector: Collector) -> List[int]:
+    return sorted(r["attributes"]["i"] for b in collector.batches for rl in b.request["resource_logs"]
+                  for sl in rl["scope_logs"] for r in sl["log_records"])
+
+
+# --- framing and successful answers ----------------------------------------------------
+
+
+def test_binds_loopback_on_a_kernel_chosen_port(receiver: Receiver) -> None:
+    assert receiver.url == f"http://127.0.0.1:{receiver.port}"
+    assert receiver.port > 0
+
+
+def test_chunked_protobuf_like_claude_code(receiver: Receiver, collector: Collector) -> None:
+    body = pb_logs(20)
+    chunks = [body[i:i + 7] for i in range(0, len(body), 7)]
+    (response,) = raw_exchange(receiver, request_bytes(chunks=chunks))
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/x-protobuf"
+    assert response.body == b""  # an empty ExportLogsServiceResponse
+    assert collector.wait_for_records(20) == 20
+    assert indexes(collector) == list(range(20))
+
+
+def test_chunk_extensions_and_trailers_are_accepted(receiver: Receiver, collector: Collector) -> None:
+    body = pb_logs(3)
+    head = request_bytes(chunks=[])[: -len(b"0\r\n\r\n")]
+    data = head + b"%x;name=value\r\n%s\r\n0\r\nX-Trailer: 1\r\n\r\n" % (len(body), body)
+    (response,) = raw_exchange(receiver, data)
+    assert response.status == 200
+    assert collector.wait_for_records(3) == 3
+
+
+def test_json_answer_is_an_empty_json_object(receiver: Receiver, collector: Collector) -> None:
+    data = request_bytes(body=json_logs(5), content_type="application/json; charset=utf-8")
+    (response,) = raw_exchange(receiver, data)
+    assert (response.status, response.body) == (200, b"{}")
+    assert response.headers["content-type"] == "application/json"
+    assert collector.wait_for_records(5) == 5
+
+
+def test_pipelined_keep_alive_requests_on_one_connection(receiver: Receiver, collector: Collector) -> None:
+    data = b"".join(request_bytes(body=pb_logs(10, start=10 * i)) for i in range(3))
+    data += request_bytes(chunks=[json_logs(10, start=30)], content_type="application/json")
+    responses = raw_exchange(receiver, data, responses=4)
+    assert [r.status for r in responses] == [200, 200, 200, 200]
+    assert collector.wait_for_records(40) == 40
+    assert indexes(collector) == list(range(40))
+
+
+@pytest.mark.parametrize("encoding,compress", [
+    ("gzip", gzip.compress),
+    ("deflate", zlib.compress),
+    ("identity", lambda b: b),
+])
+def test_content_encodings(receiver: Receiver, collector: Collector, encoding: str, compress: Callable) -> None:
+    data = request_bytes(body=compress(pb_logs(8)), extra=(f"Content-Encoding: {encoding}",))
+    (response,) = raw_exchange(receiver, data)
+    assert response.status == 200
+    assert collector.wait_for_records(8) == 8
+
+
+def test_multi_member_gzip(receiver: Receiver, collector: Collector) -> None:
+    body = pb_logs(4)
+    half = len(body) // 2
+    data = request_bytes(body=gzip.compress(body[:half]) + gzip.compress(body[half:]),
+                         extra=("Content-Encoding: gzip",))
+    assert raw_exchange(receiver, data)[0].status == 200
+    assert collector.wait_for_records(4) == 4
+
+
+def test_all_three_signals_and_stats(receiver: Receiver, collector: Collector) -> None:
+    traces = encode_protobuf("traces", {"resource_spans": [{"scope_spans": [{"spans": [{"name": "a"}, {"name": "b"}]}]}]})
+    metrics = encode_protobuf("metrics", {"resource_metrics": [{"scope_metrics": [{"metrics": [
+        {"name": "m", "gauge": {"data_points": [{"as_int": 1}, {"as_double": 2.0}, {"as_int": 3}]}}]}]}]})
+    data = request_bytes("/v1/logs", pb_logs(1)) + request_bytes("/v1/traces", traces)
+    data += request_bytes("/v1/metrics", metrics)
+    assert [r.status for r in raw_exchange(receiver, data, 3)] == [200, 200, 200]
+    assert collector.wait_for_records(6) == 6
+    receiver.wait_idle(quiet=0.01)
+    stats = receiver.stats.snapshot()
+    assert stats["records"] == {"logs": 1, "traces": 2, "metrics": 3}
+    assert stats["rejected"] == {}
+    assert stats["bytes_received"] == len(pb_logs(1)) + len(traces) + len(metrics)
+    assert {(r["signal"], r["status"], r["count"]) for r in stats["requests"]} == {
+        ("logs", 200, 1), ("traces", 200, 1), ("metrics", 200, 1)}
+
+
+def test_empty_request_is_a_success(receiver: Receiver, collector: Collector) -> None:
+    (response,) = raw_exchange(receiver, request_bytes(body=b""))
+    assert response.status == 200
+    receiver.wait_idle(quiet=0.01)
+    assert receiver.stats.snapshot()["records"] == {}
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token", TOKEN + "x", TOKEN[:-1]])
+def test_missing_or_wrong_token_is_401_and_records_nothing(receiver: Receiver, collector: Collector, token) -> None:
+    (response,) = raw_exchange(receiver, request_bytes(body=pb_logs(3), token=token))
+    assert response.status == 401
+    receiver.wait_idle(quiet=0.01)
+    assert collector.batches == []
+    assert receiver.stats.snapshot()["rejected"] == {"unauthorized": 1}
+
+
+def test_unknown_path_is_404(receiver: Receiver) -> None:
+    (response,) = raw_exchange(receiver, request_bytes("/v1/profiles", pb_logs(1)))
+    assert response.status == 404
+
+
+def test_wrong_method_is_405(receiver: Receiver) -> None:
+    (response,) = raw_exchange(receiver, request_bytes(method="GET"))
+    assert response.status == 405
+    assert response.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/grpc", ""])
+def test_unsupported_content_type_is_415(receiver: Receiver, content_type: str) -> None:
+    (response,) = raw_exchange(receiver, request_bytes(body=pb_logs(1), content_type=content_type))
+    assert response.status == 415
+    assert b"application/x-protobuf" in response.body
+
+
+def test_unsupported_content_encoding_is_415(receiver: Receiver) -> None:
+    data = request_bytes(body=pb_logs(1), extra=("Content-Encoding: br",))
+    assert raw_exchange(receiver, data)[0].status == 415
+
+
+def test_undecodable_protobuf_is_400_with_a_status_message(receiver: Receiver, collector: Collector) -> None:
+    (response,) = raw_exchange(receiver, request_bytes(body=b"\x0a\xff\xff\xff\x0f"))
+    assert response.status == 400
+    status = status_pb2.Status()
+    status.ParseFromString(response.body)
+    assert status.code == 3 and "past the end" in status.message
+    receiver.wait_idle(quiet=0.01)
+    assert collector.batches == []
+    assert receiver.stats.snapshot()["rejected"] == {"bad_data": 1}
+
+
+def test_undecodable_json_is_400_with_a_json_status(receiver: Receiver) -> None:
+    data = request_bytes(body=b'{"resourceLogs": 5}', content_type="application/json")
+    (response,) = raw_exchange(receiver, data)
+    assert response.status == 400
+    assert response.headers["content-type"] == "application/json"
+    status = json.loads(response.body)
+    assert status["code"] == 3 and "resourceLogs" in status["message"]
+
+
+def test_corrupt_gzip_is_400(receiver: Receiver) -> None:
+    data = request_bytes(body=gzip.compress(pb_logs(5))[:-12], extra=("Content-Encoding: gzip",))
+    assert raw_exchange(receiver, data)[0].status == 400
+
+
+def test_bad_data_keeps_the_connection_usable(receiver: Receiver, collector: Collector) -> None:
+    data = request_bytes(body=b"\xff") + request_bytes(body=pb_logs(2))
+    assert [r.status for r in raw_exchange(receiver, data, 2)] == [400, 200]
+    assert collector.wait_for_records(2) == 2
+
+
+def test_malformed_chunking_is_400(receiver: Receiver) -> None:
+    head = request_bytes(chunks=[])[: -len(b"0\r\n\r\n")]
+    assert raw_exchange(receiver, head + b"zz\r\nabc\r\n0\r\n\r\n")[0].status == 400
+
+
+# --- limits ------------------------------------------------------------------------------
+
+
+def test_body_one_byte_over_the_limit_is_413(make_receiver, collector: Collector) -> None:
+    body = pb_logs(50, text="y" * 100)
+    receiver = make_receiver(max_body=len(body))
+    assert raw_exchange(receiver, request_bytes(body=body))[0].status == 200
+    data = request_bytes(body=body + b"\x00")  # Content-Length one past the limit
+    assert raw_exchange(receiver, data)[0].status == 413
+    chunks = [body[:100], body[100:], b"\x00"]  # chunked: one past the limit
+    assert raw_exchange(receiver, request_bytes(chunks=chunks))[0].status == 413
+    assert collector.wait_for_records(50) == 50
+    receiver.wait_idle(quiet=0.01)
+    assert receiver.stats.snapshot()["rejected"] == {"too_large": 2}
+
+
+def test_default_body_limit_refuses_before_reading(receiver: Receiver) -> None:
+    head = (f"POST /v1/logs HTTP/1.1\r\nContent-Type: application/x-protobuf\r\nx-beacon-token: {TOKEN}\r\n"
+            f"Content-Length: {32 * MiB + 1}\r\n\r\n").encode()
+    with raw_connect(receiver) as sock:
+        sock.sendall(head)  # no body at all: the answer must not wait for it
+        response = read_response(sock.makefile("rb"))
+    assert response is not None and response.status == 413
+
+
+def test_gzip_bomb_is_413_without_inflating_it(make_receiver) -> None:
+    receiver = make_receiver(max_decoded=1 * MiB)
+    bomb = gzip.compress(b"\x00" * (16 * MiB))
+    assert len(bomb) < 32 * 1024
+    data = request_bytes(body=bomb, extra=("Content-Encoding: gzip",))
+    assert raw_exchange(receiver, data)[0].status == 413
+    exact = pb_logs_of_size(MiB)  # exactly the limit inflates and decodes
+    data = request_bytes(body=gzip.compress(exact), extra=("Content-Encoding: gzip",))
+    assert raw_exchange(receiver, data)[0].status == 200
+
+
+def test_element_limit_is_413(receiver: Receiver) -> None:
+    from beacon_otlp import MAX_ELEMENTS
+
+    body = b"\x0a\x00" * (MAX_ELEMENTS + 1)  # that many empty ResourceLogs
+    assert raw_exchange(receiver, request_bytes(body=body))[0].status == 413
+
+
+# --- faults -------------------------------------------------------------------------------
+
+
+def test_client_that_disconnects_mid_body(receiver: Receiver, collector: Collector) -> None:
+    data = request_bytes(body=pb_logs(10))
+    with raw_connect(receiver) as sock:
+        sock.sendall(data[: len(data) - 5])
+    assert receiver.wait_idle(quiet=0.05)
+    assert receiver.stats.snapshot()["rejected"] == {"disconnected": 1}
+    assert raw_exchange(receiver, request_bytes(body=pb_logs(2)))[0].status == 200
+    assert collector.wait_for_records(2) == 2
+
+
+def test_slowloris_does_not_block_other_clients_and_is_cut_off(make_receiver, collector: Collector) -> None:
+    receiver = make_receiver(read_timeout=0.5)
+    slow = raw_connect(receiver)
+    try:
+        slow.sendall(request_bytes(body=pb_logs(10))[:-20])  # then silence
+        assert raw_exchange(receiver, request_bytes(body=pb_logs(3)))[0].status == 200
+        assert collector.wait_for_records(3) == 3
+        slow.settimeout(10)
+        assert slow.recv(1024) == b""  # the read timeout closed the silent connection
+    finally:
+        slow.close()
+    receiver.wait_idle(quiet=0.01)
+    assert receiver.stats.snapshot()["rejected"] == {"timeout": 1}
+
+
+def test_trickling_client_meets_the_request_deadline(make_receiver, collector: Collector) -> None:
+    receiver = make_receiver(read_timeout=5, request_deadline=0.5)
+    done = threading.Event()
+    data = request_bytes(body=pb_logs(10))
+    with raw_connect(receiver) as sock:
+        sock.sendall(data[:-40])
+        for byte in data[-40:]:  # one byte every 50 ms: each read is within the read timeout
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break
+            if done.wait(0.05):
+                break
+        sock.settimeout(10)
+        try:
+            answer = sock.recv(1024)
+        except ConnectionResetError:
+            answer = b""
+    assert answer == b""  # cut off without a 200
+    assert collector.batches == []
+
+
+def test_fifty_concurrent_exporters(receiver: Receiver, collector: Collector) -> None:
+    errors: List[BaseException] = []
+
+    def exporter(n: int) -> None:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=30)
+            for k in range(4):
+                start = (n * 4 + k) * 10
+                conn.request("POST", "/v1/logs", body=pb_logs(10, start=start),
+                             headers={"Content-Type": "application/x-protobuf", "x-beacon-token": TOKEN})
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 200
+            conn.close()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=exporter, args=(n,)) for n in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert collector.wait_for_records(2000) == 2000
+    assert indexes(collector) == list(range(2000))
+
+
+# --- shutdown -----------------------------------------------------------------------------
+
+
+def test_stop_drains_everything_accepted_even_from_a_slow_consumer() -> None:
+    release = threading.Event()
+    seen: List[Batch] = []
+
+    def slow_consumer(batch: Batch) -> None:
+        release.wait(10)
+        seen.append(batch)
+
+    receiver = Receiver(slow_consumer, token=TOKEN).start()
+    try:
+        data = b"".join(request_bytes(body=pb_logs(5, start=5 * i)) for i in range(20))
+        assert [r.status for r in raw_exchange(receiver, data, 20)] == [200] * 20  # answered before consumed
+        assert len(seen) == 0
+        threading.Timer(0.1, release.set).start()
+    finally:
+        receiver.stop()
+    assert sum(b.records for b in seen) == 100
+
+
+def test_consumer_errors_do_not_lose_later_batches() -> None:
+    seen: List[Batch] = []
+
+    def flaky(batch: Batch) -> None:
+        if not seen:
+            seen.append(batch)
+            raise RuntimeError("disk full")
+        seen.append(batch)
+
+    with Receiver(flaky, token=TOKEN) as receiver:
+        data = b"".join(request_bytes(body=pb_logs(1, start=i)) for i in range(3))
+        assert [r.status for r in raw_exchange(receiver, data, 3)] == [200, 200, 200]
+    assert len(seen) == 3
+    assert receiver.stats.snapshot()["consumer_errors"] == 1
+    assert isinstance(receiver.consumer_error, RuntimeError)
+
+
+def test_request_in_flight_at_stop_is_not_acknowledged(make_receiver, collector: Collector) -> None:
+    receiver = make_receiver(read_timeout=30)
+    data = request_bytes(body=pb_logs(10))
+    with raw_connect(receiver) as sock:
+        sock.sendall(data[:-10])
+        assert not receiver.wait_idle(quiet=0.01, timeout=0.2)  # the request is in flight
+        receiver.stop(in_flight_timeout=0.2)
+        try:
+            sock.sendall(data[-10:])
+            answer = sock.recv(1024)
+        except OSError:
+            answer = b""
+    assert b"200 OK" not in answer
+    assert collector.batches == []
+
+
+def test_after_stop_the_port_refuses_connections(receiver: Receiver) -> None:
+    port = receiver.port
+    receiver.stop()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_idle_keep_alive_connections_are_closed_at_stop(receiver: Receiver) -> None:
+    sock = raw_connect(receiver)
+    try:
+        sock.sendall(request_bytes(body=pb_logs(1)))
+        stream = sock.makefile("rb")
+        assert read_response(stream).status == 200
+        receiver.stop()
+        assert stream.read(1) == b""
+    finally:
+        sock.close()
+
+
+def test_ipv6_loopback(collector: Collector) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        receiver = Receiver(collector, token=TOKEN, host="::1").start()
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    try:
+        assert receiver.url == f"http://[::1]:{receiver.port}"
+        conn = http.client.HTTPConnection("::1", receiver.port, timeout=10)
+        conn.request("POST", "/v1/logs", body=pb_logs(2),
+                     headers={"Content-Type": "application/x-protobuf", "x-beacon-token": TOKEN})
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        receiver.stop()
+    assert collector.records == 2

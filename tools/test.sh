@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install everything the tests need and run the whole suite: on the default python3, and on
+# the oldest and newest supported Pythons (3.8 and 3.13). One virtualenv per interpreter
+# under .venv/, reused on later runs; pip's cache makes reinstalls cheap.
+# Extra arguments go to pytest, e.g.  tools/test.sh -k receiver
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python() {  # find_python 3.8 -> path of a python3.8, from PATH or pyenv
+  local version=$1 candidate
+  for candidate in "python$version" "$(pyenv root 2>/dev/null)/versions/$version"*/bin/python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys' >/dev/null 2>&1; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  echo "tools/test.sh: Python $version not found (install it, e.g. pyenv install $version)" >&2
+  return 1
+}
+
+run_suite() {  # run_suite NAME PYTHON [pytest args]
+  local name=$1 python=$2 venv=".venv/$1"
+  shift 2
+  echo "=== tests on $name: $("$python" --version 2>&1)"
+  [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  "$venv/bin/python" -m pytest "$@"
+}
+
+py38=$(find_python 3.8)
+py313=$(find_python 3.13)
+
+run_suite default python3 "$@"
+run_suite py3.8 "$py38" -q "$@"
+run_suite py3.13 "$py313" -q "$@"
+echo "=== all suites passed"
