@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Any, Dict, List
 
@@ -11,7 +12,7 @@ from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
@@ -20,6 +21,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from beacon_otlp import Receiver
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*LoggingHandler.*:DeprecationWarning")
 
 RESOURCE = Resource.create({"service.name": "claude-code", "service.version": "2.1.197"})
 COMPRESSIONS = [Compression.NoCompression, Compression.Gzip]
@@ -47,9 +50,11 @@ def test_log_records_arrive_exactly_once(receiver: Receiver, collector: Collecto
     provider = LoggerProvider(resource=RESOURCE)
     provider.add_log_record_processor(BatchLogRecordProcessor(
         OTLPLogExporter(**exporter_options(receiver, "logs", compression)), max_export_batch_size=64))
-    logger = provider.get_logger("com.anthropic.claude_code.events")
+    # The stdlib logging bridge: the one log API every supported SDK release shares.
+    logger = logging.Logger(f"com.anthropic.claude_code.events.{compression.name}")
+    logger.addHandler(LoggingHandler(logger_provider=provider))
     for i in range(300):
-        logger.emit(body="claude_code.tool_result", attributes={"i": i, "tool_name": "Bash", "ok": True, "cost": 0.5})
+        logger.warning("claude_code.tool_result", extra={"i": i, "tool_name": "Bash", "ok": True, "cost": 0.5})
     provider.shutdown()
 
     assert collector.wait_for_records(300) == 300

@@ -23,8 +23,13 @@ run_suite() {  # run_suite NAME PYTHON [pytest args]
   shift 2
   echo "=== tests on $name: $("$python" --version 2>&1)"
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  # pip and the build backend are chatty; show their output only when the install fails.
+  if ! { "$venv/bin/python" -m pip install --disable-pip-version-check --upgrade pip &&
+         "$venv/bin/python" -m pip install --disable-pip-version-check -e '.[dev]'; } >"$venv/install.log" 2>&1; then
+    cat "$venv/install.log" >&2
+    echo "tools/test.sh: installing the test dependencies into $venv failed" >&2
+    return 1
+  fi
   "$venv/bin/python" -m pytest "$@"
 }
 
@@ -32,6 +37,6 @@ py38=$(find_python 3.8)
 py313=$(find_python 3.13)
 
 run_suite default python3 "$@"
-run_suite py3.8 "$py38" -q "$@"
-run_suite py3.13 "$py313" -q "$@"
+run_suite py3.8 "$py38" "$@"
+run_suite py3.13 "$py313" "$@"
 echo "=== all suites passed"

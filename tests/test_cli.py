@@ -1,0 +1,49 @@
+"""The beacon command line: in-process through main(argv, env), plus one real subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+import beacon
+
+
+def run(*argv: str) -> "tuple[int, str, str]":
+    out, err = io.StringIO(), io.StringIO()
+    code = beacon.main(list(argv), beacon.Environment(environ={}, stdout=out, stderr=err, clock=lambda: 1_764_000_000.0))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_selftest_passes_and_reports_every_record() -> None:
+    code, out, err = run("ci", "selftest", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["passed"] is True
+    assert result["records_sent"] == result["records_received"] == 18
+    assert result["receiver"]["rejected"] == {}
+    assert {r["content_type"] for r in result["receiver"]["requests"]} == {"application/x-protobuf", "application/json"}
+    assert err.startswith("beacon: selftest passed: 18 of 18 records")
+
+
+def test_synthetic_session_round_trips_through_both_encodings() -> None:
+    from beacon_otlp import decode_json, decode_protobuf, encode_protobuf
+
+    for signal, request in beacon.synthetic_claude_session("s-1", 1_764_000_000_000_000_000):
+        from_pb = decode_protobuf(signal, encode_protobuf(signal, request))
+        assert decode_json(signal, beacon.otlp_json_body(request)) == from_pb
+
+
+def test_missing_subcommand_is_a_usage_error() -> None:
+    code, _, _ = run("ci")
+    assert code == 2
+
+
+def test_version_in_an_isolated_subprocess(tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-I", str(ROOT / "beacon.py"), "--version"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"beacon {beacon.__version__}"
