@@ -110,49 +110,6 @@ def synthetic_claude_session(session_id: str, now_ns: int) -> List[Tuple[str, Di
     return [("logs", logs), ("metrics", metrics)]
 
 
-def otlp_json_body(request: Dict[str, Any]) -> bytes:
-    """OTLP/JSON bytes for a request in the plain shape (as the protobuf round trip defines it)."""
-    return json.dumps(_to_otlp_json(request)).encode("utf-8")
-
-
-def _to_otlp_json(value: Any) -> Any:
-    # Generic enough for the synthetic agent: attributes dicts, AnyValues and nested messages.
-    if isinstance(value, dict):
-        return {_camel(k): _json_member(k, v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_to_otlp_json(v) for v in value]
-    return value
-
-
-def _json_member(key: str, value: Any) -> Any:
-    if key in ("attributes", "metadata", "filtered_attributes"):
-        return [{"key": k, "value": _any_value(v)} for k, v in value.items()]
-    if key == "body":
-        return _any_value(value)
-    if isinstance(value, int) and not isinstance(value, bool) and "unix_nano" in key:
-        return str(value)
-    return _to_otlp_json(value)
-
-
-def _any_value(value: Any) -> Dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, list):
-        return {"arrayValue": {"values": [_any_value(v) for v in value]}}
-    if isinstance(value, dict):
-        return {"kvlistValue": {"values": [{"key": k, "value": _any_value(v)} for k, v in value.items()]}}
-    return {"stringValue": str(value)}
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def post_otlp(url: str, token: str, signal: str, body: bytes, content_type: str,
               compress: bool = False, chunked: bool = True, timeout: float = 10.0) -> int:
     """Send one OTLP/HTTP export the way agents do (chunked, optionally gzip); return the status."""
@@ -206,7 +163,7 @@ def _cmd_selftest(args: argparse.Namespace, env: Environment) -> int:
                 if content_type == PROTOBUF:
                     body = beacon_otlp.encode_protobuf(signal, request)
                 else:
-                    body = otlp_json_body(request)
+                    body = beacon_otlp.encode_json(signal, request)
                 statuses.append(post_otlp(receiver.url, token, signal, body, content_type, compress))
                 sent += beacon_otlp.count_records(signal, request)
         receiver.wait_idle(quiet=0.05, timeout=5.0)

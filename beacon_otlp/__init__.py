@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from .otlp_json import decode_json
+from .otlp_json import decode_json, encode_json
 from .receiver import JSON, PROTOBUF, TOKEN_HEADER, Batch, Receiver, ReceiverStats, count_records
 from .shape import MAX_DEPTH, MAX_ELEMENTS, SIGNALS, DecodeError, LimitError
 from .wire import decode_protobuf, encode_protobuf
@@ -26,6 +26,7 @@ __all__ = [
     "decode",
     "decode_json",
     "decode_protobuf",
+    "encode_json",
     "encode_protobuf",
 ]
 

@@ -187,8 +187,13 @@ def _integer(value: Any, kind: int, f: Field) -> int:
 def _number(value: Any) -> float:
     if isinstance(value, bool):
         raise _FieldError(f"expected a number, got a boolean")
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            raise _FieldError("expected a number, got an integer too large for a double") from None
     if isinstance(value, str):
         if value in _SPECIAL_FLOATS:
             return _SPECIAL_FLOATS[value]
@@ -230,3 +235,69 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object"
+
+
+# --- encoding (the synthetic agent, forwarding and benchmarks use it) -----------------
+
+_STRING_INTS = {t.INT64, t.UINT64, t.FIXED64, t.SFIXED64, t.SINT64}
+
+
+def encode_json(signal: str, request: Dict[str, Any]) -> bytes:
+    """Encode a request in the plain shape as OTLP/JSON bytes. Defaults are not written."""
+    return json.dumps(_json_message(request, root_spec(signal)), separators=(",", ":")).encode("utf-8")
+
+
+def _json_message(message: Dict[str, Any], spec: Spec) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for f in spec.fields:
+        value = message.get(f.name)
+        if value is None:
+            continue
+        if f.kind == t.ATTRS:
+            if value:
+                out[f.json_name] = [{"key": k, "value": _json_any(v)} for k, v in value.items()]
+        elif f.repeated:
+            if value:
+                out[f.json_name] = [_json_scalar_or_message(f, item) for item in value]
+        elif f.presence or value != spec.defaults.get(f.name):
+            out[f.json_name] = _json_scalar_or_message(f, value)
+    return out
+
+
+def _json_scalar_or_message(f: Field, value: Any) -> Any:
+    kind = f.kind
+    if kind == t.MESSAGE:
+        return _json_message(value, f.spec)  # type: ignore[arg-type]
+    if kind == t.ANY:
+        return _json_any(value)
+    if kind in _STRING_INTS:
+        return str(value)
+    if kind == t.BYTES:
+        return base64.b64encode(value).decode("ascii")
+    if (kind == t.DOUBLE or kind == t.FLOAT) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def _json_any(value: Any) -> Dict[str, Any]:
+    fields = ANY_VALUE.by_json
+    if value is None:
+        return {}
+    if isinstance(value, bool):
+        f = fields["bool_value"]
+    elif isinstance(value, int):
+        f = fields["int_value"]
+    elif isinstance(value, float):
+        f = fields["double_value"]
+    elif isinstance(value, str):
+        f = fields["string_value"]
+    elif isinstance(value, (bytes, bytearray)):
+        return {fields["bytes_value"].json_name: base64.b64encode(value).decode("ascii")}
+    elif isinstance(value, (list, tuple)):
+        return {fields["array_value"].json_name: {"values": [_json_any(v) for v in value]}}
+    elif isinstance(value, dict):
+        items = [{"key": k, "value": _json_any(v)} for k, v in value.items()]
+        return {fields["kvlist_value"].json_name: {"values": items}}
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as an OTLP AnyValue")
+    return {f.json_name: _json_scalar_or_message(f, value)}

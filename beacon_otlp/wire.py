@@ -7,6 +7,7 @@ content (unknown fields are skipped, invalid UTF-8 becomes U+FFFD).
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any, Dict, List, Tuple
 
@@ -50,6 +51,11 @@ def _tag_table(spec: Spec) -> Dict[int, Field]:
 
 
 _TAGS = {name: _tag_table(spec) for name, spec in SPECS.items()}
+# Attributes dominate agent telemetry: KeyValue{key, value} and AnyValue.string_value get
+# inlined fast paths (same tables, fewer calls per attribute).
+_KEY_TAG = KEY_VALUE.by_json["key"].number << 3 | LEN
+_VALUE_TAG = KEY_VALUE.by_json["value"].number << 3 | LEN
+_STRING_TAG = ANY_VALUE.by_json["string_value"].number << 3 | LEN
 
 
 def decode_protobuf(signal: str, data: bytes) -> Dict[str, Any]:
@@ -160,6 +166,16 @@ class _Decoder:
         while pos < end:
             tag = data[pos]
             pos += 1
+            if tag == _STRING_TAG:
+                n = data[pos]
+                pos += 1
+                if n >= 0x80:
+                    n, pos = _varint_tail(data, pos, n)
+                if pos + n > end:
+                    raise DecodeError(f"length {n} runs past the end of the enclosing message")
+                value = data[pos:pos + n].decode("utf-8", "replace")
+                pos += n
+                continue
             if tag >= 0x80:
                 tag, pos = _varint_tail(data, pos, tag)
             f = tags.get(tag)
@@ -174,21 +190,30 @@ class _Decoder:
         return value
 
     def key_value(self, pos: int, end: int, depth: int) -> Tuple[str, Any]:
+        self._enter(depth)  # a KeyValue counts, as it does in OTLP/JSON
         data = self.data
-        tags = _TAGS[KEY_VALUE.name]
         key, value = "", None
         while pos < end:
             tag = data[pos]
             pos += 1
+            if tag == _KEY_TAG or tag == _VALUE_TAG:
+                n = data[pos]
+                pos += 1
+                if n >= 0x80:
+                    n, pos = _varint_tail(data, pos, n)
+                if pos + n > end:
+                    raise DecodeError(f"length {n} runs past the end of the enclosing message")
+                if tag == _KEY_TAG:
+                    key = data[pos:pos + n].decode("utf-8", "replace")
+                else:
+                    value = self.any_value(pos, pos + n, depth + 1)
+                pos += n
+                continue
             if tag >= 0x80:
                 tag, pos = _varint_tail(data, pos, tag)
-            f = tags.get(tag)
+            f = _TAGS[KEY_VALUE.name].get(tag)
             if f is None:
                 pos = self._unknown(pos, end, tag, KEY_VALUE)
-            elif f.kind == t.ANY:
-                value, pos = self.value(pos, end, f, depth)
-            elif f.kind == t.STRING:
-                key, pos = self.value(pos, end, f, depth)
             else:  # key_strindex: only meaningful in profiles' dictionaries
                 _, pos = self.value(pos, end, f, depth)
         if pos != end:
@@ -296,8 +321,13 @@ def _encode_message(out: bytearray, spec: Spec, message: Dict[str, Any]) -> None
         elif f.repeated:
             for item in value:
                 _encode_field(out, f, item)
-        elif f.presence or value != spec.defaults.get(f.name):
+        elif f.presence or not _is_default(value, spec.defaults.get(f.name)):
             _encode_field(out, f, value)
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    """-0.0 == 0.0, but only +0.0 is a double's default: protobuf writes -0.0 out."""
+    return value == default and not (isinstance(value, float) and math.copysign(1.0, value) < 0)
 
 
 def _encode_field(out: bytearray, f: Field, value: Any) -> None:

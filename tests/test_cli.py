@@ -29,12 +29,12 @@ def test_selftest_passes_and_reports_every_record() -> None:
     assert err.startswith("beacon: selftest passed: 18 of 18 records")
 
 
-def test_synthetic_session_round_trips_through_both_encodings() -> None:
-    from beacon_otlp import decode_json, decode_protobuf, encode_protobuf
+def test_synthetic_session_decodes_the_same_from_both_encodings() -> None:
+    from beacon_otlp import decode_json, decode_protobuf, encode_json, encode_protobuf
 
     for signal, request in beacon.synthetic_claude_session("s-1", 1_764_000_000_000_000_000):
         from_pb = decode_protobuf(signal, encode_protobuf(signal, request))
-        assert decode_json(signal, beacon.otlp_json_body(request)) == from_pb
+        assert decode_json(signal, encode_json(signal, request)) == from_pb
 
 
 def test_missing_subcommand_is_a_usage_error() -> None:

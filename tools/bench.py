@@ -1,0 +1,582 @@
+"""Benchmark of beacon's OTLP wire layer: end-to-end throughput, peak memory, decode cost.
+
+Run it from the repository root (it finds the repository itself, so any cwd works):
+
+    .venv/default/bin/python tools/bench.py
+
+It prints one JSON document on stdout (progress goes to stderr). Options:
+
+    --quick       a smoke run: fewer records, fewer repetitions, a smaller memory run
+    --records N   log records per end-to-end scenario (default 200000)
+
+This is a benchmark, not a test: it always exits 0 once it has printed its report; whether the
+targets were met is in the report's "targets" section.
+
+What it measures
+----------------
+1. end_to_end: records/s through real HTTP into a beacon_otlp.Receiver's consumer, for
+   protobuf and OTLP/JSON bodies, with 1 and 8 concurrent clients. Every request carries a
+   batch of 512 log records shaped like Claude Code's claude_code.user_prompt / api_request /
+   tool_result events (beacon_otlp.encode_protobuf and
+   beacon_otlp.encode_json), sent with Transfer-Encoding: chunked in 64 KiB chunks (Claude Code
+   sends chunked bodies) over one keep-alive http.client connection per client thread. The clients run in a separate
+   process (`tools/bench.py --child client`), as an agent would, so that their own Python
+   work does not compete with the receiver for this process's GIL. The clock starts when the
+   clients are told to go and stops when the consumer (which only counts batch.records) has
+   counted every record; it waits on a threading.Condition. Zero loss means: records sent ==
+   records consumed, and every request in receiver.stats was answered 200.
+2. peak_rss: a 200,000-record protobuf run with 1 client in a fresh child process
+   (`tools/bench.py --child rss`), whose consumer just counts and drops batches; the child's
+   resource.getrusage(RUSAGE_SELF).ru_maxrss at its end (KiB on Linux) is reported in MB
+   (10^6 bytes). Its clients run in a grandchild, so their memory is not counted.
+3. decode_us_per_record: beacon's decode_protobuf and decode_json on one 512-record body,
+   against the reference ExportLogsServiceRequest.ParseFromString + json_format.MessageToDict
+   (protobuf is imported only for this part); best of 5 rounds of time.perf_counter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import platform
+import random
+import resource
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import beacon_otlp  # noqa: E402
+from beacon_otlp import (  # noqa: E402
+    JSON,
+    PROTOBUF,
+    TOKEN_HEADER,
+    Batch,
+    decode_json,
+    decode_protobuf,
+    encode_json,
+    encode_protobuf,
+)
+
+BATCH_RECORDS = 512
+CHUNK_BYTES = 64 * 1024  # each body goes out as chunks of this size
+VARIANTS = 8  # distinct batches the clients cycle through
+SEED = 20260101
+DEFAULT_RECORDS = 200_000
+RSS_RECORDS = 200_000
+CLIENT_COUNTS = (1, 8)
+FORMATS = {"protobuf": PROTOBUF, "json": JSON}
+TOKEN_ENV = "BEACON_BENCH_TOKEN"
+
+TARGET_RECORDS_PER_S = 20_000  # protobuf, 1 client, end to end
+TARGET_PEAK_RSS_MB = 60.0  # for RSS_RECORDS protobuf records
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"bench: {message}\n")
+    sys.stderr.flush()
+
+
+# --- synthetic Claude Code events ------------------------------------------------------------
+
+_RESOURCE = {
+    "service.name": "claude-code",
+    "service.version": "2.1.197",
+    "host.arch": "x64",
+    "os.type": "linux",
+    "os.version": "6.8.0-1021-azure",
+}
+_SCOPE = {"name": "com.anthropic.claude_code.events", "version": "2.1.197"}
+_MODELS = ("claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-haiku-4-5-20251001")
+_WORDS = ("parser", "receiver", "config", "report", "session", "redact", "export", "bench", "wire", "shape")
+# One turn of an agent: a prompt, then model calls alternating with tool calls.
+_TURN = ("user_prompt", "api_request", "tool_result", "api_request", "tool_result", "api_request",
+         "tool_result", "api_request")
+
+
+def _iso(ns: int) -> str:
+    seconds, rest = divmod(ns, 10**9)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 10**6:03d}Z"
+
+
+def _tool_call(rng: random.Random) -> Tuple[str, str, str]:
+    """(tool_name, tool_input, tool_parameters), the last two JSON strings as Claude Code sends."""
+    word = rng.choice(_WORDS)
+    path = f"/home/runner/work/beacon/beacon/src/{word}_{rng.randrange(100)}.py"
+    tool = rng.choice(("Bash", "Read", "Edit", "Grep"))
+    if tool == "Bash":
+        command = f"python -m pytest -q tests/test_{word}.py -k test_{rng.choice(_WORDS)}_{rng.randrange(50)}"
+        tool_input = {"command": command, "description": f"Run the {word} tests", "timeout": 120000}
+        parameters = {"bash_command": "python", "full_command": command,
+                      "description": f"Run the {word} tests", "timeout": 120000}
+    elif tool == "Read":
+        tool_input = {"file_path": path, "offset": rng.randrange(400), "limit": 200}
+        parameters = {}
+    elif tool == "Edit":
+        tool_input = {"file_path": path, "old_string": f"def {word}(self, value):\n        return value",
+                      "new_string": f"def {word}(self, value: int) -> int:\n        return value + 1",
+                      "replace_all": False}
+        parameters = {}
+    else:
+        tool_input = {"pattern": f"class {word.title()}", "path": "src", "output_mode": "content", "-n": True}
+        parameters = {}
+    return tool, json.dumps(tool_input), json.dumps(parameters)
+
+
+def make_request(variant: int, records: int = BATCH_RECORDS) -> Dict[str, Any]:
+    """An ExportLogsServiceRequest in beacon's plain shape: one resource, one scope, `records`
+    log records of Claude Code events (deterministic per variant)."""
+    rng = random.Random(SEED + variant)
+    user_id = f"{rng.getrandbits(256):064x}"
+    session_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    organization_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    account_uuid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    now = 1_767_225_600 * 10**9 + variant * 3_600 * 10**9  # 2026-01-01T00:00Z + variant hours
+    prompt_id = ""
+    log_records: List[Dict[str, Any]] = []
+    for index in range(records):
+        name = _TURN[index % len(_TURN)]
+        now += rng.randrange(5 * 10**6, 900 * 10**6)
+        if name == "user_prompt":
+            prompt_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        attributes: Dict[str, Any] = {
+            "user.id": user_id,
+            "session.id": session_id,
+            "organization.id": organization_id,
+            "user.account_uuid": account_uuid,
+            "terminal.type": "non-interactive",
+            "event.name": name,
+            "event.timestamp": _iso(now),
+            "event.sequence": variant * BATCH_RECORDS + index,
+            "prompt.id": prompt_id,
+        }
+        if name == "user_prompt":
+            attributes["prompt_length"] = rng.randrange(20, 4000)
+            attributes["prompt"] = "<REDACTED>"
+        elif name == "api_request":
+            input_tokens, output_tokens = rng.randrange(3, 4000), rng.randrange(20, 3000)
+            attributes.update({
+                "model": rng.choice(_MODELS),
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cache_read_tokens": rng.randrange(0, 200_000),
+                "cache_creation_tokens": rng.randrange(0, 20_000),
+                "cost_usd": round(input_tokens * 3e-6 + output_tokens * 1.5e-5, 6),
+                "duration_ms": rng.randrange(400, 60_000),
+                "speed": "normal",
+            })
+        else:
+            tool_name, tool_input, tool_parameters = _tool_call(rng)
+            attributes.update({
+                "tool_name": tool_name,
+                "tool_use_id": f"toolu_01{rng.getrandbits(88):022x}",
+                "success": "true" if rng.random() < 0.93 else "false",
+                "duration_ms": rng.randrange(1, 30_000),
+                "decision_type": "accept",
+                "decision_source": "config",
+                "tool_input": tool_input,
+                "tool_parameters": tool_parameters,
+                "tool_result_size_bytes": rng.randrange(0, 50_000),
+            })
+        log_records.append({
+            "time_unix_nano": now,
+            "observed_time_unix_nano": now + rng.randrange(10_000, 2_000_000),
+            "body": f"claude_code.{name}",
+            "attributes": attributes,
+        })
+    return {"resource_logs": [{
+        "resource": {"attributes": dict(_RESOURCE)},
+        "scope_logs": [{"scope": dict(_SCOPE), "log_records": log_records}],
+    }]}
+
+
+def encode_body(fmt: str, request: Dict[str, Any]) -> bytes:
+    return encode_protobuf("logs", request) if fmt == "protobuf" else encode_json("logs", request)
+
+
+# --- clients (a child process) ------------------------------------------------------------------
+
+
+def _plan(records: int) -> List[int]:
+    """Records per request: full batches, then one partial batch for the remainder."""
+    full, rest = divmod(records, BATCH_RECORDS)
+    return [BATCH_RECORDS] * full + ([rest] if rest else [])
+
+
+def client_main(args: argparse.Namespace) -> int:
+    """Send `records` records to the receiver on 127.0.0.1:`port` from `clients` threads.
+
+    Protocol with the parent: build every body and open every connection, print "ready",
+    wait for "go" on stdin, send, then print one JSON line with what happened."""
+    token = os.environ[TOKEN_ENV]
+    fmt = args.format
+    sizes = _plan(args.records)
+    bodies = [encode_body(fmt, make_request(v)) for v in range(min(VARIANTS, len(sizes)))]
+    tail = sizes[-1] if sizes and sizes[-1] != BATCH_RECORDS else 0
+    tail_body = encode_body(fmt, make_request(0, tail)) if tail else b""
+
+    def chunked(body: bytes) -> Tuple[bytes, ...]:
+        return tuple(body[i:i + CHUNK_BYTES] for i in range(0, len(body), CHUNK_BYTES))
+
+    chunk_sets = [chunked(b) for b in bodies]
+    tail_chunks = chunked(tail_body)
+    requests: List[Tuple[Tuple[bytes, ...], int]] = [
+        (chunk_sets[i % len(chunk_sets)] if n == BATCH_RECORDS else tail_chunks, n)
+        for i, n in enumerate(sizes)
+    ]
+    headers = {"Content-Type": FORMATS[fmt], TOKEN_HEADER: token, "User-Agent": "beacon-bench"}
+
+    connections = [http.client.HTTPConnection("127.0.0.1", args.port, timeout=120)
+                   for _ in range(args.clients)]
+    for conn in connections:
+        conn.connect()
+    lock = threading.Lock()
+    pending = iter(requests)
+    statuses: Counter = Counter()
+    errors: List[str] = []
+    totals = {"sent_requests": 0, "sent_records": 0, "ok_records": 0}
+
+    def run(conn: http.client.HTTPConnection) -> None:
+        while True:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            chunks, n = item
+            with lock:
+                totals["sent_requests"] += 1
+                totals["sent_records"] += n
+            try:
+                conn.request("POST", "/v1/logs", body=chunks, headers=headers, encode_chunked=True)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException) as exc:
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                conn.close()  # http.client reconnects on the next request
+                continue
+            with lock:
+                statuses[status] += 1
+                if status == 200:
+                    totals["ok_records"] += n
+
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    if sys.stdin.readline().strip() != "go":
+        return 2
+    started = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(c,), name=f"client-{i}") for i, c in enumerate(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    for conn in connections:
+        conn.close()
+    report = dict(totals, statuses={str(k): v for k, v in sorted(statuses.items())}, errors=errors[:10],
+                  error_count=len(errors), client_seconds=elapsed,
+                  body_bytes=len(bodies[0]) if bodies else len(tail_body))
+    sys.stdout.write(json.dumps(report) + "\n")
+    sys.stdout.flush()
+    ok = not errors and set(statuses) <= {200}
+    return 0 if ok else 1
+
+
+# --- one end-to-end scenario (receiver in this process, clients in a child) ---------------
+
+
+class CountingConsumer:
+    """Counts records and drops the batches; wakes a waiter once `target` records arrived."""
+
+    def __init__(self, target: int) -> None:
+        self.cond = threading.Condition()
+        self.target = target
+        self.records = 0
+        self.batches = 0
+
+    def __call__(self, batch: Batch) -> None:
+        with self.cond:
+            self.records += batch.records
+            self.batches += 1
+            if self.records >= self.target:
+                self.cond.notify_all()
+
+    def wait(self, proc: subprocess.Popen[str], timeout: float) -> bool:
+        """Until every record was counted; gives up early if the clients failed."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while self.records < self.target:
+                if proc.poll() not in (None, 0):
+                    return False
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                # Woken by the consumer; the timeout only lets us notice a crashed client.
+                self.cond.wait(min(left, 1.0))
+            return True
+
+
+def run_scenario(fmt: str, clients: int, records: int) -> Dict[str, Any]:
+    token = secrets.token_hex(16)
+    consumer = CountingConsumer(records)
+    receiver = beacon_otlp.Receiver(consumer, token=token)
+    proc: Optional[subprocess.Popen[str]] = None
+    client: Dict[str, Any] = {}
+    seconds = math.nan
+    reached = False
+    try:
+        receiver.start()
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", "client", "--format", fmt,
+               "--clients", str(clients), "--records", str(records), "--port", str(receiver.port)]
+        env = dict(os.environ, **{TOKEN_ENV: token})
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"bench client failed to start (exit {proc.wait()})")
+        started = time.perf_counter()
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        reached = consumer.wait(proc, timeout=max(120.0, records / 500))
+        seconds = time.perf_counter() - started
+        out, _ = proc.communicate(timeout=120)
+        lines = out.strip().splitlines()
+        client = json.loads(lines[-1]) if lines else {}
+    finally:
+        receiver.stop()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stats = receiver.stats.snapshot()
+    requests = sum(r["count"] for r in stats["requests"])
+    all_200 = all(r["status"] == 200 for r in stats["requests"]) and requests == len(_plan(records))
+    sent = int(client.get("sent_records", 0))
+    body_bytes = client.get("body_bytes", 0) * (records / BATCH_RECORDS)  # about: the tail is smaller
+    result = {
+        "records_per_s": round(records / seconds) if reached else None,
+        "records": records,
+        "records_sent": sent,
+        "records_consumed": consumer.records,
+        "lost": records - consumer.records,
+        "requests": requests,
+        "all_200": all_200,
+        "zero_loss": reached and sent == records == consumer.records and all_200
+                     and not client.get("error_count") and stats["consumer_errors"] == 0,
+        "seconds": round(seconds, 3),
+        "body_bytes": client.get("body_bytes"),
+        "mb_per_s": round(body_bytes / seconds / 1e6, 1) if reached else None,
+    }
+    if client.get("error_count") or not all_200:
+        result["client_statuses"] = client.get("statuses")
+        result["client_errors"] = client.get("errors")
+        result["rejected"] = stats["rejected"]
+    return result
+
+
+# --- peak RSS (a child process) ---------------------------------------------------------------
+
+
+def rss_main(args: argparse.Namespace) -> int:
+    """A protobuf run with 1 client whose consumer just counts; report ru_maxrss at the end."""
+    baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = run_scenario("protobuf", 1, args.records)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result.update(baseline_maxrss_kib=baseline_kib, maxrss_kib=peak_kib, vm_hwm_kib=_vm_hwm_kib())
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+def _vm_hwm_kib() -> Optional[int]:
+    """Peak RSS of this process image from /proc (Linux), a cross-check of ru_maxrss."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def measure_rss(records: int) -> Dict[str, Any]:
+    """Run rss_main in a fresh child. Linux carries a parent's peak RSS into ru_maxrss of a
+    child it spawns (the exec'd image inherits the old address space's high-water mark), so
+    call this while this process is still small: before any body is built."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", "rss", "--records", str(records)]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "records": records,
+        "peak_mb": round(child["maxrss_kib"] * 1024 / 1e6, 1),
+        "baseline_mb": round(child["baseline_maxrss_kib"] * 1024 / 1e6, 1),
+        "vm_hwm_mb": round(child["vm_hwm_kib"] * 1024 / 1e6, 1) if child.get("vm_hwm_kib") else None,
+        "records_per_s": child["records_per_s"],
+        "lost": child["lost"],
+        "zero_loss": child["zero_loss"],
+    }
+
+
+# --- decode cost ------------------------------------------------------------------------------
+
+
+def best_us_per_record(fn: Callable[[], Any], rounds: int, reps: int, records: int) -> float:
+    fn()  # warm up
+    best = math.inf
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        best = min(best, time.perf_counter() - started)
+    return round(best / (reps * records) * 1e6, 2)
+
+
+def measure_decode(rounds: int, reps: int) -> Dict[str, Any]:
+    request = make_request(0)
+    pb = encode_protobuf("logs", request)
+    js = encode_json("logs", request)
+    n = BATCH_RECORDS
+    # Sanity: our two decoders read the same request from both bodies.
+    ours = decode_protobuf("logs", pb)
+    agree = ours == decode_json("logs", js) and beacon_otlp.count_records("logs", ours) == n
+    us: Dict[str, Any] = {
+        "beacon_protobuf": best_us_per_record(lambda: decode_protobuf("logs", pb), rounds, reps, n),
+        "beacon_json": best_us_per_record(lambda: decode_json("logs", js), rounds, reps, n),
+        "stdlib_json_loads_only": best_us_per_record(lambda: json.loads(js), rounds, reps, n),
+    }
+    reference: Dict[str, Any] = {}
+    try:  # the reference implementation, imported only here
+        import google.protobuf
+        from google.protobuf import json_format
+        from google.protobuf.internal import api_implementation
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    except ImportError as exc:
+        reference["missing"] = f"{exc} (install the test extras: pip install -e '.[test]')"
+        us["reference_parse_plus_to_dict"] = us["reference_parse_only"] = None
+    else:
+        def reference_parse() -> Any:
+            message = ExportLogsServiceRequest()
+            message.ParseFromString(pb)
+            return message
+
+        def reference_to_dict() -> Any:
+            return json_format.MessageToDict(reference_parse())
+
+        # Sanity: the reference reads the same request from the JSON body as from protobuf.
+        agree = agree and json_format.Parse(js, ExportLogsServiceRequest()) == reference_parse()
+        us["reference_parse_plus_to_dict"] = best_us_per_record(reference_to_dict, rounds, reps, n)
+        us["reference_parse_only"] = best_us_per_record(reference_parse, rounds, reps, n)
+        reference.update(protobuf=google.protobuf.__version__, api_implementation=api_implementation.Type(),
+                         opentelemetry_proto=_dist_version("opentelemetry-proto"))
+    return {
+        "us_per_record": us,
+        "bodies_agree": bool(agree),
+        "body_bytes": {"protobuf": len(pb), "json": len(js)},
+        "reference": reference,
+        "rounds": rounds,
+        "reps_per_round": reps,
+    }
+
+
+def _dist_version(name: str) -> Optional[str]:
+    try:
+        from importlib.metadata import version
+        return version(name)
+    except Exception:
+        return None
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: fewer records and repetitions")
+    parser.add_argument("--records", type=int, default=None, help="records per end-to-end scenario")
+    parser.add_argument("--child", choices=("client", "rss"), help=argparse.SUPPRESS)
+    parser.add_argument("--format", choices=tuple(FORMATS), default="protobuf", help=argparse.SUPPRESS)
+    parser.add_argument("--clients", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child == "client":
+        return client_main(args)
+    if args.child == "rss":
+        return rss_main(args)
+
+    records = args.records if args.records is not None else (10_240 if args.quick else DEFAULT_RECORDS)
+    if records < 1:
+        parser.error("--records must be at least 1")
+    rss_records = 20_480 if args.quick else RSS_RECORDS
+    rounds, reps = (5, 2) if args.quick else (5, 10)
+
+    # Memory first, while this process is small (see measure_rss).
+    log(f"peak RSS: protobuf, 1 client, {rss_records} records (child process)")
+    rss = measure_rss(rss_records)
+    end_to_end: Dict[str, Dict[str, Any]] = {}
+    for fmt in FORMATS:
+        end_to_end[fmt] = {}
+        for clients in CLIENT_COUNTS:
+            log(f"end to end: {fmt}, {clients} client(s), {records} records")
+            end_to_end[fmt][f"clients_{clients}"] = run_scenario(fmt, clients, records)
+    log(f"decode cost: {rounds} rounds x {reps} decodes of {BATCH_RECORDS} records")
+    decode = measure_decode(rounds, reps)
+
+    us = decode["us_per_record"]
+    pb1 = end_to_end["protobuf"]["clients_1"]["records_per_s"] or 0
+    ref_us = us["reference_parse_plus_to_dict"]
+    zero_loss = all(s["zero_loss"] for f in end_to_end.values() for s in f.values()) and rss["zero_loss"]
+    targets: Dict[str, Any] = {
+        "protobuf_1_client_records_per_s": {"value": pb1, "target": f">= {TARGET_RECORDS_PER_S}",
+                                            "met": pb1 >= TARGET_RECORDS_PER_S},
+        "protobuf_decode_vs_reference": {
+            "value": round(ref_us / us["beacon_protobuf"], 2) if ref_us else None,
+            "target": ">= 1.0 (reference us/record / beacon us/record)",
+            "met": bool(ref_us) and us["beacon_protobuf"] <= ref_us},
+        "zero_loss": {"value": zero_loss, "target": "every scenario", "met": zero_loss},
+        "peak_rss_mb": {"value": rss["peak_mb"],
+                        "target": f"< {TARGET_PEAK_RSS_MB:g} MB for {RSS_RECORDS} records",
+                        "met": rss["peak_mb"] < TARGET_PEAK_RSS_MB and rss_records >= RSS_RECORDS},
+    }
+    targets["all_met"] = all(t["met"] for t in targets.values())
+
+    report = {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "platform": platform.platform(),
+        },
+        "settings": {
+            "quick": args.quick,
+            "batch_records": BATCH_RECORDS,
+            "chunk_bytes": CHUNK_BYTES,
+            "body_bytes": decode["body_bytes"],
+            "clients": "separate process, one thread and keep-alive connection per client",
+        },
+        "end_to_end": end_to_end,
+        "peak_rss_mb_200k_records": rss["peak_mb"] if rss_records == RSS_RECORDS else None,
+        "peak_rss": rss,
+        "decode_us_per_record": us,
+        "decode_bodies_agree": decode["bodies_agree"],
+        "decode_rounds": {"rounds": decode["rounds"], "reps_per_round": decode["reps_per_round"]},
+        "reference": decode["reference"],
+        "targets": targets,
+    }
+    sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
