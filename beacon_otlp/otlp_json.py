@@ -95,7 +95,10 @@ class _JsonDecoder:
         if not isinstance(items, list):
             raise _FieldError(f"expected a JSON array, got {_json_type(items)}")
         out = []
+        counts_itself = f.kind == t.MESSAGE or f.kind == t.ANY
         for index, item in enumerate(items):
+            if not counts_itself:
+                self._enter(depth)  # repeated scalars count toward the budget too
             try:
                 out.append(self.value(item, f, depth))
             except _FieldError as exc:

@@ -37,6 +37,7 @@ _FIXED = {
     t.DOUBLE: struct.Struct("<d"), t.FIXED64: struct.Struct("<Q"), t.SFIXED64: struct.Struct("<q"),
     t.FLOAT: struct.Struct("<f"), t.FIXED32: struct.Struct("<I"), t.SFIXED32: struct.Struct("<i"),
 }
+_NESTED = (t.MESSAGE, t.ANY)  # kinds whose decoder counts itself toward the element budget
 _MASK32, _MASK64 = (1 << 32) - 1, (1 << 64) - 1
 
 def _tag_table(spec: Spec) -> Dict[int, Field]:
@@ -114,6 +115,8 @@ class _Decoder:
                     n, pos = _length(data, pos, end)
                     pos = self._packed(pos, pos + n, f, items)
                 else:
+                    if f.kind not in _NESTED:
+                        self._enter(depth)  # repeated scalars count toward the budget too
                     value, pos = self.value(pos, end, f, depth)
                     items.append(value)
             else:
@@ -151,6 +154,7 @@ class _Decoder:
 
     def _packed(self, pos: int, end: int, f: Field, items: List[Any]) -> int:
         while pos < end:
+            self._enter(0)
             value, pos = self.value(pos, end, f, 0)
             items.append(value)
         if pos != end:
