@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Install everything the tests need and run the whole suite: on the default python3, and on
 # the oldest and newest supported Pythons (3.8 and 3.13). One virtualenv per interpreter
-# under .venv/, reused on later runs; pip's cache makes reinstalls cheap.
+# under .venv/, reused on later runs; pip's cache makes reinstalls cheap. The real agent CLIs
+# come from the npm registry into .cache/agents; their end-to-end tests run on the default
+# Python only.
+#
+# The suite runs inside a network namespace with only loopback (unshare -rn) wherever the
+# system allows it, so no test can reach off the machine.
 # Extra arguments go to pytest, e.g.  tools/test.sh -k receiver
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +23,10 @@ find_python() {  # find_python 3.8 -> path of a python3.8, from PATH or pyenv
   return 1
 }
 
-run_suite() {  # run_suite NAME PYTHON [pytest args]
-  local name=$1 python=$2 venv=".venv/$1"
+run_suite() {  # run_suite NAME PYTHON [--agents] [pytest args]
+  local name=$1 python=$2 venv=".venv/$1" agents=no
   shift 2
+  if [ "${1:-}" = "--agents" ]; then agents=yes; shift; fi
   echo "=== tests on $name: $("$python" --version 2>&1)"
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
   # pip and the build backend are chatty; show their output only when the install fails.
@@ -30,13 +36,25 @@ run_suite() {  # run_suite NAME PYTHON [pytest args]
     echo "tools/test.sh: installing the test dependencies into $venv failed" >&2
     return 1
   fi
-  "$venv/bin/python" -m pytest "$@"
+  if [ "$agents" = yes ]; then
+    "$venv/bin/python" tools/install_agents.py
+  fi
+  loopback_only "$venv/bin/python" -m pytest "$@"
+}
+
+loopback_only() {  # run a command in a new network namespace with only lo, if the system allows
+  if unshare -rn true 2>/dev/null && command -v ip >/dev/null; then
+    unshare -rn sh -c 'ip link set lo up && exec "$@"' sh "$@"
+  else
+    echo "tools/test.sh: no network namespace available here; running with the host network" >&2
+    "$@"
+  fi
 }
 
 py38=$(find_python 3.8)
 py313=$(find_python 3.13)
 
-run_suite default python3 "$@"
-run_suite py3.8 "$py38" "$@"
-run_suite py3.13 "$py313" "$@"
+run_suite default python3 --agents "$@"
+run_suite py3.8 "$py38" -m "not agents" "$@"
+run_suite py3.13 "$py313" -m "not agents" "$@"
 echo "=== all suites passed"
