@@ -150,7 +150,8 @@ def read_body(handler: BaseHTTPRequestHandler) -> bytes:
         handler.rfile.readline()
 
 
-def send_sse(handler: BaseHTTPRequestHandler, events: List[Tuple[Optional[str], Any]]) -> None:
+def send_sse(handler: BaseHTTPRequestHandler, events: List[Tuple[Optional[str], Any]],
+             headers: Optional[Dict[str, str]] = None) -> None:
     """Answer with a complete text/event-stream: (event name or None, JSON data) pairs."""
     parts = []
     for name, data in events:
@@ -161,6 +162,8 @@ def send_sse(handler: BaseHTTPRequestHandler, events: List[Tuple[Optional[str], 
     handler.send_header("Content-Type", "text/event-stream")
     handler.send_header("Cache-Control", "no-cache")
     handler.send_header("Content-Length", str(len(body)))
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
     handler.end_headers()
     handler.wfile.write(body)
 
