@@ -1,0 +1,453 @@
+"""The real Codex CLI through the scripted session, its raw OTLP export checked exactly.
+
+Codex (tests/agents/codex.py) runs `codex exec` against the scripted fake Responses API, with
+telemetry configured the way beacon will configure it (a generated CODEX_HOME whose
+config.toml is the user's plus an `[otel]` table), pointed at a beacon_otlp.Receiver. Runs:
+OTLP/HTTP JSON and protobuf (`protocol = "json"` / `"binary"`) with the denial by a
+PermissionRequest hook, and protobuf with the denial by a `forbidden` exec-policy rule
+(which leaves no `codex.tool_decision` for the refused call). Everything the receiver
+decoded is checked against the script: event names, tool names, call ids, decisions,
+success flags, arguments and outputs, token counts, metrics, spans, and the planted secrets
+(which later redaction tests must remove).
+
+Run it with only loopback networking, as tools/test.sh does:
+
+    unshare -rn sh -c 'ip link set lo up &&
+        exec .venv/default/bin/python -m pytest -q tests/test_agent_codex_raw.py'
+
+Golden fixtures: with BEACON_RECORD_FIXTURES=1 in the environment of that command, the JSON
+and protobuf runs with the hook denial also save the raw OTLP request bodies, byte for byte
+as Codex sent them, to tests/fixtures/codex/`<nn>-<signal>.<json|pb>` in arrival order
+(bodies over FIXTURE_LIMIT, the JSON traces, are left out and listed as skipped), and
+describe the runs in tests/fixtures/codex/session.json (CLI version, protocol, workdir,
+conversation id, files, steps).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, NamedTuple, Tuple
+
+import pytest
+from agents import codex
+from conftest import TOKEN, Collector
+
+import beacon_otlp.receiver as receiver_module
+from beacon_otlp import JSON, PROTOBUF, Receiver
+
+pytestmark = pytest.mark.agents
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "codex"
+RECORD = os.environ.get("BEACON_RECORD_FIXTURES") == "1"
+FIXTURE_LIMIT = 300 * 1024  # bodies larger than this stay out of the fixtures
+RUN_TIMEOUT = 120.0  # a healthy run takes well under a second
+CONTENT_TYPES = {"json": JSON, "binary": PROTOBUF}
+EXTENSIONS = {"json": "json", "binary": "pb"}
+DELTA = 1  # AggregationTemporality.DELTA: every Codex metric
+SCOPES = {"logs": {"codex_otel.log_only", "codex_otel::metrics::client"}, "traces": {"codex_exec"},
+          "metrics": {"codex"}}
+COMMON_ATTRIBUTES = ("conversation.id", "app.version", "originator", "terminal.type", "model", "slug",
+                     "event.name", "event.timestamp")
+# What exec_command answers the model (and logs as the tool_result output).
+EXEC_OUTPUT = re.compile(r"Chunk ID: \w+\nWall time: [\d.]+ seconds\nProcess exited with code (\d+)\n"
+                         r"Original token count: \d+\nOutput:\n(.*)\Z", re.DOTALL)
+
+
+class RawBody(NamedTuple):
+    path: str
+    content_type: str
+    body: bytes
+
+
+class Run(NamedTuple):
+    """One finished CLI run and everything observed around it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    wall_seconds: float
+    denial: str
+    server: codex.ScriptedServer
+    workdir: Path
+    batches: List[Any]
+    stats: Dict[str, Any]
+    bodies: List[RawBody]  # raw export bodies, only when recording fixtures
+
+
+@pytest.fixture(scope="module")
+def codex_executable() -> Path:
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: cannot install the Codex CLI")
+    return codex.install()
+
+
+@pytest.fixture
+def raw_bodies(monkeypatch: pytest.MonkeyPatch) -> List[RawBody]:
+    """When recording fixtures, keep every export body the receiver reads, as sent."""
+    bodies: List[RawBody] = []
+    if not RECORD:
+        return bodies
+    read_body = receiver_module._read_body  # fails loudly if the receiver is reorganised
+
+    def recording_read_body(handler: Any, limit: int, deadline: float) -> bytes:
+        body = read_body(handler, limit, deadline)
+        bodies.append(RawBody(handler.path, handler.headers.get("Content-Type", ""), body))
+        return body
+
+    monkeypatch.setattr(receiver_module, "_read_body", recording_read_body)
+    return bodies
+
+
+def run_session(tmp_path: Path, executable: Path, receiver: Receiver, collector: Collector,
+                protocol: str, denial: str, bodies: List[RawBody]) -> Run:
+    """Run `codex exec` once through the scripted session; stop the receiver once drained."""
+    home, workdir = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    workdir.mkdir()
+    server = codex.scripted_server(workdir)
+    with server:
+        env = codex.agent_env(home, workdir, server.url, denial)
+        env.update(codex.telemetry_config(codex.user_codex_home(env), tmp_path / "beacon-codex-home",
+                                          receiver.url, TOKEN, protocol))
+        assert not any(name.startswith("OTEL_") for name in env)  # compression would mute Codex
+        started = time.monotonic()
+        returncode, stdout, stderr = run_in_group(codex.command(executable=executable, denial=denial),
+                                                  workdir, env)
+        wall = time.monotonic() - started
+    receiver.wait_idle(quiet=0.3, timeout=10.0)
+    receiver.stop()  # every batch answered 200 has reached the collector when this returns
+    return Run(returncode, stdout, stderr, wall, denial, server, workdir, list(collector.batches),
+               receiver.stats.snapshot(), list(bodies))
+
+
+def run_in_group(argv: List[str], cwd: Path, env: Dict[str, str]) -> Tuple[int, str, str]:
+    """Run argv in its own process group; on timeout kill that group (and only it)."""
+    process = subprocess.Popen(argv, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        tail = stderr.decode("utf-8", "replace")[-2000:]
+        pytest.fail(f"codex ran longer than {RUN_TIMEOUT}s; stderr: {tail}")
+    return process.returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
+
+
+# --- reading the decoded exports ----------------------------------------------------------
+
+CONTAINERS = {"logs": ("resource_logs", "scope_logs", "log_records"),
+              "traces": ("resource_spans", "scope_spans", "spans"),
+              "metrics": ("resource_metrics", "scope_metrics", "metrics")}
+
+
+def scoped(run: Run, signal_name: str) -> Iterator[Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]]:
+    """(resource, scope, item) for every log record, span or metric, in arrival order."""
+    resources, scopes, items = CONTAINERS[signal_name]
+    for batch in run.batches:
+        if batch.signal == signal_name:
+            for resource in batch.request[resources]:
+                for scope in resource[scopes]:
+                    for item in scope[items]:
+                        yield resource["resource"], scope["scope"], item
+
+
+def log_records(run: Run) -> List[Dict[str, Any]]:
+    """Every log record of the run (Codex sends no sequence number; arrival order is emission order)."""
+    return [record for _, _, record in scoped(run, "logs")]
+
+
+def events(run: Run, name: str) -> List[Dict[str, Any]]:
+    return [r["attributes"] for r in log_records(run) if r["attributes"].get("event.name") == name]
+
+
+def metric_points(run: Run, name: str) -> List[Tuple[str, Dict[str, Any], Dict[str, Any]]]:
+    """(kind, metric body, data point) for every data point of the named metric."""
+    return [(kind, metric[kind], point)
+            for _, _, metric in scoped(run, "metrics") if metric["name"] == name
+            for kind in ("sum", "histogram", "gauge") if metric.get(kind)
+            for point in metric[kind]["data_points"]]
+
+
+def expected_tool_events(steps: List[codex.Step], denial: str) -> List[Tuple[str, str, str, str]]:
+    """(event, tool_name, call_id, decision or success) for every scripted tool call.
+
+    Codex logs tool_decision and tool_result for each call, except that a call refused by a
+    `forbidden` rule never reaches the approval step and gets only the (failed) tool_result.
+    A command that runs and exits non-zero is still a successful tool call.
+    """
+    expected = []
+    for step in steps:
+        if step.tool is None:
+            continue
+        denied = step.name == "denied"
+        if not (denied and denial == codex.DENIAL_RULE):
+            decision = "denied" if denied else "approved"
+            expected.append(("codex.tool_decision", step.tool, step.call_id, decision))
+        expected.append(("codex.tool_result", step.tool, step.call_id, "false" if denied else "true"))
+    return expected
+
+
+def denied_output(denial: str) -> str:
+    """The tool output (to the model and in telemetry) of the refused `git push`."""
+    if denial == codex.DENIAL_HOOK:
+        reason = codex.HOOK_MESSAGE
+    else:
+        reason = f"`/bin/bash -lc '{codex.DENIED_COMMAND}'` rejected: {codex.RULE_JUSTIFICATION}"
+    return f'exec_command failed: CreateProcess {{ message: "Rejected(\\"{reason}\\")" }}'
+
+
+# --- the test -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol,denial", [("json", codex.DENIAL_HOOK), ("binary", codex.DENIAL_HOOK),
+                                             ("binary", codex.DENIAL_RULE)],
+                         ids=["json", "binary", "binary-forbidden-rule"])
+def test_scripted_session(tmp_path: Path, codex_executable: Path, make_receiver: Any, collector: Collector,
+                          raw_bodies: List[RawBody], protocol: str, denial: str) -> None:
+    run = run_session(tmp_path, codex_executable, make_receiver(), collector, protocol, denial, raw_bodies)
+    steps = run.server.steps()
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == codex.FINAL_TEXT  # exec prints the last agent message
+    check_model_server(run, steps)
+    assert (run.workdir / codex.FILE_NAME).read_text() == codex.FILE_CONTENT + "\n"  # apply_patch adds \n
+    check_exports(run, CONTENT_TYPES[protocol])
+    conversation = check_session_events(run, steps)
+    check_tool_events(run, steps, conversation)
+    check_secrets_present(run, steps)
+    check_metrics(run, steps)
+    check_spans(run, steps)
+    if RECORD and denial == codex.DENIAL_HOOK:
+        record_fixtures(run, protocol, steps)
+
+
+def check_model_server(run: Run, steps: List[codex.Step]) -> None:
+    server = run.server
+    assert server.errors == []
+    assert server.turns == list(range(len(steps)))  # each step answered exactly once, in order
+    assert Counter((r.method, r.path) for r in server.requests) == Counter(
+        {("POST", "/v1/responses"): len(steps), ("POST", "/v1/analytics/codex/turn-costs"): 1})
+    assert len(server.side_requests) == 1
+    assert server.workdir == str(run.workdir.resolve())
+    outputs = server.outputs
+    assert set(outputs) == {s.call_id for s in steps if s.tool}
+    by_name = {s.name: outputs[s.call_id] for s in steps if s.tool}
+    assert exec_result(by_name["shell"]) == (0, "BEACON_E2E_MARKER\n")
+    path = f"{server.workdir}/{codex.FILE_NAME}"
+    assert re.fullmatch(r"Exit code: 0\nWall time: \d+ seconds\nOutput:\n"
+                        rf"Success\. Updated the following files:\nA {re.escape(path)}\n", by_name["write"])
+    assert exec_result(by_name["read"]) == (0, codex.FILE_CONTENT + "\n")
+    assert by_name["denied"] == denied_output(run.denial)
+    assert exec_result(by_name["failing"]) == (
+        2, "ls: cannot access '/nonexistent-beacon-dir': No such file or directory\n")
+    assert exec_result(by_name["secret"]) == (
+        0, f"Authorization: Bearer {codex.SECRET_BEARER} {codex.SECRET_TOKEN}\n")
+
+
+def exec_result(output: str) -> Tuple[int, str]:
+    """(exit code, command output) from an exec_command tool output."""
+    match = EXEC_OUTPUT.fullmatch(output)
+    assert match, output
+    return int(match.group(1)), match.group(2)
+
+
+def check_exports(run: Run, content_type: str) -> None:
+    """Every signal arrived, answered 200, in the configured encoding, from codex_exec."""
+    signals = {"logs", "traces", "metrics"}
+    assert run.stats["rejected"] == {} and run.stats["consumer_errors"] == 0
+    assert {r["status"] for r in run.stats["requests"]} == {200}
+    assert {r["content_type"] for r in run.stats["requests"]} == {content_type}
+    assert {r["signal"] for r in run.stats["requests"]} == signals
+    for name in signals:
+        seen_scopes = set()
+        for resource, scope, _ in scoped(run, name):
+            attributes = resource["attributes"]
+            assert attributes["service.name"] == "codex_exec"
+            assert attributes["service.version"] == codex.VERSION
+            assert (attributes["telemetry.sdk.language"], attributes["env"]) == ("rust", "dev")
+            seen_scopes.add(scope["name"])
+        assert seen_scopes == SCOPES[name]
+
+
+def check_session_events(run: Run, steps: List[codex.Step]) -> str:
+    """Event names and counts, the session-level events; returns the main conversation id."""
+    records = log_records(run)
+    names = Counter(r["attributes"].get("event.name") for r in records)
+    tool_calls = sum(1 for s in steps if s.tool)
+    hook = run.denial == codex.DENIAL_HOOK
+    assert names == Counter({
+        "codex.conversation_starts": 2 if hook else 1,  # + the automatic reviewer's thread
+        "codex.startup_phase": 2, "codex.user_prompt": 1, "codex.turn_ttft": 1,
+        "codex.api_request": len(steps), "codex.sse_event": 5 * len(steps) + 1,
+        "codex.tool_decision": tool_calls if hook else tool_calls - 1, "codex.tool_result": tool_calls,
+        None: 1,  # the DEBUG record "flushing OTEL metrics" of the metrics client
+    })
+    for record in records:
+        attributes = record["attributes"]
+        if "event.name" in attributes:
+            assert set(COMMON_ATTRIBUTES) <= set(attributes), attributes
+            assert (attributes["app.version"], attributes["originator"], attributes["model"]) == (
+                codex.VERSION, "codex_exec", codex.MODEL)
+            assert record["event_name"].startswith("event ")  # a source location, not the event name
+            assert (record["severity_text"], record["body"]) == ("INFO", None)
+        else:
+            assert (record["severity_text"], record["body"]) == ("DEBUG", "flushing OTEL metrics")
+
+    (prompt,) = events(run, "codex.user_prompt")
+    assert (prompt["prompt"], prompt["prompt_length"]) == (codex.PROMPT, str(len(codex.PROMPT)))
+    conversation = prompt["conversation.id"]
+    starts = events(run, "codex.conversation_starts")
+    main = [a for a in starts if a["conversation.id"] == conversation]
+    assert [(a["provider_name"], a["approval_policy"], a["sandbox_policy"]) for a in main] == [
+        ("beacon fake Responses API", "on-request" if hook else "never", "danger-full-access")]
+    reviewer = [(a["approval_policy"], a["sandbox_policy"]) for a in starts if a not in main]
+    assert reviewer == ([("never", "read-only")] if hook else [])
+    assert {r["attributes"]["conversation.id"] for r in records
+            if r["attributes"].get("event.name") not in (None, "codex.conversation_starts")} == {conversation}
+
+    requests = events(run, "codex.api_request")
+    assert [(a["endpoint"], a["http.response.status_code"], a["attempt"]) for a in requests] == [
+        ("/responses", 200, 0)] * len(steps)
+    kinds = Counter(a["event.kind"] for a in events(run, "codex.sse_event"))
+    assert kinds == Counter({"response.created": len(steps), "response.output_item.added": len(steps),
+                             "response.output_item.done": len(steps), "response.output_text.delta": 1,
+                             "response.completed": 2 * len(steps)})
+    usage = [(a["input_token_count"], a["output_token_count"], a["cached_token_count"],
+              a["reasoning_token_count"], a["tool_token_count"])
+             for a in events(run, "codex.sse_event") if "input_token_count" in a]
+    assert usage == [(str(codex.USAGE_IN), str(codex.USAGE_OUT), 0, 0,
+                      str(codex.USAGE_IN + codex.USAGE_OUT))] * len(steps)
+    return conversation
+
+
+def check_tool_events(run: Run, steps: List[codex.Step], conversation: str) -> None:
+    """tool_decision / tool_result per call: ids, decisions, success, arguments and outputs."""
+    tool_events = [a for a in (r["attributes"] for r in log_records(run))
+                   if a.get("event.name") in ("codex.tool_decision", "codex.tool_result")]
+    assert [(a["event.name"], a["tool_name"], a["call_id"], a.get("decision", a.get("success")))
+            for a in tool_events] == expected_tool_events(steps, run.denial)
+    by_call = {s.call_id: s for s in steps}
+    results = [a for a in tool_events if a["event.name"] == "codex.tool_result"]
+    for a in tool_events:
+        assert (a["tool_namespace"], a["conversation.id"]) == ("functions", conversation)
+        if a["event.name"] == "codex.tool_decision":
+            assert a["source"] == "Config"  # the config decided (or the hook, reported as Config)
+    for seq, a in enumerate(results, 1):
+        step = by_call[a["call_id"]]
+        assert a["tool_result_seq"] == seq
+        assert a["arguments"] == step.arguments  # exec_command: the JSON string; apply_patch: the patch
+        assert a["output"] == run.server.outputs[step.call_id]
+        assert (a["output_truncated"], a["agent_name"], a["mcp_server"]) == (False, "/root", "")
+        assert int(a["duration_ms"]) >= 0
+    write = next(a for a in results if a["tool_name"] == "apply_patch")
+    assert f"*** Add File: {run.server.workdir}/{codex.FILE_NAME}\n" in write["arguments"]
+
+
+def check_secrets_present(run: Run, steps: List[codex.Step]) -> None:
+    """The planted secrets reach the raw telemetry unredacted (beacon's redaction must remove them).
+
+    Only the secret call's tool_result carries them (arguments and output); no span or metric does.
+    """
+    secret = next(s for s in steps if s.name == "secret")
+    carriers = [(a["event.name"], field)
+                for a in (r["attributes"] for r in log_records(run)) if a.get("call_id") == secret.call_id
+                for field, value in sorted(a.items()) if isinstance(value, str)
+                if codex.SECRET_TOKEN in value and codex.SECRET_BEARER in value]
+    assert carriers == [("codex.tool_result", "arguments"), ("codex.tool_result", "output")]
+    for signal_name in ("traces", "metrics"):
+        text = json.dumps([item for _, _, item in scoped(run, signal_name)], default=repr)
+        assert codex.SECRET_TOKEN not in text and codex.SECRET_BEARER not in text
+
+
+def check_metrics(run: Run, steps: List[codex.Step]) -> None:
+    names = {metric["name"] for _, _, metric in scoped(run, "metrics")}
+    assert {"codex.api_request", "codex.tool.call", "codex.turn.token_usage", "codex.conversation.turn.count",
+            "codex.sse_event", "codex.thread.started"} <= names
+    for _, _, metric in scoped(run, "metrics"):
+        for kind in ("sum", "histogram"):
+            if metric.get(kind):
+                assert metric[kind]["aggregation_temporality"] == DELTA, metric["name"]
+
+    def total(name: str, **match: str) -> float:
+        return sum(point.get("as_int") or point.get("as_double") or point.get("sum") or 0
+                   for kind, _, point in metric_points(run, name)
+                   if all(point["attributes"].get(k) == v for k, v in match.items()))
+
+    assert total("codex.api_request", status="200", success="true") == len(steps)
+    assert total("codex.tool.call", tool="exec_command", success="true") == 4  # the failing ls included
+    assert total("codex.tool.call", tool="exec_command", success="false") == 1  # the denied push
+    assert total("codex.tool.call", tool="apply_patch", success="true") == 1
+    assert total("codex.turn.token_usage", token_type="input") == len(steps) * codex.USAGE_IN
+    assert total("codex.turn.token_usage", token_type="output") == len(steps) * codex.USAGE_OUT
+    assert total("codex.conversation.turn.count", session_source="exec") == 1
+    hook_runs = total("codex.hooks.run", hook_name="PermissionRequest", status="blocked")
+    assert hook_runs == (1 if run.denial == codex.DENIAL_HOOK else 0)
+
+
+def check_spans(run: Run, steps: List[codex.Step]) -> None:
+    """One dispatch span per call, named after the tool and carrying its call_id; logs link to spans."""
+    spans = [span for _, _, span in scoped(run, "traces")]
+    names = Counter(s["name"] for s in spans)
+    assert names["codex.sampling"] == len(steps)
+    dispatch = [(s["name"], s["attributes"]["call_id"]) for s in spans
+                if s["attributes"].get("codex.tool.phase") == "dispatch"]
+    assert sorted(dispatch) == sorted((s.tool, s.call_id) for s in steps if s.tool)
+    span_ids = {(s["trace_id"], s["span_id"]) for s in spans}
+    linked = [r for r in log_records(run) if r["trace_id"]]
+    assert linked and all((r["trace_id"], r["span_id"]) in span_ids for r in linked)
+    # codex.sse_event records and the DEBUG record carry no trace context.
+    assert {r["attributes"].get("event.name") for r in log_records(run) if not r["trace_id"]} == {
+        "codex.sse_event", None}
+
+
+# --- golden fixtures ------------------------------------------------------------------------
+
+
+def record_fixtures(run: Run, protocol: str, steps: List[codex.Step]) -> None:
+    """Save this run's raw export bodies (up to FIXTURE_LIMIT each) and describe the run in session.json."""
+    extension = EXTENSIONS[protocol]
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    for old in FIXTURES.glob(f"[0-9][0-9]-*.{extension}"):
+        old.unlink()
+    files, skipped = [], []
+    for number, raw in enumerate(run.bodies, 1):
+        name = f"{number:02d}-{receiver_module.PATHS[raw.path]}.{extension}"
+        entry = {"file": name, "path": raw.path, "content_type": raw.content_type, "bytes": len(raw.body)}
+        if len(raw.body) > FIXTURE_LIMIT:
+            skipped.append(entry)
+            continue
+        (FIXTURES / name).write_bytes(raw.body)
+        files.append(entry)
+    workdir = run.server.workdir or ""
+    index_path = FIXTURES / "session.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    index.update({
+        "cli": codex.NAME, "package": codex.PACKAGE, "version": codex.VERSION, "model": codex.MODEL,
+        "command": ["codex", *codex.command(executable=Path("codex"))[1:]],
+        "prompt": codex.PROMPT,
+        "denial": "PermissionRequest hook (see tests/agents/codex.py)",
+        "workdir_placeholder": "<workdir>",
+        "steps": [{"name": s.name, "tool": s.tool, "item_type": s.item_type, "call_id": s.call_id or None,
+                   "arguments": s.arguments.replace(workdir, "<workdir>") if workdir else s.arguments}
+                  for s in steps],
+        "final_text": codex.FINAL_TEXT,
+        "tool_events": [list(e) for e in expected_tool_events(steps, codex.DENIAL_HOOK)],
+        "fixture_limit_bytes": FIXTURE_LIMIT,
+    })
+    runs = [r for r in index.get("runs", []) if r["protocol"] != protocol]
+    runs.append({"protocol": protocol, "content_type": CONTENT_TYPES[protocol], "workdir": workdir,
+                 "conversation_id": events(run, "codex.user_prompt")[0]["conversation.id"],
+                 "exit_code": run.returncode, "wall_seconds": round(run.wall_seconds, 2),
+                 "otel_table": codex.otel_table("<receiver-url>", "<token>", protocol),
+                 "files": files, "skipped_over_limit": skipped})
+    index["runs"] = sorted(runs, key=lambda r: r["protocol"])
+    index_path.write_text(json.dumps(index, indent=2) + "\n")
