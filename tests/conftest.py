@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from agents import RawExport, record_exports  # noqa: E402
+
 from beacon_otlp import Batch, Receiver  # noqa: E402
 
 TOKEN = "test-token_0123456789abcdef"
@@ -117,3 +119,9 @@ def raw_exchange(receiver: Receiver, data: bytes, responses: int = 1) -> List[Op
         sock.sendall(data)
         stream = sock.makefile("rb")
         return [read_response(stream) for _ in range(responses)]
+
+
+@pytest.fixture
+def raw_exports(monkeypatch: pytest.MonkeyPatch) -> List[RawExport]:
+    """Every OTLP export the test's receivers read, as sent (the agents' golden fixtures)."""
+    return record_exports(monkeypatch)

@@ -14,34 +14,40 @@ Run it with only loopback networking, as tools/test.sh does:
 
 Golden fixtures: with BEACON_RECORD_FIXTURES=1 in the environment of that command, the
 http/json and http/protobuf runs (beacon's configuration, no traces) also save the raw OTLP
-request bodies, byte for byte as Claude sent them, to tests/fixtures/claude/
-`<nn>-<signal>.<json|pb>` in arrival order, and describe the runs in
-tests/fixtures/claude/session.json (CLI version, protocol, workdir, session id, files, steps).
+request bodies, byte for byte as Claude sent them (the shared `raw_exports` fixture keeps
+them), to tests/fixtures/claude/`<nn>-<signal>.<json|pb>` in arrival order, and describe the
+runs in tests/fixtures/claude/session.json (CLI version, protocol, workdir, session id, files,
+steps).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Tuple
 
 import pytest
-from agents import claude
+from agents import (
+    FIXTURES,
+    RECORD_FIXTURES,
+    RawExport,
+    claude,
+    drain,
+    install_or_skip,
+    run_in_group,
+    save_bodies,
+    session_dirs,
+    update_session_index,
+)
 from conftest import TOKEN, Collector
 
-import beacon_otlp.receiver as receiver_module
 from beacon_otlp import JSON, PROTOBUF, Receiver
 
 pytestmark = pytest.mark.agents
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "claude"
-RECORD = os.environ.get("BEACON_RECORD_FIXTURES") == "1"
+FIXTURE_DIR = FIXTURES / claude.NAME
 RUN_TIMEOUT = 120.0  # a healthy run takes about one second
 CONTENT_TYPES = {"http/json": JSON, "http/protobuf": PROTOBUF}
 EXTENSIONS = {"http/json": "json", "http/protobuf": "pb"}
@@ -57,12 +63,6 @@ COMMON_ATTRIBUTES = ("user.id", "session.id", "terminal.type", "event.name", "ev
                      "event.sequence", "prompt.id")
 
 
-class RawBody(NamedTuple):
-    path: str
-    content_type: str
-    body: bytes
-
-
 class Run(NamedTuple):
     """One finished CLI run and everything observed around it."""
 
@@ -74,39 +74,18 @@ class Run(NamedTuple):
     workdir: Path
     batches: List[Any]
     stats: Dict[str, Any]
-    bodies: List[RawBody]  # raw export bodies, only when recording fixtures
+    bodies: List[RawExport]  # the raw export bodies, as sent
 
 
 @pytest.fixture(scope="module")
 def claude_executable() -> Path:
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not installed: cannot install the Claude Code CLI")
-    return claude.install()
-
-
-@pytest.fixture
-def raw_bodies(monkeypatch: pytest.MonkeyPatch) -> List[RawBody]:
-    """When recording fixtures, keep every export body the receiver reads, as sent."""
-    bodies: List[RawBody] = []
-    if not RECORD:
-        return bodies
-    read_body = receiver_module._read_body  # fails loudly if the receiver is reorganised
-
-    def recording_read_body(handler: Any, limit: int, deadline: float) -> bytes:
-        body = read_body(handler, limit, deadline)
-        bodies.append(RawBody(handler.path, handler.headers.get("Content-Type", ""), body))
-        return body
-
-    monkeypatch.setattr(receiver_module, "_read_body", recording_read_body)
-    return bodies
+    return install_or_skip(claude)
 
 
 def run_session(tmp_path: Path, executable: Path, receiver: Receiver, collector: Collector,
-                protocol: str, traces: bool, bodies: List[RawBody]) -> Run:
+                protocol: str, traces: bool, bodies: List[RawExport]) -> Run:
     """Run `claude -p` once through the scripted session; stop the receiver once drained."""
-    home, workdir = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    workdir.mkdir()
+    home, workdir = session_dirs(tmp_path)
     (workdir / claude.DENIED_DIR).mkdir()  # the denied `rm -rf` must leave it alone
     server = claude.scripted_server(workdir)
     with server:
@@ -114,27 +93,13 @@ def run_session(tmp_path: Path, executable: Path, receiver: Receiver, collector:
         env.update(claude.telemetry_env(receiver.url, TOKEN, protocol, traces=traces,
                                         resource_attributes=RESOURCE))
         started = time.monotonic()
-        returncode, stdout, stderr = run_in_group(claude.command(executable=executable), workdir, env)
+        returncode, stdout, stderr = run_in_group(claude.command(executable=executable), workdir, env,
+                                                  RUN_TIMEOUT)
         wall = time.monotonic() - started
-    receiver.wait_idle(quiet=0.3, timeout=10.0)
-    receiver.stop()  # every batch answered 200 has reached the collector when this returns
+    drain(receiver, quiet=0.3)
     result = json.loads(stdout) if stdout.strip().startswith("{") else {"stdout": stdout}
     return Run(returncode, result, stderr, wall, server, workdir, list(collector.batches),
                receiver.stats.snapshot(), list(bodies))
-
-
-def run_in_group(argv: List[str], cwd: Path, env: Dict[str, str]) -> Tuple[int, str, str]:
-    """Run argv in its own process group; on timeout kill that group (and only it)."""
-    process = subprocess.Popen(argv, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        tail = stderr.decode("utf-8", "replace")[-2000:]
-        pytest.fail(f"claude ran longer than {RUN_TIMEOUT}s; stderr: {tail}")
-    return process.returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
 
 
 # --- reading the decoded exports ----------------------------------------------------------
@@ -200,8 +165,8 @@ def expected_tool_events(steps: List[claude.Step]) -> List[Tuple[str, str, str, 
                          [("http/json", False), ("http/protobuf", False), ("http/protobuf", True)],
                          ids=["json", "protobuf", "protobuf-traces"])
 def test_scripted_session(tmp_path: Path, claude_executable: Path, make_receiver: Any, collector: Collector,
-                          raw_bodies: List[RawBody], protocol: str, traces: bool) -> None:
-    run = run_session(tmp_path, claude_executable, make_receiver(), collector, protocol, traces, raw_bodies)
+                          raw_exports: List[RawExport], protocol: str, traces: bool) -> None:
+    run = run_session(tmp_path, claude_executable, make_receiver(), collector, protocol, traces, raw_exports)
     steps = run.server.steps()
 
     check_cli_result(run, steps)
@@ -213,7 +178,7 @@ def test_scripted_session(tmp_path: Path, claude_executable: Path, make_receiver
     check_metrics(run)
     if traces:
         check_spans(run, steps)
-    if RECORD and not traces:
+    if RECORD_FIXTURES and not traces:
         record_fixtures(run, protocol, steps)
 
 
@@ -390,19 +355,8 @@ def check_spans(run: Run, steps: List[claude.Step]) -> None:
 
 def record_fixtures(run: Run, protocol: str, steps: List[claude.Step]) -> None:
     """Save this run's raw export bodies and describe the run in session.json."""
-    extension = EXTENSIONS[protocol]
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    for old in FIXTURES.glob(f"*.{extension}"):
-        old.unlink()
-    files = []
-    for number, raw in enumerate(run.bodies, 1):
-        name = f"{number:02d}-{receiver_module.PATHS[raw.path]}.{extension}"
-        (FIXTURES / name).write_bytes(raw.body)
-        files.append({"file": name, "path": raw.path, "content_type": raw.content_type,
-                      "bytes": len(raw.body)})
-    index_path = FIXTURES / "session.json"
-    index = json.loads(index_path.read_text()) if index_path.exists() else {}
-    index.update({
+    files, _ = save_bodies(FIXTURE_DIR, run.bodies, EXTENSIONS[protocol])
+    update_session_index(FIXTURE_DIR, {
         "cli": claude.NAME, "package": claude.PACKAGE, "version": claude.VERSION,
         "command": ["claude", *claude.command(executable=Path("claude"))[1:]],
         "prompt": claude.PROMPT,
@@ -411,12 +365,8 @@ def record_fixtures(run: Run, protocol: str, steps: List[claude.Step]) -> None:
                    "input": json.loads(json.dumps(s.input).replace(run.server.workdir or "", "<workdir>")),
                    "fails": s.fails, "denied": s.denied} for s in steps],
         "final_text": claude.FINAL_TEXT,
-    })
-    runs = [r for r in index.get("runs", []) if r["protocol"] != protocol]
-    runs.append({"protocol": protocol, "workdir": run.server.workdir, "session_id": run.result["session_id"],
-                 "exit_code": run.returncode, "wall_seconds": round(run.wall_seconds, 2),
-                 "telemetry_env": claude.telemetry_env("<receiver-url>", "<token>", protocol,
-                                                       resource_attributes=RESOURCE),
-                 "files": files})
-    index["runs"] = sorted(runs, key=lambda r: r["protocol"])
-    index_path.write_text(json.dumps(index, indent=2) + "\n")
+    }, {"protocol": protocol, "workdir": run.server.workdir, "session_id": run.result["session_id"],
+        "exit_code": run.returncode, "wall_seconds": round(run.wall_seconds, 2),
+        "telemetry_env": claude.telemetry_env("<receiver-url>", "<token>", protocol,
+                                              resource_attributes=RESOURCE),
+        "files": files})

@@ -26,27 +26,32 @@ conversation id, files, steps).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, NamedTuple, Tuple
 
 import pytest
-from agents import codex
+from agents import (
+    FIXTURES,
+    RECORD_FIXTURES,
+    RawExport,
+    codex,
+    drain,
+    install_or_skip,
+    run_in_group,
+    save_bodies,
+    session_dirs,
+    update_session_index,
+)
 from conftest import TOKEN, Collector
 
-import beacon_otlp.receiver as receiver_module
 from beacon_otlp import JSON, PROTOBUF, Receiver
 
 pytestmark = pytest.mark.agents
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "codex"
-RECORD = os.environ.get("BEACON_RECORD_FIXTURES") == "1"
+FIXTURE_DIR = FIXTURES / codex.NAME
 FIXTURE_LIMIT = 300 * 1024  # bodies larger than this stay out of the fixtures
 RUN_TIMEOUT = 120.0  # a healthy run takes well under a second
 CONTENT_TYPES = {"json": JSON, "binary": PROTOBUF}
@@ -61,12 +66,6 @@ EXEC_OUTPUT = re.compile(r"Chunk ID: \w+\nWall time: [\d.]+ seconds\nProcess exi
                          r"Original token count: \d+\nOutput:\n(.*)\Z", re.DOTALL)
 
 
-class RawBody(NamedTuple):
-    path: str
-    content_type: str
-    body: bytes
-
-
 class Run(NamedTuple):
     """One finished CLI run and everything observed around it."""
 
@@ -79,39 +78,18 @@ class Run(NamedTuple):
     workdir: Path
     batches: List[Any]
     stats: Dict[str, Any]
-    bodies: List[RawBody]  # raw export bodies, only when recording fixtures
+    bodies: List[RawExport]  # the raw export bodies, as sent
 
 
 @pytest.fixture(scope="module")
 def codex_executable() -> Path:
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not installed: cannot install the Codex CLI")
-    return codex.install()
-
-
-@pytest.fixture
-def raw_bodies(monkeypatch: pytest.MonkeyPatch) -> List[RawBody]:
-    """When recording fixtures, keep every export body the receiver reads, as sent."""
-    bodies: List[RawBody] = []
-    if not RECORD:
-        return bodies
-    read_body = receiver_module._read_body  # fails loudly if the receiver is reorganised
-
-    def recording_read_body(handler: Any, limit: int, deadline: float) -> bytes:
-        body = read_body(handler, limit, deadline)
-        bodies.append(RawBody(handler.path, handler.headers.get("Content-Type", ""), body))
-        return body
-
-    monkeypatch.setattr(receiver_module, "_read_body", recording_read_body)
-    return bodies
+    return install_or_skip(codex)
 
 
 def run_session(tmp_path: Path, executable: Path, receiver: Receiver, collector: Collector,
-                protocol: str, denial: str, bodies: List[RawBody]) -> Run:
+                protocol: str, denial: str, bodies: List[RawExport]) -> Run:
     """Run `codex exec` once through the scripted session; stop the receiver once drained."""
-    home, workdir = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    workdir.mkdir()
+    home, workdir = session_dirs(tmp_path)
     server = codex.scripted_server(workdir)
     with server:
         env = codex.agent_env(home, workdir, server.url, denial)
@@ -120,26 +98,11 @@ def run_session(tmp_path: Path, executable: Path, receiver: Receiver, collector:
         assert not any(name.startswith("OTEL_") for name in env)  # compression would mute Codex
         started = time.monotonic()
         returncode, stdout, stderr = run_in_group(codex.command(executable=executable, denial=denial),
-                                                  workdir, env)
+                                                  workdir, env, RUN_TIMEOUT)
         wall = time.monotonic() - started
-    receiver.wait_idle(quiet=0.3, timeout=10.0)
-    receiver.stop()  # every batch answered 200 has reached the collector when this returns
+    drain(receiver, quiet=0.3)
     return Run(returncode, stdout, stderr, wall, denial, server, workdir, list(collector.batches),
                receiver.stats.snapshot(), list(bodies))
-
-
-def run_in_group(argv: List[str], cwd: Path, env: Dict[str, str]) -> Tuple[int, str, str]:
-    """Run argv in its own process group; on timeout kill that group (and only it)."""
-    process = subprocess.Popen(argv, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        tail = stderr.decode("utf-8", "replace")[-2000:]
-        pytest.fail(f"codex ran longer than {RUN_TIMEOUT}s; stderr: {tail}")
-    return process.returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
 
 
 # --- reading the decoded exports ----------------------------------------------------------
@@ -212,8 +175,8 @@ def denied_output(denial: str) -> str:
                                              ("binary", codex.DENIAL_RULE)],
                          ids=["json", "binary", "binary-forbidden-rule"])
 def test_scripted_session(tmp_path: Path, codex_executable: Path, make_receiver: Any, collector: Collector,
-                          raw_bodies: List[RawBody], protocol: str, denial: str) -> None:
-    run = run_session(tmp_path, codex_executable, make_receiver(), collector, protocol, denial, raw_bodies)
+                          raw_exports: List[RawExport], protocol: str, denial: str) -> None:
+    run = run_session(tmp_path, codex_executable, make_receiver(), collector, protocol, denial, raw_exports)
     steps = run.server.steps()
 
     assert run.returncode == 0, run.stderr[-3000:]
@@ -226,7 +189,7 @@ def test_scripted_session(tmp_path: Path, codex_executable: Path, make_receiver:
     check_secrets_present(run, steps)
     check_metrics(run, steps)
     check_spans(run, steps)
-    if RECORD and denial == codex.DENIAL_HOOK:
+    if RECORD_FIXTURES and denial == codex.DENIAL_HOOK:
         record_fixtures(run, protocol, steps)
 
 
@@ -414,23 +377,9 @@ def check_spans(run: Run, steps: List[codex.Step]) -> None:
 
 def record_fixtures(run: Run, protocol: str, steps: List[codex.Step]) -> None:
     """Save this run's raw export bodies (up to FIXTURE_LIMIT each) and describe the run in session.json."""
-    extension = EXTENSIONS[protocol]
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    for old in FIXTURES.glob(f"[0-9][0-9]-*.{extension}"):
-        old.unlink()
-    files, skipped = [], []
-    for number, raw in enumerate(run.bodies, 1):
-        name = f"{number:02d}-{receiver_module.PATHS[raw.path]}.{extension}"
-        entry = {"file": name, "path": raw.path, "content_type": raw.content_type, "bytes": len(raw.body)}
-        if len(raw.body) > FIXTURE_LIMIT:
-            skipped.append(entry)
-            continue
-        (FIXTURES / name).write_bytes(raw.body)
-        files.append(entry)
+    files, skipped = save_bodies(FIXTURE_DIR, run.bodies, EXTENSIONS[protocol], FIXTURE_LIMIT)
     workdir = run.server.workdir or ""
-    index_path = FIXTURES / "session.json"
-    index = json.loads(index_path.read_text()) if index_path.exists() else {}
-    index.update({
+    update_session_index(FIXTURE_DIR, {
         "cli": codex.NAME, "package": codex.PACKAGE, "version": codex.VERSION, "model": codex.MODEL,
         "command": ["codex", *codex.command(executable=Path("codex"))[1:]],
         "prompt": codex.PROMPT,
@@ -442,12 +391,8 @@ def record_fixtures(run: Run, protocol: str, steps: List[codex.Step]) -> None:
         "final_text": codex.FINAL_TEXT,
         "tool_events": [list(e) for e in expected_tool_events(steps, codex.DENIAL_HOOK)],
         "fixture_limit_bytes": FIXTURE_LIMIT,
-    })
-    runs = [r for r in index.get("runs", []) if r["protocol"] != protocol]
-    runs.append({"protocol": protocol, "content_type": CONTENT_TYPES[protocol], "workdir": workdir,
-                 "conversation_id": events(run, "codex.user_prompt")[0]["conversation.id"],
-                 "exit_code": run.returncode, "wall_seconds": round(run.wall_seconds, 2),
-                 "otel_table": codex.otel_table("<receiver-url>", "<token>", protocol),
-                 "files": files, "skipped_over_limit": skipped})
-    index["runs"] = sorted(runs, key=lambda r: r["protocol"])
-    index_path.write_text(json.dumps(index, indent=2) + "\n")
+    }, {"protocol": protocol, "content_type": CONTENT_TYPES[protocol], "workdir": workdir,
+        "conversation_id": events(run, "codex.user_prompt")[0]["conversation.id"],
+        "exit_code": run.returncode, "wall_seconds": round(run.wall_seconds, 2),
+        "otel_table": codex.otel_table("<receiver-url>", "<token>", protocol),
+        "files": files, "skipped_over_limit": skipped})

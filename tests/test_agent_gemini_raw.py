@@ -7,8 +7,9 @@ records carry what beacon's Gemini mapping relies on, step by step (event names,
 arguments, success, decision, the policy denial, call ids) and the fake secrets that the
 redaction tests must remove.
 
-The exports go through a transparent recording tap in front of the receiver, so the test can
-check the headers the exporter sends and keep the bodies byte for byte.
+The CLI exports straight to the receiver; the shared `raw_exports` fixture taps the
+receiver's body reader, so the test can check the headers the exporter sends, the status
+each export got, and keep the bodies byte for byte.
 
 Golden fixtures: with BEACON_RECORD_FIXTURES=1 the run also rewrites tests/fixtures/gemini/:
 the raw request bodies as `<nn>-<signal>.json` in arrival order (Gemini CLI has no OTLP/HTTP
@@ -26,27 +27,31 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import shutil
-import signal
 import subprocess
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import pytest
-from agents import gemini, read_body
+from agents import (
+    FIXTURES,
+    RECORD_FIXTURES,
+    RawExport,
+    drain,
+    gemini,
+    install_or_skip,
+    run_in_group,
+    save_bodies,
+    session_dirs,
+)
 from conftest import TOKEN, Collector
 
 from beacon_otlp import TOKEN_HEADER, Receiver
 
 pytestmark = pytest.mark.agents
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gemini"
-RECORD = os.environ.get("BEACON_RECORD_FIXTURES") == "1"
+FIXTURE_DIR = FIXTURES / gemini.NAME
 RUN_TIMEOUT = 180.0
 MAX_FIXTURE_BYTES = 300 * 1024
 RESOURCE_ATTRIBUTES = {"beacon.capture.id": "gemini-e2e"}
@@ -69,78 +74,6 @@ OPTIONAL_EVENTS = {"gemini_cli.ripgrep_fallback"}
 TOOL_SPANS = ("shell", "write", "read", "failing", "secret")  # the denied call never executes
 
 
-# --- a recording tap in front of the receiver ------------------------------------------
-
-
-class Export(NamedTuple):
-    """One OTLP/HTTP request as the CLI sent it, and the receiver's answer."""
-
-    path: str
-    headers: Dict[str, str]
-    body: bytes
-    status: int
-
-    @property
-    def signal(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
-
-
-class OtlpTap:
-    """Forwards every request to the receiver unchanged and records it, so bodies stay byte-exact."""
-
-    def __init__(self, target: Receiver) -> None:
-        self.exports: List[Export] = []
-        lock = threading.Lock()
-        tap = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = read_body(self)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, reply_headers, reply = forward(target, self.path, headers, body)
-                with lock:  # arrival order is the order the bodies were complete
-                    tap.exports.append(Export(self.path, headers, body, status))
-                self.send_response(status)
-                self.send_header("Content-Type", reply_headers.get("content-type", "application/json"))
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> OtlpTap:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def forward(target: Receiver, path: str, headers: Dict[str, str],
-            body: bytes) -> Tuple[int, Dict[str, str], bytes]:
-    """One request to the receiver with the exporter's own headers (hop-by-hop ones excepted)."""
-    hop_by_hop = {"host", "connection", "content-length", "transfer-encoding", "keep-alive"}
-    connection = http.client.HTTPConnection("127.0.0.1", target.port, timeout=30)
-    try:
-        connection.request("POST", path, body, {k: v for k, v in headers.items() if k not in hop_by_hop})
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
-
-
 # --- one run of the scripted session ----------------------------------------------------
 
 
@@ -152,52 +85,36 @@ class Run(NamedTuple):
     process: subprocess.CompletedProcess[str]
     wall_seconds: float
     server: gemini.GeminiServer
-    exports: List[Export]
+    exports: List[RawExport]  # as the CLI sent them, with the receiver's answer
     collector: Collector
     stats: Dict[str, Any]
     receiver_url: str
 
 
-def run_cli(argv: List[str], cwd: Path, env: Dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run in a process group of its own (the CLI relaunches itself as a child node process)."""
-    process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        pytest.fail(f"gemini did not finish in {RUN_TIMEOUT} s\nstdout:\n{stdout}\nstderr:\n{stderr}")
-    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
-
-
 @pytest.fixture(scope="module")
 def installed() -> Path:
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not installed: the real Gemini CLI comes from the npm registry")
-    return gemini.install()
+    return install_or_skip(gemini)
 
 
 @pytest.fixture(params=gemini.PROTOCOLS)
 def run(request: pytest.FixtureRequest, installed: Path, tmp_path: Path, collector: Collector,
-        make_receiver: Callable[..., Receiver]) -> Iterator[Run]:
+        make_receiver: Callable[..., Receiver], raw_exports: List[RawExport]) -> Iterator[Run]:
     protocol = request.param
-    home, workdir = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    workdir.mkdir()
+    home, workdir = session_dirs(tmp_path)
     workdir = workdir.resolve()  # the CLI reports the real path
     receiver = make_receiver(token=TOKEN)
     server = gemini.scripted_server(workdir)
-    with server, OtlpTap(receiver) as tap:
+    with server:
         env = gemini.agent_env(home, workdir, server.url)
-        env.update(gemini.telemetry_env(tap.url, TOKEN, protocol, resource_attributes=RESOURCE_ATTRIBUTES))
+        env.update(gemini.telemetry_env(receiver.url, TOKEN, protocol,
+                                        resource_attributes=RESOURCE_ATTRIBUTES))
         started = time.monotonic()
-        process = run_cli(gemini.command(executable=installed), workdir, env)
+        argv = gemini.command(executable=installed)
+        process = subprocess.CompletedProcess(argv, *run_in_group(argv, workdir, env, RUN_TIMEOUT))
         wall = time.monotonic() - started
-        assert receiver.wait_idle(quiet=0.25, timeout=10.0)
-    receiver.stop()
-    yield Run(protocol, workdir, home, env, process, wall, server, list(tap.exports), collector,
-              receiver.stats.snapshot(), tap.url)
+    assert drain(receiver, quiet=0.25)
+    yield Run(protocol, workdir, home, env, process, wall, server, list(raw_exports), collector,
+              receiver.stats.snapshot(), receiver.url)
 
 
 # --- views of the decoded telemetry ----------------------------------------------------
@@ -299,7 +216,7 @@ def test_scripted_session(run: Run) -> None:
     check_call_ids(run, records)
     check_secrets(run, records)
     check_resource(run, records)
-    if RECORD:  # only a run that passed every check becomes the golden fixtures
+    if RECORD_FIXTURES:  # only a run that passed every check becomes the golden fixtures
         record_fixtures(run)
 
 
@@ -424,21 +341,10 @@ def check_resource(run: Run, records: List[Dict[str, Any]]) -> None:
 
 def record_fixtures(run: Run) -> None:
     """Rewrite tests/fixtures/gemini from this run: raw bodies in arrival order, and session.json."""
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    for old in FIXTURES.glob("[0-9][0-9]-*"):
-        old.unlink()
-    files: List[Dict[str, Any]] = []
-    skipped: List[Dict[str, Any]] = []
-    for number, export in enumerate(run.exports, 1):
-        name = f"{number:02d}-{export.signal}.json"
-        entry = {"file": name, "path": export.path, "content_type": export.headers.get("content-type"),
-                 "bytes": len(export.body)}
-        if len(export.body) > MAX_FIXTURE_BYTES:
-            skipped.append(dict(entry, reason=f"larger than {MAX_FIXTURE_BYTES} bytes"))
-            continue
-        (FIXTURES / name).write_bytes(export.body)
-        files.append(entry)
-    (FIXTURES / "session.json").write_text(json.dumps(session_document(run, files, skipped), indent=2) + "\n")
+    files, over_limit = save_bodies(FIXTURE_DIR, run.exports, "json", MAX_FIXTURE_BYTES)
+    skipped = [dict(entry, reason=f"larger than {MAX_FIXTURE_BYTES} bytes") for entry in over_limit]
+    document = session_document(run, files, skipped)
+    (FIXTURE_DIR / "session.json").write_text(json.dumps(document, indent=2) + "\n")
 
 
 def session_document(run: Run, files: List[Dict[str, Any]], skipped: List[Dict[str, Any]]) -> Dict[str, Any]:

@@ -1,7 +1,9 @@
 """Real agent CLIs (from the npm registry) driven offline against scripted fake model servers.
 
-Shared plumbing for tests/agents/<agent>.py: a cached npm install per agent, a strict fake
-model server base on loopback, and the minimal environment agents run with.
+Shared plumbing for tests/agents/<agent>.py and the tests that run them: a cached npm install
+per agent, a strict fake model server base on loopback, the minimal environment agents run
+with, running a CLI in its own process group, and recording the raw OTLP export bodies (the
+golden fixtures under tests/fixtures/<agent>/).
 """
 
 from __future__ import annotations
@@ -10,14 +12,25 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import pytest
+
+import beacon_otlp.receiver as receiver_module
+from beacon_otlp import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "agents"
+FIXTURES = ROOT / "tests" / "fixtures"  # golden fixtures, one directory per agent
+# Set in the environment of a test run to rewrite the golden fixtures from that run.
+RECORD_FIXTURES = os.environ.get("BEACON_RECORD_FIXTURES") == "1"
 
 
 def npm_install(name: str, package: str, version: str, timeout: float = 600) -> Path:
@@ -177,3 +190,151 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, document: Any, heade
         handler.send_header(key, value)
     handler.end_headers()
     handler.wfile.write(body)
+
+
+# --- running an agent CLI --------------------------------------------------------------
+
+
+def install_or_skip(agent: ModuleType) -> Path:
+    """The agent module's installed executable; skips the test where npm (so the real CLI) is missing."""
+    if shutil.which("npm") is None:
+        pytest.skip(f"npm is not installed: cannot install {agent.PACKAGE}")
+    executable: Path = agent.install()
+    return executable
+
+
+def session_dirs(tmp_path: Path) -> Tuple[Path, Path]:
+    """A fresh $HOME and working directory for one run (tmp_path/home, tmp_path/work)."""
+    home, workdir = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    workdir.mkdir()
+    return home, workdir
+
+
+def run_in_group(argv: List[str], cwd: Path, env: Dict[str, str], timeout: float) -> Tuple[int, str, str]:
+    """Run argv to completion: (exit code, stdout, stderr), decoded as UTF-8.
+
+    The CLI runs in a process group of its own because agents start children (Gemini
+    relaunches itself, every agent runs tool commands). On timeout that group, and only
+    it, is killed, so nothing the test started outlives it; the test then fails with the
+    tail of stderr.
+    """
+    process = subprocess.Popen(argv, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        tail = stderr.decode("utf-8", "replace")[-3000:]
+        pytest.fail(f"{Path(argv[0]).name} ran longer than {timeout}s; stderr:\n{tail}")
+    return process.returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
+
+
+def drain(receiver: Receiver, quiet: float) -> bool:
+    """Wait until the receiver has been quiet for `quiet` seconds (at most 10 s), then stop it.
+
+    Agents flush their last exports as they exit; once stop() returns, every batch answered
+    200 has reached the consumer. Returns whether the receiver did fall quiet.
+    """
+    idle = receiver.wait_idle(quiet=quiet, timeout=10.0)
+    receiver.stop()
+    return idle
+
+
+# --- recording the raw OTLP exports ----------------------------------------------------
+
+
+@dataclass
+class RawExport:
+    """One OTLP/HTTP export request as the agent sent it, and the status the receiver answered.
+
+    `headers` have lower-case names; `status` stays None when the receiver sent no answer.
+    """
+
+    path: str
+    headers: Dict[str, str]
+    body: bytes = field(repr=False)
+    status: Optional[int] = None
+
+    @property
+    def signal(self) -> str:
+        return receiver_module.PATHS[self.path]
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+def record_exports(monkeypatch: pytest.MonkeyPatch) -> List[RawExport]:
+    """Tap beacon_otlp.receiver for this test: every export body a receiver reads, in arrival order.
+
+    The tap sits on the receiver's own body reader rather than in a proxy in front of it, so
+    the headers and body are exactly what the agent put on the wire and the agent talks to
+    the receiver directly. The answer is tapped too, to give each export its status. Both
+    names are looked up eagerly: a reorganised receiver fails here, loudly.
+    """
+    exports: List[RawExport] = []
+    awaiting_answer: Dict[BaseHTTPRequestHandler, RawExport] = {}  # one request in flight per connection
+    lock = threading.Lock()
+    read_body, send = receiver_module._read_body, receiver_module._send
+
+    def recording_read_body(handler: BaseHTTPRequestHandler, limit: int, deadline: float) -> bytes:
+        body = read_body(handler, limit, deadline)
+        export = RawExport(handler.path, {k.lower(): v for k, v in handler.headers.items()}, body)
+        with lock:
+            exports.append(export)
+            awaiting_answer[handler] = export
+        return body
+
+    def recording_send(handler: BaseHTTPRequestHandler, status: int, *rest: Any) -> None:
+        with lock:
+            export = awaiting_answer.pop(handler, None)
+        if export is not None:
+            export.status = status
+        send(handler, status, *rest)
+
+    monkeypatch.setattr(receiver_module, "_read_body", recording_read_body)
+    monkeypatch.setattr(receiver_module, "_send", recording_send)
+    return exports
+
+
+Entry = Dict[str, Any]  # one export as session.json describes it
+
+
+def save_bodies(directory: Path, exports: List[RawExport], extension: str,
+                limit: Optional[int] = None) -> Tuple[List[Entry], List[Entry]]:
+    """Replace the `<nn>-<signal>.<extension>` fixtures in `directory` by these bodies, byte for byte.
+
+    Numbered in arrival order; bodies over `limit` bytes are not written. Returns the
+    (written, skipped) entries for session.json. session.json itself is left alone.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob(f"[0-9][0-9]-*.{extension}"):
+        old.unlink()
+    written: List[Entry] = []
+    skipped: List[Entry] = []
+    for number, export in enumerate(exports, 1):
+        name = f"{number:02d}-{export.signal}.{extension}"
+        entry = {"file": name, "path": export.path, "content_type": export.content_type,
+                 "bytes": len(export.body)}
+        if limit is not None and len(export.body) > limit:
+            skipped.append(entry)
+            continue
+        (directory / name).write_bytes(export.body)
+        written.append(entry)
+    return written, skipped
+
+
+def update_session_index(directory: Path, description: Dict[str, Any], run: Dict[str, Any]) -> None:
+    """Merge one run into `directory`/session.json: the description on top, runs keyed by protocol.
+
+    Each protocol is recorded by its own test run, so the runs of the others are kept.
+    """
+    index_path = directory / "session.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    index.update(description)
+    runs = [r for r in index.get("runs", []) if r["protocol"] != run["protocol"]]
+    runs.append(run)
+    index["runs"] = sorted(runs, key=lambda r: r["protocol"])
+    index_path.write_text(json.dumps(index, indent=2) + "\n")
