@@ -125,6 +125,8 @@ class Receiver:
         read_timeout: float = 10.0,
         request_deadline: float = 60.0,
         max_connections: int = 256,
+        max_queued_records: int = 8192,
+        backpressure_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not token:
@@ -133,6 +135,7 @@ class Receiver:
         self.stats = ReceiverStats()
         self.max_body, self.max_decoded = max_body, max_decoded
         self.request_deadline, self.max_connections = request_deadline, max_connections
+        self.max_queued_records, self.backpressure_timeout = max_queued_records, backpressure_timeout
         self.clock = clock
         self.consumer_error: Optional[BaseException] = None
         self._token = token.encode("utf-8")
@@ -140,13 +143,15 @@ class Receiver:
         self._state = threading.Condition()
         self._closed = False
         self._in_flight = 0
+        self._queued_records = 0
         self._last_activity = time.monotonic()
         self._connections: Set[socket.socket] = set()
         self._server = _server_class(host)((host, port), _Handler)
         self._server.receiver = self  # type: ignore[attr-defined]
         self._server.timeout_seconds = read_timeout  # type: ignore[attr-defined]
         self._threads = [
-            threading.Thread(target=self._server.serve_forever, args=(0.1,), name="beacon-receiver", daemon=True),
+            # A short poll interval: stop() waits for the serve loop to notice, once per capture.
+            threading.Thread(target=self._server.serve_forever, args=(0.01,), name="beacon-receiver", daemon=True),
             threading.Thread(target=self._consume, name="beacon-consumer", daemon=True),
         ]
         self._started = self._stopped = False
@@ -175,19 +180,36 @@ class Receiver:
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
 
-    def wait_idle(self, quiet: float = 0.25, timeout: float = 5.0) -> bool:
-        """Wait until no request is in flight and none has arrived for `quiet` seconds."""
+    def wait_idle(self, quiet: float = 0.25, timeout: float = 5.0, until_disconnected: bool = False) -> bool:
+        """Wait until no request is in flight and none has arrived for `quiet` seconds.
+
+        With until_disconnected, also wait for every client connection to close: when an
+        exporting process has exited, the kernel has closed its sockets, and a connection is
+        released only after every request it carried has been answered and queued.
+        """
         deadline = time.monotonic() + timeout
         with self._state:
             while True:
                 now = time.monotonic()
                 idle_for = now - self._last_activity
-                if self._in_flight == 0 and idle_for >= quiet:
+                busy = self._in_flight or (until_disconnected and self._connections)
+                if not busy and idle_for >= quiet:
                     return True
                 if now >= deadline:
                     return False
-                wait = quiet - idle_for if self._in_flight == 0 else deadline - now
+                wait = quiet - idle_for if not busy else deadline - now
                 self._state.wait(min(max(wait, 0.01), deadline - now))
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being read, decoded or held by backpressure right now."""
+        with self._state:
+            return self._in_flight
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until predicate() holds; it is re-checked whenever a request starts or ends."""
+        with self._state:
+            return self._state.wait_for(predicate, timeout)
 
     def stop(self, in_flight_timeout: float = 5.0) -> None:
         """Stop accepting, let requests in flight finish (bounded), then drain the queue."""
@@ -222,6 +244,10 @@ class Receiver:
                 self.stats.count_consumer_error()
                 if self.consumer_error is None:
                     self.consumer_error = exc
+            finally:
+                with self._state:
+                    self._queued_records -= batch.records
+                    self._state.notify_all()
 
     # --- connections -----------------------------------------------------------------
 
@@ -235,6 +261,8 @@ class Receiver:
     def _release(self, conn: socket.socket) -> None:
         with self._state:
             self._connections.discard(conn)
+            self._last_activity = time.monotonic()
+            self._state.notify_all()
 
     # --- requests --------------------------------------------------------------------
 
@@ -242,6 +270,7 @@ class Receiver:
         with self._state:
             self._in_flight += 1
             self._last_activity = time.monotonic()
+            self._state.notify_all()
         try:
             self._answer(handler)
         finally:
@@ -270,10 +299,7 @@ class Receiver:
                 raise _Reject(400, "bad_data", str(exc), close=False) from None
             records = count_records(signal, request)
             batch = Batch(signal, request, content_type, records, self.clock())
-            with self._state:
-                if self._closed:
-                    raise _Drop("receiver_stopped")
-                self._queue.put(batch)
+            self._enqueue(batch)
         except _Reject as rej:
             self.stats.count((signal, key_type, rej.status), rej.reason, sent=sent)
             _send(handler, rej.status, content_type, _status_body(content_type, rej.status, rej.message), rej.close)
@@ -284,6 +310,22 @@ class Receiver:
             return
         self.stats.count((signal, key_type, 200), records=records, sent=sent, decoded=len(data))
         _send(handler, 200, content_type, b"" if content_type == PROTOBUF else b"{}", False)
+
+    def _enqueue(self, batch: Batch) -> None:
+        """Queue a decoded batch for the consumer. Decoded records cost memory, so while the
+        consumer is far behind (a flood, a slow disk) the answer waits a little for it: bounded
+        memory under load, and no wait at all in the usual case. Nothing is ever refused."""
+        deadline = time.monotonic() + self.backpressure_timeout
+        with self._state:
+            while self._queued_records >= self.max_queued_records and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._state.wait(left)
+            if self._closed:
+                raise _Drop("receiver_stopped")
+            self._queued_records += batch.records
+            self._queue.put(batch)
 
     def _check_headers(self, handler: "_Handler", path: str, content_type: str) -> None:
         token = handler.headers.get(TOKEN_HEADER, "").encode("utf-8", "replace")

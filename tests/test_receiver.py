@@ -422,3 +422,42 @@ def test_ipv6_loopback(collector: Collector) -> None:
     finally:
         receiver.stop()
     assert collector.records == 2
+
+
+def test_a_flood_waits_for_a_slow_consumer_instead_of_filling_memory() -> None:
+    release = threading.Event()
+    seen: List[Batch] = []
+
+    def slow_consumer(batch: Batch) -> None:
+        release.wait(30)
+        seen.append(batch)
+
+    receiver = Receiver(slow_consumer, token=TOKEN, max_queued_records=5, backpressure_timeout=30).start()
+    answers: List[int] = []
+    try:
+        assert raw_exchange(receiver, request_bytes(body=pb_logs(5)))[0].status == 200  # fills the queue
+        second = threading.Thread(target=lambda: answers.append(raw_exchange(receiver, request_bytes(
+            body=pb_logs(5, start=5)))[0].status))
+        second.start()
+        assert receiver.wait_for(lambda: receiver.in_flight == 1, timeout=10)  # held by backpressure
+        assert answers == []
+        release.set()  # the consumer catches up; the held request is queued and answered
+        second.join(30)
+        assert answers == [200]
+    finally:
+        release.set()
+        receiver.stop()
+    assert sum(b.records for b in seen) == 10
+
+
+def test_backpressure_never_refuses_a_request() -> None:
+    release = threading.Event()
+    receiver = Receiver(lambda batch: release.wait(30), token=TOKEN, max_queued_records=1,
+                        backpressure_timeout=0.05).start()
+    try:
+        data = b"".join(request_bytes(body=pb_logs(2, start=2 * i)) for i in range(3))
+        assert [r.status for r in raw_exchange(receiver, data, 3)] == [200, 200, 200]
+    finally:
+        release.set()
+        receiver.stop()
+    assert receiver.stats.snapshot()["records"] == {"logs": 6}
