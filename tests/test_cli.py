@@ -20,13 +20,16 @@ def run(*argv: str) -> "tuple[int, str, str]":
 
 def test_selftest_passes_and_reports_every_record() -> None:
     code, out, err = run("ci", "selftest", "--json")
-    assert code == 0
+    assert code == 0, err
     result = json.loads(out)
-    assert result["passed"] is True
-    assert result["records_sent"] == result["records_received"] == 18
+    assert result["passed"] is True and result["secret_leaked"] is False
+    assert result["records_sent"] == 18
+    assert result["validation"]["status"] == "passed" and result["validation"]["event_count"] == 18
+    assert result["events"] == {"claude_code": 18}
     assert result["receiver"]["rejected"] == {}
     assert {r["content_type"] for r in result["receiver"]["requests"]} == {"application/x-protobuf", "application/json"}
-    assert err.startswith("beacon: selftest passed: 18 of 18 records")
+    assert err.startswith("beacon: selftest passed: 18 of 18 events written from 18 OTLP records")
+    assert "secret redacted" in err
 
 
 def test_synthetic_session_decodes_the_same_from_both_encodings() -> None:

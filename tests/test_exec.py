@@ -1,0 +1,199 @@
+"""beacon ci exec and ci validate: in-process through main(argv, env) with a real child
+process (tests/fake_agent.py exports like Claude Code), plus real signals in a subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+from conftest import ROOT
+
+import beacon
+
+FAKE_AGENT = str(ROOT / "tests" / "fake_agent.py")
+EVENTS_PER_SESSION = beacon.SYNTHETIC_EVENTS
+
+
+class Run:
+    def __init__(self, code: int, stdout: str, stderr: str, log: Path) -> None:
+        self.code, self.stdout, self.stderr, self.log = code, stdout, stderr, log
+
+    @property
+    def events(self) -> List[Dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    @property
+    def result(self) -> Dict[str, Any]:
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+
+def environ(tmp_path: Path, **extra: str) -> Dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "RUNNER_TEMP": str(tmp_path / "runner")}
+    env.update(extra)
+    return env
+
+
+def beacon_run(tmp_path: Path, *argv: str, env: Optional[Dict[str, str]] = None) -> Run:
+    out, err = io.StringIO(), io.StringIO()
+    code = beacon.main(list(argv), beacon.Environment(environ=env or environ(tmp_path), stdout=out, stderr=err))
+    return Run(code, out.getvalue(), err.getvalue(), tmp_path / "runner" / "beacon" / "runtime.jsonl")
+
+
+def agent(*args: str) -> Tuple[str, ...]:
+    return ("--", sys.executable, FAKE_AGENT, *args)
+
+
+def test_exec_captures_validates_and_exits_zero(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent())
+    assert run.code == 0, run.stderr
+    result = run.result
+    assert result["validation"]["status"] == "passed"
+    assert result["events"] == {"claude_code": EVENTS_PER_SESSION}
+    events = run.events
+    assert len(events) == EVENTS_PER_SESSION
+    assert {e["capture"]["id"] for e in events} == {result["capture_id"]}
+    assert [e["event"]["action"] for e in events] == [
+        "prompt.submitted", "approval.allowed", "command.executed", "session.activity", "token.usage", "token.usage"]
+    assert beacon.SYNTHETIC_SECRET not in run.log.read_text()
+    assert stat.S_IMODE(run.log.stat().st_mode) == 0o600
+    assert stat.S_IMODE(run.log.parent.stat().st_mode) == 0o700
+    assert "validation passed: 6 events" in run.stderr
+
+
+def test_json_protocol_is_captured_too(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--json", "--otlp-protocol", "json", "--", "env", sys.executable,
+                     FAKE_AGENT)
+    assert run.code == 0, run.stderr
+    assert run.result["harnesses"] == ["claude", "codex", "gemini"]  # `env` is not an agent: all three
+    assert run.result["receiver"]["requests"][0]["content_type"] == "application/json"
+
+
+def test_child_exit_code_wins(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent("--exit", "7"))
+    assert run.code == 7
+    assert len(run.events) == EVENTS_PER_SESSION
+
+
+def test_no_telemetry_fails_required_validation_with_a_diagnosis(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent("--no-telemetry"))
+    assert run.code == beacon.EXIT_VALIDATION
+    assert "event_count: 0 events, want at least 1; the receiver got no requests" in run.stderr
+
+
+def test_no_telemetry_is_a_warning_when_not_required(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--require-telemetry", "false", "--harness", "claude",
+                     *agent("--no-telemetry"))
+    assert run.code == 0
+    assert "validation failed (continuing: --require-telemetry=false)" in run.stderr
+
+
+def test_min_events_is_enforced(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--min-events", "7", "--harness", "claude", *agent())
+    assert run.code == beacon.EXIT_VALIDATION
+    assert "6 events, want at least 7" in run.stderr
+
+
+def test_wrong_harness_fails_the_harness_stage(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--harness", "codex", *agent())
+    assert run.code == beacon.EXIT_VALIDATION
+    assert "0 events from codex_cli, want at least 1; events came from claude_code (6)" in run.stderr
+
+
+def test_two_captures_append_to_one_log_and_both_validate(tmp_path: Path) -> None:
+    first = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent())
+    second = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent())
+    assert first.code == second.code == 0
+    assert first.result["capture_id"] != second.result["capture_id"]
+    assert len(second.events) == 2 * EVENTS_PER_SESSION
+    for run in (first, second):
+        check = beacon_run(tmp_path, "ci", "validate", "--json", "--capture-id", run.result["capture_id"],
+                           "--min-events", str(EVENTS_PER_SESSION), "--harness", "claude")
+        assert check.code == 0
+        assert check.result["validation"]["event_count"] == EVENTS_PER_SESSION
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("ci", "exec", "--harness", "bogus", "--", "true"), "beacon: unknown harness 'bogus'"),
+    (("ci", "exec", "--min-events", "many", "--", "true"), "beacon: argument --min-events: expected a whole number"),
+    (("ci", "exec", "--require-telemetry", "maybe", "--", "true"), "beacon: argument --require-telemetry"),
+    (("ci", "exec", "--", "no-such-command-beacon"), "beacon: command not found or not executable: no-such-command"),
+    (("ci", "exec"), "beacon: ci exec needs a command"),
+])
+def test_usage_errors_are_one_line_and_exit_2_before_anything_runs(tmp_path: Path, argv, message) -> None:
+    run = beacon_run(tmp_path, *argv)
+    assert run.code == beacon.EXIT_USAGE
+    assert run.stderr.startswith(message)
+    assert run.stderr.count("\n") == 1
+    assert not run.log.exists()
+
+
+def test_unwritable_log_path_fails_before_the_child_starts(tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a directory should be")
+    marker = tmp_path / "child-ran"
+    run = beacon_run(tmp_path, "ci", "exec", "--log-path", str(blocked / "runtime.jsonl"),
+                     *agent("--marker", str(marker)))
+    assert run.code == beacon.EXIT_ERROR
+    assert run.stderr.startswith("beacon: cannot create directory")
+    assert not marker.exists()
+
+
+def test_a_grandchild_holding_a_connection_cannot_hang_exec(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--drain-timeout", "1", "--harness", "claude", *agent("--grandchild"))
+    assert run.code == 0
+    assert len(run.events) == EVENTS_PER_SESSION
+
+
+# --- signals: a real beacon process ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signals_are_forwarded_then_drained_and_validated(tmp_path: Path, signum: int) -> None:
+    env = {**environ(tmp_path), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--harness", "claude",
+                             *agent("--on-signal")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"  # the agent is up and waiting
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 128 + signum, stderr
+    log = tmp_path / "runner" / "beacon" / "runtime.jsonl"
+    assert len(log.read_text().splitlines()) == EVENTS_PER_SESSION
+    assert "validation passed" in stderr
+
+
+# --- ci validate ---------------------------------------------------------------------------
+
+
+def test_validate_reports_a_malformed_line(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent())
+    with run.log.open("a") as log:
+        log.write("{not json\n")
+    check = beacon_run(tmp_path, "ci", "validate", "--json")
+    assert check.code == beacon.EXIT_VALIDATION
+    stages = {s["name"]: s for s in check.result["validation"]["stages"]}
+    assert stages["runtime_log_parseable"]["status"] == "fail"
+    assert stages["runtime_log_parseable"]["detail"].startswith(f"line {EVENTS_PER_SESSION + 1}: not JSON")
+
+
+def test_validate_a_missing_log(tmp_path: Path) -> None:
+    check = beacon_run(tmp_path, "ci", "validate", "--log-path", str(tmp_path / "nope.jsonl"))
+    assert check.code == beacon.EXIT_VALIDATION
+    assert "runtime_log_exists:" in check.stderr and "does not exist" in check.stderr

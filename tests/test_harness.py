@@ -1,0 +1,157 @@
+"""Harness setup: what the agent's environment and CODEX_HOME look like, and CI run metadata."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+import beacon
+
+URL, TOKEN = "http://127.0.0.1:4000", "tok_en-123"
+
+
+def child(parent, harnesses=("claude", "codex", "gemini"), run=None, codex_home="/x/codex"):
+    return beacon.child_environment(parent, list(harnesses), URL, TOKEN, "cap1", run or {}, codex_home)
+
+
+def test_claude_settings_and_the_token_header() -> None:
+    env = child({"PATH": "/bin"}, ["claude"])
+    assert env["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1"
+    assert env["OTEL_LOGS_EXPORTER"] == env["OTEL_METRICS_EXPORTER"] == "otlp"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == URL
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-beacon-token={TOKEN}"
+    assert env["OTEL_LOG_TOOL_DETAILS"] == env["OTEL_LOG_USER_PROMPTS"] == "1"
+    assert env["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"] == "delta"
+    assert "GEMINI_TELEMETRY_ENABLED" not in env and "CODEX_HOME" not in env
+    assert env["PATH"] == "/bin"
+
+
+def test_inherited_overrides_are_cleared_and_user_intervals_kept() -> None:
+    parent = {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "https://elsewhere/v1/logs",
+              "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "a=b",
+              "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_SDK_DISABLED": "true",
+              "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer theirs",
+              "OTEL_METRIC_EXPORT_INTERVAL": "30000", "OTEL_LOG_TOOL_DETAILS": "0"}
+    env = child(parent)
+    for name in ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                 "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_SDK_DISABLED"):
+        assert name not in env
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-beacon-token={TOKEN}"  # their credentials stay home
+    assert env["OTEL_METRIC_EXPORT_INTERVAL"] == "30000"  # the user's choice
+    assert env["OTEL_LOGS_EXPORT_INTERVAL"] == "1000" and env["OTEL_BLRP_SCHEDULE_DELAY"] == "1000"
+    assert env["OTEL_LOG_TOOL_DETAILS"] == "1"  # auditability is not optional
+
+
+def test_gemini_settings() -> None:
+    env = child({}, ["gemini"])
+    assert env["GEMINI_TELEMETRY_ENABLED"] == "true"
+    assert env["GEMINI_TELEMETRY_TARGET"] == "local"
+    assert env["GEMINI_TELEMETRY_OTLP_ENDPOINT"] == URL
+    assert env["GEMINI_TELEMETRY_OTLP_PROTOCOL"] == "http"
+    assert env["GEMINI_TELEMETRY_LOG_PROMPTS"] == "true"
+
+
+def test_resource_attributes_keep_the_users_and_replace_earlier_beacon_keys() -> None:
+    run = {"provider": "github_actions", "workflow": "CI / build, smoke", "branch": "feature/ci telemetry"}
+    parent = {"OTEL_RESOURCE_ATTRIBUTES": "service.namespace=team,beacon.origin=ci,beacon.capture.id=old"}
+    attrs = child(parent, run=run)["OTEL_RESOURCE_ATTRIBUTES"].split(",")
+    assert attrs == ["service.namespace=team", "beacon.origin=ci", "beacon.capture.id=cap1",
+                     "beacon.run.provider=github_actions", "beacon.run.workflow=CI%20%2F%20build%2C%20smoke",
+                     "beacon.run.branch=feature%2Fci%20telemetry"]
+
+
+def test_codex_home_keeps_the_users_config_and_auth(tmp_path: Path) -> None:
+    user = tmp_path / "user-codex"
+    user.mkdir()
+    (user / "config.toml").write_text('model = "gpt-5"\n\n[otel]\nenvironment = "dev"\n\n'
+                                      '[otel.exporter."otlp-grpc"]\nendpoint = "http://old"\n\n'
+                                      '[model_providers.fake]\nbase_url = "http://127.0.0.1:9/v1"\n')
+    (user / "auth.json").write_text('{"OPENAI_API_KEY": "sk-test"}')
+    (user / "rules").mkdir()
+    (user / "rules" / "ci.rules").write_text('prefix_rule(pattern=["git", "push"], decision="forbidden")')
+    home = beacon.write_codex_home(str(tmp_path / "gen"), str(user), URL, TOKEN)
+    config = (Path(home) / "config.toml").read_text()
+    assert config.startswith('model = "gpt-5"\n\n[model_providers.fake]\nbase_url = "http://127.0.0.1:9/v1"\n\n[otel]\n')
+    assert "http://old" not in config and 'environment = "dev"' not in config
+    for signal_name in ("logs", "traces", "metrics"):
+        assert f'endpoint = "{URL}/v1/{signal_name}", protocol = "binary"' in config
+    assert config.count(f'headers = {{ "x-beacon-token" = "{TOKEN}" }}') == 3
+    for name in ("auth.json", "rules"):  # the user's own, linked: a refreshed login stays theirs
+        assert (Path(home) / name).resolve() == (user / name).resolve()
+    assert (Path(home) / "rules" / "ci.rules").read_text().startswith("prefix_rule")
+    assert stat.S_IMODE((Path(home) / "config.toml").stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(home).stat().st_mode) == 0o700
+
+
+def test_codex_home_without_a_user_config(tmp_path: Path) -> None:
+    home = beacon.write_codex_home(str(tmp_path / "gen"), str(tmp_path / "none"), URL, TOKEN)
+    assert (Path(home) / "config.toml").read_text().startswith("[otel]\n")
+    assert not (Path(home) / "auth.json").exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("claude", ["claude"]), ("claude_code,codex_cli,claude", ["claude", "codex"]),
+    (" Gemini , CODEX ", ["gemini", "codex"]), ("auto", []),
+])
+def test_parse_harnesses(text, expected) -> None:
+    assert beacon.parse_harnesses(text) == expected
+
+
+@pytest.mark.parametrize("text", ["claude-code", "copilot", ","])
+def test_parse_harnesses_rejects(text) -> None:
+    with pytest.raises(beacon.UsageError):
+        beacon.parse_harnesses(text)
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["claude", "-p", "x"], ["claude"]), (["/usr/local/bin/codex", "exec"], ["codex"]),
+    (["gemini"], ["gemini"]), (["npx", "claude"], ["claude", "codex", "gemini"]),
+    (["bash", "-c", "claude -p x"], ["claude", "codex", "gemini"]),
+])
+def test_harness_from_the_program_name(command, expected) -> None:
+    assert beacon.harnesses_for_command(command) == expected
+
+
+def github(**extra: str) -> dict:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "123", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_WORKFLOW": "CI",
+           "GITHUB_JOB": "review", "GITHUB_SHA": "deadbeef", "GITHUB_REPOSITORY": "o/r", "GITHUB_ACTOR": "octocat",
+           "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REF_NAME": "main", "GITHUB_EVENT_NAME": "push",
+           "GITHUB_REF": "refs/heads/main"}
+    env.update(extra)
+    return env
+
+
+def test_github_push_run() -> None:
+    assert beacon.detect_run(github()) == {
+        "provider": "github_actions", "run_id": "123", "run_attempt": "2", "workflow": "CI", "job": "review",
+        "event_name": "push", "commit": "deadbeef", "repository": "o/r", "branch": "main", "actor": "octocat",
+        "url": "https://github.com/o/r/actions/runs/123"}
+
+
+@pytest.mark.parametrize("event, ref, pr_number", [
+    ("pull_request", "refs/pull/12/merge", "12"), ("pull_request_target", "refs/pull/7/head", "7"),
+    ("pull_request", "refs/pull//merge", None), ("pull_request", "refs/pull/abc/head", None),
+    ("push", "refs/pull/12/merge", None),
+])
+def test_github_pull_request_numbers(event, ref, pr_number) -> None:
+    run = beacon.detect_run(github(GITHUB_EVENT_NAME=event, GITHUB_REF=ref, GITHUB_HEAD_REF="feature/x"))
+    assert run["branch"] == "feature/x"
+    assert run.get("pr_number") == pr_number
+    assert run.get("pr") == (ref if pr_number else None)
+
+
+def test_other_ci_and_no_ci() -> None:
+    assert beacon.detect_run({"GITLAB_CI": "true", "CI": "true"}) == {"provider": "gitlab"}
+    assert beacon.detect_run({"CI": "1"}) == {"provider": "ci"}
+    assert beacon.detect_run({}) == {}
+
+
+def test_default_paths(tmp_path: Path) -> None:
+    paths = beacon.resolve_paths({"RUNNER_TEMP": str(tmp_path)})
+    assert paths.log_path == str(tmp_path / "beacon" / "runtime.jsonl")
+    assert paths.state_path == str(tmp_path / "beacon" / "session.json")
+    custom = beacon.resolve_paths({}, log_path=str(tmp_path / "a" / "log.jsonl"))
+    assert custom.base_dir == str(tmp_path / "a")

@@ -1,0 +1,250 @@
+"""Normalization against golden payloads recorded from the real agent CLIs (tests/fixtures/).
+
+Each fixture set is one scripted session (tests/agents/<agent>.py): a shell command, a file
+write and read, a denied tool, a failing command, and a command carrying secrets.
+Protection is tested on its own (test_protect.py); here events are checked before it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from conftest import ROOT
+
+import beacon
+from beacon_otlp import Batch, count_records, decode, decode_protobuf, encode_protobuf
+
+FIXTURES = ROOT / "tests" / "fixtures"
+CONTEXT = beacon.CaptureContext("cap-test", "exec", {"provider": "github_actions", "run_id": "7"}, "host", "linux", "ci")
+
+
+def session(agent: str) -> Dict[str, Any]:
+    return json.loads((FIXTURES / agent / "session.json").read_text())
+
+
+def normalized(agent: str, protocol: str) -> List[Dict[str, Any]]:
+    """Every event of one recorded run, in arrival order."""
+    run = next(r for r in session(agent)["runs"] if r["protocol"] == protocol)
+    normalizer = beacon.Normalizer(CONTEXT, clock=lambda: 1_764_000_000.0)
+    events: List[Dict[str, Any]] = []
+    for entry in run["files"]:
+        if "file" not in entry:
+            continue  # recorded as skipped (too large)
+        signal = entry["path"].rsplit("/", 1)[-1]
+        request = decode(signal, entry["content_type"], (FIXTURES / agent / entry["file"]).read_bytes())
+        events.extend(normalizer.events(Batch(signal, request, entry["content_type"], count_records(signal, request), 0.0)))
+    return events
+
+
+def by_call(events: List[Dict[str, Any]], call_id: str) -> List[Dict[str, Any]]:
+    return [e for e in events if e.get("gen_ai", {}).get("tool", {}).get("call", {}).get("id") == call_id]
+
+
+def workdir(agent: str, protocol: str) -> str:
+    return next(r for r in session(agent)["runs"] if r["protocol"] == protocol)["workdir"]
+
+
+def test_every_event_is_a_valid_beacon_event_stamped_with_the_capture() -> None:
+    for agent, protocol in (("claude", "http/json"), ("claude", "http/protobuf"), ("codex", "binary")):
+        for event in normalized(agent, protocol):
+            assert beacon.schema_problem(event) is None, event
+            assert event["capture"] == {"id": "cap-test", "mode": "exec", "beacon_version": beacon.__version__}
+            assert event["origin"] == "ci" and event["run"] == {"provider": "github_actions", "run_id": "7"}
+            assert event["event"]["category"] == beacon.category_of(event["event"]["action"])
+            assert len(event["event"]["id"]) == 32
+            assert event["timestamp"].endswith("Z") and len(event["timestamp"]) == 24
+
+
+# --- Claude Code ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["http/json", "http/protobuf"])
+def test_claude_session(protocol: str) -> None:
+    events = normalized("claude", protocol)
+    work = workdir("claude", protocol)
+    calls = {step["name"]: step["call_id"] for step in session("claude")["steps"]}
+    actions = Counter(e["event"]["action"] for e in events)
+    assert actions == Counter({"approval.allowed": 5, "approval.denied": 1, "command.executed": 3,
+                               "file.modified": 1, "file.read": 1, "prompt.submitted": 1, "session.activity": 8,
+                               "token.usage": 2, "cost.usage": 1})  # zero-valued cache points are skipped
+    assert {e["harness"]["name"] for e in events} == {"claude_code"}
+    assert {e["harness"]["version"] for e in events} == {"2.1.197"}
+    assert [e["prompt"]["text"] for e in events if "prompt" in e] == ["Run the beacon end-to-end session."]
+
+    decision, result = by_call(events, calls["shell"])
+    assert decision["event"]["action"] == "approval.allowed"
+    assert decision["approval"] == {"required": True, "decision": "accept", "reason": "config"}
+    assert decision["command"] == {"command": "echo BEACON_E2E_MARKER"}
+    assert result["event"]["action"] == "command.executed" and result["event"]["outcome"] == "success"
+    assert result["command"]["command"] == "echo BEACON_E2E_MARKER"
+    assert isinstance(result["command"]["duration_ms"], int)
+    assert result["tool"] == {"name": "Bash", "command": "echo BEACON_E2E_MARKER"}
+
+    _, write = by_call(events, calls["write"])
+    assert (write["event"]["action"], write["file"]) == ("file.modified", {"path": f"{work}/beacon_e2e.txt",
+                                                                           "operation": "write"})
+    _, read = by_call(events, calls["read"])
+    assert (read["event"]["action"], read["file"]) == ("file.read", {"path": f"{work}/beacon_e2e.txt",
+                                                                     "operation": "read"})
+    (denied,) = by_call(events, calls["denied"])  # a denied call has no result
+    assert denied["event"]["action"] == "approval.denied"
+    assert denied["approval"]["decision"] == "reject"
+    assert denied["command"]["command"] == f"rm -rf {work}/beacon_denied"
+
+    _, failing = by_call(events, calls["failing"])
+    assert failing["event"]["action"] == "command.executed" and failing["event"]["outcome"] == "failure"
+    assert failing["error"] == {"type": "ShellError", "message": "Shell command failed"}
+    assert failing["severity"] == "medium"
+
+    _, secret = by_call(events, calls["secret"])
+    assert "ghp_BEACONe2eSECRET" in secret["command"]["command"]  # protection removes it later
+
+    requests = [e for e in events if e["message"] == "claude_code.api_request"]
+    assert len(requests) == 7
+    assert requests[0]["gen_ai"]["usage"]["input_tokens"] == 120
+    assert requests[0]["gen_ai"]["usage"]["output_tokens"] == 25
+    assert requests[0]["gen_ai"]["usage"]["cost_usd"] == pytest.approx(0.001225)
+    assert requests[0]["model"] == "claude-opus-4-8"
+
+    usage = Counter()
+    for e in events:
+        if e["event"]["action"] == "token.usage":
+            for key in ("input_tokens", "output_tokens"):
+                usage[key] += e["gen_ai"]["usage"].get(key, 0)
+    assert usage == Counter({"input_tokens": 840, "output_tokens": 175})  # 7 requests x 120 / 25
+
+
+def test_claude_protocols_give_the_same_events() -> None:
+    """Two runs (JSON, protobuf) of one script: same events, up to run-specific values."""
+    def shape(event: Dict[str, Any]) -> Any:
+        return (event["event"]["action"], event["event"].get("outcome"), event.get("tool", {}).get("name"),
+                event.get("gen_ai", {}).get("tool", {}).get("call", {}).get("id"), event.get("error"))
+
+    runs = [sorted(map(shape, normalized("claude", protocol)), key=repr) for protocol in ("http/json", "http/protobuf")]
+    assert runs[0] == runs[1]
+
+
+# --- Codex ------------------------------------------------------------------------------------
+
+
+def test_codex_session() -> None:
+    events = normalized("codex", "binary")
+    work = workdir("codex", "binary")
+    calls = {step["name"]: step["call_id"] for step in session("codex")["steps"]}
+    assert {e["harness"]["name"] for e in events} == {"codex_cli"}
+    assert not [e for e in events if e["message"] == "codex.sse_event" or "sse_event" in e["raw"].get("event_name", "")]
+    actions = Counter(e["event"]["action"] for e in events)
+    assert actions["session.started"] == 2  # the session and the approval reviewer's
+    assert actions["prompt.submitted"] == 1
+
+    decision, shell = by_call(events, calls["shell"])
+    assert decision["event"]["action"] == "approval.allowed"
+    assert decision["approval"] == {"required": True, "decision": "approved", "reason": "Config"}
+    assert shell["event"]["action"] == "command.executed" and shell["event"]["outcome"] == "success"
+    assert shell["command"]["command"] == "echo BEACON_E2E_MARKER" and shell["command"]["exit_code"] == 0
+
+    _, write = by_call(events, calls["write"])
+    assert (write["event"]["action"], write["file"]) == ("file.created", {"path": f"{work}/beacon_e2e.txt",
+                                                                          "operation": "create"})
+    decision, denied = by_call(events, calls["denied"])
+    assert decision["event"]["action"] == "approval.denied" and decision["approval"]["decision"] == "denied"
+    assert denied["event"]["outcome"] == "failure"
+    assert denied["command"]["command"] == "git push --force origin main"
+
+    _, failing = by_call(events, calls["failing"])
+    assert failing["event"]["action"] == "command.executed"
+    assert failing["event"]["outcome"] == "failure"  # Codex said success="true"; the exit code says no
+    assert failing["command"]["exit_code"] == 2
+
+    usage = Counter()
+    for e in events:
+        if e["event"]["action"] == "token.usage":
+            for key in ("input_tokens", "output_tokens"):
+                usage[key] += e["gen_ai"]["usage"].get(key, 0)
+    assert usage == Counter({"input_tokens": 840, "output_tokens": 175})
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def sum_metric(name: str, temporality: int, points: List[float], attrs: Dict[str, Any]) -> Batch:
+    request = {"resource_metrics": [{"resource": {"attributes": {"service.name": "gemini-cli"}}, "scope_metrics": [
+        {"metrics": [{"name": name, "sum": {"aggregation_temporality": temporality, "is_monotonic": True,
+                                            "data_points": [{"as_int": int(p), "attributes": attrs,
+                                                             "start_time_unix_nano": 1, "time_unix_nano": 2}
+                                                            for p in points]}}]}]}]}
+    request = decode_protobuf("metrics", encode_protobuf("metrics", request))  # the decoded shape
+    return Batch("metrics", request, "application/x-protobuf", len(points), 0.0)
+
+
+def test_cumulative_usage_becomes_increments() -> None:
+    normalizer = beacon.Normalizer(CONTEXT)
+    totals = []
+    for cumulative in (100, 100, 250, 40):  # unchanged, grew by 150, then the counter was reset
+        for event in normalizer.events(sum_metric("gemini_cli.token.usage", 2, [cumulative], {"type": "input"})):
+            totals.append(event["gen_ai"]["usage"]["input_tokens"])
+    assert totals == [100, 150, 40]
+
+
+def test_delta_usage_is_taken_as_is() -> None:
+    normalizer = beacon.Normalizer(CONTEXT)
+    events = list(normalizer.events(sum_metric("claude_code.cost.usage", 1, [3, 3], {"model": "m"})))
+    assert [e["gen_ai"]["usage"]["cost_usd"] for e in events] == [3.0, 3.0]
+    assert {e["event"]["action"] for e in events} == {"cost.usage"}
+
+
+# --- Gemini CLI -------------------------------------------------------------------------------
+
+
+def test_gemini_session() -> None:
+    events = normalized("gemini", "http/json")
+    work = workdir("gemini", "http/json")
+    tools = [e for e in events if e["raw"].get("event_name") == "gemini_cli.tool_call"]
+    assert {e["harness"]["name"] for e in events} == {"gemini_cli"}
+    assert "version" not in events[0]["harness"]  # Gemini reports only the Node.js version
+    assert [e["prompt"]["text"] for e in events if "prompt" in e] == ["Run the beacon end-to-end session."]
+    summary = [(e["event"]["action"], e["event"].get("outcome"), e.get("command", {}).get("command"),
+                e.get("file", {}).get("path")) for e in tools]
+    assert summary == [
+        ("command.executed", "success", "echo BEACON_E2E_MARKER", None),
+        ("file.modified", "success", None, f"{work}/beacon_e2e.txt"),
+        ("file.read", "success", None, f"{work}/beacon_e2e.txt"),
+        ("approval.denied", "failure", "curl -sS http://127.0.0.1:9/denied-by-policy", None),
+        ("command.executed", "failure", "ls /nonexistent-beacon-dir", None),
+        ("command.executed", "success", summary[5][2], None),
+    ]
+    assert "ghp_BEACONe2eSECRET" in summary[5][2]
+    denied, failing = tools[3], tools[4]
+    assert denied["approval"] == {"required": True, "decision": "deny", "reason": "policy_violation"}
+    assert denied["error"]["type"] == "policy_violation"
+    assert failing["command"]["exit_code"] == 2 and failing["error"]["type"] == "tool_error"
+    assert sum(e["event"]["action"] == "session.started" for e in events) == 1
+
+    responses = [e for e in events if e["raw"].get("event_name") == "gemini_cli.api_response"]
+    assert [e["gen_ai"]["usage"]["input_tokens"] for e in responses] == [1000, 1100, 1200, 1300, 1400, 1500, 1600]
+    usage = Counter()
+    for e in events:
+        if e["event"]["action"] == "token.usage":  # cumulative metric: one export, so its values
+            for key in ("input_tokens", "output_tokens"):
+                usage[key] += e["gen_ai"]["usage"].get(key, 0)
+    assert usage == Counter({"input_tokens": 9100, "output_tokens": 91})
+
+
+def test_a_record_that_cannot_be_mapped_is_still_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(event: Dict[str, Any], name: str, attrs: Any) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setitem(beacon.LOG_MAPPERS, "claude_code", broken)
+    request = {"resource_logs": [{"resource": {"attributes": {"service.name": "claude-code"}}, "scope_logs": [
+        {"log_records": [{"body": "claude_code.tool_result", "attributes": {"tool_name": "Bash"}}]}]}]}
+    request = decode_protobuf("logs", encode_protobuf("logs", request))
+    normalizer = beacon.Normalizer(CONTEXT)
+    (event,) = normalizer.events(Batch("logs", request, "application/x-protobuf", 1, 0.0))
+    assert beacon.schema_problem(event) is None
+    assert event["error"] == {"type": "beacon_normalize_error", "message": "KeyError: 'surprise'"}
+    assert event["raw"]["attributes"] == {"tool_name": "Bash"}
+    assert normalizer.unmapped == 1
