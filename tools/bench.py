@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import io
 import json
 import math
 import os
@@ -45,8 +46,10 @@ import platform
 import random
 import resource
 import secrets
+import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -57,6 +60,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+import beacon  # noqa: E402
 import beacon_otlp  # noqa: E402
 from beacon_otlp import (  # noqa: E402
     JSON,
@@ -81,6 +85,10 @@ TOKEN_ENV = "BEACON_BENCH_TOKEN"
 
 TARGET_RECORDS_PER_S = 20_000  # protobuf, 1 client, end to end
 TARGET_PEAK_RSS_MB = 60.0  # for RSS_RECORDS protobuf records
+TARGET_PIPELINE_PER_S = 5_000  # HTTP -> normalize -> protect -> fsynced JSONL, one core
+TARGET_PIPELINE_RSS_MB = 80.0
+TARGET_EXEC_OVERHEAD_MS = 150.0
+EXEC_RUNS = 20
 
 
 def log(message: str) -> None:
@@ -298,15 +306,19 @@ def client_main(args: argparse.Namespace) -> int:
 
 
 class CountingConsumer:
-    """Counts records and drops the batches; wakes a waiter once `target` records arrived."""
+    """Counts records (after handing each batch to `inner`, if any); wakes a waiter once
+    `target` records arrived."""
 
-    def __init__(self, target: int) -> None:
+    def __init__(self, target: int, inner: Optional[Callable[[Batch], None]] = None) -> None:
         self.cond = threading.Condition()
         self.target = target
+        self.inner = inner
         self.records = 0
         self.batches = 0
 
     def __call__(self, batch: Batch) -> None:
+        if self.inner is not None:
+            self.inner(batch)
         with self.cond:
             self.records += batch.records
             self.batches += 1
@@ -328,20 +340,50 @@ class CountingConsumer:
             return True
 
 
-def run_scenario(fmt: str, clients: int, records: int) -> Dict[str, Any]:
-    token = secrets.token_hex(16)
-    consumer = CountingConsumer(records)
-    receiver = beacon_otlp.Receiver(consumer, token=token)
+class PipelineSink:
+    """beacon's whole capture pipeline (normalize, protect, fsynced JSONL) in a temp dir."""
+
+    def __init__(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="beacon-bench-")
+        env = beacon.Environment(environ={"PATH": os.environ.get("PATH", "")}, stdout=io.StringIO(),
+                                 stderr=io.StringIO())
+        self.capture = beacon.Capture(env, ["claude"], beacon.resolve_paths({}, base_dir=self.tmp.name), "exec")
+
+    def finish(self) -> Dict[str, Any]:
+        self.capture.finish()
+        with open(self.capture.paths.log_path, "rb") as log:
+            lines = sum(1 for _ in log)
+        self.tmp.cleanup()
+        return {"events_written": self.capture.writer.written, "log_lines": lines,
+                "write_failures": self.capture.writer.failed}
+
+
+def run_scenario(fmt: str, clients: int, records: int, sink: str = "count") -> Dict[str, Any]:
+    """Clients in a child process send `records` records; the clock stops when the sink has
+    consumed every one (for the pipeline: written and fsynced)."""
+    pipeline = PipelineSink() if sink == "pipeline" else None
+    if pipeline is not None:
+        receiver, token = pipeline.capture.receiver, pipeline.capture.token
+        consumer = CountingConsumer(records, inner=pipeline.capture.pipeline)
+        receiver.consumer = consumer
+    else:
+        token = secrets.token_hex(16)
+        consumer = CountingConsumer(records)
+        receiver = beacon_otlp.Receiver(consumer, token=token)
     proc: Optional[subprocess.Popen[str]] = None
     client: Dict[str, Any] = {}
+    written: Dict[str, Any] = {}
     seconds = math.nan
     reached = False
+    affinity = _pinned_to_one_core() if pipeline is not None else None
     try:
         receiver.start()
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "client", "--format", fmt,
                "--clients", str(clients), "--records", str(records), "--port", str(receiver.port)]
         env = dict(os.environ, **{TOKEN_ENV: token})
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+        if affinity is not None and len(affinity) > 1:
+            os.sched_setaffinity(proc.pid, affinity - {min(affinity)})  # clients: the other cores
         assert proc.stdin is not None and proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":
             raise RuntimeError(f"bench client failed to start (exit {proc.wait()})")
@@ -349,12 +391,16 @@ def run_scenario(fmt: str, clients: int, records: int) -> Dict[str, Any]:
         proc.stdin.write("go\n")
         proc.stdin.flush()
         reached = consumer.wait(proc, timeout=max(120.0, records / 500))
+        if pipeline is not None:
+            written = pipeline.finish()  # drain, stop, fsync: part of the measured work
         seconds = time.perf_counter() - started
         out, _ = proc.communicate(timeout=120)
         lines = out.strip().splitlines()
         client = json.loads(lines[-1]) if lines else {}
     finally:
         receiver.stop()
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -377,6 +423,9 @@ def run_scenario(fmt: str, clients: int, records: int) -> Dict[str, Any]:
         "body_bytes": client.get("body_bytes"),
         "mb_per_s": round(body_bytes / seconds / 1e6, 1) if reached else None,
     }
+    if pipeline is not None:
+        result.update(written)
+        result["zero_loss"] = result["zero_loss"] and written.get("events_written") == written.get("log_lines") == records
     if client.get("error_count") or not all_200:
         result["client_statuses"] = client.get("statuses")
         result["client_errors"] = client.get("errors")
@@ -387,10 +436,19 @@ def run_scenario(fmt: str, clients: int, records: int) -> Dict[str, Any]:
 # --- peak RSS (a child process) ---------------------------------------------------------------
 
 
+def _pinned_to_one_core() -> Optional[set]:
+    """Pin this process (receiver, pipeline) to one core; return the previous affinity."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    previous = set(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {min(previous)})
+    return previous
+
+
 def rss_main(args: argparse.Namespace) -> int:
-    """A protobuf run with 1 client whose consumer just counts; report ru_maxrss at the end."""
+    """A protobuf run with 1 client into the given sink; report ru_maxrss at the end."""
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result = run_scenario("protobuf", 1, args.records)
+    result = run_scenario("protobuf", 1, args.records, args.sink)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result.update(baseline_maxrss_kib=baseline_kib, maxrss_kib=peak_kib, vm_hwm_kib=_vm_hwm_kib())
     sys.stdout.write(json.dumps(result) + "\n")
@@ -409,11 +467,11 @@ def _vm_hwm_kib() -> Optional[int]:
     return None
 
 
-def measure_rss(records: int) -> Dict[str, Any]:
+def measure_rss(records: int, sink: str = "count") -> Dict[str, Any]:
     """Run rss_main in a fresh child. Linux carries a parent's peak RSS into ru_maxrss of a
     child it spawns (the exec'd image inherits the old address space's high-water mark), so
     call this while this process is still small: before any body is built."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", "rss", "--records", str(records)]
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", "rss", "--records", str(records), "--sink", sink]
     done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
     child = json.loads(done.stdout.strip().splitlines()[-1])
     return {
@@ -424,7 +482,28 @@ def measure_rss(records: int) -> Dict[str, Any]:
         "records_per_s": child["records_per_s"],
         "lost": child["lost"],
         "zero_loss": child["zero_loss"],
+        **{key: child[key] for key in ("events_written", "log_lines", "write_failures") if key in child},
     }
+
+
+# --- the exec wrapper's cost --------------------------------------------------------------------
+
+
+def measure_exec_overhead(runs: int) -> Dict[str, Any]:
+    """Median wall time of `beacon ci exec -- true` minus that of plain `true`."""
+    beacon_cmd = [sys.executable, os.path.join(ROOT, "beacon.py"), "ci", "exec", "--harness", "claude",
+                  "--require-telemetry", "false", "--", "true"]
+    with tempfile.TemporaryDirectory(prefix="beacon-bench-") as tmp:
+        env = dict(os.environ, RUNNER_TEMP=tmp)
+        timings: Dict[str, List[float]] = {"beacon": [], "plain": []}
+        for _ in range(runs):  # alternate, so drift in machine load hits both alike
+            for name, cmd in (("beacon", beacon_cmd), ("plain", ["true"])):
+                started = time.perf_counter()
+                subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                timings[name].append((time.perf_counter() - started) * 1000)
+    beacon_ms, plain_ms = statistics.median(timings["beacon"]), statistics.median(timings["plain"])
+    return {"runs": runs, "beacon_median_ms": round(beacon_ms, 1), "plain_median_ms": round(plain_ms, 1),
+            "added_ms": round(beacon_ms - plain_ms, 1)}
 
 
 # --- decode cost ------------------------------------------------------------------------------
@@ -507,6 +586,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--format", choices=tuple(FORMATS), default="protobuf", help=argparse.SUPPRESS)
     parser.add_argument("--clients", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--sink", choices=("count", "pipeline"), default="count", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child == "client":
@@ -523,6 +603,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     # Memory first, while this process is small (see measure_rss).
     log(f"peak RSS: protobuf, 1 client, {rss_records} records (child process)")
     rss = measure_rss(rss_records)
+    log(f"peak RSS: the capture pipeline, {rss_records} records, one core (child process)")
+    pipeline = measure_rss(rss_records, "pipeline")
+    log(f"exec overhead: {EXEC_RUNS} runs of beacon ci exec -- true and of true")
+    overhead = measure_exec_overhead(EXEC_RUNS)
     end_to_end: Dict[str, Dict[str, Any]] = {}
     for fmt in FORMATS:
         end_to_end[fmt] = {}
@@ -548,6 +632,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "target": f"< {TARGET_PEAK_RSS_MB:g} MB for {RSS_RECORDS} records",
                         "met": rss["peak_mb"] < TARGET_PEAK_RSS_MB and rss_records >= RSS_RECORDS},
     }
+    pipeline_rate = pipeline["records_per_s"] or 0
+    targets["pipeline_records_per_s_one_core"] = {"value": pipeline_rate, "target": f">= {TARGET_PIPELINE_PER_S}",
+                                                  "met": pipeline_rate >= TARGET_PIPELINE_PER_S}
+    targets["pipeline_zero_loss"] = {"value": pipeline["zero_loss"], "target": "every record written",
+                                     "met": pipeline["zero_loss"]}
+    targets["pipeline_peak_rss_mb"] = {"value": pipeline["peak_mb"],
+                                       "target": f"< {TARGET_PIPELINE_RSS_MB:g} MB for {RSS_RECORDS} records",
+                                       "met": pipeline["peak_mb"] < TARGET_PIPELINE_RSS_MB and rss_records >= RSS_RECORDS}
+    targets["exec_overhead_ms"] = {"value": overhead["added_ms"], "target": f"< {TARGET_EXEC_OVERHEAD_MS:g}",
+                                   "met": overhead["added_ms"] < TARGET_EXEC_OVERHEAD_MS}
     targets["all_met"] = all(t["met"] for t in targets.values())
 
     report = {
@@ -569,6 +663,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "peak_rss_mb_200k_records": rss["peak_mb"] if rss_records == RSS_RECORDS else None,
         "peak_rss": rss,
         "decode_us_per_record": us,
+        "pipeline": pipeline,
+        "exec_overhead": overhead,
         "decode_bodies_agree": decode["bodies_agree"],
         "decode_rounds": {"rounds": decode["rounds"], "reps_per_round": decode["reps_per_round"]},
         "reference": decode["reference"],
