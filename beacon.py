@@ -1871,7 +1871,7 @@ class EventWriter:
         self.written = 0
         self.failed = 0
         self.last_error: Optional[str] = None
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)  # RDWR: see _discard_torn_line
         try:
             self._fd: Optional[int] = os.open(path, flags, 0o600)
             os.fchmod(self._fd, 0o600)  # an existing log may have been created wider
@@ -1883,14 +1883,28 @@ class EventWriter:
         line = event_line(event)
         try:
             assert self._fd is not None, "write after close"
-            if os.write(self._fd, line) != len(line):
-                raise OSError(errno.ENOSPC, "short write")
+            written = os.write(self._fd, line)
+            if written != len(line):
+                self._discard_torn_line(line[:written])
+                raise OSError(errno.ENOSPC, "short write: is the disk full?")
         except OSError as exc:
             self.failed += 1
-            self.last_error = exc.strerror or str(exc)
+            self.last_error = self.last_error or exc.strerror or str(exc)  # the first says most
             return False
         self.written += 1
         return True
+
+    def _discard_torn_line(self, fragment: bytes) -> None:
+        """Remove the start of a line a full disk cut short, so no torn line stays in the log.
+        Only when the file still ends with it: another writer may have appended since."""
+        if not fragment or self._fd is None:
+            return
+        try:
+            size = os.fstat(self._fd).st_size
+            if os.pread(self._fd, len(fragment), size - len(fragment)) == fragment:
+                os.ftruncate(self._fd, size - len(fragment))
+        except OSError:
+            pass
 
     def close(self) -> None:
         if self._fd is None:

@@ -197,3 +197,40 @@ def test_validate_a_missing_log(tmp_path: Path) -> None:
     check = beacon_run(tmp_path, "ci", "validate", "--log-path", str(tmp_path / "nope.jsonl"))
     assert check.code == beacon.EXIT_VALIDATION
     assert "runtime_log_exists:" in check.stderr and "does not exist" in check.stderr
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def run_beacon_process(tmp_path: Path, *argv: str, file_size_limit: Optional[int] = None
+                       ) -> subprocess.CompletedProcess:
+    def limit_file_size() -> None:  # the kernel refuses writes past the limit, as on a full disk
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    # -B: the limit would cut the interpreter's own bytecode cache files short too
+    return subprocess.run([sys.executable, "-B", str(ROOT / "beacon.py"), *argv], env=environ(tmp_path),
+                          capture_output=True, text=True, timeout=120,
+                          preexec_fn=limit_file_size if file_size_limit else None)
+
+
+def test_a_full_disk_is_reported_and_fails_validation_without_crashing(tmp_path: Path) -> None:
+    proc = run_beacon_process(tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent(),
+                              file_size_limit=4000)
+    assert proc.returncode == beacon.EXIT_VALIDATION, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    written, failed = sum(result["events"].values()), result["write_failures"]
+    assert written >= 1 and failed >= 1 and written + failed == EVENTS_PER_SESSION
+    log = tmp_path / "runner" / "beacon" / "runtime.jsonl"
+    assert len(log.read_text().splitlines()) == written  # whole lines only: no torn line
+    assert f"{failed} events could not be written (short write: is the disk full?)" in proc.stderr
+
+
+def test_a_killed_child_gives_128_plus_the_signal_and_is_still_validated(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", "--", "sh", "-c",
+                     f"{sys.executable} {FAKE_AGENT} && kill -KILL $$")
+    assert run.code == 128 + signal.SIGKILL
+    assert run.result["validation"]["status"] == "passed"
+    assert len(run.events) == EVENTS_PER_SESSION
