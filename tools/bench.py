@@ -29,7 +29,11 @@ What it measures
    (`tools/bench.py --child rss`), whose consumer just counts and drops batches; the child's
    resource.getrusage(RUSAGE_SELF).ru_maxrss at its end (KiB on Linux) is reported in MB
    (10^6 bytes). Its clients run in a grandchild, so their memory is not counted.
-3. decode_us_per_record: beacon's decode_protobuf and decode_json on one 512-record body,
+3. pipeline: the same 200,000 protobuf records through beacon's whole capture pipeline
+   (beacon.Capture: normalize, protect, JSONL written and fsynced), in a child process pinned
+   to one core (its clients on the others); records/s, events written, peak RSS.
+4. exec_overhead: median wall time of `beacon ci exec -- true` minus that of `true`, 20 runs each.
+5. decode_us_per_record: beacon's decode_protobuf and decode_json on one 512-record body,
    against the reference ExportLogsServiceRequest.ParseFromString + json_format.MessageToDict
    (protobuf is imported only for this part); best of 5 rounds of time.perf_counter.
 """
