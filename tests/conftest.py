@@ -125,3 +125,25 @@ def raw_exchange(receiver: Receiver, data: bytes, responses: int = 1) -> List[Op
 def raw_exports(monkeypatch: pytest.MonkeyPatch) -> List[RawExport]:
     """Every OTLP export the test's receivers read, as sent (the agents' golden fixtures)."""
     return record_exports(monkeypatch)
+
+
+# --- protobuf bytes by hand (for what a well-behaved encoder never writes) --------------------
+
+VARINT, I64, LEN, I32 = 0, 1, 2, 5
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def tag(number: int, wire: int) -> bytes:
+    return varint(number << 3 | wire)
+
+
+def len_field(number: int, payload: bytes) -> bytes:
+    return tag(number, LEN) + varint(len(payload)) + payload

@@ -23,6 +23,7 @@ from importlib.metadata import version
 from typing import Any, Callable, Dict, List
 
 import pytest
+from conftest import I32, I64, VARINT, len_field, tag, varint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -350,29 +351,11 @@ def json_bodies(draw: Callable[..., Any], message: Any, snake_case: bool) -> byt
 
 # --- protobuf bytes by hand ---------------------------------------------------------------
 
-VARINT, I64, LEN, I32 = 0, 1, 2, 5
 ELEMENT_WIRE = {
     FD.TYPE_DOUBLE: I64, FD.TYPE_FIXED64: I64, FD.TYPE_SFIXED64: I64,
     FD.TYPE_FLOAT: I32, FD.TYPE_FIXED32: I32, FD.TYPE_SFIXED32: I32,
 }  # every other packable type is a varint
 PACKINGS = ("packed", "runs", "unpacked")
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def tag(number: int, wire: int) -> bytes:
-    return varint(number << 3 | wire)
-
-
-def len_field(number: int, payload: bytes) -> bytes:
-    return tag(number, LEN) + varint(len(payload)) + payload
 
 
 def skip_varint(data: bytes, pos: int) -> int:

@@ -13,6 +13,7 @@ import re
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
+from conftest import I32, I64, LEN, VARINT, len_field, tag, varint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,24 +48,6 @@ def raises_decode_error(decode: Decoder, signal: str, body: bytes, match: str) -
 
 # --- protobuf bytes by hand -------------------------------------------------------------------
 
-VARINT, I64, LEN, I32 = 0, 1, 2, 5
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def tag(number: int, wire: int) -> bytes:
-    return varint(number << 3 | wire)
-
-
-def len_field(number: int, payload: bytes) -> bytes:
-    return tag(number, LEN) + varint(len(payload)) + payload
 
 
 def _message_paths() -> Dict[str, Tuple[str, List[int]]]:
