@@ -940,9 +940,9 @@ def map_gemini_tool_call(event: Dict[str, Any], attrs: Mapping[str, Any]) -> Non
         event["mcp"] = {"server": first(attrs, "mcp_server_name"), "tool": tool}
     else:
         set_action(event, "tool.invoked")
-        key = GEMINI_LOOKUP_TOOLS.get(tool)
-        if key and arguments.get(key):
-            event.setdefault("tool", {})["path" if key == "path" else key] = text(arguments[key])
+        lookup = GEMINI_LOOKUP_TOOLS.get(tool)
+        if lookup and arguments.get(lookup):
+            event.setdefault("tool", {})["path" if lookup == "path" else lookup] = text(arguments[lookup])
     metadata = json_object(attrs.get("metadata"))
     exit_code = integer(metadata.get("exitCode")) if "exitCode" in metadata else None
     if exit_code is not None:
@@ -2059,7 +2059,7 @@ class CapturePipeline:
 
     def __init__(self, normalizer: "Normalizer", protector: "Protector", writer: EventWriter) -> None:
         self.normalizer, self.protector, self.writer = normalizer, protector, writer
-        self.events = Counter()  # harness name -> events written
+        self.events: "Counter[str]" = Counter()  # harness name -> events written
 
     def __call__(self, batch: Batch) -> None:
         for event in self.normalizer.events(batch):
@@ -2205,7 +2205,7 @@ def synthetic_claude_session(session_id: str, now_ns: int) -> List[Tuple[str, Di
                                "host.arch": "x64", "os.type": "linux", "os.version": "6.1.0"}}
     common = {"user.id": "0" * 64, "session.id": session_id, "terminal.type": "non-interactive",
               "prompt.id": "6f1f1a52-4d1e-4b7c-9a55-3d2f7c1e0b11"}
-    events = [
+    events: List[Tuple[str, Dict[str, Any]]] = [
         ("user_prompt", {"prompt_length": "18", "prompt": "Review this change"}),
         ("tool_decision", {"decision": "accept", "source": "config", "tool_name": "Bash",
                            "tool_use_id": "toolu_01SELFTEST0000000000001"}),
@@ -2268,7 +2268,7 @@ def _chunks(body: bytes, size: int = 4096) -> Iterator[bytes]:
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one `beacon:` line and exit code 2 (main reports it)."""
 
-    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+    def error(self, message: str) -> "NoReturn":
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 

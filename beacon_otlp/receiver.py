@@ -18,7 +18,7 @@ import time
 import zlib
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, NamedTuple, Optional, Set, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Set, Tuple, Type
 
 from .otlp_json import decode_json
 from .shape import DecodeError, LimitError
@@ -147,8 +147,8 @@ class Receiver:
         self._last_activity = time.monotonic()
         self._connections: Set[socket.socket] = set()
         self._server = _server_class(host)((host, port), _Handler)
-        self._server.receiver = self  # type: ignore[attr-defined]
-        self._server.timeout_seconds = read_timeout  # type: ignore[attr-defined]
+        self._server.receiver = self
+        self._server.timeout_seconds = read_timeout
         self._threads = [
             # A short poll interval: stop() waits for the serve loop to notice, once per capture.
             threading.Thread(target=self._server.serve_forever, args=(0.01,), name="beacon-receiver", daemon=True),
@@ -164,7 +164,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        host = self._server.server_address[0]
+        host = str(self._server.server_address[0])
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def start(self) -> "Receiver":
@@ -377,7 +377,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def setup(self) -> None:
-        self.timeout = self.server.timeout_seconds  # type: ignore[attr-defined]
+        self.timeout = self.server.timeout_seconds  # type: ignore[attr-defined,misc]
         super().setup()
 
     def _dispatch(self) -> None:
@@ -389,13 +389,15 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: request lines may carry what an agent sent, and stderr is the user's."""
 
 
-def _server_class(host: str) -> type:
+def _server_class(host: str) -> "Type[_Server]":
     return _Server6 if ":" in host else _Server
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
+    receiver: "Receiver"
+    timeout_seconds: float = 10.0  # per socket read
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host name (getfqdn), which can stall offline.
@@ -403,16 +405,16 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self.receiver._admit(request):  # type: ignore[attr-defined]
+        if not self.receiver._admit(request):
             self.shutdown_request(request)
             return
         super().process_request(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
-            super().process_request_thread(request, client_address)  # type: ignore[misc]
+            super().process_request_thread(request, client_address)
         finally:
-            self.receiver._release(request)  # type: ignore[attr-defined]
+            self.receiver._release(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that vanished mid-request is not an error worth a traceback."""

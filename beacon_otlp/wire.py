@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, Union
 
 from . import tables as t
 from .shape import (
@@ -389,7 +389,7 @@ def _encoded_key_value(key: str, value: Any) -> bytes:
     return bytes(out)
 
 
-def _put_len(out: bytearray, number: int, payload: bytes) -> None:
+def _put_len(out: bytearray, number: int, payload: Union[bytes, bytearray]) -> None:
     _put_varint(out, number << 3 | LEN)
     _put_varint(out, len(payload))
     out += payload
