@@ -2191,6 +2191,12 @@ def exit_code_for(child_code: int, signal_received: Optional[int], validation: V
     return EXIT_OK
 
 
+# --- report: the summary of what the agent did ------------------------------------------
+# (placeholder for the summary work)
+
+# --- end report -------------------------------------------------------------------------
+
+
 # --- a synthetic agent that speaks OTLP like Claude Code -----------------------------
 
 
