@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime
 import errno
 import gzip
 import http.client
@@ -2192,7 +2193,438 @@ def exit_code_for(child_code: int, signal_received: Optional[int], validation: V
 
 
 # --- report: the summary of what the agent did ------------------------------------------
-# (placeholder for the summary work)
+# summarize() folds events into per-harness facts; render_text() is the CI-log table and
+# render_markdown() the GitHub job summary. Agent strings are hostile: the text form keeps them
+# to one short line each, the Markdown form escapes them and never lets them become HTML.
+
+SUMMARY_KEEP = 1000  # items kept per list in the summary dict; the counts stay exact
+SUMMARY_SHOWN = 25  # items per list in the Markdown form
+SUMMARY_ITEM_CHARS = 300  # characters of one agent string in the Markdown form
+TEXT_ITEM_CHARS = 60  # characters of one agent string in the text form
+MARKDOWN_LIMIT = 1024 * 1024 - 1024  # GitHub rejects a step summary of 1 MiB or more
+REQUEST_USAGE_KEYS = (("input_tokens", ("input_tokens",)), ("output_tokens", ("output_tokens",)),
+                      ("cache_read_tokens", ("cache_read", "input_tokens")),
+                      ("cache_creation_tokens", ("cache_creation", "input_tokens")),
+                      ("cost_usd", ("cost_usd",)))
+METRIC_ACTIONS = ("token.usage", "cost.usage")
+TOOL_ACTIONS = ("command.executed", "file.read", "file.created", "file.modified", "tool.invoked",
+                "tool.failed")
+FILE_ACTIONS = {"file.read": "read", "file.created": "created", "file.modified": "modified"}
+LIST_SECTIONS = ("prompts", "commands", "approvals_denied", "errors")
+
+
+def summarize(events: Iterable[Dict[str, Any]], validation: Optional[Validation] = None) -> Dict[str, Any]:
+    """What each harness did, from its events. Pure: reads nothing but its arguments."""
+    harnesses: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    total = 0
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        total += 1
+        _fold_event(_harness_entry(harnesses, event), event)
+    return {"event_count": total, "harnesses": [_finish_harness(h) for h in harnesses.values()],
+            "validation": validation.as_json() if validation is not None else None}
+
+
+def _harness_entry(harnesses: Dict[Tuple[str, str], Dict[str, Any]], event: Dict[str, Any]) -> Dict[str, Any]:
+    harness = _dict(event.get("harness"))
+    key = (_str(harness.get("name")) or "unknown", _str(harness.get("version")))
+    if key not in harnesses:
+        harnesses[key] = {
+            "name": key[0], "version": key[1], "events": 0, "redacted": 0, "first": None, "last": None,
+            "counts": {"prompts": 0, "commands": 0, "commands_failed": 0, "approvals_denied": 0, "errors": 0},
+            "prompts": [], "commands": [], "files": {"read": [], "created": [], "modified": []},
+            "tools": {}, "mcp": {}, "approvals_denied": [], "errors": [],
+            "_request_usage": {}, "_metric_usage": {}, "_seen_files": set(), "_denied_by_call": {},
+        }
+    return harnesses[key]
+
+
+def _fold_event(entry: Dict[str, Any], event: Dict[str, Any]) -> None:
+    entry["events"] += 1
+    _widen_time(entry, _str(event.get("timestamp")))
+    if _dict(event.get("content")).get("redacted") is True:
+        entry["redacted"] += 1
+    inner = _dict(event.get("event"))
+    action = _str(inner.get("action"))
+    tool, command, file_ = _dict(event.get("tool")), _dict(event.get("command")), _dict(event.get("file"))
+    tool_name = _str(tool.get("name"))
+    target = _str(command.get("command")) or _str(tool.get("command")) or _str(file_.get("path")) or _str(
+        tool.get("path"))
+    _fill_denied_target(entry, event, target)
+    if action == "prompt.submitted":
+        _keep(entry, "prompts", _str(_dict(event.get("prompt")).get("text")))
+    elif action == "command.executed":
+        failed = _str(inner.get("outcome")) == "failure"
+        entry["counts"]["commands_failed"] += failed
+        _keep(entry, "commands", {"command": target, "outcome": _str(inner.get("outcome")),
+                                  "exit_code": _int_or_none(command.get("exit_code"))})
+    elif action == "approval.denied":
+        denied = {"tool": tool_name, "target": target}
+        _keep(entry, "approvals_denied", denied)
+        call_id = _str(_dict(_dict(_dict(event.get("gen_ai")).get("tool")).get("call")).get("id"))
+        if call_id and not target:  # Codex names the command only in the result that follows
+            entry["_denied_by_call"][call_id] = denied
+    if action in FILE_ACTIONS:
+        _keep_file(entry, FILE_ACTIONS[action], _str(file_.get("path")) or _str(tool.get("path")))
+    if action in TOOL_ACTIONS and tool_name:
+        entry["tools"][tool_name] = entry["tools"].get(tool_name, 0) + 1
+    elif action == "mcp.tool_invoked":
+        mcp = _dict(event.get("mcp"))
+        name = "/".join(p for p in (_str(mcp.get("server")), _str(mcp.get("tool"))) if p)
+        name = name or tool_name or "unknown"
+        entry["mcp"][name] = entry["mcp"].get(name, 0) + 1
+    error = event.get("error")
+    if isinstance(error, dict):
+        _keep(entry, "errors", {"type": _str(error.get("type")) or "error",
+                                "message": _str(error.get("message"))})
+    _add_usage(entry, event, action)
+
+
+def _fill_denied_target(entry: Dict[str, Any], event: Dict[str, Any], target: str) -> None:
+    """A denial without a command gets it from a later event of the same tool call."""
+    if not target or not entry["_denied_by_call"]:
+        return
+    call_id = _str(_dict(_dict(_dict(event.get("gen_ai")).get("tool")).get("call")).get("id"))
+    denied = entry["_denied_by_call"].pop(call_id, None)
+    if denied is not None:
+        denied["target"] = target
+
+
+def _add_usage(entry: Dict[str, Any], event: Dict[str, Any], action: str) -> None:
+    usage = _dict(_dict(event.get("gen_ai")).get("usage"))
+    if not usage:
+        return
+    # Claude and Gemini report usage twice: on each request event and again as token/cost
+    # metrics (the same tokens, summed). Adding both would double every number, so metrics are
+    # kept apart and used only for a harness whose requests carry no usage (Codex).
+    is_metric = action in METRIC_ACTIONS or _str(_dict(event.get("event")).get("category")) == "metric"
+    bucket = entry["_metric_usage" if is_metric else "_request_usage"]
+    totals = bucket.setdefault(_str(event.get("model")) or "unknown",
+                               {name: 0 for name, _ in REQUEST_USAGE_KEYS})
+    for name, path in REQUEST_USAGE_KEYS:
+        value: Any = usage
+        for part in path:  # cache_read.input_tokens is nested
+            value = _dict(value).get(part)
+        totals[name] += _number(value)
+
+
+def _finish_harness(entry: Dict[str, Any]) -> Dict[str, Any]:
+    request, metric = entry.pop("_request_usage"), entry.pop("_metric_usage")
+    entry["models"] = request or metric
+    entry["usage_source"] = "requests" if request else ("metrics" if metric else None)
+    for totals in entry["models"].values():
+        totals["cost_usd"] = round(totals["cost_usd"], 6)
+    for key in ("_seen_files", "_denied_by_call"):
+        entry.pop(key)
+    entry["duration_seconds"] = _seconds_between(entry["first"], entry["last"])
+    return entry
+
+
+def _keep(entry: Dict[str, Any], section: str, item: Any) -> None:
+    entry["counts"][section] += 1
+    if len(entry[section]) < SUMMARY_KEEP:
+        entry[section].append(item)
+
+
+def _keep_file(entry: Dict[str, Any], operation: str, path: str) -> None:
+    """Each path once per operation: an agent reads the same file many times."""
+    if not path or (operation, path) in entry["_seen_files"]:
+        return
+    entry["_seen_files"].add((operation, path))
+    entry["counts"]["files_" + operation] = entry["counts"].get("files_" + operation, 0) + 1
+    if len(entry["files"][operation]) < SUMMARY_KEEP:
+        entry["files"][operation].append(path)
+
+
+def _widen_time(entry: Dict[str, Any], stamp: str) -> None:
+    # Codex's metric events arrive before its logs with later times: take min and max, not order.
+    if _parse_time(stamp) is None:
+        return
+    if entry["first"] is None or _parse_time(stamp) < _parse_time(entry["first"]):  # type: ignore[operator]
+        entry["first"] = stamp
+    if entry["last"] is None or _parse_time(stamp) > _parse_time(entry["last"]):  # type: ignore[operator]
+        entry["last"] = stamp
+
+
+_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
+
+
+def _parse_time(stamp: str) -> Optional[float]:
+    """Seconds since the epoch of beacon's own UTC timestamps (the only form it writes)."""
+    match = _RFC3339.fullmatch(stamp)
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    try:
+        moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+    return moment.timestamp() + float("0." + (match.group(7) or "0"))
+
+
+def _seconds_between(first: Optional[str], last: Optional[str]) -> Optional[float]:
+    start, end = _parse_time(first or ""), _parse_time(last or "")
+    return None if start is None or end is None else round(end - start, 3)
+
+
+def _dict(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _number(value: Any) -> float:
+    """A usage number, or 0: a hostile or broken log must not turn a total into a string or NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return 0
+    return value
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# --- the text form: a short aligned table for the CI log --------------------------------
+
+
+def render_text(summary: Mapping[str, Any]) -> str:
+    """Lines without a prefix; exec prints each through env.say."""
+    validation = summary.get("validation")
+    status = validation["status"] if validation else "not checked"
+    lines = [f"summary: {summary['event_count']} events, validation {status}"]
+    if not summary["harnesses"]:
+        lines.append("  no agent events")
+    for h in summary["harnesses"]:
+        lines.append(f"  {_one_line(h['name'])} {_one_line(h['version'])}".rstrip() + ":")
+        lines.extend(f"    {label:<10} {value}" for label, value in _text_rows(h))
+    return "\n".join(lines)
+
+
+def _text_rows(h: Mapping[str, Any]) -> List[Tuple[str, str]]:
+    counts, files = h["counts"], h["files"]
+    rows = [("events", f"{h['events']}" + (f" over {_duration(h['duration_seconds'])}"
+                                           if h["duration_seconds"] is not None else "")),
+            ("prompts", str(counts["prompts"])),
+            ("commands", f"{counts['commands']} ({counts['commands_failed']} failed)"),
+            ("files", ", ".join(f"{counts.get('files_' + op, 0)} {op}" for op in files)),
+            ("tools", _counted(h["tools"]) or "none"),
+            ("mcp calls", _counted(h["mcp"]) or "none"),
+            ("denied", str(counts["approvals_denied"]) + _first_text(
+                [f"{d['tool']}: {d['target']}" if d["target"] else d["tool"]
+                 for d in h["approvals_denied"]])),
+            ("errors", str(counts["errors"]) + _first_text(
+                [f"{e['type']}: {e['message']}" if e["message"] else e["type"] for e in h["errors"]])),
+            ("redacted", f"{h['redacted']} events")]
+    for model, totals in sorted(h["models"].items()):
+        rows.append(("model", f"{_one_line(model)}: {_tokens(totals)}"))
+    return rows
+
+
+def _counted(counter: Mapping[str, int]) -> str:
+    ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+    shown = ", ".join(f"{_one_line(name)} {n}" for name, n in ranked[:6])
+    return shown + (f", … and {len(ranked) - 6} more" if len(ranked) > 6 else "")
+
+
+def _first_text(items: Sequence[str]) -> str:
+    return f" (first: {_one_line(items[0])})" if items else ""
+
+
+def _tokens(totals: Mapping[str, Any]) -> str:
+    return (f"{int(totals['input_tokens'])} in, {int(totals['output_tokens'])} out, "
+            f"{int(totals['cache_read_tokens'])} cache read, "
+            f"{int(totals['cache_creation_tokens'])} cache write, "
+            f"${totals['cost_usd']:.4f}")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 120 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _one_line(value: str, limit: int = TEXT_ITEM_CHARS) -> str:
+    """One short line: no control characters (a newline could start a `::` workflow command)."""
+    flat = _UNPRINTABLE.sub(" ", value).strip()
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+# --- the Markdown form: GitHub's job summary ----------------------------------------------
+
+# Agent text only ever lands mid-line (after "- " or in a table cell), so only the inline
+# constructs matter: code spans, emphasis, links/images, strikethrough and table pipes.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_escape(value: str, limit: int = SUMMARY_ITEM_CHARS) -> str:
+    """Agent text as inert Markdown: one line, no HTML (`<`, `&` become entities), every
+    Markdown punctuation character backslash-escaped (so `|` cannot split a table cell)."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _one_line(value, limit))
+    return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_markdown(summary: Mapping[str, Any]) -> str:
+    """Status first, then per harness a table and folded details; always under MARKDOWN_LIMIT bytes."""
+    blocks = [_markdown_status(summary)]
+    for h in summary["harnesses"]:
+        blocks.append(_markdown_harness(h))
+        blocks.extend(_markdown_details(h))
+    return _fit_markdown(blocks)
+
+
+def _fit_markdown(blocks: List[str]) -> str:
+    """Whole blocks only (never half a <details>), stopping before the limit."""
+    tail = "\n_… summary cut to stay under 1 MiB: {} more sections left out._\n"
+    budget = MARKDOWN_LIMIT - len(tail.encode()) - 20
+    kept: List[str] = []
+    used = 0
+    for index, block in enumerate(blocks):
+        size = len(block.encode("utf-8")) + 1
+        if used + size > budget:
+            kept.append(tail.format(len(blocks) - index))
+            break
+        kept.append(block)
+        used += size
+    return "\n".join(kept)
+
+
+def _markdown_status(summary: Mapping[str, Any]) -> str:
+    validation = summary.get("validation")
+    if validation is None:
+        status = "not checked"
+    else:
+        status = "✅ passed" if validation["status"] == "passed" else "❌ failed"
+    lines = ["### beacon: what the agent did", "",
+             f"**Telemetry validation: {status}** · {summary['event_count']} events · "
+             f"{len(summary['harnesses'])} harness{'' if len(summary['harnesses']) == 1 else 'es'}", ""]
+    for stage in (validation or {}).get("stages", []):
+        if stage["status"] != "pass":
+            lines.append(f"- {md_escape(stage['name'])}: {md_escape(str(stage['detail']))}")
+    return "\n".join(lines)
+
+
+def _markdown_harness(h: Mapping[str, Any]) -> str:
+    counts = h["counts"]
+    title = f"{md_escape(h['name'], 80)} {md_escape(h['version'], 40)}".rstrip()
+    tokens = " · ".join(f"{md_escape(model, 80)}: {_tokens(t)}" for model, t in sorted(h["models"].items()))
+    rows = [("events", f"{h['events']}"), ("duration", _duration(h["duration_seconds"])
+                                             if h["duration_seconds"] is not None else "unknown"),
+            ("prompts", str(counts["prompts"])),
+            ("commands", f"{counts['commands']} ({counts['commands_failed']} failed)"),
+            ("files", ", ".join(f"{counts.get('files_' + op, 0)} {op}" for op in h["files"])),
+            ("tool calls", str(sum(h["tools"].values()))), ("MCP calls", str(sum(h["mcp"].values()))),
+            ("approvals denied", str(counts["approvals_denied"])), ("errors", str(counts["errors"])),
+            ("redacted events", str(h["redacted"])), ("models", tokens or "no usage reported")]
+    table = "\n".join(f"| {label} | {value} |" for label, value in rows)
+    return f"### {title}\n\n| | |\n| --- | --- |\n{table}\n"
+
+
+def _markdown_details(h: Mapping[str, Any]) -> List[str]:
+    counts = h["counts"]
+    commands = [f"{md_escape(c['outcome'] or 'unknown', 20)}"
+                + (f" (exit {c['exit_code']})" if c["exit_code"] is not None else "")
+                + f": {md_escape(c['command']) or '(not recorded)'}" for c in h["commands"]]
+    sections = [
+        ("Prompts", counts["prompts"], [md_escape(p) or "(not recorded)" for p in h["prompts"]]),
+        ("Commands", counts["commands"], commands),
+        ("Approvals denied", counts["approvals_denied"],
+         [f"{md_escape(d['tool'], 80) or 'unknown'}: {md_escape(d['target']) or '(no target recorded)'}"
+          for d in h["approvals_denied"]]),
+        ("Errors", counts["errors"],
+         [md_escape(e["type"], 80) + (f": {md_escape(e['message'])}" if e["message"] else "")
+          for e in h["errors"]]),
+        ("Tools", len(h["tools"]), [f"{md_escape(n, 80)}: {c}" for n, c in _ranked(h["tools"])]),
+        ("MCP calls", len(h["mcp"]), [f"{md_escape(n, 80)}: {c}" for n, c in _ranked(h["mcp"])]),
+    ]
+    for op, paths in h["files"].items():
+        sections.append((f"Files {op}", counts.get("files_" + op, 0), [md_escape(p) for p in paths]))
+    return [_details(title, total, items) for title, total, items in sections if total]
+
+
+def _ranked(counter: Mapping[str, int]) -> List[Tuple[str, int]]:
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _details(title: str, total: int, items: Sequence[str]) -> str:
+    shown = [f"- {item}" for item in items[:SUMMARY_SHOWN]]
+    if total > len(shown):
+        shown.append(f"- … and {total - len(shown)} more")
+    return f"<details><summary>{title} ({total})</summary>\n\n" + "\n".join(shown) + "\n\n</details>\n"
+
+
+# --- the summary at the end of exec: stderr, the job summary, annotations ----------------
+
+
+def read_capture_events(path: str, capture_id: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+    """Beacon events of the log (of one capture when given); lines that are not are skipped,
+    validation reports those."""
+    if not os.path.isfile(path):
+        return
+    with open(path, "rb") as handle:
+        for raw in handle:
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                continue
+            if schema_problem(event) is None and (capture_id is None or capture_of(event) == capture_id):
+                yield event
+
+
+def write_summary(env: Environment, log_path: str, capture_id: Optional[str], validation: Validation,
+                  required: bool) -> None:
+    """The end of exec: the text table on stderr, the Markdown appended to $GITHUB_STEP_SUMMARY,
+    one annotation when validation failed on GitHub. Never fails the command: it only reports."""
+    summary = summarize(read_capture_events(log_path, capture_id), validation)
+    for line in render_text(summary).splitlines():
+        env.say(line)
+    step_summary = env.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        try:
+            with open(step_summary, "a", encoding="utf-8") as handle:  # append: earlier steps wrote there too
+                handle.write(render_markdown(summary) + "\n")
+        except OSError as exc:
+            env.say(f"cannot append the job summary to {step_summary}: {exc.strerror}")
+    if env.environ.get("GITHUB_ACTIONS") == "true" and not validation.passed:
+        failed = "; ".join(f"{s.name}: {s.detail}" for s in validation.stages if not s.passed)
+        level = "error" if required else "warning"
+        print(f"::{level}::{workflow_escape('beacon: telemetry validation failed: ' + failed)}",
+              file=env.stdout, flush=True)
+
+
+def workflow_escape(message: str) -> str:
+    """A workflow command's message as GitHub requires: %, CR and LF escaped, so it stays one line."""
+    return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _add_summary(subparsers: Any) -> None:
+    p = subparsers.add_parser("summary", help="summarize what the agents in a runtime.jsonl did")
+    p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
+    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    p.add_argument("--capture-id", help="only this capture's events (default: every event)")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="text for a log, markdown for a job summary, json (default: %(default)s)")
+    p.set_defaults(func=_cmd_summary)
+
+
+def _cmd_summary(args: argparse.Namespace, env: Environment) -> int:
+    """Prints the summary on stdout. Exits 0 even when validation failed: judging is validate's
+    job, and `beacon ci summary >> "$GITHUB_STEP_SUMMARY"` must not fail a step that reports."""
+    log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
+    validation = validate_log(log_path, 1, (), args.capture_id)
+    summary = summarize(read_capture_events(log_path, args.capture_id), validation)
+    if args.format == "json":
+        output = json.dumps(summary, sort_keys=True)
+    else:
+        output = render_markdown(summary) if args.format == "markdown" else render_text(summary)
+    print(output, file=env.stdout, flush=True)
+    return EXIT_OK
+
 
 # --- end report -------------------------------------------------------------------------
 
@@ -2331,6 +2763,8 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
     finally:
         capture.finish(args.drain_timeout)
     validation = capture.validate(args.min_events)
+    # The summary (and a GitHub annotation) first: the --json document must be stdout's last line.
+    write_summary(env, capture.paths.log_path, capture.capture_id, validation, args.require_telemetry)
     report(env, capture.result(validation), validation, args.json, args.require_telemetry)
     return exit_code_for(child_code, signal_received, validation, args.require_telemetry)
 
@@ -2413,6 +2847,7 @@ def _add_ci(subparsers: Any) -> None:
     _add_exec(commands)
     _add_validate(commands)
     _add_selftest(commands)
+    _add_summary(commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
