@@ -248,3 +248,42 @@ def test_a_record_that_cannot_be_mapped_is_still_written(monkeypatch: pytest.Mon
     assert event["error"] == {"type": "beacon_normalize_error", "message": "KeyError: 'surprise'"}
     assert event["raw"]["attributes"] == {"tool_name": "Bash"}
     assert normalizer.unmapped == 1
+
+
+# --- any input: every record becomes a valid, writable event -----------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+KNOWN_NAMES = ["user_prompt", "tool_decision", "tool_result", "api_request", "api_error", "mcp_server_connection",
+               "codex.tool_result", "codex.tool_decision", "codex.user_prompt", "codex.sse_event",
+               "gemini_cli.tool_call", "gemini_cli.api_response", "gemini_cli.api_error", "anything"]
+KNOWN_KEYS = ["tool_name", "tool_input", "tool_parameters", "success", "decision", "source", "duration_ms",
+              "arguments", "output", "call_id", "function_name", "function_args", "metadata", "error_type",
+              "status_code", "input_tokens", "cost_usd", "prompt", "model", "event.sequence", "session.id"]
+ANY = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(), st.text(max_size=30),
+              st.binary(max_size=8), st.sampled_from(['{"command": "ls"}', '{"file_path": 3}', "[1, 2]",
+                                                      '{"cmd": ["bash", "-lc", "x"]}', "*** Add File: /x\n"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(service=st.sampled_from(["claude-code", "codex_exec", "gemini-cli", "something-else"]),
+       name=st.sampled_from(KNOWN_NAMES), body=ANY,
+       attributes=st.dictionaries(st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=10)), ANY, max_size=8))
+def test_any_record_becomes_a_valid_writable_event(service: str, name: str, body: Any, attributes: Dict[str, Any]) -> None:
+    attributes = {**attributes, "event.name": name}
+    request = {"resource_logs": [{"resource": {"attributes": {"service.name": service}},
+                                  "scope_logs": [{"log_records": [{"body": body, "attributes": attributes}]}]}]}
+    request = decode_protobuf("logs", encode_protobuf("logs", request))  # the shape a receiver hands over
+    normalizer = beacon.Normalizer(CONTEXT)
+    events = list(normalizer.events(Batch("logs", request, "application/x-protobuf", 1, 0.0)))
+    assert len(events) + normalizer.dropped == 1
+    assert normalizer.unmapped == 0  # the mappers themselves cope with any value types
+    protector = beacon.Protector()
+    for event in events:
+        assert beacon.schema_problem(event) is None
+        line = beacon.event_line(protector.protect_event(event))
+        assert len(line) <= 65537 and beacon.schema_problem(json.loads(line)) is None
