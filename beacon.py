@@ -19,6 +19,7 @@ import math
 import os
 import re
 import secrets
+import select
 import shlex
 import shutil
 import signal
@@ -2073,11 +2074,11 @@ class Capture:
     """One capture: its ids, token, paths, receiver and pipeline, and the child's settings."""
 
     def __init__(self, env: "Environment", harnesses: Sequence[str], paths: CapturePaths, mode: str,
-                 protocol: str = "protobuf") -> None:
+                 protocol: str = "protobuf", capture_id: Optional[str] = None, token: Optional[str] = None) -> None:
         self.env, self.harnesses, self.paths, self.mode = env, list(harnesses), paths, mode
         self.protocol = protocol
-        self.capture_id = new_capture_id()
-        self.token = secrets.token_urlsafe(32)
+        self.capture_id = capture_id or new_capture_id()
+        self.token = token or secrets.token_urlsafe(32)
         self.context = CaptureContext.detect(env.environ, self.capture_id, mode)
         private_dir(paths.base_dir)
         private_dir(os.path.dirname(paths.log_path))
@@ -2629,6 +2630,155 @@ def _cmd_summary(args: argparse.Namespace, env: Environment) -> int:
 # --- end report -------------------------------------------------------------------------
 
 
+# --- session mode: a detached receiver between ci start and ci finish -------------------
+
+SESSION_READY_TIMEOUT = 10.0
+SESSION_STOP_TIMEOUT = DRAIN_TIMEOUT + 10.0
+
+
+def read_state(path: str) -> Dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            state = json.load(handle)
+    except FileNotFoundError:
+        raise BeaconError(f"no capture to finish: {path} does not exist (run beacon ci start first)") from None
+    except (OSError, ValueError) as exc:
+        raise BeaconError(f"cannot read the session state {path}: {exc}") from None
+    if not isinstance(state, dict) or not state.get("capture_id"):
+        raise BeaconError(f"{path} is not a beacon session state file")
+    return state
+
+
+def write_state(path: str, state: Mapping[str, Any]) -> None:
+    """Replace the state file atomically, 0600: it holds the receiver's token."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    _write_private(temporary, json.dumps(state, indent=2, sort_keys=True) + "\n")
+    os.replace(temporary, path)
+
+
+def session_receiver_alive(state: Mapping[str, Any]) -> bool:
+    """Is the state's receiver process still ours? A pid alone may have been reused since."""
+    pid = state.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    marker = state["capture_id"].encode()  # in the receiver's command line (see _add_serve)
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return marker in handle.read()
+    except OSError:
+        if os.path.isdir("/proc"):
+            return False  # Linux: the process is gone
+    try:  # macOS and other systems without /proc
+        listing = subprocess.run(["ps", "-p", str(pid), "-o", "command="], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return marker in listing.stdout
+
+
+def start_session(env: Environment, harnesses: Sequence[str], paths: CapturePaths, protocol: str) -> Dict[str, Any]:
+    """Spawn the detached receiver (its own session, stdio detached) and wait until it listens."""
+    private_dir(paths.base_dir)
+    private_dir(os.path.dirname(paths.state_path))
+    state: Dict[str, Any] = {"capture_id": new_capture_id(), "token": secrets.token_urlsafe(32),
+                             "log_path": paths.log_path, "base_dir": paths.base_dir, "state_path": paths.state_path,
+                             "harnesses": list(harnesses), "protocol": protocol, "status": "starting",
+                             "started_at": rfc3339_ms(int(env.clock() * 1e9))}
+    write_state(paths.state_path, state)
+    receiver_log = os.path.join(paths.base_dir, f"receiver-{state['capture_id']}.log")
+    read_end, write_end = os.pipe()
+    with open(os.open(receiver_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
+        subprocess.Popen([sys.executable, os.path.abspath(__file__), "ci", "_serve", "--state-path", paths.state_path,
+                          "--capture-id", state["capture_id"], "--ready-fd", str(write_end)],
+                         env=dict(env.environ), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                         pass_fds=(write_end,), start_new_session=True, close_fds=True)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as ready:
+        readable, _, _ = select.select([ready], [], [], SESSION_READY_TIMEOUT)
+        line = ready.readline() if readable else b""
+    if not line.startswith(b"ready"):
+        raise BeaconError(f"the receiver did not start; its log is {receiver_log}")
+    return read_state(paths.state_path)
+
+
+def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
+    """The detached receiver: capture until SIGTERM/SIGINT/SIGHUP, then drain and record it."""
+    state = read_state(state_path)
+    paths = CapturePaths(state["base_dir"], state["log_path"], state_path)
+    capture = Capture(env, state["harnesses"], paths, "session", state["protocol"], state["capture_id"], state["token"])
+    stop = threading.Event()
+    for sig in FORWARDED_SIGNALS:
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    child_env = capture.start()
+    state.update(status="running", pid=os.getpid(), url=capture.receiver.url,
+                 codex_home=child_env.get("CODEX_HOME") if "codex" in capture.harnesses else None)
+    write_state(state_path, state)
+    os.write(ready_fd, f"ready {capture.receiver.port}\n".encode())
+    os.close(ready_fd)
+    stop.wait()
+    capture.finish()
+    state.update(status="finished", events=dict(capture.pipeline.events), write_failures=capture.writer.failed,
+                 receiver=capture.receiver.stats.snapshot())
+    write_state(state_path, state)
+    return EXIT_OK
+
+
+def stop_session(env: Environment, state: Dict[str, Any]) -> str:
+    """Ask the receiver to drain and stop; wait (bounded) until it has. Returns what happened."""
+    if state.get("status") == "finished":
+        return "the capture was already finished"
+    if not session_receiver_alive(state):
+        return "the receiver had stopped before finish (killed?): validating what it wrote"
+    os.kill(state["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + SESSION_STOP_TIMEOUT
+    while time.monotonic() < deadline:
+        if not session_receiver_alive(state):
+            if read_state(state["state_path"]).get("status") == "finished":
+                return "the receiver drained and stopped"
+            return "the receiver stopped without draining: validating what it wrote"
+        time.sleep(0.02)  # not our child: there is no wait() to block on
+    return "the receiver did not stop in time: validating what it wrote so far"
+
+
+def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str]:
+    """What later steps need: the agent settings (as exec gives its child) and beacon's paths.
+    A variable exec would remove is exported empty, which the OpenTelemetry SDKs treat as unset."""
+    child = child_environment(env.environ, state["harnesses"], state["url"], state["token"], state["capture_id"],
+                              detect_run(env.environ), state.get("codex_home"), state["protocol"])
+    exports = {k: v for k, v in child.items() if env.environ.get(k) != v}
+    exports.update({k: "" for k in env.environ if k not in child})
+    exports.update(BEACON_CI_LOG_PATH=state["log_path"], BEACON_CI_STATE_PATH=state["state_path"])
+    return exports
+
+
+def publish_exports(env: Environment, exports: Mapping[str, str], state: Mapping[str, Any],
+                    github_env: Optional[str]) -> None:
+    """$GITHUB_ENV (heredoc with a random delimiter) and $GITHUB_OUTPUT when set, else `export` lines."""
+    if env.environ.get("GITHUB_ACTIONS") == "true":
+        print(f"::add-mask::{state['token']}", file=env.stdout, flush=True)
+    outputs = env.environ.get("GITHUB_OUTPUT")
+    if outputs:
+        _append_github_file(outputs, {"log-path": state["log_path"], "state-path": state["state_path"],
+                                      "codex-home": state.get("codex_home") or ""})
+    if github_env:
+        _append_github_file(github_env, exports)
+    else:
+        for key, value in sorted(exports.items()):
+            print(f"export {key}={shlex.quote(value)}", file=env.stdout)
+
+
+def _append_github_file(path: str, values: Mapping[str, str]) -> None:
+    delimiter = f"BEACON_{secrets.token_hex(8)}"  # never inside a value: fixed delimiters can be
+    lines = []
+    for key, value in sorted(values.items()):
+        lines.append(f"{key}<<{delimiter}\n{value}\n{delimiter}\n" if "\n" in value or "\r" in value
+                     else f"{key}={value}\n")
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("".join(lines))
+    except OSError as exc:
+        raise BeaconError(f"cannot append to {path}: {exc.strerror}") from None
+
+
 # --- a synthetic agent that speaks OTLP like Claude Code -----------------------------
 
 
@@ -2802,6 +2952,81 @@ def report(env: Environment, result: Dict[str, Any], validation: Validation, as_
             env.say(f"  {stage.name}: {stage.detail}")
 
 
+def _add_start(subparsers: Any) -> None:
+    p = subparsers.add_parser("start", help="start a detached capture for the steps that follow")
+    p.add_argument("--harness", default="claude,codex,gemini", help="comma list (default: %(default)s)")
+    p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
+    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    p.add_argument("--state-path", help="the session state file (default: <base dir>/session.json)")
+    p.add_argument("--github-env", help="the file to export settings to (default: $GITHUB_ENV)")
+    p.add_argument("--otlp-protocol", choices=sorted(OTLP_PROTOCOLS), default="protobuf", help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
+    p.set_defaults(func=_cmd_start)
+
+
+def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
+    harnesses = parse_harnesses(args.harness) or list(HARNESSES)
+    paths = resolve_paths(env.environ, args.base_dir, args.log_path, args.state_path)
+    state = _running_session(paths.state_path)
+    if state is not None:
+        env.say(f"capture {state['capture_id']} is already running: its settings again")
+    else:
+        private_dir(paths.base_dir)
+        private_dir(os.path.dirname(paths.log_path))
+        EventWriter(paths.log_path).close()  # a log that cannot be written fails here, not later
+        state = start_session(env, harnesses, paths, args.otlp_protocol)
+    publish_exports(env, session_exports(env, state), state, args.github_env or env.environ.get("GITHUB_ENV"))
+    if args.json:
+        public = {k: v for k, v in state.items() if k != "token"}
+        print(json.dumps(public, sort_keys=True), file=env.stdout, flush=True)
+    env.say(f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): log {state['log_path']}; "
+            "end it with beacon ci finish")
+    return EXIT_OK
+
+
+def _running_session(state_path: str) -> Optional[Dict[str, Any]]:
+    try:
+        state = read_state(state_path)
+    except BeaconError:
+        return None
+    return state if state.get("status") == "running" and session_receiver_alive(state) else None
+
+
+def _add_finish(subparsers: Any) -> None:
+    p = subparsers.add_parser("finish", help="stop the capture ci start began, validate it, report")
+    p.add_argument("--state-path", help="the session state file (default: $BEACON_CI_STATE_PATH, else "
+                                        "<base dir>/session.json)")
+    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
+    p.add_argument("--require-telemetry", type=_bool, default=True, metavar="true|false",
+                   help="fail (exit 3) when validation fails (default: true)")
+    p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
+    p.set_defaults(func=_cmd_finish)
+
+
+def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
+    state_path = args.state_path or env.environ.get("BEACON_CI_STATE_PATH")
+    state = read_state(resolve_paths(env.environ, args.base_dir, state_path=state_path).state_path)
+    env.say(stop_session(env, state))
+    state = read_state(state["state_path"])
+    validation = validate_log(state["log_path"], args.min_events, state["harnesses"], state["capture_id"],
+                              write_failures=state.get("write_failures", 0))
+    write_summary(env, state["log_path"], state["capture_id"], validation, args.require_telemetry)
+    result = {"capture_id": state["capture_id"], "mode": "session", "log_path": state["log_path"],
+              "harnesses": state["harnesses"], "events": state.get("events", {}),
+              "receiver": state.get("receiver"), "validation": validation.as_json()}
+    report(env, result, validation, args.json, args.require_telemetry)
+    return EXIT_VALIDATION if not validation.passed and args.require_telemetry else EXIT_OK
+
+
+def _add_serve(subparsers: Any) -> None:
+    p = subparsers.add_parser("_serve")  # the detached receiver ci start spawns; not for people
+    p.add_argument("--state-path", required=True)
+    p.add_argument("--capture-id", required=True)  # in the command line so finish can tell it is ours
+    p.add_argument("--ready-fd", type=int, required=True)
+    p.set_defaults(func=lambda args, env: serve_session(env, args.state_path, args.ready_fd))
+
+
 def _add_selftest(subparsers: Any) -> None:
     p = subparsers.add_parser("selftest", help="run the pipeline against a built-in synthetic agent")
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
@@ -2845,6 +3070,9 @@ def _add_ci(subparsers: Any) -> None:
     commands = p.add_subparsers(dest="ci_command", metavar="COMMAND")
     commands.required = True
     _add_exec(commands)
+    _add_start(commands)
+    _add_finish(commands)
+    _add_serve(commands)
     _add_validate(commands)
     _add_selftest(commands)
     _add_summary(commands)
