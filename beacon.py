@@ -1941,6 +1941,7 @@ class Validation(NamedTuple):
     stages: List[Stage]
     event_count: int
     by_harness: Dict[str, int]
+    events: Sequence[Dict[str, Any]] = ()  # the valid events counted: the summary reuses them
 
     @property
     def passed(self) -> bool:
@@ -1987,7 +1988,7 @@ def validate_log(path: str, min_events: int = 1, harnesses: Sequence[str] = (),
         line, problem = bad[0]
         stages.append(Stage("runtime_log_parseable", False, f"line {line}: {problem}",
                             {"bad_lines": len(bad), "lines": len(events) + len(bad)}))
-        return Validation(path, stages, len(events), {})
+        return Validation(path, stages, len(events), {}, events)
     numbers: Dict[str, Any] = {"lines": len(events)}
     if foreign_unparseable:
         numbers["unparseable_lines_of_other_writers"] = foreign_unparseable
@@ -2015,7 +2016,7 @@ def validate_log(path: str, min_events: int = 1, harnesses: Sequence[str] = (),
         detail = "any harness counts"
     stages.append(Stage("harness_events", matching >= min_events, detail,
                         {"events": matching, "harnesses": wanted}))
-    return Validation(path, stages, count, by_harness)
+    return Validation(path, stages, count, by_harness, events)
 
 
 def capture_of(event: Any) -> Optional[str]:
@@ -2562,26 +2563,10 @@ def _details(title: str, total: int, items: Sequence[str]) -> str:
 # --- the summary at the end of exec: stderr, the job summary, annotations ----------------
 
 
-def read_capture_events(path: str, capture_id: Optional[str] = None) -> Iterator[Dict[str, Any]]:
-    """Beacon events of the log (of one capture when given); lines that are not are skipped,
-    validation reports those."""
-    if not os.path.isfile(path):
-        return
-    with open(path, "rb") as handle:
-        for raw in handle:
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                continue
-            if schema_problem(event) is None and (capture_id is None or capture_of(event) == capture_id):
-                yield event
-
-
-def write_summary(env: Environment, log_path: str, capture_id: Optional[str], validation: Validation,
-                  required: bool) -> None:
+def write_summary(env: Environment, validation: Validation, required: bool) -> None:
     """The end of exec: the text table on stderr, the Markdown appended to $GITHUB_STEP_SUMMARY,
     one annotation when validation failed on GitHub. Never fails the command: it only reports."""
-    summary = summarize(read_capture_events(log_path, capture_id), validation)
+    summary = summarize(validation.events, validation)  # the events validation already read
     for line in render_text(summary).splitlines():
         env.say(line)
     step_summary = env.environ.get("GITHUB_STEP_SUMMARY")
@@ -2618,7 +2603,7 @@ def _cmd_summary(args: argparse.Namespace, env: Environment) -> int:
     job, and `beacon ci summary >> "$GITHUB_STEP_SUMMARY"` must not fail a step that reports."""
     log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
     validation = validate_log(log_path, 1, (), args.capture_id)
-    summary = summarize(read_capture_events(log_path, args.capture_id), validation)
+    summary = summarize(validation.events, validation)
     if args.format == "json":
         output = json.dumps(summary, sort_keys=True)
     else:
@@ -2677,8 +2662,9 @@ def session_receiver_alive(state: Mapping[str, Any]) -> bool:
 
 def start_session(env: Environment, harnesses: Sequence[str], paths: CapturePaths, protocol: str) -> Dict[str, Any]:
     """Spawn the detached receiver (its own session, stdio detached) and wait until it listens."""
-    private_dir(paths.base_dir)
-    private_dir(os.path.dirname(paths.state_path))
+    for folder in (paths.base_dir, os.path.dirname(paths.state_path), os.path.dirname(paths.log_path)):
+        private_dir(folder)
+    EventWriter(paths.log_path).close()  # a log that cannot be written fails here, not in the receiver
     state: Dict[str, Any] = {"capture_id": new_capture_id(), "token": secrets.token_urlsafe(32),
                              "log_path": paths.log_path, "base_dir": paths.base_dir, "state_path": paths.state_path,
                              "harnesses": list(harnesses), "protocol": protocol, "status": "starting",
@@ -2879,6 +2865,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _add_require_telemetry(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--require-telemetry", type=_bool, default=True, metavar="true|false",
+                   help="fail (exit 3) when validation fails (default: true)")
+
+
+def _add_otlp_protocol(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--otlp-protocol", choices=sorted(OTLP_PROTOCOLS), default="protobuf",
+                   help="how agents encode their export (default: %(default)s; Gemini always sends JSON)")
+
+
 def _add_capture_options(p: argparse.ArgumentParser, harness_default: str) -> None:
     p.add_argument("--harness", default=harness_default,
                    help="comma list of claude, codex, gemini, or auto (default: %(default)s)")
@@ -2892,10 +2888,8 @@ def _add_exec(subparsers: Any) -> None:
     p = subparsers.add_parser("exec", help="run an agent command with its telemetry captured",
                               usage="beacon ci exec [options] -- COMMAND [ARG...]")
     _add_capture_options(p, "auto")
-    p.add_argument("--require-telemetry", type=_bool, default=True, metavar="true|false",
-                   help="fail (exit 3) when validation fails (default: true)")
-    p.add_argument("--otlp-protocol", choices=sorted(OTLP_PROTOCOLS), default="protobuf",
-                   help="how agents encode their export (default: %(default)s; Gemini always sends JSON)")
+    _add_require_telemetry(p)
+    _add_otlp_protocol(p)
     p.add_argument("--drain-timeout", type=float, default=DRAIN_TIMEOUT, help=argparse.SUPPRESS)
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     p.set_defaults(func=_cmd_exec)
@@ -2914,7 +2908,7 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
         capture.finish(args.drain_timeout)
     validation = capture.validate(args.min_events)
     # The summary (and a GitHub annotation) first: the --json document must be stdout's last line.
-    write_summary(env, capture.paths.log_path, capture.capture_id, validation, args.require_telemetry)
+    write_summary(env, validation, args.require_telemetry)
     report(env, capture.result(validation), validation, args.json, args.require_telemetry)
     return exit_code_for(child_code, signal_received, validation, args.require_telemetry)
 
@@ -2959,7 +2953,7 @@ def _add_start(subparsers: Any) -> None:
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
     p.add_argument("--state-path", help="the session state file (default: <base dir>/session.json)")
     p.add_argument("--github-env", help="the file to export settings to (default: $GITHUB_ENV)")
-    p.add_argument("--otlp-protocol", choices=sorted(OTLP_PROTOCOLS), default="protobuf", help=argparse.SUPPRESS)
+    _add_otlp_protocol(p)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
     p.set_defaults(func=_cmd_start)
 
@@ -2971,9 +2965,6 @@ def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
     if state is not None:
         env.say(f"capture {state['capture_id']} is already running: its settings again")
     else:
-        private_dir(paths.base_dir)
-        private_dir(os.path.dirname(paths.log_path))
-        EventWriter(paths.log_path).close()  # a log that cannot be written fails here, not later
         state = start_session(env, harnesses, paths, args.otlp_protocol)
     publish_exports(env, session_exports(env, state), state, args.github_env or env.environ.get("GITHUB_ENV"))
     if args.json:
@@ -2998,8 +2989,7 @@ def _add_finish(subparsers: Any) -> None:
                                         "<base dir>/session.json)")
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
     p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
-    p.add_argument("--require-telemetry", type=_bool, default=True, metavar="true|false",
-                   help="fail (exit 3) when validation fails (default: true)")
+    _add_require_telemetry(p)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
     p.set_defaults(func=_cmd_finish)
 
@@ -3011,7 +3001,7 @@ def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
     state = read_state(state["state_path"])
     validation = validate_log(state["log_path"], args.min_events, state["harnesses"], state["capture_id"],
                               write_failures=state.get("write_failures", 0))
-    write_summary(env, state["log_path"], state["capture_id"], validation, args.require_telemetry)
+    write_summary(env, validation, args.require_telemetry)
     result = {"capture_id": state["capture_id"], "mode": "session", "log_path": state["log_path"],
               "harnesses": state["harnesses"], "events": state.get("events", {}),
               "receiver": state.get("receiver"), "validation": validation.as_json()}
