@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict, Iterator
 
@@ -49,6 +50,13 @@ def read_github_file(path: Path) -> Dict[str, str]:
             key, _, value = line.partition("=")
             values[key] = value
     return values
+
+
+def wait_until_gone(state: Dict, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while beacon.session_receiver_alive(state):
+        assert time.monotonic() < deadline, "the receiver outlived SIGKILL"
+        time.sleep(0.01)  # not our child: there is nothing to wait() on
 
 
 def run_agent(exports: Dict[str, str], *args: str) -> int:
@@ -124,6 +132,7 @@ def test_a_receiver_killed_before_finish_still_validates_what_it_wrote(tmp_path:
     assert run_agent(exports_from(start.stdout)) == 0
     state = state_of(tmp_path)
     os.kill(state["pid"], signal.SIGKILL)  # the runner killed it, or it crashed
+    wait_until_gone(state)  # kill() returns before the process has died
     finish = beacon_run(tmp_path, "ci", "finish")
     assert "the receiver had stopped before finish (killed?): validating what it wrote" in finish.stderr
     assert finish.code == 0
