@@ -2563,13 +2563,14 @@ def _details(title: str, total: int, items: Sequence[str]) -> str:
 # --- the summary at the end of exec: stderr, the job summary, annotations ----------------
 
 
-def write_summary(env: Environment, validation: Validation, required: bool) -> None:
-    """The end of exec: the text table on stderr, the Markdown appended to $GITHUB_STEP_SUMMARY,
-    one annotation when validation failed on GitHub. Never fails the command: it only reports."""
+def write_summary(env: Environment, validation: Validation, required: bool, job_summary: bool = True) -> None:
+    """The end of exec and finish: the text table on stderr, the Markdown appended to
+    $GITHUB_STEP_SUMMARY (unless job_summary is off), one annotation when validation failed on
+    GitHub. Never fails the command: it only reports."""
     summary = summarize(validation.events, validation)  # the events validation already read
     for line in render_text(summary).splitlines():
         env.say(line)
-    step_summary = env.environ.get("GITHUB_STEP_SUMMARY")
+    step_summary = env.environ.get("GITHUB_STEP_SUMMARY") if job_summary else None
     if step_summary:
         try:
             with open(step_summary, "a", encoding="utf-8") as handle:  # append: earlier steps wrote there too
@@ -2741,15 +2742,28 @@ def publish_exports(env: Environment, exports: Mapping[str, str], state: Mapping
     """$GITHUB_ENV (heredoc with a random delimiter) and $GITHUB_OUTPUT when set, else `export` lines."""
     if env.environ.get("GITHUB_ACTIONS") == "true":
         print(f"::add-mask::{state['token']}", file=env.stdout, flush=True)
-    outputs = env.environ.get("GITHUB_OUTPUT")
-    if outputs:
-        _append_github_file(outputs, {"log-path": state["log_path"], "state-path": state["state_path"],
-                                      "codex-home": state.get("codex_home") or ""})
+    publish_outputs(env, {"log-path": state["log_path"], "state-path": state["state_path"],
+                          "codex-home": state.get("codex_home") or ""})
     if github_env:
         _append_github_file(github_env, exports)
     else:
         for key, value in sorted(exports.items()):
             print(f"export {key}={shlex.quote(value)}", file=env.stdout)
+
+
+def publish_outputs(env: Environment, outputs: Mapping[str, str]) -> None:
+    """Step outputs ($GITHUB_OUTPUT) when running as a GitHub step, for steps.<id>.outputs.*.
+    Only reported when they cannot be written: exec's exit code must stay the agent's."""
+    path = env.environ.get("GITHUB_OUTPUT")
+    if path:
+        try:
+            _append_github_file(path, outputs)
+        except BeaconError as exc:
+            env.say(f"step outputs not set: {exc}")
+
+
+def verdict_outputs(validation: Validation) -> Dict[str, str]:
+    return {"event-count": str(validation.event_count), "validation": "passed" if validation.passed else "failed"}
 
 
 def _append_github_file(path: str, values: Mapping[str, str]) -> None:
@@ -2865,9 +2879,13 @@ def _count(text: str) -> int:
     return value
 
 
-def _add_require_telemetry(p: argparse.ArgumentParser) -> None:
+def _add_verdict_options(p: argparse.ArgumentParser) -> None:
+    """How exec and finish judge and report a capture."""
+    p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
     p.add_argument("--require-telemetry", type=_bool, default=True, metavar="true|false",
                    help="fail (exit 3) when validation fails (default: true)")
+    p.add_argument("--summary", type=_bool, default=True, metavar="true|false",
+                   help="append what the agent did to $GITHUB_STEP_SUMMARY when set (default: true)")
 
 
 def _add_otlp_protocol(p: argparse.ArgumentParser) -> None:
@@ -2880,7 +2898,6 @@ def _add_capture_options(p: argparse.ArgumentParser, harness_default: str) -> No
                    help="comma list of claude, codex, gemini, or auto (default: %(default)s)")
     p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
-    p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
 
 
@@ -2888,7 +2905,7 @@ def _add_exec(subparsers: Any) -> None:
     p = subparsers.add_parser("exec", help="run an agent command with its telemetry captured",
                               usage="beacon ci exec [options] -- COMMAND [ARG...]")
     _add_capture_options(p, "auto")
-    _add_require_telemetry(p)
+    _add_verdict_options(p)
     _add_otlp_protocol(p)
     p.add_argument("--drain-timeout", type=float, default=DRAIN_TIMEOUT, help=argparse.SUPPRESS)
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
@@ -2908,7 +2925,8 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
         capture.finish(args.drain_timeout)
     validation = capture.validate(args.min_events)
     # The summary (and a GitHub annotation) first: the --json document must be stdout's last line.
-    write_summary(env, validation, args.require_telemetry)
+    write_summary(env, validation, args.require_telemetry, args.summary)
+    publish_outputs(env, {"log-path": capture.paths.log_path, **verdict_outputs(validation)})
     report(env, capture.result(validation), validation, args.json, args.require_telemetry)
     return exit_code_for(child_code, signal_received, validation, args.require_telemetry)
 
@@ -2916,6 +2934,7 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
 def _add_validate(subparsers: Any) -> None:
     p = subparsers.add_parser("validate", help="check an existing runtime.jsonl")
     _add_capture_options(p, "")
+    p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
     p.add_argument("--capture-id", help="count only this capture's events")
     p.set_defaults(func=_cmd_validate)
 
@@ -2988,8 +3007,7 @@ def _add_finish(subparsers: Any) -> None:
     p.add_argument("--state-path", help="the session state file (default: $BEACON_CI_STATE_PATH, else "
                                         "<base dir>/session.json)")
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
-    p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
-    _add_require_telemetry(p)
+    _add_verdict_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
     p.set_defaults(func=_cmd_finish)
 
@@ -3001,7 +3019,9 @@ def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
     state = read_state(state["state_path"])
     validation = validate_log(state["log_path"], args.min_events, state["harnesses"], state["capture_id"],
                               write_failures=state.get("write_failures", 0))
-    write_summary(env, validation, args.require_telemetry)
+    write_summary(env, validation, args.require_telemetry, args.summary)
+    publish_outputs(env, {"log-path": state["log_path"], "state-path": state["state_path"],
+                          **verdict_outputs(validation)})
     result = {"capture_id": state["capture_id"], "mode": "session", "log_path": state["log_path"],
               "harnesses": state["harnesses"], "events": state.get("events", {}),
               "receiver": state.get("receiver"), "validation": validation.as_json()}
