@@ -93,6 +93,7 @@ TARGET_PIPELINE_PER_S = 5_000  # HTTP -> normalize -> protect -> fsynced JSONL, 
 TARGET_PIPELINE_RSS_MB = 80.0
 TARGET_EXEC_OVERHEAD_MS = 150.0
 EXEC_RUNS = 20
+TARGET_START_MS = 1000.0  # ci start returns within a second
 
 
 def log(message: str) -> None:
@@ -510,6 +511,24 @@ def measure_exec_overhead(runs: int) -> Dict[str, Any]:
             "added_ms": round(beacon_ms - plain_ms, 1)}
 
 
+def measure_session(runs: int) -> Dict[str, Any]:
+    """Median wall time of `beacon ci start` (until it returns, its receiver listening) and of
+    `beacon ci finish` with nothing captured, each in a fresh directory."""
+    script = os.path.join(ROOT, "beacon.py")
+    timings: Dict[str, List[float]] = {"start": [], "finish": []}
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="beacon-bench-") as tmp:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+            env["RUNNER_TEMP"] = tmp
+            for name, extra in (("start", ["--harness", "claude"]), ("finish", ["--require-telemetry", "false"])):
+                started = time.perf_counter()
+                subprocess.run([sys.executable, script, "ci", name, *extra], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, check=True)
+                timings[name].append((time.perf_counter() - started) * 1000)
+    return {"runs": runs, **{f"{name}_median_ms": round(statistics.median(values), 1)
+                             for name, values in timings.items()}}
+
+
 # --- decode cost ------------------------------------------------------------------------------
 
 
@@ -611,6 +630,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     pipeline = measure_rss(rss_records, "pipeline")
     log(f"exec overhead: {EXEC_RUNS} runs of beacon ci exec -- true and of true")
     overhead = measure_exec_overhead(EXEC_RUNS)
+    log(f"session mode: {EXEC_RUNS} runs of beacon ci start, then ci finish")
+    session = measure_session(EXEC_RUNS)
     end_to_end: Dict[str, Dict[str, Any]] = {}
     for fmt in FORMATS:
         end_to_end[fmt] = {}
@@ -646,6 +667,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                        "met": pipeline["peak_mb"] < TARGET_PIPELINE_RSS_MB and rss_records >= RSS_RECORDS}
     targets["exec_overhead_ms"] = {"value": overhead["added_ms"], "target": f"< {TARGET_EXEC_OVERHEAD_MS:g}",
                                    "met": overhead["added_ms"] < TARGET_EXEC_OVERHEAD_MS}
+    targets["session_start_ms"] = {"value": session["start_median_ms"], "target": f"< {TARGET_START_MS:g}",
+                                   "met": session["start_median_ms"] < TARGET_START_MS}
     targets["all_met"] = all(t["met"] for t in targets.values())
 
     report = {
@@ -669,6 +692,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "decode_us_per_record": us,
         "pipeline": pipeline,
         "exec_overhead": overhead,
+        "session": session,
         "decode_bodies_agree": decode["bodies_agree"],
         "decode_rounds": {"rounds": decode["rounds"], "reps_per_round": decode["reps_per_round"]},
         "reference": decode["reference"],

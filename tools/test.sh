@@ -38,6 +38,7 @@ run_suite() {  # run_suite NAME PYTHON [--agents] [pytest args]
   fi
   if [ "$agents" = yes ]; then
     "$venv/bin/python" tools/install_agents.py
+    "$venv/bin/python" tools/check_action.py
   fi
   loopback_only "$venv/bin/python" -m pytest "$@"
 }

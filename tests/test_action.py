@@ -1,0 +1,297 @@
+"""The composite action (action.yml), run step by step as the GitHub runner runs it
+(tests/action_runner.py): exec, start/finish around later steps, the artifact, the job
+summary, outputs, annotations, and inputs that try to become shell code."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import sys
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+import yaml
+from action_runner import ActionResult, Artifacts, Job, action_copy, evaluate, without_python_path
+from conftest import ROOT
+from test_exec import EVENTS_PER_SESSION, FAKE_AGENT
+
+import beacon
+
+ACTION_FILES = ("action.yml", "beacon.py", "beacon_otlp")  # what the action needs from its checkout
+ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
+FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(FAKE_AGENT)}"
+
+
+@pytest.fixture
+def action(tmp_path: Path) -> Path:
+    return action_copy(ROOT, tmp_path / "actions" / "beacon", ACTION_FILES)
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Artifacts:
+    return Artifacts(tmp_path / "artifacts")
+
+
+@pytest.fixture(autouse=True)
+def stop_receivers(tmp_path: Path) -> Iterator[None]:
+    """A test that fails between start and finish must not leave a receiver running."""
+    yield
+    for state_file in tmp_path.rglob("session.json"):
+        state = json.loads(state_file.read_text())
+        if beacon.session_receiver_alive(state):
+            os.kill(state["pid"], signal.SIGKILL)
+
+
+def new_job(tmp_path: Path, artifacts: Artifacts, name: str = "job", **options: object) -> Job:
+    home = tmp_path / name / "home"
+    home.mkdir(parents=True)
+    environ = {**without_python_path(os.environ), "HOME": str(home)}
+    for key in [k for k in environ if k.startswith(("GITHUB_", "RUNNER_", "OTEL_", "BEACON_"))]:
+        del environ[key]
+    options.setdefault("job_id", name)
+    return Job(tmp_path / name, environ, artifacts, **options)  # type: ignore[arg-type]
+
+
+def events_of(path: str) -> List[Dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+# --- the action file itself ------------------------------------------------------------
+
+
+def test_no_input_is_interpolated_into_a_script() -> None:
+    for step in ACTION["runs"]["steps"]:
+        assert "${{" not in step.get("run", ""), step["name"]
+
+
+def test_inputs_compatible_with_the_original_action_plus_ours() -> None:
+    assert set(ACTION["inputs"]) == {"mode", "command", "harnesses", "min-events", "require-telemetry", "forward",
+                                     "forward-endpoint", "upload", "upload-artifact", "artifact-name", "python",
+                                     "summary"}
+    assert ACTION["inputs"]["python"]["default"] == "python3"
+    assert ACTION["inputs"]["summary"]["default"] == "true"
+    assert set(ACTION["outputs"]) == {"log-path", "state-path", "codex-home", "event-count", "validation"}
+
+
+def test_upload_artifact_is_pinned_to_a_full_commit() -> None:
+    uses = [step["uses"] for step in ACTION["runs"]["steps"] if "uses" in step]
+    assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses), uses
+
+
+def test_expressions_follow_githubs_rules() -> None:
+    context = {"inputs": {"mode": "Exec"}, "steps": {}}
+    assert evaluate("inputs.mode == 'exec'", context, False) is True  # strings compare ignoring case
+    assert evaluate("steps.nope.outputs.x == ''", context, False) is True  # missing is null, null == ''
+    assert evaluate("always() && !(inputs.mode != 'EXEC')", context, True) is True
+    assert evaluate("success() || 'fallback'", context, True) == "fallback"
+
+
+# --- exec --------------------------------------------------------------------------------
+
+
+def test_exec_runs_the_command_and_sets_every_output(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    job = new_job(tmp_path, artifacts)
+    run = job.use(action, {"command": FAKE, "harnesses": "claude"})
+    assert run.outcome == "success", run.stderr
+    log_path = run.outputs["log-path"]
+    assert log_path == str(job.temp / "beacon" / "runtime.jsonl")
+    assert run.outputs["event-count"] == str(EVENTS_PER_SESSION)
+    assert run.outputs["validation"] == "passed"
+    assert artifacts.stored == {"beacon-runtime-log-job": Path(log_path).read_bytes()}
+    assert job.summary.startswith("### ")  # the job summary: status first
+    assert run.commands("error") == [] and run.commands("warning") == []
+    assert "beacon: validation passed: 6 events" in run.stderr
+
+
+def test_exec_exit_code_is_the_commands(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    run = new_job(tmp_path, artifacts).use(action, {"command": f"{FAKE} --exit 7", "harnesses": "claude"})
+    beacon_step = run.steps[1]
+    assert (run.outcome, beacon_step.code) == ("failure", 7)
+    assert run.outputs["validation"] == "passed"
+    assert "beacon-runtime-log-job" in artifacts.stored  # kept even though the step failed
+
+
+def test_exec_without_telemetry_errors_once_when_required(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    run = new_job(tmp_path, artifacts).use(action, {"command": f"{FAKE} --no-telemetry", "harnesses": "claude"})
+    assert (run.outcome, run.steps[1].code) == ("failure", beacon.EXIT_VALIDATION)
+    assert len(run.commands("error")) == 1 and run.commands("error")[0].startswith("beacon: telemetry validation failed")
+    assert run.outputs["validation"] == "failed" and run.outputs["event-count"] == "0"
+
+
+def test_exec_without_telemetry_warns_once_when_optional(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    run = new_job(tmp_path, artifacts).use(action, {"command": f"{FAKE} --no-telemetry", "harnesses": "claude",
+                                                    "require-telemetry": "false"})
+    assert run.outcome == "success"
+    assert len(run.commands("warning")) == 1 and run.commands("error") == []
+
+
+def test_summary_false_leaves_the_job_summary_alone(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    job = new_job(tmp_path, artifacts)
+    run = job.use(action, {"command": FAKE, "harnesses": "claude", "summary": "false", "upload-artifact": "false"})
+    assert run.outcome == "success" and job.summary == ""
+    assert artifacts.stored == {}
+    assert "beacon: summary:" in run.stderr  # the CI log still gets the text table
+
+
+def test_no_input_becomes_shell_code(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    marker = tmp_path / "pwned"
+    hostile = f"$(touch {marker})`touch {marker}`\"; touch {marker}; echo \""
+    job = new_job(tmp_path, artifacts)
+    for name in ("harnesses", "min-events", "require-telemetry", "forward", "upload", "python", "summary", "mode"):
+        run = job.use(action, {"command": f"echo '$(touch {marker})'", name: hostile})
+        assert run.outcome == "failure", name
+    run = job.use(action, {"command": f"echo '$(touch {marker})' && {FAKE}", "harnesses": "claude",
+                           "artifact-name": hostile})
+    assert not marker.exists()
+    assert run.commands("error") == ['artifact-name must not contain " : < > | * ? \\ / or a line break']
+
+
+def test_a_matrix_gets_one_artifact_per_job(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    for index in range(2):
+        job = new_job(tmp_path, artifacts, f"leg{index}", job_id="review", job_index=index, job_total=2)
+        assert job.use(action, {"command": FAKE, "harnesses": "claude"}).outcome == "success"
+    assert sorted(artifacts.stored) == ["beacon-runtime-log-review-0", "beacon-runtime-log-review-1"]
+
+
+def test_two_execs_in_one_job_keep_one_artifact_with_both(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    job = new_job(tmp_path, artifacts)
+    for _ in range(2):
+        assert job.use(action, {"command": FAKE, "harnesses": "claude"}).outcome == "success"
+    assert list(artifacts.stored) == ["beacon-runtime-log-job"]
+    lines = artifacts.stored["beacon-runtime-log-job"].decode().splitlines()
+    assert len(lines) == 2 * EVENTS_PER_SESSION and len({json.loads(x)["capture"]["id"] for x in lines}) == 2
+
+
+def test_a_missing_python_is_one_clear_annotation(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    old = tmp_path / "python3.7"
+    old.write_text("#!/bin/sh\nexit 1\n")  # answers the version check as Python 3.7 does
+    old.chmod(0o755)
+    job = new_job(tmp_path, artifacts)
+    for python in ("no-such-python", str(old)):
+        run = job.use(action, {"command": FAKE, "python": python})
+        assert run.outcome == "failure"
+        assert [s.outcome for s in run.steps] == ["failure", "skipped", "skipped", "skipped"]
+        assert run.commands("error") == ["no Python 3.8 or newer found as the action's python input; install one "
+                                         "(actions/setup-python) or set python: to its path"]
+
+
+def test_exec_needs_a_command_and_mode_must_be_known(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    job = new_job(tmp_path, artifacts)
+    run = job.use(action, {})
+    assert (run.outcome, run.steps[1].code) == ("failure", 2)
+    assert run.commands("error") == ["mode exec needs the command input"]
+    run = job.use(action, {"mode": "stop", "command": FAKE})
+    assert run.commands("error") == ["the mode input must be exec, start or finish"]
+
+
+# --- start and finish around later steps -------------------------------------------------
+
+
+def start_agents_finish(job: Job, action: Path, agent_steps: List[str], harnesses: str = "claude") -> ActionResult:
+    start = job.use(action, {"mode": "start", "harnesses": harnesses})
+    assert start.outcome == "success", start.stderr
+    assert start.outputs["state-path"] == str(job.temp / "beacon" / "session.json")
+    token = beacon.read_state(start.outputs["state-path"])["token"]
+    assert start.commands("add-mask") == [token] and start.stdout.index(token) == len("::add-mask::")
+    for script in agent_steps:
+        step = job.run(script)
+        assert step.code == 0, step.stderr
+        assert token not in step.stdout + step.stderr
+    return job.use(action, {"mode": "finish"})
+
+
+def test_start_and_finish_around_agent_steps(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    job = new_job(tmp_path, artifacts)
+    finish = start_agents_finish(job, action, [FAKE, FAKE])
+    assert finish.outcome == "success", finish.stderr
+    assert finish.outputs["event-count"] == str(2 * EVENTS_PER_SESSION)
+    assert finish.outputs["validation"] == "passed"
+    events = events_of(finish.outputs["log-path"])
+    assert len(events) == 2 * EVENTS_PER_SESSION and {e["capture"]["mode"] for e in events} == {"session"}
+    assert list(artifacts.stored) == ["beacon-runtime-log-job"]  # from finish; start uploads nothing
+    assert job.summary.count("### ") >= 1
+
+
+def test_finish_skipped_start_reports_no_capture(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    run = new_job(tmp_path, artifacts).use(action, {"mode": "finish"})
+    assert (run.outcome, run.steps[1].code) == ("failure", beacon.EXIT_ERROR)
+    assert "no capture to finish" in run.stderr
+    assert artifacts.stored == {}
+
+
+# --- with a real agent CLI ---------------------------------------------------------------
+
+
+@pytest.mark.agents
+def test_real_claude_code_and_codex_in_steps_between_start_and_finish(tmp_path: Path, action: Path,
+                                                                      artifacts: Artifacts) -> None:
+    from agents import claude, codex, install_or_skip
+
+    claude_cli, codex_cli = install_or_skip(claude), install_or_skip(codex)
+    work = tmp_path / "work"
+    work.mkdir()
+    job = new_job(tmp_path, artifacts, workspace=work)
+    home = Path(job.env["HOME"])
+    with claude.scripted_server(work) as claude_api, codex.scripted_server(work) as codex_api:
+        # Each agent reads only its own settings; the user's ~/.codex (written here) is what
+        # the CODEX_HOME that start exports keeps.
+        job.env.update({**claude.agent_env(home, work, claude_api.url), **codex.agent_env(home, work, codex_api.url)})
+        finish = start_agents_finish(job, action, [shlex.join(claude.command(executable=claude_cli)),
+                                                   shlex.join(codex.command(executable=codex_cli))],
+                                     harnesses="claude,codex")
+    assert claude_api.errors == [] and codex_api.errors == []
+    assert finish.outcome == "success", finish.stderr
+    events = events_of(finish.outputs["log-path"])
+    assert int(finish.outputs["event-count"]) == len(events)
+    assert {e["harness"]["name"] for e in events} == {"claude_code", "codex_cli"}
+    assert len({e["capture"]["id"] for e in events}) == 1
+    markers = [e for e in events if e.get("command", {}).get("command") == claude.MARKER_COMMAND
+               and e["event"]["action"] == "command.executed"]
+    assert {e["harness"]["name"] for e in markers} == {"claude_code", "codex_cli"}
+    assert claude.SECRET_TOKEN not in json.dumps(events)
+
+
+@pytest.mark.agents
+def test_real_claude_code_through_exec(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    from agents import claude, install_or_skip
+
+    executable = install_or_skip(claude)
+    work = tmp_path / "work"
+    work.mkdir()
+    job = new_job(tmp_path, artifacts, workspace=work)
+    with claude.scripted_server(work) as server:
+        job.env.update(claude.agent_env(Path(job.env["HOME"]), work, server.url))
+        run = job.use(action, {"command": shlex.join(claude.command(executable=executable))})
+    assert server.errors == []
+    assert run.outcome == "success", run.stderr
+    assert run.outputs["validation"] == "passed" and int(run.outputs["event-count"]) > 0
+    assert f"### claude\\_code {claude.VERSION}" in job.summary
+
+
+# --- the README's copy-paste workflows ---------------------------------------------------
+
+
+def readme_workflows() -> List[Dict]:
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return [document for document in map(yaml.safe_load, blocks) if "jobs" in document]
+
+
+def test_readme_workflows_use_only_inputs_the_action_has() -> None:
+    workflows = readme_workflows()
+    assert len(workflows) >= 6
+    modes = []
+    for workflow in workflows:
+        for job in workflow["jobs"].values():
+            for step in job["steps"]:
+                if step.get("uses", "").startswith("OWNER/beacon@"):
+                    inputs = step.get("with", {})
+                    assert set(inputs) <= set(ACTION["inputs"]), inputs
+                    mode = inputs.get("mode", "exec")
+                    assert mode != "exec" or inputs.get("command"), step
+                    assert mode != "finish" or step.get("if") == "always()", step
+                    modes.append(mode)
+    assert {"exec", "start", "finish"} <= set(modes)
