@@ -1059,7 +1059,7 @@ def _without_partial_marker(head: str) -> str:
 _NAME_WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # A name is split into words (snake, kebab, dotted, camelCase); it is secret when a word is one of
 # these or ends with one (csrftoken, dbpassword) ...
-_SECRET_WORDS = frozenset({"auth", "authorization", "pwd"})
+_SECRET_WORDS = frozenset({"auth", "authorization", "pwd", "cookie", "cookies"})
 _SECRET_SUFFIXES = ("token", "secret", "secrets", "password", "passwords", "passwd", "passphrase",
                     "credential", "credentials", "apikey", "apikeys", "privatekey", "secretkey", "accesskey")
 # ... or when one of these words is followed by "key"/"keys" (api_key, AWS_SECRET_ACCESS_KEY) ...
@@ -1080,7 +1080,7 @@ _SHELL_DIRECTORY_NAMES = frozenset({"PWD", "OLDPWD"})  # the shell's working dir
 _COLLISION_SUFFIX_RE = re.compile(r"~[0-9]+\Z")  # see _unique_key
 # Every secret name contains one of these; most names contain none and are answered at once.
 _NAME_HINT_RE = re.compile(
-    r"token|secret|passw|pwd|passphrase|credential|auth"
+    r"token|secret|passw|pwd|passphrase|credential|auth|cookie"
     r"|(?:api|access|private|signing|encryption|master)[ _.\-]*key",
     re.IGNORECASE)
 _secret_name_cache: Dict[str, bool] = {}
@@ -1199,9 +1199,9 @@ _ADO_PASSWORD_RE = re.compile(
 # \"escaped\" (JSON inside a string), "double", 'single', `backtick` quoted (all words, to the
 # closing quote or the end of the line), or bare up to a space, quote, comma, ';' or '&' ('='
 # included: base64 padding). An Authorization scheme word is kept.
-_LABEL_RE = re.compile(r"token|secret|passw(?:or)?d|pwd|passphrase|credential|auth"
+_LABEL_RE = re.compile(r"token|secret|passw(?:or)?d|pwd|passphrase|credential|auth|cookie"
                        r"|(?:api|access|private|signing|encryption|master)[ _.\-]?keys?")
-_LABEL_WORDS = ("token", "secret", "passw", "pwd", "passphrase", "credential", "auth", "api", "access",
+_LABEL_WORDS = ("token", "secret", "passw", "pwd", "passphrase", "credential", "auth", "cookie", "api", "access",
                 "private", "signing", "encryption", "master")
 _NAME_REST_RE = re.compile(r"[a-z0-9_.\-]*")
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -1222,11 +1222,26 @@ _VALUE_GROUPS = ("v1", "v2", "v3", "v4", "v5")
 _BEARER_RE = re.compile(r"bearer(?<![a-z0-9_]bearer)[ \t]+(?P<value>[a-z0-9._~+/\-]+=*)")
 _BASIC_RE = re.compile(
     r"basic(?<![a-z0-9_]basic)[ \t]+(?P<value>(?=(?P<run>[a-z0-9+/]{4,}))(?P=run)={0,2})(?![a-z0-9+/=])")
+# Credentials on a command line that no label names. A Cookie (or Set-Cookie) header: its whole
+# value, every cookie, to the end of the line or the closing quote.
+_COOKIE_HEADER_RE = re.compile(r"cookie(?<![a-z0-9_]cookie)[ \t]*:[ \t]*(?P<value>[^\r\n\"'`\\]+)")
+# curl -u/--user user:PASSWORD (also -U/--proxy-user, and attached: -uuser:pass).
+_USER_FLAGS = ("-u", "-U", "--user", "--proxy-user")
+_USER_FLAG_RE = re.compile(r"-(?<!\S-)(?:u|U|-user|-proxy-user)(?:[ \t]+|=)?[\"']?"
+                           r"(?P<user>[^\s:\"'`]*):(?P<value>[^\s\"'`]+)")
+# mysql -pPASSWORD (attached only: "-p name" prompts, then names a database) and sshpass -p PASSWORD,
+# within the command's own segment of the line.
+_PASSWORD_PROGRAMS = ("mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlshow", "mysqlcheck", "mariadb",
+                      "mariadb-dump", "mariadb-admin", "sshpass")
+_PASSWORD_PROGRAM_RE = re.compile(r"(?<![\w.\-])(?:" + "|".join(_PASSWORD_PROGRAMS) + r")(?![\w.\-])")
+_SEGMENT_END_RE = re.compile(r"[\n|;&]")
+_DASH_P_RE = re.compile(r"-(?<!\S-)p(?P<space>[ \t]*)[\"']?(?P<value>[^\s\"'`;|&]+)")
 _WORDS_RE = re.compile(r"[A-Za-z][a-z]*(?:[-.'][A-Za-z][a-z]*)*\.?")
 # Every rule needs one of these (or an exact value); a string with none is returned untouched.
 _CASE_HINTS = ("sk-", "k_live_", "k_test_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "AKIA",
                "ASIA", "AIza", "xox", "npm_", "pypi-", "eyJ", "PRIVATE KEY", "://")
-_LOWER_HINTS = ("token", "secret", "pass", "pwd", "credential", "auth", "bearer", "basic", "key")
+_LOWER_HINTS = ("token", "secret", "pass", "pwd", "credential", "auth", "bearer", "basic", "key", "cookie", "-u",
+                "--user", "--proxy-user", "-p")
 
 
 def _has_hint(text: str, hints: Sequence[str]) -> bool:
@@ -1248,6 +1263,7 @@ def _redact_patterns(text: str) -> str:
     low = _fold(text)
     if "pwd" in low or "password" in low:
         text = _substitute(text, low, _ADO_PASSWORD_RE, _ado_password)
+    text = _redact_command_line(text)
     text = _redact_labelled(text)
     low = _fold(text)
     if "bearer" in low:
@@ -1310,6 +1326,46 @@ def _basic_value(match: re.Match[str], text: str) -> Optional[str]:
     if ":" not in decoded or not decoded.isprintable():
         return None
     return _replace_group(match, text, "value")
+
+
+def _redact_command_line(text: str) -> str:
+    """Cookie headers, curl's user:password, mysql's -pPASSWORD and sshpass -p PASSWORD."""
+    low = _fold(text)
+    if "cookie" in low:
+        text = _substitute(text, low, _COOKIE_HEADER_RE, _password_value)
+    if "-u" in text or "-U" in text:
+        text = _substitute(text, text, _USER_FLAG_RE, _user_password)
+    if "-p" in text and _PASSWORD_PROGRAM_RE.search(text):
+        text = _redact_dash_p(text)
+    return text
+
+
+def _user_password(match: re.Match[str], text: str) -> Optional[str]:
+    """user:PASSWORD, unless it reads as user:group (`docker run -u 1000:1000`, `-u root:root`)."""
+    value = match.group("value")
+    if value == match.group("user") or value.isdigit() or not _is_secret_value(value):
+        return None
+    return _replace_group(match, text, "value")
+
+
+def _redact_dash_p(text: str) -> str:
+    pieces: List[str] = []
+    done = segment_end = 0
+    for program in _PASSWORD_PROGRAM_RE.finditer(text):
+        if program.start() < segment_end:
+            continue  # in the segment just handled
+        boundary = _SEGMENT_END_RE.search(text, program.end())
+        segment_end = boundary.start() if boundary else len(text)
+        attached_only = program.group() != "sshpass"
+        for flag in _DASH_P_RE.finditer(text, program.end(), segment_end):
+            if (attached_only and flag.group("space")) or not _is_secret_value(flag.group("value")):
+                continue
+            pieces.extend((text[done:flag.start("value")], REDACTED))
+            done = flag.end("value")
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def _looks_like_credential(value: str) -> bool:
@@ -1394,14 +1450,31 @@ def _redact_labelled(text: str) -> str:
 
 def _redact_argv(items: List[Any]) -> bool:
     """An argument vector ["mysql", "--password", "x"]: the item after a secret-named flag without
-    its own value is replaced (in place). Whether anything was."""
+    its own value is replaced (in place), as are the password of ["curl", "-u", "user:password"],
+    mysql's ["-pPASSWORD"] and sshpass's ["-p", "PASSWORD"]. Whether anything was."""
+    program = os.path.basename(items[0]) if items and isinstance(items[0], str) else ""
     changed = False
-    for index in range(len(items) - 1):
-        flag, value = items[index], items[index + 1]
-        if isinstance(flag, str) and flag.startswith("-") and "=" not in flag and isinstance(value, str) \
-                and is_secret_name(flag) and _is_secret_value(value):
+    for index, flag in enumerate(items):
+        if not isinstance(flag, str) or not flag.startswith("-"):
+            continue
+        value = items[index + 1] if index + 1 < len(items) else None
+        if program in _PASSWORD_PROGRAMS and flag.startswith("-p") and len(flag) > 2 \
+                and _is_secret_value(flag[2:]):
+            items[index] = "-p" + REDACTED
+        elif not isinstance(value, str):
+            continue
+        elif flag in _USER_FLAGS and ":" in value:
+            user, _, password = value.partition(":")
+            if password == user or password.isdigit() or not _is_secret_value(password):
+                continue
+            items[index + 1] = f"{user}:{REDACTED}"
+        elif (program == "sshpass" and flag == "-p") or ("=" not in flag and is_secret_name(flag)):
+            if not _is_secret_value(value):
+                continue
             items[index + 1] = REDACTED
-            changed = True
+        else:
+            continue
+        changed = True
     return changed
 
 

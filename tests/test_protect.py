@@ -222,6 +222,13 @@ def test_every_secret_format_is_redacted_in_every_context(name: str, snippet: st
      "-----BEGIN EC PRIVATE KEY-----[REDACTED]-----END EC PRIVATE KEY-----"),
     ('os.environ["DB_PASSWORD"] = "hunter22x"', 'os.environ["DB_PASSWORD"] = "[REDACTED]"'),
     ('{\\"api_key\\": \\"k-123456\\"}', '{\\"api_key\\": \\"[REDACTED]\\"}'),
+    ("curl -u admin:hunter2secret https://x", "curl -u admin:[REDACTED] https://x"),
+    ("curl --user=bob:S3cretPass! -uamy:pa55word9 x", "curl --user=bob:[REDACTED] -uamy:[REDACTED] x"),
+    ("curl -H 'Cookie: sid=abc123def; csrftoken=xyz' https://x", "curl -H 'Cookie: [REDACTED]' https://x"),
+    ("Set-Cookie: session=opaque-value-1234; Path=/; HttpOnly", "Set-Cookie: [REDACTED]"),
+    ("curl --cookie 'sid=abc123456' x", "curl --cookie '[REDACTED]' x"),
+    ("mkdir -p out && mysql -uroot -pS3cretPw db > out/x", "mkdir -p out && mysql -uroot -p[REDACTED] db > out/x"),
+    ("sshpass -p 'pa55word' ssh host", "sshpass -p '[REDACTED]' ssh host"),
 ])
 def test_labels_and_separators_stay_readable(text: str, expected: str) -> None:
     assert PROTECTOR.redact_text(text) == expected
@@ -294,6 +301,20 @@ def test_a_secret_flag_in_an_argument_vector_hides_the_next_argument() -> None:
     assert protected["raw"]["attributes"] == {"argv": kept}
 
 
+@pytest.mark.parametrize("argv,expected", [
+    (["curl", "-u", "admin:hunter2secret", "https://x"], ["curl", "-u", "admin:[REDACTED]", "https://x"]),
+    (["/usr/bin/mysql", "-uroot", "-pS3cretPw", "db"], ["/usr/bin/mysql", "-uroot", "-p[REDACTED]", "db"]),
+    (["sshpass", "-p", "pa55word", "ssh", "host"], ["sshpass", "-p", "[REDACTED]", "ssh", "host"]),
+    (["docker", "run", "-u", "1000:1000", "img"], ["docker", "run", "-u", "1000:1000", "img"]),
+    (["mkdir", "-p", "build"], ["mkdir", "-p", "build"]),
+    (["mysql", "-p", "appdb"], ["mysql", "-p", "appdb"]),
+])
+def test_command_line_credentials_in_an_argument_vector(argv: List[str], expected: List[str]) -> None:
+    protected = protect(base_event(raw={"otel_signal": "logs", "attributes": {"argv": argv}}))
+    assert protected["raw"]["attributes"]["argv"] == expected
+    assert ("content" in protected) == (argv != expected)
+
+
 def test_a_json_string_with_a_repeated_key_cannot_hide_a_secret() -> None:
     text = '{"note": "' + "gh" + "p_" + "B2" * 18 + '", "note": "fine"}'
     assert "B2B2" not in PROTECTOR.redact_text(text)
@@ -356,6 +377,11 @@ FALSE_POSITIVES = [
     "Authorization header missing",
     "Ünïcödé text — with “quotes” and emoji 🎉 and CJK 漢字",
     "ls -la /usr/bin | grep python3 && echo done",
+    "docker run -u 1000:1000 -v /w:/w img && docker run -u root:root img",
+    "git push -u origin HEAD:main; sort -u names.txt",
+    "mysql -u root -p appdb; mysql -p$MYSQL_PASSWORD appdb",
+    "mkdir -p build/out && cp -p a b",
+    "the cookie_consent banner and chocolate-cookie recipes",
 ]
 
 
