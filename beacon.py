@@ -2734,6 +2734,12 @@ def session_receiver_alive(state: Mapping[str, Any]) -> bool:
     return marker in listing.stdout
 
 
+def beacon_program() -> str:
+    """The file that runs this beacon: beacon.py, or the zipapp (beacon.pyz) it was imported from."""
+    loader = getattr(__spec__, "loader", None)  # no spec when run as a script
+    return getattr(loader, "archive", None) or os.path.abspath(__file__)  # zipimport sets .archive
+
+
 def start_session(env: Environment, harnesses: Sequence[str], paths: CapturePaths, protocol: str) -> Dict[str, Any]:
     """Spawn the detached receiver (its own session, stdio detached) and wait until it listens."""
     for folder in (paths.base_dir, os.path.dirname(paths.state_path), os.path.dirname(paths.log_path)):
@@ -2747,7 +2753,7 @@ def start_session(env: Environment, harnesses: Sequence[str], paths: CapturePath
     receiver_log = os.path.join(paths.base_dir, f"receiver-{state['capture_id']}.log")
     read_end, write_end = os.pipe()
     with open(os.open(receiver_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
-        subprocess.Popen([sys.executable, os.path.abspath(__file__), "ci", "_serve", "--state-path", paths.state_path,
+        subprocess.Popen([sys.executable, beacon_program(), "ci", "_serve", "--state-path", paths.state_path,
                           "--capture-id", state["capture_id"], "--ready-fd", str(write_end)],
                          env=dict(env.environ), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                          pass_fds=(write_end,), start_new_session=True, close_fds=True)
