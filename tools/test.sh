@@ -3,8 +3,8 @@
 # the oldest and newest supported Pythons (3.8 and 3.13). One virtualenv per interpreter
 # under .venv/, reused on later runs; pip's cache makes reinstalls cheap. The real agent CLIs
 # come from the npm registry into .cache/agents; their end-to-end tests run on the default
-# Python only, and so do the distribution tests, which run the zipapp on every supported
-# Python themselves.
+# Python only, and so do the quality gates (tools/check.sh) and the distribution tests, which
+# run the zipapp on every supported Python themselves.
 #
 # The suite runs inside a network namespace with only loopback (unshare -rn) wherever the
 # system allows it, so no test can reach off the machine.
@@ -24,10 +24,16 @@ find_python() {  # find_python 3.8 -> path of a python3.8, from PATH or pyenv
   return 1
 }
 
-run_suite() {  # run_suite NAME PYTHON [--agents] [pytest args]
-  local name=$1 python=$2 venv=".venv/$1" agents=no
+run_suite() {  # run_suite NAME PYTHON [--agents] [--checks] [pytest args]
+  local name=$1 python=$2 venv=".venv/$1" agents=no checks=no
   shift 2
-  if [ "${1:-}" = "--agents" ]; then agents=yes; shift; fi
+  while :; do
+    case "${1:-}" in
+      --agents) agents=yes; shift ;;
+      --checks) checks=yes; shift ;;
+      *) break ;;
+    esac
+  done
   echo "=== tests on $name: $("$python" --version 2>&1)"
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
   # pip and the build backend are chatty; show their output only when the install fails.
@@ -40,6 +46,9 @@ run_suite() {  # run_suite NAME PYTHON [--agents] [pytest args]
   if [ "$agents" = yes ]; then
     "$venv/bin/python" tools/install_agents.py
     "$venv/bin/python" tools/check_action.py
+  fi
+  if [ "$checks" = yes ]; then
+    tools/check.sh "$venv/bin/python"
   fi
   loopback_only "$venv/bin/python" -m pytest "$@"
 }
@@ -56,7 +65,7 @@ loopback_only() {  # run a command in a new network namespace with only lo, if t
 py38=$(find_python 3.8)
 py313=$(find_python 3.13)
 
-run_suite default python3 --agents "$@"
+run_suite default python3 --agents --checks "$@"
 run_suite py3.8 "$py38" -m "not agents and not dist" "$@"
 run_suite py3.13 "$py313" -m "not agents and not dist" "$@"
 echo "=== all suites passed"
