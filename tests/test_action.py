@@ -21,7 +21,8 @@ from test_exec import EVENTS_PER_SESSION, FAKE_AGENT
 
 import beacon
 
-ACTION_FILES = ("action.yml", "beacon.py", "beacon_otlp")  # what the action needs from its checkout
+# What the action needs from its checkout: itself and the runtime (beacon.py, beacon_*.py, beacon_otlp/).
+ACTION_FILES = ("action.yml", "beacon_otlp", *sorted(path.name for path in ROOT.glob("beacon*.py")))
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(FAKE_AGENT)}"
 

@@ -45,7 +45,6 @@ run_suite() {  # run_suite NAME PYTHON [--agents] [--checks] [pytest args]
   fi
   if [ "$agents" = yes ]; then
     "$venv/bin/python" tools/install_agents.py
-    "$venv/bin/python" tools/check_action.py
   fi
   if [ "$checks" = yes ]; then
     tools/check.sh "$venv/bin/python"
