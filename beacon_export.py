@@ -581,6 +581,44 @@ def _encode_logs(request: Dict[str, Any]) -> bytes:
 # --- forward: the forwarder -----------------------------------------------------------------
 
 
+class _Headers:
+    """The user's request headers (the token, the OTLP headers): secret, so nothing prints them
+    (repr, str, vars of the forwarder), and messages never quote them."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = dict(values)
+
+    def items(self) -> Dict[str, str]:
+        return dict(self._values)
+
+    def secrets(self) -> List[str]:
+        """Each value, and the credential after an auth scheme ("Splunk <token>"), longest first."""
+        found = set()
+        for value in self._values.values():
+            found.add(value)
+            found.add(value.partition(" ")[2])
+        return sorted((v for v in found if len(v) >= 4), key=len, reverse=True)
+
+    def __repr__(self) -> str:
+        return f"<{len(self._values)} headers, values hidden>"
+
+
+class ForwardPlan(NamedTuple):
+    """A checked forward configuration, with no thread yet: what `ci start` checks before the
+    detached receiver (which runs the forwarder) is started."""
+
+    target: str
+    endpoint: Endpoint
+    headers: _Headers  # the token or the OTLP headers, hidden
+    wire: _Wire
+    tls: Optional[ssl.SSLContext]  # for https
+
+    def to_json(self) -> Dict[str, str]:
+        return {"target": self.target, "endpoint": self.endpoint.display}
+
+
+
+
 class RetryPolicy(NamedTuple):
     attempts: int = 5  # per request, the first included
     initial: float = 0.5  # seconds before the first retry; doubles each time
@@ -611,28 +649,6 @@ class ForwardResult(NamedTuple):
         return result
 
 
-class _Headers:
-    """The user's request headers (the token, the OTLP headers): secret, so nothing prints them
-    (repr, str, vars of the forwarder), and messages never quote them."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = dict(values)
-
-    def items(self) -> Dict[str, str]:
-        return dict(self._values)
-
-    def secrets(self) -> List[str]:
-        """Each value, and the credential after an auth scheme ("Splunk <token>"), longest first."""
-        found = set()
-        for value in self._values.values():
-            found.add(value)
-            found.add(value.partition(" ")[2])
-        return sorted((v for v in found if len(v) >= 4), key=len, reverse=True)
-
-    def __repr__(self) -> str:
-        return f"<{len(self._values)} headers, values hidden>"
-
-
 class Forwarder:
     """Sends events to one destination as they arrive, from a background thread.
 
@@ -644,14 +660,13 @@ class Forwarder:
     once: a request the server processed but whose answer was lost is sent again.
     close() flushes within its timeout and returns the counts."""
 
-    def __init__(self, target: str, endpoint: Endpoint, headers: Mapping[str, str], wire: _Wire,
-                 tls: Optional[ssl.SSLContext], retry: RetryPolicy = DEFAULT_RETRY,
+    def __init__(self, plan: ForwardPlan, retry: RetryPolicy = DEFAULT_RETRY,
                  max_queued: int = MAX_QUEUED_EVENTS, max_batch_events: int = MAX_BATCH_EVENTS,
                  max_batch_bytes: int = MAX_BATCH_BYTES) -> None:
-        self.target, self.endpoint = target, endpoint
-        self._headers = _Headers(headers)
-        self._fixed_headers = {"Content-Type": wire.content_type, "Content-Encoding": "gzip"}
-        self._wire, self._tls, self._retry = wire, tls, retry
+        self.target, self.endpoint = plan.target, plan.endpoint
+        self._headers = plan.headers
+        self._fixed_headers = {"Content-Type": plan.wire.content_type, "Content-Encoding": "gzip"}
+        self._wire, self._tls, self._retry = plan.wire, plan.tls, retry
         self._max_queued = max_queued
         self._max_batch_events, self._max_batch_bytes = max_batch_events, max_batch_bytes
         self._state = threading.Condition()
@@ -662,7 +677,7 @@ class Forwarder:
         self._deadline: Optional[float] = None  # monotonic; set by close()
         self._result: Optional[ForwardResult] = None
         self._connection: Optional[http.client.HTTPConnection] = None
-        self._thread = threading.Thread(target=self._run, name=f"beacon-forward-{target}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"beacon-forward-{plan.target}", daemon=True)
         self._thread.start()
 
     def __repr__(self) -> str:
@@ -842,9 +857,15 @@ def _retry_after(value: Optional[str], cap: float) -> Optional[float]:
 
 def make_forwarder(target: str, endpoint: Optional[str], environ: Mapping[str, str],
                    retry: RetryPolicy = DEFAULT_RETRY) -> Forwarder:
-    """A running forwarder for `--forward target` (`--forward-endpoint endpoint`), or
-    ExportError for anything misconfigured: unsupported target, no endpoint, no token, a plain
-    http:// endpoint off loopback, unreadable trusted certificates, malformed OTLP headers.
+    """A running forwarder for `--forward target` (`--forward-endpoint endpoint`); ExportError
+    (see plan_forward) before any thread starts or anything is sent."""
+    return Forwarder(plan_forward(target, endpoint, environ), retry)
+
+
+def plan_forward(target: str, endpoint: Optional[str], environ: Mapping[str, str]) -> ForwardPlan:
+    """Check `--forward target` (`--forward-endpoint endpoint`): ExportError for anything
+    misconfigured: unsupported target, no endpoint, no token, a plain http:// endpoint off
+    loopback, unreadable trusted certificates, malformed OTLP headers.
 
     Endpoints: the argument, else BEACON_CI_SPLUNK_HEC_ENDPOINT / BEACON_CI_FALCON_HEC_ENDPOINT /
     BEACON_CI_OTLP_ENDPOINT. An HEC URL without a path gets /services/collector/event; an OTLP
@@ -873,4 +894,4 @@ def make_forwarder(target: str, endpoint: Optional[str], environ: Mapping[str, s
         parsed = parse_endpoint(url, HEC_PATH, source)
         headers, wire = {"Authorization": f"{_AUTH_SCHEMES[target]} {token}"}, _HEC_WIRE
     tls = _tls_context(environ) if parsed.scheme == "https" else None
-    return Forwarder(target, parsed, headers, wire, tls, retry)
+    return ForwardPlan(target, parsed, _Headers(headers), wire, tls)

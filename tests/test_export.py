@@ -182,6 +182,14 @@ def test_missing_endpoint_and_unsupported_target() -> None:
         make_forwarder("datadog", "https://x.example", {})
 
 
+def test_a_forward_plan_is_checked_without_a_thread_and_hides_the_token() -> None:
+    before = threading.active_count()
+    plan = beacon_export.plan_forward("splunk", "https://hec.example.com", {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN})
+    assert threading.active_count() == before
+    assert plan.to_json() == {"target": "splunk", "endpoint": "https://hec.example.com:443/services/collector/event"}
+    assert HEC_TOKEN not in repr(plan)
+
+
 def test_otlp_headers_are_url_decoded_and_errors_hide_values() -> None:
     assert parse_otlp_headers("api-key=a%20b%3Dc, x-tenant = t1 ,") == {"api-key": "a b=c", "x-tenant": "t1"}
     with pytest.raises(ExportError, match="entry 2") as caught:
@@ -601,6 +609,10 @@ def splunk(server: StrictHec, retry: RetryPolicy = FAST, **environ: str) -> beac
     return make_forwarder("splunk", server.url, {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN, **environ}, retry)
 
 
+def splunk_plan(server: StrictHec) -> beacon_export.ForwardPlan:
+    return beacon_export.plan_forward("splunk", server.url, {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN})
+
+
 def sequences(server: StrictHec) -> List[int]:
     return [item["event"]["event"]["sequence"] for item in server.events]
 
@@ -707,9 +719,7 @@ def test_the_token_never_shows(hec: StrictHec) -> None:
 
 def test_a_full_queue_counts_what_it_drops(hec: StrictHec) -> None:
     hec.hold = threading.Event()  # the endpoint stalls: the sender is stuck in its first request
-    forwarder = beacon_export.Forwarder("splunk", parse_endpoint(hec.url, "/services/collector/event", "x"),
-                                        {"Authorization": f"Splunk {HEC_TOKEN}"}, beacon_export._HEC_WIRE, None,
-                                        FAST, max_queued=10)
+    forwarder = beacon_export.Forwarder(splunk_plan(hec), FAST, max_queued=10)
     forwarder.submit([make_event(0)])
     assert wait_until(lambda: hec.requests == 0 and not forwarder._queue)  # taken by the sender
     started = time.monotonic()
@@ -726,9 +736,7 @@ def test_a_full_queue_counts_what_it_drops(hec: StrictHec) -> None:
 def test_forwarding_never_loses_or_duplicates(hec: StrictHec, batches: List[List[int]], max_events: int,
                                              max_bytes: int) -> None:
     hec.events.clear()
-    forwarder = beacon_export.Forwarder("splunk", parse_endpoint(hec.url, "/services/collector/event", "x"),
-                                        {"Authorization": f"Splunk {HEC_TOKEN}"}, beacon_export._HEC_WIRE, None,
-                                        FAST, max_batch_events=max_events, max_batch_bytes=max_bytes)
+    forwarder = beacon_export.Forwarder(splunk_plan(hec), FAST, max_batch_events=max_events, max_batch_bytes=max_bytes)
     number = 0
     for paddings in batches:
         forwarder.submit([make_event(number + i, padding) for i, padding in enumerate(paddings)])
