@@ -55,6 +55,9 @@ except ImportError:  # `python3 -I beacon.py` does not put the script's folder o
     import beacon_otlp
 from beacon_otlp import JSON, PROTOBUF, TOKEN_HEADER, Batch, Receiver
 
+import beacon_export  # noqa: E402  (beside beacon_otlp, found the same way)
+from beacon_export import ExportError, ForwardPlan, ForwardResult, UploadPlan, UploadResult  # noqa: E402
+
 __version__ = "0.1.0"
 
 # --- errors and exit codes -----------------------------------------------------------
@@ -2136,21 +2139,28 @@ class CapturePipeline:
     def __init__(self, normalizer: "Normalizer", protector: "Protector", writer: EventWriter) -> None:
         self.normalizer, self.protector, self.writer = normalizer, protector, writer
         self.events: "Counter[str]" = Counter()  # harness name -> events written
+        self.forwarder: Optional[beacon_export.Forwarder] = None  # gets every event the log got
 
     def __call__(self, batch: Batch) -> None:
+        written = []
         for event in self.normalizer.events(batch):
             protected = self.protector.protect_event(event)
             if self.writer.write(protected):
                 self.events[protected["harness"]["name"]] += 1
+                written.append(protected)
+        if self.forwarder is not None and written:
+            self.forwarder.submit(written)  # as they arrive: a cancelled job still delivered these
 
 
 class Capture:
     """One capture: its ids, token, paths, receiver and pipeline, and the child's settings."""
 
     def __init__(self, env: "Environment", harnesses: Sequence[str], paths: CapturePaths, mode: str,
-                 protocol: str = "protobuf", capture_id: Optional[str] = None, token: Optional[str] = None) -> None:
+                 protocol: str = "protobuf", capture_id: Optional[str] = None, token: Optional[str] = None,
+                 forward: Optional[ForwardPlan] = None) -> None:
         self.env, self.harnesses, self.paths, self.mode = env, list(harnesses), paths, mode
-        self.protocol = protocol
+        self.protocol, self.forward = protocol, forward
+        self.forwarded: Optional[ForwardResult] = None
         self.capture_id = capture_id or new_capture_id()
         self.token = token or secrets.token_urlsafe(32)
         self.context = CaptureContext.detect(env.environ, self.capture_id, mode)
@@ -2163,6 +2173,8 @@ class Capture:
 
     def start(self) -> Dict[str, str]:
         """Start receiving; return the environment the agent should run with."""
+        if self.forward is not None:
+            self.pipeline.forwarder = beacon_export.Forwarder(self.forward)
         self.receiver.start()
         codex_home = None
         if "codex" in self.harnesses:
@@ -2173,12 +2185,14 @@ class Capture:
                                  self.capture_id, self.context.run, codex_home, self.protocol)
 
     def finish(self, drain_timeout: float = DRAIN_TIMEOUT) -> None:
-        """Drain what is still arriving, stop the receiver, flush the log."""
+        """Drain what is still arriving, stop the receiver, flush the log, then flush the forward."""
         try:
             self.receiver.wait_idle(quiet=DRAIN_QUIET, timeout=drain_timeout, until_disconnected=True)
         finally:
             self.receiver.stop()
             self.writer.close()
+            if self.pipeline.forwarder is not None:
+                self.forwarded = self.pipeline.forwarder.close()
 
     def validate(self, min_events: int) -> Validation:
         return validate_log(self.paths.log_path, min_events, self.harnesses, self.capture_id,
@@ -2208,7 +2222,8 @@ class Capture:
                 "write_failures": self.writer.failed, "spans_received": self.pipeline.normalizer.spans_seen,
                 "records_dropped_as_noise": self.pipeline.normalizer.dropped,
                 "records_unmapped": self.pipeline.normalizer.unmapped,
-                "receiver": self.receiver.stats.snapshot(), "validation": validation.as_json()}
+                "receiver": self.receiver.stats.snapshot(), "validation": validation.as_json(),
+                **({"forward": self.forwarded.to_json()} if self.forwarded else {})}
 
 
 # --- exec: run the agent with its telemetry captured -----------------------------------
@@ -2256,15 +2271,84 @@ def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int
 
 
 def exit_code_for(child_code: int, signal_received: Optional[int], validation: Validation,
-                  require_telemetry: bool) -> int:
-    """ARCHITECTURE.md: the child's failure wins; then required validation; then success."""
+                  require_telemetry: bool, export_failed: bool = False) -> int:
+    """ARCHITECTURE.md: the child's failure wins; then required validation; then a failed
+    upload or forward; then success."""
     if child_code:
         return child_code
     if signal_received is not None:
         return 128 + signal_received
     if not validation.passed and require_telemetry:
         return EXIT_VALIDATION
-    return EXIT_OK
+    return EXIT_EXPORT if export_failed else EXIT_OK
+
+
+# --- export: upload the finished log, forward events as they arrive (beacon_export) ------
+
+
+class Exports(NamedTuple):
+    """What --upload and --forward asked for, checked before anything runs."""
+
+    uploads: List[str]
+    forward: Optional[ForwardPlan]
+
+    @property
+    def targets(self) -> List[str]:
+        return self.uploads + ([self.forward.target] if self.forward else [])
+
+
+def parse_exports(uploads: Optional[Sequence[str]], forward: Optional[str], endpoint: Optional[str],
+                  environ: Mapping[str, str]) -> Exports:
+    """A misconfigured export (unknown target, missing token or endpoint) is a usage error."""
+    try:
+        targets = beacon_export.parse_uploads(uploads)
+        return Exports(targets, beacon_export.plan_forward(forward, endpoint, environ) if forward else None)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def plan_uploads(targets: Sequence[str], environ: Mapping[str, str], log_path: str, run: Mapping[str, Any],
+                 capture_id: str, started_at: float) -> List[UploadPlan]:
+    """Where each upload goes; a missing bucket variable is a usage error, before anything runs."""
+    try:
+        return [beacon_export.plan_upload(target, environ, log_path, run, capture_id, started_at)
+                for target in targets]
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def without_export_credentials(child_env: Mapping[str, str], targets: Sequence[str]) -> Dict[str, str]:
+    """The agent's environment without the credentials its exports use (beacon keeps them)."""
+    return {k: v for k, v in child_env.items() if not beacon_export.is_export_credential(k, targets)}
+
+
+def upload_log(env: Environment, plans: Sequence[UploadPlan]) -> List[UploadResult]:
+    """Each upload in turn, one failing not stopping the next. After validation, whatever it
+    found: a capture that failed its check is still the record of what the agent did."""
+    results = []
+    for plan in plans:
+        result = beacon_export.upload(plan, env.environ)
+        results.append(result)
+        if result.ok:
+            env.say(f"uploaded {result.target} ({result.via}, {result.seconds:.1f} s)")
+        else:
+            env.say(f"upload to {result.target} failed: {result.message}")
+    return results
+
+
+def report_forward(env: Environment, forwarded: Optional[Mapping[str, Any]]) -> bool:
+    """Say what the forward delivered; whether it failed."""
+    if not forwarded:
+        return False
+    line = f"forwarded {forwarded['sent']} events to {forwarded['target']} at {forwarded['endpoint']}"
+    if forwarded["failed"]:
+        line += f"; {forwarded['failed']} failed: {forwarded.get('message', '')}"
+    env.say(line)
+    return bool(forwarded["failed"])
+
+
+def export_results(uploads: Sequence[UploadResult]) -> Dict[str, Any]:
+    return {"uploads": [result.to_json() for result in uploads]} if uploads else {}
 
 
 # --- report: the summary of what the agent did ------------------------------------------
@@ -2740,15 +2824,19 @@ def beacon_program() -> str:
     return getattr(loader, "archive", None) or os.path.abspath(__file__)  # zipimport sets .archive
 
 
-def start_session(env: Environment, harnesses: Sequence[str], paths: CapturePaths, protocol: str) -> Dict[str, Any]:
-    """Spawn the detached receiver (its own session, stdio detached) and wait until it listens."""
+def start_session(env: Environment, harnesses: Sequence[str], paths: CapturePaths, protocol: str,
+                  forward: Optional[Dict[str, Optional[str]]] = None) -> Dict[str, Any]:
+    """Spawn the detached receiver (its own session, stdio detached) and wait until it listens.
+    `forward` ({"target", "endpoint"}, checked already) is what the receiver forwards to; it
+    takes the token from the environment it inherits, never from the state file."""
     for folder in (paths.base_dir, os.path.dirname(paths.state_path), os.path.dirname(paths.log_path)):
         private_dir(folder)
     EventWriter(paths.log_path).close()  # a log that cannot be written fails here, not in the receiver
     state: Dict[str, Any] = {"capture_id": new_capture_id(), "token": secrets.token_urlsafe(32),
                              "log_path": paths.log_path, "base_dir": paths.base_dir, "state_path": paths.state_path,
                              "harnesses": list(harnesses), "protocol": protocol, "status": "starting",
-                             "started_at": rfc3339_ms(int(env.clock() * 1e9))}
+                             "started_at": rfc3339_ms(int(env.clock() * 1e9)), "started_unix": env.clock(),
+                             "forward": forward}
     write_state(paths.state_path, state)
     receiver_log = os.path.join(paths.base_dir, f"receiver-{state['capture_id']}.log")
     read_end, write_end = os.pipe()
@@ -2770,7 +2858,10 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
     """The detached receiver: capture until SIGTERM/SIGINT/SIGHUP, then drain and record it."""
     state = read_state(state_path)
     paths = CapturePaths(state["base_dir"], state["log_path"], state_path)
-    capture = Capture(env, state["harnesses"], paths, "session", state["protocol"], state["capture_id"], state["token"])
+    forward = state.get("forward") or {}
+    plan = parse_exports(None, forward.get("target"), forward.get("endpoint"), env.environ).forward
+    capture = Capture(env, state["harnesses"], paths, "session", state["protocol"], state["capture_id"], state["token"],
+                      plan)
     stop = threading.Event()
     for sig in FORWARDED_SIGNALS:
         signal.signal(sig, lambda _signum, _frame: stop.set())
@@ -2783,7 +2874,8 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
     stop.wait()
     capture.finish()
     state.update(status="finished", events=dict(capture.pipeline.events), write_failures=capture.writer.failed,
-                 receiver=capture.receiver.stats.snapshot())
+                 receiver=capture.receiver.stats.snapshot(),
+                 forwarded=capture.forwarded.to_json() if capture.forwarded else None)
     write_state(state_path, state)
     return EXIT_OK
 
@@ -2980,11 +3072,26 @@ def _add_capture_options(p: argparse.ArgumentParser, harness_default: str) -> No
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
 
 
+def _add_upload(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--upload", action="append", metavar="s3|gcs",
+                   help="upload the log after validation (repeatable or comma list; buckets from "
+                        "BEACON_CI_S3_BUCKET, BEACON_CI_GCS_BUCKET)")
+
+
+def _add_forward(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--forward", metavar="splunk|falcon|otlp",
+                   help="forward events as they arrive (tokens only from BEACON_CI_SPLUNK_HEC_TOKEN, "
+                        "BEACON_CI_FALCON_HEC_TOKEN; OTLP headers from BEACON_CI_OTLP_HEADERS)")
+    p.add_argument("--forward-endpoint", metavar="URL", help="where to forward (or BEACON_CI_*_ENDPOINT)")
+
+
 def _add_exec(subparsers: Any) -> None:
     p = subparsers.add_parser("exec", help="run an agent command with its telemetry captured",
                               usage="beacon ci exec [options] -- COMMAND [ARG...]")
     _add_capture_options(p, "auto")
     _add_verdict_options(p)
+    _add_upload(p)
+    _add_forward(p)
     _add_otlp_protocol(p)
     p.add_argument("--drain-timeout", type=float, default=DRAIN_TIMEOUT, help=argparse.SUPPRESS)
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
@@ -2995,19 +3102,26 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     command = resolve_command(command, env.environ)
     harnesses = parse_harnesses(args.harness) or harnesses_for_command(command)
-    capture = Capture(env, harnesses, resolve_paths(env.environ, args.base_dir, args.log_path), "exec",
-                      args.otlp_protocol)
+    exports = parse_exports(args.upload, args.forward, args.forward_endpoint, env.environ)
+    paths, capture_id = resolve_paths(env.environ, args.base_dir, args.log_path), new_capture_id()
+    uploads = plan_uploads(exports.uploads, env.environ, paths.log_path, detect_run(env.environ), capture_id,
+                           env.clock())
+    capture = Capture(env, harnesses, paths, "exec", args.otlp_protocol, capture_id, forward=exports.forward)
     try:
-        child_env = capture.start()
+        child_env = without_export_credentials(capture.start(), exports.targets)
         child_code, signal_received = run_child(command, child_env)
     finally:
         capture.finish(args.drain_timeout)
     validation = capture.validate(args.min_events)
     # The summary (and a GitHub annotation) first: the --json document must be stdout's last line.
     write_summary(env, validation, args.require_telemetry, args.summary)
+    uploaded = upload_log(env, uploads)
+    forward_failed = report_forward(env, capture.forwarded.to_json() if capture.forwarded else None)
     publish_outputs(env, {"log-path": capture.paths.log_path, **verdict_outputs(validation)})
-    report(env, capture.result(validation), validation, args.json, args.require_telemetry)
-    return exit_code_for(child_code, signal_received, validation, args.require_telemetry)
+    report(env, {**capture.result(validation), **export_results(uploaded)}, validation, args.json,
+           args.require_telemetry)
+    export_failed = forward_failed or not all(result.ok for result in uploaded)
+    return exit_code_for(child_code, signal_received, validation, args.require_telemetry, export_failed)
 
 
 def _add_validate(subparsers: Any) -> None:
@@ -3052,6 +3166,7 @@ def _add_start(subparsers: Any) -> None:
     p.add_argument("--state-path", help="the session state file (default: <base dir>/session.json)")
     p.add_argument("--github-env", help="the file to export settings to (default: $GITHUB_ENV)")
     _add_otlp_protocol(p)
+    _add_forward(p)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
     p.set_defaults(func=_cmd_start)
 
@@ -3059,11 +3174,13 @@ def _add_start(subparsers: Any) -> None:
 def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
     harnesses = parse_harnesses(args.harness) or list(HARNESSES)
     paths = resolve_paths(env.environ, args.base_dir, args.log_path, args.state_path)
+    exports = parse_exports(None, args.forward, args.forward_endpoint, env.environ)  # checked before it starts
+    forward = {"target": exports.forward.target, "endpoint": args.forward_endpoint} if exports.forward else None
     state = _running_session(paths.state_path)
     if state is not None:
         env.say(f"capture {state['capture_id']} is already running: its settings again")
     else:
-        state = start_session(env, harnesses, paths, args.otlp_protocol)
+        state = start_session(env, harnesses, paths, args.otlp_protocol, forward)
     publish_exports(env, session_exports(env, state), state, args.github_env or env.environ.get("GITHUB_ENV"))
     if args.json:
         public = {k: v for k, v in state.items() if k != "token"}
@@ -3087,6 +3204,7 @@ def _add_finish(subparsers: Any) -> None:
                                         "<base dir>/session.json)")
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
     _add_verdict_options(p)
+    _add_upload(p)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
     p.set_defaults(func=_cmd_finish)
 
@@ -3094,18 +3212,29 @@ def _add_finish(subparsers: Any) -> None:
 def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
     state_path = args.state_path or env.environ.get("BEACON_CI_STATE_PATH")
     state = read_state(resolve_paths(env.environ, args.base_dir, state_path=state_path).state_path)
+    targets = parse_exports(args.upload, None, None, env.environ).uploads
+    uploads = plan_uploads(targets, env.environ, state["log_path"], detect_run(env.environ), state["capture_id"],
+                           state.get("started_unix", env.clock()))
     env.say(stop_session(env, state))
     state = read_state(state["state_path"])
     validation = validate_log(state["log_path"], args.min_events, state["harnesses"], state["capture_id"],
                               write_failures=state.get("write_failures", 0))
     write_summary(env, validation, args.require_telemetry, args.summary)
+    uploaded = upload_log(env, uploads)
+    forward_failed = report_forward(env, state.get("forwarded"))
+    if state.get("forward") and not state.get("forwarded"):
+        env.say(f"forward to {state['forward']['target']}: the receiver stopped before it could say what it "
+                "delivered; counting it failed")
+        forward_failed = True
     publish_outputs(env, {"log-path": state["log_path"], "state-path": state["state_path"],
                           **verdict_outputs(validation)})
     result = {"capture_id": state["capture_id"], "mode": "session", "log_path": state["log_path"],
               "harnesses": state["harnesses"], "events": state.get("events", {}),
-              "receiver": state.get("receiver"), "validation": validation.as_json()}
+              "receiver": state.get("receiver"), "validation": validation.as_json(),
+              **({"forward": state["forwarded"]} if state.get("forwarded") else {}), **export_results(uploaded)}
     report(env, result, validation, args.json, args.require_telemetry)
-    return EXIT_VALIDATION if not validation.passed and args.require_telemetry else EXIT_OK
+    export_failed = forward_failed or not all(result.ok for result in uploaded)
+    return exit_code_for(0, None, validation, args.require_telemetry, export_failed)
 
 
 def _add_serve(subparsers: Any) -> None:

@@ -14,6 +14,9 @@ if str(ROOT) not in sys.path:
 
 from agents import RawExport, record_exports  # noqa: E402
 
+# The export stores and the strict HEC endpoint, as fixtures for every test module.
+from export_servers import aws_env, gcs_emulator, hec, moto_url, s3  # noqa: E402, F401
+
 from beacon_otlp import Batch, Receiver  # noqa: E402
 
 TOKEN = "test-token_0123456789abcdef"

@@ -2,14 +2,17 @@
 wherever its environment points (as Claude Code reads it), then exits as told.
 
     python fake_agent.py [--exit N] [--no-telemetry] [--on-signal] [--grandchild] [--marker PATH]
+                         [--environ PATH]
 
 --on-signal waits for SIGTERM/SIGINT/SIGHUP, exports, and exits 128+signal (as Claude does).
 --grandchild leaves a child process holding an open connection to the receiver.
+--environ writes the names of the variables in its environment to PATH, as a JSON list.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -52,9 +55,12 @@ def main() -> int:
     parser.add_argument("--on-signal", action="store_true")
     parser.add_argument("--grandchild", action="store_true")
     parser.add_argument("--marker")
+    parser.add_argument("--environ")
     args = parser.parse_args()
     if args.marker:
         Path(args.marker).write_text("ran")
+    if args.environ:
+        Path(args.environ).write_text(json.dumps(sorted(os.environ)))
     if args.grandchild:
         hold_connection(os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"])
     if args.on_signal:

@@ -36,12 +36,20 @@ What it measures
 5. decode_us_per_record: beacon's decode_protobuf and decode_json on one 512-record body,
    against the reference ExportLogsServiceRequest.ParseFromString + json_format.MessageToDict
    (protobuf is imported only for this part); best of 5 rounds of time.perf_counter.
+6. session: median wall time of `beacon ci start` (until it returns, its receiver listening)
+   and of `beacon ci finish` of an empty capture, 20 runs each.
+7. forwarding: events/s from a beacon_export Forwarder, first submit to close() returning with
+   every event confirmed, to an HEC sink (gzip, newline-delimited JSON) and to a beacon
+   receiver over OTLP/HTTP logs, both on loopback, for 10,000 events (a full queue) of the
+   synthetic session.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
+import http.server
 import io
 import json
 import math
@@ -65,6 +73,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import beacon  # noqa: E402
+import beacon_export  # noqa: E402
 import beacon_otlp  # noqa: E402
 from beacon_otlp import (  # noqa: E402
     JSON,
@@ -94,6 +103,7 @@ TARGET_PIPELINE_RSS_MB = 80.0
 TARGET_EXEC_OVERHEAD_MS = 150.0
 EXEC_RUNS = 20
 TARGET_START_MS = 1000.0  # ci start returns within a second
+FORWARD_EVENTS = beacon_export.MAX_QUEUED_EVENTS  # submitted at once: what the queue holds
 
 
 def log(message: str) -> None:
@@ -529,6 +539,72 @@ def measure_session(runs: int) -> Dict[str, Any]:
                              for name, values in timings.items()}}
 
 
+# --- forwarding -------------------------------------------------------------------------------
+
+
+class _HecSink(http.server.BaseHTTPRequestHandler):
+    """Accepts HEC posts and counts their events: what a fast Splunk answers."""
+
+    protocol_version = "HTTP/1.1"
+    events = 0
+
+    def do_POST(self) -> None:
+        body = gzip.decompress(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).events += body.count(b"\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _forward_rate(target: str, url: str, environ: Dict[str, str], events: List[Dict[str, Any]]) -> float:
+    forwarder = beacon_export.make_forwarder(target, url, environ)
+    started = time.perf_counter()
+    for start in range(0, len(events), 100):  # in batches, as the capture submits them
+        forwarder.submit(events[start:start + 100])
+    result = forwarder.close(120)
+    elapsed = time.perf_counter() - started
+    if result.failed:
+        raise RuntimeError(f"forwarding to {target} lost {result.failed} events: {result.message}")
+    return round(result.sent / elapsed)
+
+
+def measure_forwarding(count: int) -> Dict[str, Any]:
+    """Events/s through a Forwarder to an HEC sink and to a beacon receiver (OTLP logs)."""
+    events = _sample_events(count)
+    _HecSink.events = 0
+    hec = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HecSink)
+    threading.Thread(target=hec.serve_forever, daemon=True).start()
+    received: Counter = Counter()
+    receiver = beacon_otlp.Receiver(lambda batch: received.update(logs=batch.records), token="bench-token")
+    receiver.start()
+    try:
+        hec_rate = _forward_rate("splunk", f"http://127.0.0.1:{hec.server_address[1]}",
+                                 {"BEACON_CI_SPLUNK_HEC_TOKEN": "bench-token"}, events)
+        otlp_rate = _forward_rate("otlp", receiver.url, {"BEACON_CI_OTLP_HEADERS": f"{TOKEN_HEADER}=bench-token"},
+                                  events)
+    finally:
+        hec.shutdown()
+        receiver.stop()
+    return {"events": count, "hec_events_per_s": hec_rate, "otlp_events_per_s": otlp_rate,
+            "hec_received": _HecSink.events, "otlp_received": received["logs"]}
+
+
+def _sample_events(count: int) -> List[Dict[str, Any]]:
+    """Beacon events as the capture writes them (normalized, protected), from the synthetic session."""
+    normalizer = beacon.Normalizer(beacon.CaptureContext.detect({}, "bench", "exec"), time.time)
+    protector = beacon.Protector([])
+    session: List[Dict[str, Any]] = []
+    for signal_name, request in beacon.synthetic_claude_session("bench", time.time_ns()):
+        batch = beacon_otlp.Batch(signal_name, request, PROTOBUF, beacon_otlp.count_records(signal_name, request),
+                                  time.time())
+        session += [protector.protect_event(event) for event in normalizer.events(batch)]
+    return [session[n % len(session)] for n in range(count)]
+
+
 # --- decode cost ------------------------------------------------------------------------------
 
 
@@ -632,6 +708,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     overhead = measure_exec_overhead(EXEC_RUNS)
     log(f"session mode: {EXEC_RUNS} runs of beacon ci start, then ci finish")
     session = measure_session(EXEC_RUNS)
+    log(f"forwarding: {FORWARD_EVENTS} events to an HEC sink and to a beacon receiver over OTLP")
+    forwarding = measure_forwarding(FORWARD_EVENTS)
     end_to_end: Dict[str, Dict[str, Any]] = {}
     for fmt in FORMATS:
         end_to_end[fmt] = {}
@@ -693,6 +771,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "pipeline": pipeline,
         "exec_overhead": overhead,
         "session": session,
+        "forwarding": forwarding,
         "decode_bodies_agree": decode["bodies_agree"],
         "decode_rounds": {"rounds": decode["rounds"], "reps_per_round": decode["reps_per_round"]},
         "reference": decode["reference"],
