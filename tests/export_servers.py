@@ -26,7 +26,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # up until the end: libraries keep background threads talking to it
 def moto_url() -> Iterator[str]:
     server_module = pytest.importorskip("moto.server")
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -60,7 +60,7 @@ def s3(aws_env: Dict[str, str]) -> Any:
     client.delete_bucket(Bucket="audit-logs")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # up until the end: libraries keep background threads talking to it
 def gcs_emulator() -> Iterator[str]:
     emulator = pytest.importorskip("gcp_storage_emulator.server")
     port = free_port()

@@ -249,6 +249,10 @@ class Relay:
                     pass
 
     def close(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() that close() alone leaves blocked
+        except OSError:
+            pass
         self.listener.close()
 
 
@@ -648,6 +652,7 @@ def test_otlp_forward_to_a_beacon_receiver(make_receiver: Callable[..., Receiver
     forwarder.submit(events[10:])
     result = forwarder.close(10)
     assert result.to_json() == {"target": "otlp", "endpoint": receiver.url + "/v1/logs", "sent": 30, "failed": 0}
+    assert collector.wait_for_records(30) == 30  # answered 200 first, then handed to the consumer
     records, resources = [], []
     for batch in collector.batches:
         assert batch.signal == "logs"
