@@ -53,10 +53,9 @@ try:
 except ImportError:  # `python3 -I beacon.py` does not put the script's folder on sys.path
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import beacon_otlp
+import beacon_export
+from beacon_export import ExportError, ForwardPlan, ForwardResult, UploadPlan, UploadResult
 from beacon_otlp import JSON, PROTOBUF, TOKEN_HEADER, Batch, Receiver
-
-import beacon_export  # noqa: E402  (beside beacon_otlp, found the same way)
-from beacon_export import ExportError, ForwardPlan, ForwardResult, UploadPlan, UploadResult  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -105,8 +104,14 @@ class Environment:
 # --- capture context: paths, ids, CI run metadata --------------------------------------
 
 HARNESSES = ("claude", "codex", "gemini")
-HARNESS_ALIASES = {"claude": "claude", "claude_code": "claude", "codex": "codex", "codex_cli": "codex",
-                   "gemini": "gemini", "gemini_cli": "gemini"}
+HARNESS_ALIASES = {
+    "claude": "claude",
+    "claude_code": "claude",
+    "codex": "codex",
+    "codex_cli": "codex",
+    "gemini": "gemini",
+    "gemini_cli": "gemini",
+}
 HARNESS_EVENT_NAMES = {"claude": "claude_code", "codex": "codex_cli", "gemini": "gemini_cli"}
 
 
@@ -152,10 +157,15 @@ def default_base_dir(environ: Mapping[str, str]) -> str:
     return os.path.join(tempfile.gettempdir(), f"beacon-{uid}")
 
 
-def resolve_paths(environ: Mapping[str, str], base_dir: Optional[str] = None,
-                  log_path: Optional[str] = None, state_path: Optional[str] = None) -> CapturePaths:
-    base = os.path.abspath(base_dir or (os.path.dirname(os.path.abspath(log_path)) if log_path
-                                        else default_base_dir(environ)))
+def resolve_paths(
+    environ: Mapping[str, str],
+    base_dir: Optional[str] = None,
+    log_path: Optional[str] = None,
+    state_path: Optional[str] = None,
+) -> CapturePaths:
+    base = os.path.abspath(
+        base_dir or (os.path.dirname(os.path.abspath(log_path)) if log_path else default_base_dir(environ))
+    )
     return CapturePaths(
         base_dir=base,
         log_path=os.path.abspath(log_path) if log_path else os.path.join(base, "runtime.jsonl"),
@@ -182,10 +192,16 @@ def detect_run(environ: Mapping[str, str]) -> Dict[str, str]:
     get = lambda name: environ.get(name, "").strip()  # noqa: E731
     if get("GITHUB_ACTIONS") == "true":
         run = {
-            "provider": "github_actions", "run_id": get("GITHUB_RUN_ID"), "run_attempt": get("GITHUB_RUN_ATTEMPT"),
-            "workflow": get("GITHUB_WORKFLOW"), "job": get("GITHUB_JOB"), "event_name": get("GITHUB_EVENT_NAME"),
-            "commit": get("GITHUB_SHA"), "repository": get("GITHUB_REPOSITORY"),
-            "branch": get("GITHUB_HEAD_REF") or get("GITHUB_REF_NAME"), "actor": get("GITHUB_ACTOR"),
+            "provider": "github_actions",
+            "run_id": get("GITHUB_RUN_ID"),
+            "run_attempt": get("GITHUB_RUN_ATTEMPT"),
+            "workflow": get("GITHUB_WORKFLOW"),
+            "job": get("GITHUB_JOB"),
+            "event_name": get("GITHUB_EVENT_NAME"),
+            "commit": get("GITHUB_SHA"),
+            "repository": get("GITHUB_REPOSITORY"),
+            "branch": get("GITHUB_HEAD_REF") or get("GITHUB_REF_NAME"),
+            "actor": get("GITHUB_ACTOR"),
         }
         ref = get("GITHUB_REF")
         match = re.match(r"refs/pull/(\d+)/", ref)
@@ -195,8 +211,13 @@ def detect_run(environ: Mapping[str, str]) -> Dict[str, str]:
         if server and repo and run_id:
             run["url"] = f"{server}/{repo}/actions/runs/{run_id}"
         return {k: v for k, v in run.items() if v}
-    for variable, provider in (("GITLAB_CI", "gitlab"), ("BUILDKITE", "buildkite"), ("JENKINS_URL", "jenkins"),
-                               ("CIRCLECI", "circleci"), ("CI", "ci")):
+    for variable, provider in (
+        ("GITLAB_CI", "gitlab"),
+        ("BUILDKITE", "buildkite"),
+        ("JENKINS_URL", "jenkins"),
+        ("CIRCLECI", "circleci"),
+        ("CI", "ci"),
+    ):
         if get(variable):
             return {"provider": provider}
     return {}
@@ -209,13 +230,22 @@ def new_capture_id() -> str:
 # --- harness setup: point each agent's telemetry at the receiver (the child only) ------
 
 # Inherited variables that would send telemetry elsewhere, or silently disable it.
-_OTLP_OVERRIDES = tuple(
-    f"OTEL_EXPORTER_OTLP_{signal}_{setting}"
-    for signal in ("LOGS", "METRICS", "TRACES") for setting in ("ENDPOINT", "PROTOCOL", "HEADERS")
-) + ("OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_SDK_DISABLED")
+_OTLP_OVERRIDES = (
+    *(
+        f"OTEL_EXPORTER_OTLP_{signal}_{setting}"
+        for signal in ("LOGS", "METRICS", "TRACES")
+        for setting in ("ENDPOINT", "PROTOCOL", "HEADERS")
+    ),
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_SDK_DISABLED",
+)
 # Export cadence, set only where the user has not: short CI jobs must not ride on the exit flush.
-_EXPORT_INTERVALS = {"OTEL_METRIC_EXPORT_INTERVAL": "5000", "OTEL_LOGS_EXPORT_INTERVAL": "1000",
-                     "OTEL_BLRP_SCHEDULE_DELAY": "1000", "OTEL_BSP_SCHEDULE_DELAY": "1000"}
+_EXPORT_INTERVALS = {
+    "OTEL_METRIC_EXPORT_INTERVAL": "5000",
+    "OTEL_LOGS_EXPORT_INTERVAL": "1000",
+    "OTEL_BLRP_SCHEDULE_DELAY": "1000",
+    "OTEL_BSP_SCHEDULE_DELAY": "1000",
+}
 
 
 def resource_attributes(existing: str, capture_id: str, run: Mapping[str, str]) -> str:
@@ -227,28 +257,53 @@ def resource_attributes(existing: str, capture_id: str, run: Mapping[str, str]) 
     return ",".join(kept)
 
 
-OTLP_PROTOCOLS = {"protobuf": ("http/protobuf", "binary"), "json": ("http/json", "json")}  # (OTel SDKs, Codex)
+OTLP_PROTOCOLS = {
+    "protobuf": ("http/protobuf", "binary"),
+    "json": ("http/json", "json"),
+}  # (OTel SDKs, Codex)
 
 
-def child_environment(parent: Mapping[str, str], harnesses: Sequence[str], endpoint: str, token: str,
-                      capture_id: str, run: Mapping[str, str], codex_home: Optional[str],
-                      protocol: str = "protobuf") -> Dict[str, str]:
+def child_environment(
+    parent: Mapping[str, str],
+    harnesses: Sequence[str],
+    endpoint: str,
+    token: str,
+    capture_id: str,
+    run: Mapping[str, str],
+    codex_home: Optional[str],
+    protocol: str = "protobuf",
+) -> Dict[str, str]:
     """The environment for the agent: the parent's, with every configured harness exporting to us."""
     env = {k: v for k, v in parent.items() if k not in _OTLP_OVERRIDES}
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
     env["OTEL_EXPORTER_OTLP_PROTOCOL"] = OTLP_PROTOCOLS[protocol][0]  # unset means Claude exports nothing
     env["OTEL_EXPORTER_OTLP_HEADERS"] = f"{TOKEN_HEADER}={token}"
-    env["OTEL_RESOURCE_ATTRIBUTES"] = resource_attributes(parent.get("OTEL_RESOURCE_ATTRIBUTES", ""), capture_id, run)
+    env["OTEL_RESOURCE_ATTRIBUTES"] = resource_attributes(
+        parent.get("OTEL_RESOURCE_ATTRIBUTES", ""), capture_id, run
+    )
     for name, value in _EXPORT_INTERVALS.items():
         env.setdefault(name, value)
     if "claude" in harnesses:
-        env.update({"CLAUDE_CODE_ENABLE_TELEMETRY": "1", "OTEL_LOGS_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "otlp",
-                    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
-                    "OTEL_LOG_TOOL_DETAILS": "1", "OTEL_LOG_USER_PROMPTS": "1"})
+        env.update(
+            {
+                "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+                "OTEL_LOGS_EXPORTER": "otlp",
+                "OTEL_METRICS_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
+                "OTEL_LOG_TOOL_DETAILS": "1",
+                "OTEL_LOG_USER_PROMPTS": "1",
+            }
+        )
     if "gemini" in harnesses:
-        env.update({"GEMINI_TELEMETRY_ENABLED": "true", "GEMINI_TELEMETRY_TARGET": "local",
-                    "GEMINI_TELEMETRY_OTLP_ENDPOINT": endpoint, "GEMINI_TELEMETRY_OTLP_PROTOCOL": "http",
-                    "GEMINI_TELEMETRY_LOG_PROMPTS": "true"})
+        env.update(
+            {
+                "GEMINI_TELEMETRY_ENABLED": "true",
+                "GEMINI_TELEMETRY_TARGET": "local",
+                "GEMINI_TELEMETRY_OTLP_ENDPOINT": endpoint,
+                "GEMINI_TELEMETRY_OTLP_PROTOCOL": "http",
+                "GEMINI_TELEMETRY_LOG_PROMPTS": "true",
+            }
+        )
     if "codex" in harnesses and codex_home:
         env["CODEX_HOME"] = codex_home
     return env
@@ -258,7 +313,9 @@ def user_codex_home(environ: Mapping[str, str]) -> str:
     return environ.get("CODEX_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".codex")
 
 
-def write_codex_home(target: str, user_home: str, endpoint: str, token: str, protocol: str = "protobuf") -> str:
+def write_codex_home(
+    target: str, user_home: str, endpoint: str, token: str, protocol: str = "protobuf"
+) -> str:
     """A CODEX_HOME that is the user's (auth.json, rules, hooks, ... linked in) with a copy of
     their config.toml that gains our [otel] exporters. Rules and hooks must carry over: they
     are what denies a tool call."""
@@ -281,15 +338,19 @@ def _codex_otel_table(endpoint: str, token: str, protocol: str) -> str:
     # Codex needs a full per-signal URL for each exporter; each defaults to off when missing.
     def exporter(signal: str) -> str:
         url = json.dumps(f"{endpoint}/v1/{signal}")
-        return (f'{{ otlp-http = {{ endpoint = {url}, protocol = "{protocol}", '
-                f'headers = {{ {json.dumps(TOKEN_HEADER)} = {json.dumps(token)} }} }} }}')
+        return (
+            f'{{ otlp-http = {{ endpoint = {url}, protocol = "{protocol}", '
+            f"headers = {{ {json.dumps(TOKEN_HEADER)} = {json.dumps(token)} }} }} }}"
+        )
 
-    return ("[otel]\n"
-            'environment = "ci"\n'
-            "log_user_prompt = true\n"
-            f"exporter = {exporter('logs')}\n"
-            f"trace_exporter = {exporter('traces')}\n"
-            f"metrics_exporter = {exporter('metrics')}\n")
+    return (
+        "[otel]\n"
+        'environment = "ci"\n'
+        "log_user_prompt = true\n"
+        f"exporter = {exporter('logs')}\n"
+        f"trace_exporter = {exporter('traces')}\n"
+        f"metrics_exporter = {exporter('metrics')}\n"
+    )
 
 
 def _without_otel_tables(config: str) -> str:
@@ -341,10 +402,15 @@ class CaptureContext(NamedTuple):
     user: str
 
     @classmethod
-    def detect(cls, environ: Mapping[str, str], capture_id: str, mode: str) -> "CaptureContext":
-        return cls(capture_id, mode, detect_run(environ), socket.gethostname(),
-                   _OS_NAMES.get(sys.platform, sys.platform.rstrip("0123456789") or "unknown"),
-                   environ.get("USER") or environ.get("USERNAME") or "")
+    def detect(cls, environ: Mapping[str, str], capture_id: str, mode: str) -> CaptureContext:
+        return cls(
+            capture_id,
+            mode,
+            detect_run(environ),
+            socket.gethostname(),
+            _OS_NAMES.get(sys.platform, sys.platform.rstrip("0123456789") or "unknown"),
+            environ.get("USER") or environ.get("USERNAME") or "",
+        )
 
 
 def rfc3339_ms(ns: int) -> str:
@@ -385,7 +451,7 @@ def integer(value: Any) -> Optional[int]:
     if isinstance(value, int):
         return value
     if isinstance(value, float) and math.isfinite(value):
-        return int(round(value))
+        return round(value)
     try:
         return int(str(value).strip())
     except ValueError:
@@ -393,7 +459,7 @@ def integer(value: Any) -> Optional[int]:
             number = float(str(value).strip())
         except ValueError:
             return None
-        return int(round(number)) if math.isfinite(number) else None
+        return round(number) if math.isfinite(number) else None
 
 
 def number(value: Any) -> Optional[float]:
@@ -440,9 +506,18 @@ def approval_action(decision: str) -> str:
 
 def category_of(action: str) -> str:
     prefix = action.split(".", 1)[0]
-    return {"prompt": "prompt", "command": "command", "file": "file", "mcp": "mcp", "approval": "approval",
-            "session": "session", "token": "metric", "cost": "metric", "metric": "metric",
-            "tool": "tool"}.get(prefix, "")
+    return {
+        "prompt": "prompt",
+        "command": "command",
+        "file": "file",
+        "mcp": "mcp",
+        "approval": "approval",
+        "session": "session",
+        "token": "metric",
+        "cost": "metric",
+        "metric": "metric",
+        "tool": "tool",
+    }.get(prefix, "")
 
 
 class Normalizer:
@@ -498,7 +573,9 @@ class Normalizer:
         ctx = self.context
         event: Dict[str, Any] = {
             "timestamp": rfc3339_ms(time_ns or int(self.clock() * 1e9)),
-            "vendor": "beacon", "product": "endpoint-agent", "schema_version": "1.0",
+            "vendor": "beacon",
+            "product": "endpoint-agent",
+            "schema_version": "1.0",
             "event": {"kind": "agent_runtime", "action": "", "id": secrets.token_hex(16)},
             "severity": "info",
             "endpoint": {"hostname": ctx.hostname, "os": ctx.os_name},
@@ -514,7 +591,9 @@ class Normalizer:
             event["session"] = {"id": session_id}
         return event
 
-    def log_event_or_fallback(self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]) -> Dict[str, Any]:
+    def log_event_or_fallback(
+        self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]
+    ) -> Dict[str, Any]:
         """A record beacon cannot map is still written, as what it is: never lose accepted data."""
         try:
             return self.log_event(res_attrs, record)
@@ -539,7 +618,9 @@ class Normalizer:
         sequence = integer(attrs.get("event.sequence"))
         if sequence is not None:
             event["event"]["sequence"] = sequence
-        severity = text(record["severity_text"]).lower() or SEVERITY_NAMES.get(record["severity_number"] // 4 * 4 + 1, "")
+        severity = text(record["severity_text"]).lower() or SEVERITY_NAMES.get(
+            record["severity_number"] // 4 * 4 + 1, ""
+        )
         if "fatal" in severity or "critical" in severity:
             event["severity"] = "critical"
         elif "error" in severity:
@@ -551,16 +632,24 @@ class Normalizer:
         if not event["event"]["action"]:
             map_generic_log(event, name, attrs)
         event["event"]["category"] = category_of(event["event"]["action"])
-        event["raw"] = {"otel_signal": "logs", "event_name": name,
-                        "attributes": {**{k: res_attrs[k] for k in _IDENTIFYING if k in res_attrs}, **attrs}}
+        event["raw"] = {
+            "otel_signal": "logs",
+            "event_name": name,
+            "attributes": {**{k: res_attrs[k] for k in _IDENTIFYING if k in res_attrs}, **attrs},
+        }
         return event
 
-    def metric_events(self, res_attrs: Mapping[str, Any], metric: Mapping[str, Any]) -> Iterator[Dict[str, Any]]:
+    def metric_events(
+        self, res_attrs: Mapping[str, Any], metric: Mapping[str, Any]
+    ) -> Iterator[Dict[str, Any]]:
         name = metric["name"]
         kind = usage_kind(name)
         if kind is None:
             return
-        if name.startswith("gen_ai.") and harness_name(text(res_attrs.get("service.name"))) in HARNESS_EVENT_NAMES.values():
+        if (
+            name.startswith("gen_ai.")
+            and harness_name(text(res_attrs.get("service.name"))) in HARNESS_EVENT_NAMES.values()
+        ):
             return  # the agent's own usage metric counts the same tokens; one source only
         data = metric.get("sum") or metric.get("gauge") or metric.get("histogram")
         if not data:
@@ -584,14 +673,26 @@ class Normalizer:
                 event["model"] = model
             usage = token_usage(attrs, value) if kind == "token" else {"cost_usd": float(value)}
             event["gen_ai"] = {"usage": usage}
-            event["raw"] = {"otel_signal": "metrics", "metric_name": name, "metric_unit": metric["unit"],
-                            "metric_value": value, "attributes": dict(attrs)}
+            event["raw"] = {
+                "otel_signal": "metrics",
+                "metric_name": name,
+                "metric_unit": metric["unit"],
+                "metric_value": value,
+                "attributes": dict(attrs),
+            }
             yield event
 
-    def _increment(self, name: str, res_attrs: Mapping[str, Any], point: Mapping[str, Any], value: float) -> float:
+    def _increment(
+        self, name: str, res_attrs: Mapping[str, Any], point: Mapping[str, Any], value: float
+    ) -> float:
         """A cumulative point's increase since the last export of the same series."""
-        key = (name, text(res_attrs.get("service.instance.id")), text(res_attrs.get("session.id")),
-               tuple(sorted((k, text(v)) for k, v in point["attributes"].items())), point["start_time_unix_nano"])
+        key = (
+            name,
+            text(res_attrs.get("service.instance.id")),
+            text(res_attrs.get("session.id")),
+            tuple(sorted((k, text(v)) for k, v in point["attributes"].items())),
+            point["start_time_unix_nano"],
+        )
         previous = self._cumulative.get(key, 0.0)
         self._cumulative[key] = value
         return value - previous if value >= previous else value  # a reset starts again
@@ -619,11 +720,19 @@ def usage_kind(metric_name: str) -> Optional[str]:
     return None
 
 
-_TOKEN_TYPES = {"input": "input_tokens", "prompt": "input_tokens", "output": "output_tokens",
-                "completion": "output_tokens", "cacheread": "cache_read.input_tokens",
-                "cachedinput": "cache_read.input_tokens", "cache": "cache_read.input_tokens",
-                "cachecreation": "cache_creation.input_tokens", "reasoning": "reasoning.output_tokens",
-                "reasoningoutput": "reasoning.output_tokens", "thought": "reasoning.output_tokens"}
+_TOKEN_TYPES = {
+    "input": "input_tokens",
+    "prompt": "input_tokens",
+    "output": "output_tokens",
+    "completion": "output_tokens",
+    "cacheread": "cache_read.input_tokens",
+    "cachedinput": "cache_read.input_tokens",
+    "cache": "cache_read.input_tokens",
+    "cachecreation": "cache_creation.input_tokens",
+    "reasoning": "reasoning.output_tokens",
+    "reasoningoutput": "reasoning.output_tokens",
+    "thought": "reasoning.output_tokens",
+}
 
 
 def token_usage(attrs: Mapping[str, Any], value: float) -> Dict[str, Any]:
@@ -631,7 +740,7 @@ def token_usage(attrs: Mapping[str, Any], value: float) -> Dict[str, Any]:
     slot = _TOKEN_TYPES.get(token_type.lower().replace("_", ""), "")
     usage: Dict[str, Any] = {"token_type": token_type} if token_type else {}
     if slot:
-        _put(usage, slot, int(round(value)))
+        _put(usage, slot, round(value))
     return usage
 
 
@@ -668,8 +777,9 @@ def set_tool_call(event: Dict[str, Any], tool: str, call_id: str, arguments: Any
             gen_ai_tool["call"] = call
 
 
-def set_command(event: Dict[str, Any], command: str, exit_code: Optional[int] = None,
-                duration_ms: Optional[int] = None) -> None:
+def set_command(
+    event: Dict[str, Any], command: str, exit_code: Optional[int] = None, duration_ms: Optional[int] = None
+) -> None:
     entry: Dict[str, Any] = {"command": command} if command else {}
     if exit_code is not None:
         entry["exit_code"] = exit_code
@@ -687,8 +797,13 @@ def set_file(event: Dict[str, Any], path: str, operation: str) -> None:
         event.setdefault("tool", {})["path"] = path
 
 
-def set_error(event: Dict[str, Any], error_type: str, message: str = "", status: Optional[int] = None,
-              severity: str = "high") -> None:
+def set_error(
+    event: Dict[str, Any],
+    error_type: str,
+    message: str = "",
+    status: Optional[int] = None,
+    severity: str = "high",
+) -> None:
     error: Dict[str, Any] = {"type": error_type or "error"}
     if message:
         error["message"] = message
@@ -727,18 +842,26 @@ CLAUDE_FILE_TOOLS = {
     "notebookedit": ("file.modified", "edit", "notebook_path"),
 }
 CLAUDE_SHELL_TOOLS = ("bash", "powershell", "pwsh")
-CLAUDE_LOOKUP_TOOLS = {"grep": ("pattern", "path"), "glob": ("pattern", "path"), "ls": ("", "path"),
-                       "webfetch": ("url", ""), "websearch": ("query", "")}
+CLAUDE_LOOKUP_TOOLS = {
+    "grep": ("pattern", "path"),
+    "glob": ("pattern", "path"),
+    "ls": ("", "path"),
+    "webfetch": ("url", ""),
+    "websearch": ("query", ""),
+}
 CLAUDE_LIFECYCLE = {
     "user_prompt": "prompt.submitted",
-    "api_refusal": "session.status", "permission_mode_changed": "session.status",
-    "api_error": "session.error", "internal_error": "session.error", "api_retries_exhausted": "session.error",
+    "api_refusal": "session.status",
+    "permission_mode_changed": "session.status",
+    "api_error": "session.error",
+    "internal_error": "session.error",
+    "api_retries_exhausted": "session.error",
     "mcp_server_connection": "mcp.connection",
 }
 
 
 def map_claude_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
-    short = name[len("claude_code."):] if name.startswith("claude_code.") else name
+    short = name[len("claude_code.") :] if name.startswith("claude_code.") else name
     if short in ("tool_decision", "tool_result"):
         tool = first(attrs, "tool_name", "tool.name")
         tool_input = json_object(attrs.get("tool_input"))
@@ -748,12 +871,20 @@ def map_claude_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -
         if short == "tool_decision":
             decision = first(attrs, "decision", "decision_type")
             set_action(event, approval_action(decision))
-            event["approval"] = {"required": True, "decision": decision,
-                                 "reason": first(attrs, "source", "decision_source")}
+            event["approval"] = {
+                "required": True,
+                "decision": decision,
+                "reason": first(attrs, "source", "decision_source"),
+            }
         else:
             set_outcome(event, outcome(attrs.get("success")))
             if event["event"].get("outcome") == "failure":
-                set_error(event, first(attrs, "error_type") or "tool_error", first(attrs, "error"), severity="medium")
+                set_error(
+                    event,
+                    first(attrs, "error_type") or "tool_error",
+                    first(attrs, "error"),
+                    severity="medium",
+                )
                 if event["event"]["action"] == "tool.invoked":
                     set_action(event, "tool.failed")
         return
@@ -763,9 +894,17 @@ def map_claude_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -
         if prompt:
             event["prompt"] = {"text": prompt}
     elif short == "api_request":
-        set_usage(event, attrs, {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
-                                 "cache_read.input_tokens": "cache_read_tokens",
-                                 "cache_creation.input_tokens": "cache_creation_tokens", "cost_usd": "cost_usd"})
+        set_usage(
+            event,
+            attrs,
+            {
+                "input_tokens": "input_tokens",
+                "output_tokens": "output_tokens",
+                "cache_read.input_tokens": "cache_read_tokens",
+                "cache_creation.input_tokens": "cache_creation_tokens",
+                "cost_usd": "cost_usd",
+            },
+        )
         duration = integer(attrs.get("duration_ms"))
         if duration is not None:
             event["event"]["duration_ms"] = duration
@@ -778,13 +917,21 @@ def map_claude_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -
             event["mcp"] = {"server": server, "status": first(attrs, "status")}
 
 
-def classify_claude_tool(event: Dict[str, Any], tool: str, tool_input: Mapping[str, Any],
-                         parameters: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
+def classify_claude_tool(
+    event: Dict[str, Any],
+    tool: str,
+    tool_input: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    attrs: Mapping[str, Any],
+) -> None:
     lowered = tool.lower()
     duration = integer(attrs.get("duration_ms"))
     if lowered in CLAUDE_SHELL_TOOLS:
-        command = text(tool_input.get("command")) or text(parameters.get("full_command")) or text(
-            parameters.get("bash_command"))
+        command = (
+            text(tool_input.get("command"))
+            or text(parameters.get("full_command"))
+            or text(parameters.get("bash_command"))
+        )
         set_action(event, "command.executed")
         set_command(event, command, duration_ms=duration)
     elif lowered in CLAUDE_FILE_TOOLS:
@@ -809,8 +956,11 @@ CODEX_NOISE = ("codex.sse_event",)
 CODEX_LIFECYCLE = {"codex.conversation_starts": "session.started", "codex.user_prompt": "prompt.submitted"}
 _EXIT_CODE = re.compile(r"(?:Process exited with code|Exit code:)\s*(-?\d+)")
 _PATCH_FILE = re.compile(r"^\*\*\* (Add|Update|Delete) File: (.+)$", re.MULTILINE)
-_PATCH_ACTIONS = {"Add": ("file.created", "create"), "Update": ("file.modified", "edit"),
-                  "Delete": ("file.modified", "delete")}
+_PATCH_ACTIONS = {
+    "Add": ("file.created", "create"),
+    "Update": ("file.modified", "edit"),
+    "Delete": ("file.modified", "delete"),
+}
 
 
 def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
@@ -898,13 +1048,23 @@ def codex_keeps(name: str, body: str) -> bool:
 
 # Gemini CLI tools by what they do: (action, operation, argument holding the path)
 GEMINI_FILE_TOOLS = {
-    "read_file": ("file.read", "read", "file_path"), "read_many_files": ("file.read", "read", "paths"),
-    "write_file": ("file.modified", "write", "file_path"), "replace": ("file.modified", "edit", "file_path"),
+    "read_file": ("file.read", "read", "file_path"),
+    "read_many_files": ("file.read", "read", "paths"),
+    "write_file": ("file.modified", "write", "file_path"),
+    "replace": ("file.modified", "edit", "file_path"),
 }
-GEMINI_LOOKUP_TOOLS = {"list_directory": "path", "glob": "pattern", "search_file_content": "pattern",
-                       "web_fetch": "prompt", "google_web_search": "query"}
-GEMINI_LIFECYCLE = {"gemini_cli.user_prompt": "prompt.submitted", "gemini_cli.config": "session.started",
-                    "gemini_cli.api_error": "session.error"}
+GEMINI_LOOKUP_TOOLS = {
+    "list_directory": "path",
+    "glob": "pattern",
+    "search_file_content": "pattern",
+    "web_fetch": "prompt",
+    "google_web_search": "query",
+}
+GEMINI_LIFECYCLE = {
+    "gemini_cli.user_prompt": "prompt.submitted",
+    "gemini_cli.config": "session.started",
+    "gemini_cli.api_error": "session.error",
+}
 
 
 def map_gemini_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
@@ -915,12 +1075,23 @@ def map_gemini_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -
     if name == "gemini_cli.user_prompt" and first(attrs, "prompt"):
         event["prompt"] = {"text": first(attrs, "prompt")}
     elif name == "gemini_cli.api_response":
-        set_usage(event, attrs, {"input_tokens": "input_token_count", "output_tokens": "output_token_count",
-                                 "cache_read.input_tokens": "cached_content_token_count",
-                                 "reasoning.output_tokens": "thoughts_token_count"})
+        set_usage(
+            event,
+            attrs,
+            {
+                "input_tokens": "input_token_count",
+                "output_tokens": "output_token_count",
+                "cache_read.input_tokens": "cached_content_token_count",
+                "reasoning.output_tokens": "thoughts_token_count",
+            },
+        )
     elif name == "gemini_cli.api_error":
-        set_error(event, first(attrs, "error_type", "error.type") or "api_error", first(attrs, "error", "error.message"),
-                  integer(attrs.get("status_code")))
+        set_error(
+            event,
+            first(attrs, "error_type", "error.type") or "api_error",
+            first(attrs, "error", "error.message"),
+            integer(attrs.get("status_code")),
+        )
 
 
 def map_gemini_tool_call(event: Dict[str, Any], attrs: Mapping[str, Any]) -> None:
@@ -965,7 +1136,9 @@ def map_gemini_tool_call(event: Dict[str, Any], attrs: Mapping[str, Any]) -> Non
         if approval_action(word) == "approval.denied":
             set_action(event, "approval.denied")
     if result == "failure":
-        set_error(event, error_type or "tool_error", first(attrs, "error", "error.message"), severity="medium")
+        set_error(
+            event, error_type or "tool_error", first(attrs, "error", "error.message"), severity="medium"
+        )
         if event["event"]["action"] == "tool.invoked":
             set_action(event, "tool.failed")
 
@@ -996,8 +1169,20 @@ RAW_IDENTITY = frozenset({"otel_signal", "event_name", "metric_name", "metric_un
 RAW_SHRUNK_BYTES = 256  # raw strings are cut to this when the line is too long
 MESSAGE_SHRUNK_BYTES = 1024
 # The 1.0 fields (and ours) a minimal stand-in for an oversized event keeps.
-MINIMAL_EVENT_FIELDS = ("timestamp", "vendor", "product", "schema_version", "event", "severity", "endpoint",
-                        "user", "harness", "capture", "origin", "run")
+MINIMAL_EVENT_FIELDS = (
+    "timestamp",
+    "vendor",
+    "product",
+    "schema_version",
+    "event",
+    "severity",
+    "endpoint",
+    "user",
+    "harness",
+    "capture",
+    "origin",
+    "run",
+)
 _MAX_EVENT_DEPTH = 64  # deeper structures are cut (and a cycle cannot recurse forever)
 _MAX_JSON_DEPTH = 100  # JSON decoded out of a string, redacted by key
 _MAX_PASSES = 4  # redaction passes over one string (see Protector._redact)
@@ -1045,7 +1230,7 @@ def truncate_utf8(text: str, limit: int) -> Tuple[str, bool]:
         return text, False
     if limit <= _MARKER_BYTES:
         return data[:limit].decode("utf-8", "ignore"), True
-    head = data[:limit - _MARKER_BYTES].decode("utf-8", "ignore")  # drops a split last character
+    head = data[: limit - _MARKER_BYTES].decode("utf-8", "ignore")  # drops a split last character
     return _without_partial_marker(head) + TRUNCATED_MARKER, True
 
 
@@ -1063,29 +1248,112 @@ _NAME_WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # A name is split into words (snake, kebab, dotted, camelCase); it is secret when a word is one of
 # these or ends with one (csrftoken, dbpassword) ...
 _SECRET_WORDS = frozenset({"auth", "authorization", "pwd", "cookie", "cookies"})
-_SECRET_SUFFIXES = ("token", "secret", "secrets", "password", "passwords", "passwd", "passphrase",
-                    "credential", "credentials", "apikey", "apikeys", "privatekey", "secretkey", "accesskey")
+_SECRET_SUFFIXES = (
+    "token",
+    "secret",
+    "secrets",
+    "password",
+    "passwords",
+    "passwd",
+    "passphrase",
+    "credential",
+    "credentials",
+    "apikey",
+    "apikeys",
+    "privatekey",
+    "secretkey",
+    "accesskey",
+)
 # ... or when one of these words is followed by "key"/"keys" (api_key, AWS_SECRET_ACCESS_KEY) ...
 _KEY_QUALIFIERS = frozenset({"api", "access", "private", "secret", "signing", "encryption", "master"})
 # ... unless its last word says the value describes the secret rather than being it: token COUNTS
 # and types (input_tokens is plural anyway; token_type, auth_mode), where it lives (token_file,
 # ACTIONS_ID_TOKEN_REQUEST_URL), or whether it is set. "tokens" is never a label: it counts.
-_NOT_SECRET_LAST_WORDS = frozenset({
-    "type", "types", "kind", "count", "counts", "usage", "limit", "limits", "length", "len", "size",
-    "id", "ids", "name", "names", "file", "files", "path", "paths", "dir", "dirs", "directory", "url",
-    "urls", "uri", "endpoint", "host", "hostname", "port", "mode", "method", "methods", "scheme", "format",
-    "flow", "provider", "providers", "policy", "version", "source", "status", "state", "enabled",
-    "disabled", "required", "expiry", "expires", "expiration", "expired", "ttl", "lifetime", "timeout",
-    "at", "in", "index", "prefix", "label", "description", "help", "prompt", "stdin", "env", "var",
-    "sock", "socket", "helper", "user", "username", "login", "email", "present", "set", "exists",
-})
+_NOT_SECRET_LAST_WORDS = frozenset(
+    {
+        "type",
+        "types",
+        "kind",
+        "count",
+        "counts",
+        "usage",
+        "limit",
+        "limits",
+        "length",
+        "len",
+        "size",
+        "id",
+        "ids",
+        "name",
+        "names",
+        "file",
+        "files",
+        "path",
+        "paths",
+        "dir",
+        "dirs",
+        "directory",
+        "url",
+        "urls",
+        "uri",
+        "endpoint",
+        "host",
+        "hostname",
+        "port",
+        "mode",
+        "method",
+        "methods",
+        "scheme",
+        "format",
+        "flow",
+        "provider",
+        "providers",
+        "policy",
+        "version",
+        "source",
+        "status",
+        "state",
+        "enabled",
+        "disabled",
+        "required",
+        "expiry",
+        "expires",
+        "expiration",
+        "expired",
+        "ttl",
+        "lifetime",
+        "timeout",
+        "at",
+        "in",
+        "index",
+        "prefix",
+        "label",
+        "description",
+        "help",
+        "prompt",
+        "stdin",
+        "env",
+        "var",
+        "sock",
+        "socket",
+        "helper",
+        "user",
+        "username",
+        "login",
+        "email",
+        "present",
+        "set",
+        "exists",
+    }
+)
 _SHELL_DIRECTORY_NAMES = frozenset({"PWD", "OLDPWD"})  # the shell's working directory, not a password
 _COLLISION_SUFFIX_RE = re.compile(r"~[0-9]+\Z")  # see _unique_key
 # Every secret name contains one of these; most names contain none and are answered at once.
 _NAME_HINT_RE = re.compile(
     r"token|secret|passw|pwd|passphrase|credential|auth|cookie"
     r"|(?:api|access|private|signing|encryption|master)[ _.\-]*key",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _secret_name_cache: Dict[str, bool] = {}
 
 
@@ -1116,27 +1384,54 @@ def _names_secret(name: str) -> bool:
     for index, word in enumerate(words):
         if word in _SECRET_WORDS or word.endswith(_SECRET_SUFFIXES):
             return True
-        if word in _KEY_QUALIFIERS and words[index + 1:index + 2] in (["key"], ["keys"]):
+        if word in _KEY_QUALIFIERS and words[index + 1 : index + 2] in (["key"], ["keys"]):
             return True
     return False
 
 
 # Values under a secret label that are not secrets: booleans, nulls, type names, placeholders.
-_PLAIN_VALUES = frozenset({"true", "false", "null", "none", "nil", "undefined", "yes", "no", "on", "off",
-                           "required", "optional", "str", "string", "int", "bool", "bytes", "<redacted>",
-                           "redacted", "***"})
+_PLAIN_VALUES = frozenset(
+    {
+        "true",
+        "false",
+        "null",
+        "none",
+        "nil",
+        "undefined",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "required",
+        "optional",
+        "str",
+        "string",
+        "int",
+        "bool",
+        "bytes",
+        "<redacted>",
+        "redacted",
+        "***",
+    }
+)
 # $TOKEN, ${{ secrets.TOKEN }}, $(cat file), %TOKEN%, process.env.TOKEN, os.environ["TOKEN"]: code
 # or configuration that refers to a secret names it, it is not it.
-_REFERENCE_RE = re.compile(r"\$(?:\{|\(|[A-Z_][A-Z0-9_]*$)|%[A-Za-z_][A-Za-z0-9_]*%$"
-                           r"|(?:process\.env|os\.environ|os\.getenv|System\.getenv|ENV\[|env\.|secrets\.|vars?\.)")
+_REFERENCE_RE = re.compile(
+    r"\$(?:\{|\(|[A-Z_][A-Z0-9_]*$)|%[A-Za-z_][A-Za-z0-9_]*%$"
+    r"|(?:process\.env|os\.environ|os\.getenv|System\.getenv|ENV\[|env\.|secrets\.|vars?\.)"
+)
 _MARKERS_ONLY_RE = re.compile(r"(?:\[REDACTED\]|\.\.\.\[truncated\]|\s)*")
 
 
 def _is_secret_value(value: str) -> bool:
     """Whether a string found under a secret label is worth replacing."""
     stripped = value.strip()
-    return bool(stripped) and stripped.lower() not in _PLAIN_VALUES \
-        and not _REFERENCE_RE.match(stripped) and not _MARKERS_ONLY_RE.fullmatch(stripped)
+    return (
+        bool(stripped)
+        and stripped.lower() not in _PLAIN_VALUES
+        and not _REFERENCE_RE.match(stripped)
+        and not _MARKERS_ONLY_RE.fullmatch(stripped)
+    )
 
 
 def _is_secret_payload(value: Any) -> bool:
@@ -1173,7 +1468,8 @@ def _fold(text: str) -> str:
 # occur for it to be tried. Case-sensitive, as the prefixes are. Open-ended lengths, so that two
 # keys glued together go in one match (the result is stable when protected again).
 _TOKEN_PATTERNS: Tuple[Tuple[Tuple[str, ...], re.Pattern[str]], ...] = tuple(
-    (hints, re.compile(source)) for hints, source in (
+    (hints, re.compile(source))
+    for hints, source in (
         (("sk-",), r"sk-(?<![A-Za-z0-9]sk-)[A-Za-z0-9_\-]{20,}"),  # Anthropic sk-ant-, OpenAI sk-, sk-proj-
         (("k_live_", "k_test_"), r"[sr]k_(?<![A-Za-z0-9][sr]k_)(?:live|test)_[A-Za-z0-9]{10,}"),  # Stripe
         (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{36,}"),  # GitHub
@@ -1183,9 +1479,13 @@ _TOKEN_PATTERNS: Tuple[Tuple[Tuple[str, ...], re.Pattern[str]], ...] = tuple(
         (("xox",), r"xox[abposr]-[A-Za-z0-9\-]{10,}"),  # Slack
         (("npm_",), r"npm_[A-Za-z0-9]{36,}"),
         (("pypi-",), r"pypi-AgE[A-Za-z0-9_\-]{16,}"),  # PyPI macaroons: pypi-AgEIcHlwaS5vcmc...
-        (("eyJ",), r"eyJ(?<![A-Za-z0-9_\-]eyJ)(?=(?P<h>[A-Za-z0-9_\-]{4,}))(?P=h)"  # JWT: header.payload.sig
-                   r"\.eyJ(?=(?P<p>[A-Za-z0-9_\-]{4,}))(?P=p)\.[A-Za-z0-9_\-]*"),
-    ))
+        (
+            ("eyJ",),
+            r"eyJ(?<![A-Za-z0-9_\-]eyJ)(?=(?P<h>[A-Za-z0-9_\-]{4,}))(?P=h)"  # JWT: header.payload.sig
+            r"\.eyJ(?=(?P<p>[A-Za-z0-9_\-]{4,}))(?P=p)\.[A-Za-z0-9_\-]*",
+        ),
+    )
+)
 # PEM private keys: the body between the markers (kept) is replaced; unterminated (cut
 # upstream), up to the next "-----" or the end.
 _PEM_BEGIN_RE = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
@@ -1196,16 +1496,33 @@ _URL_PASSWORD_RE = re.compile(r"://[^\s:/?#@\"'`<>]*:(?P<value>[^\s/?#\"'`<>]+)@
 # ADO connection strings (Server=...;Password=my pass;): the value runs to ';', spaces included.
 # The label must open the string or follow ';' or a quote (checked in _ado_password).
 _ADO_PASSWORD_RE = re.compile(
-    r"p(?:assword|wd)[ \t]*=[ \t]*(?!\[redacted\])(?=(?P<value>[^;\s\"'=][^;\r\n=]*))(?P=value)(?=;|\Z)")
+    r"p(?:assword|wd)[ \t]*=[ \t]*(?!\[redacted\])(?=(?P<value>[^;\s\"'=][^;\r\n=]*))(?P=value)(?=;|\Z)"
+)
 # A label word, then the rest of the name it is part of, then this: label [quote] separator
 # [scheme] value. Separators: = : := => (not == or ::), or spaces after a --flag. Values:
 # \"escaped\" (JSON inside a string), "double", 'single', `backtick` quoted (all words, to the
 # closing quote or the end of the line), or bare up to a space, quote, comma, ';' or '&' ('='
 # included: base64 padding). An Authorization scheme word is kept.
-_LABEL_RE = re.compile(r"token|secret|passw(?:or)?d|pwd|passphrase|credential|auth|cookie"
-                       r"|(?:api|access|private|signing|encryption|master)[ _.\-]?keys?")
-_LABEL_WORDS = ("token", "secret", "passw", "pwd", "passphrase", "credential", "auth", "cookie", "api", "access",
-                "private", "signing", "encryption", "master")
+_LABEL_RE = re.compile(
+    r"token|secret|passw(?:or)?d|pwd|passphrase|credential|auth|cookie"
+    r"|(?:api|access|private|signing|encryption|master)[ _.\-]?keys?"
+)
+_LABEL_WORDS = (
+    "token",
+    "secret",
+    "passw",
+    "pwd",
+    "passphrase",
+    "credential",
+    "auth",
+    "cookie",
+    "api",
+    "access",
+    "private",
+    "signing",
+    "encryption",
+    "master",
+)
 _NAME_REST_RE = re.compile(r"[a-z0-9_.\-]*")
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _AUTH_SCHEMES = r"(?:bearer|basic|token|digest|negotiate)"
@@ -1218,33 +1535,79 @@ _ASSIGNMENT_RE = re.compile(
     r"|'(?P<v3>(?:[^'\\\n]|\\.)*)'?"
     r"|`(?P<v4>[^`\n]*)`?"
     r"|(?!" + _AUTH_SCHEMES + r"[ \t]+\S)"
-    r"(?P<v5>[^\s\"'`,;&{\[(<)\]}>\\](?:[^\s\"'`,;&\\]|\\(?![nrt\"'`\\]))*))")
+    r"(?P<v5>[^\s\"'`,;&{\[(<)\]}>\\](?:[^\s\"'`,;&\\]|\\(?![nrt\"'`\\]))*))"
+)
 _VALUE_GROUPS = ("v1", "v2", "v3", "v4", "v5")
 # "Bearer x" and "Basic x" outside an Authorization header: prose says "bearer token" too, so a
 # Bearer credential must not read as words, and a Basic one must decode to user:password.
 _BEARER_RE = re.compile(r"bearer(?<![a-z0-9_]bearer)[ \t]+(?P<value>[a-z0-9._~+/\-]+=*)")
 _BASIC_RE = re.compile(
-    r"basic(?<![a-z0-9_]basic)[ \t]+(?P<value>(?=(?P<run>[a-z0-9+/]{4,}))(?P=run)={0,2})(?![a-z0-9+/=])")
+    r"basic(?<![a-z0-9_]basic)[ \t]+(?P<value>(?=(?P<run>[a-z0-9+/]{4,}))(?P=run)={0,2})(?![a-z0-9+/=])"
+)
 # Credentials on a command line that no label names. A Cookie (or Set-Cookie) header: its whole
 # value, every cookie, to the end of the line or the closing quote.
 _COOKIE_HEADER_RE = re.compile(r"cookie(?<![a-z0-9_]cookie)[ \t]*:[ \t]*(?P<value>[^\r\n\"'`\\]+)")
 # curl -u/--user user:PASSWORD (also -U/--proxy-user, and attached: -uuser:pass).
 _USER_FLAGS = ("-u", "-U", "--user", "--proxy-user")
-_USER_FLAG_RE = re.compile(r"-(?<!\S-)(?:u|U|-user|-proxy-user)(?:[ \t]+|=)?[\"']?"
-                           r"(?P<user>[^\s:\"'`]*):(?P<value>[^\s\"'`]+)")
+_USER_FLAG_RE = re.compile(
+    r"-(?<!\S-)(?:u|U|-user|-proxy-user)(?:[ \t]+|=)?[\"']?"
+    r"(?P<user>[^\s:\"'`]*):(?P<value>[^\s\"'`]+)"
+)
 # mysql -pPASSWORD (attached only: "-p name" prompts, then names a database) and sshpass -p PASSWORD,
 # within the command's own segment of the line.
-_PASSWORD_PROGRAMS = ("mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlshow", "mysqlcheck", "mariadb",
-                      "mariadb-dump", "mariadb-admin", "sshpass")
+_PASSWORD_PROGRAMS = (
+    "mysql",
+    "mysqldump",
+    "mysqladmin",
+    "mysqlimport",
+    "mysqlshow",
+    "mysqlcheck",
+    "mariadb",
+    "mariadb-dump",
+    "mariadb-admin",
+    "sshpass",
+)
 _PASSWORD_PROGRAM_RE = re.compile(r"(?<![\w.\-])(?:" + "|".join(_PASSWORD_PROGRAMS) + r")(?![\w.\-])")
 _SEGMENT_END_RE = re.compile(r"[\n|;&]")
 _DASH_P_RE = re.compile(r"-(?<!\S-)p(?P<space>[ \t]*)[\"']?(?P<value>[^\s\"'`;|&]+)")
 _WORDS_RE = re.compile(r"[A-Za-z][a-z]*(?:[-.'][A-Za-z][a-z]*)*\.?")
 # Every rule needs one of these (or an exact value); a string with none is returned untouched.
-_CASE_HINTS = ("sk-", "k_live_", "k_test_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "AKIA",
-               "ASIA", "AIza", "xox", "npm_", "pypi-", "eyJ", "PRIVATE KEY", "://")
-_LOWER_HINTS = ("token", "secret", "pass", "pwd", "credential", "auth", "bearer", "basic", "key", "cookie", "-u",
-                "--user", "--proxy-user", "-p")
+_CASE_HINTS = (
+    "sk-",
+    "k_live_",
+    "k_test_",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "AKIA",
+    "ASIA",
+    "AIza",
+    "xox",
+    "npm_",
+    "pypi-",
+    "eyJ",
+    "PRIVATE KEY",
+    "://",
+)
+_LOWER_HINTS = (
+    "token",
+    "secret",
+    "pass",
+    "pwd",
+    "credential",
+    "auth",
+    "bearer",
+    "basic",
+    "key",
+    "cookie",
+    "-u",
+    "--user",
+    "--proxy-user",
+    "-p",
+)
 
 
 def _has_hint(text: str, hints: Sequence[str]) -> bool:
@@ -1289,7 +1652,7 @@ def _substitute(text: str, haystack: str, pattern: re.Pattern[str], replace: Rep
         replacement = replace(match, text)
         if replacement is None:
             continue
-        pieces.append(text[done:match.start()])
+        pieces.append(text[done : match.start()])
         pieces.append(replacement)
         done = match.end()
     if not pieces:
@@ -1300,28 +1663,28 @@ def _substitute(text: str, haystack: str, pattern: re.Pattern[str], replace: Rep
 
 def _replace_group(match: re.Match[str], text: str, group: str) -> str:
     """The matched text with one group replaced by REDACTED, what surrounds it (label, quotes) kept."""
-    return text[match.start():match.start(group)] + REDACTED + text[match.end(group):match.end()]
+    return text[match.start() : match.start(group)] + REDACTED + text[match.end(group) : match.end()]
 
 
 def _password_value(match: re.Match[str], text: str) -> Optional[str]:
-    already = text[match.start("value"):match.end("value")] == REDACTED
+    already = text[match.start("value") : match.end("value")] == REDACTED
     return None if already else _replace_group(match, text, "value")
 
 
 def _ado_password(match: re.Match[str], text: str) -> Optional[str]:
     start = match.start()
-    opens = start == 0 or text[start - 1] in ";\"'" or text[start - 2:start] == "; "
+    opens = start == 0 or text[start - 1] in ";\"'" or text[start - 2 : start] == "; "
     directory = text.startswith("PWD", start) and match.group("value")[:1] in ("/", "~")  # the shell's $PWD
     return _password_value(match, text) if opens and not directory else None
 
 
 def _bearer_value(match: re.Match[str], text: str) -> Optional[str]:
-    value = text[match.start("value"):match.end("value")]
+    value = text[match.start("value") : match.end("value")]
     return _replace_group(match, text, "value") if _looks_like_credential(value) else None
 
 
 def _basic_value(match: re.Match[str], text: str) -> Optional[str]:
-    value = text[match.start("value"):match.end("value")]
+    value = text[match.start("value") : match.end("value")]
     try:
         decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("utf-8")
     except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
@@ -1363,7 +1726,7 @@ def _redact_dash_p(text: str) -> str:
         for flag in _DASH_P_RE.finditer(text, program.end(), segment_end):
             if (attached_only and flag.group("space")) or not _is_secret_value(flag.group("value")):
                 continue
-            pieces.extend((text[done:flag.start("value")], REDACTED))
+            pieces.extend((text[done : flag.start("value")], REDACTED))
             done = flag.end("value")
     if not pieces:
         return text
@@ -1390,10 +1753,10 @@ def _redact_pem(text: str) -> str:
         else:  # unterminated: to the next "-----" or the end
             body_end = text.find("-----", begin.end())
             body_end = len(text) if body_end < 0 else body_end
-        body = text[begin.end():body_end]
+        body = text[begin.end() : body_end]
         if not _BASE64_CHAR_RE.search(body.replace(REDACTED, "").replace(TRUNCATED_MARKER, "")):
             continue  # nothing left to hide (already redacted, or cut right after BEGIN)
-        pieces.extend((text[done:begin.end()], REDACTED))
+        pieces.extend((text[done : begin.end()], REDACTED))
         done = body_end
     if not pieces:
         return text
@@ -1434,11 +1797,11 @@ def _redact_labelled(text: str) -> str:
             name_start -= 1
         name = text[name_start:name_end]
         group = next(group for group in _VALUE_GROUPS if match.start(group) >= 0)
-        value = text[match.start(group):match.end(group)]
+        value = text[match.start(group) : match.end(group)]
         separator_ok = match.group("space") is None or name.startswith("-")  # "--token v", not "token v"
         if not (separator_ok and is_secret_name(name) and _is_secret_value(value)):
             continue  # pos is past the name only: the value may itself hold a labelled secret
-        pieces.extend((text[done:match.start(group)], REDACTED))
+        pieces.extend((text[done : match.start(group)], REDACTED))
         done = pos = match.end(group)
         if _looks_like_credential(value):
             found.append(value)
@@ -1461,8 +1824,12 @@ def _redact_argv(items: List[Any]) -> bool:
         if not isinstance(flag, str) or not flag.startswith("-"):
             continue
         value = items[index + 1] if index + 1 < len(items) else None
-        if program in _PASSWORD_PROGRAMS and flag.startswith("-p") and len(flag) > 2 \
-                and _is_secret_value(flag[2:]):
+        if (
+            program in _PASSWORD_PROGRAMS
+            and flag.startswith("-p")
+            and len(flag) > 2
+            and _is_secret_value(flag[2:])
+        ):
             items[index] = "-p" + REDACTED
         elif not isinstance(value, str):
             continue
@@ -1508,26 +1875,64 @@ class _JsonTooDeep(Exception):
 _ENV_SECRET_NAME_RE = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
 # Variables that point at a secret rather than hold one (SSH_AUTH_SOCK, GOOGLE_..._KEY_FILE) or
 # describe it (GEMINI_AUTH_TYPE).
-_ENV_POINTER_WORDS = frozenset({"sock", "socket", "file", "files", "path", "paths", "dir", "home", "type",
-                                "mode", "method", "kind", "provider", "region"})
+_ENV_POINTER_WORDS = frozenset(
+    {
+        "sock",
+        "socket",
+        "file",
+        "files",
+        "path",
+        "paths",
+        "dir",
+        "home",
+        "type",
+        "mode",
+        "method",
+        "kind",
+        "provider",
+        "region",
+    }
+)
 # Values that are words, not secrets: erasing them everywhere would wreck the log.
-_COMMON_VALUES = frozenset({"disabled", "enabled", "required", "optional", "undefined", "password",
-                            "passwords", "secret", "secrets", "localhost", "anonymous", "readonly",
-                            "read-only", "readwrite", "default", "github-actions", "oauth-personal",
-                            "gemini-api-key"})
+_COMMON_VALUES = frozenset(
+    {
+        "disabled",
+        "enabled",
+        "required",
+        "optional",
+        "undefined",
+        "password",
+        "passwords",
+        "secret",
+        "secrets",
+        "localhost",
+        "anonymous",
+        "readonly",
+        "read-only",
+        "readwrite",
+        "default",
+        "github-actions",
+        "oauth-personal",
+        "gemini-api-key",
+    }
+)
 # An absolute path under a well-known top directory (XAUTHORITY=/run/user/1000/gdm/Xauthority):
 # a base64 secret may start with '/', but not with '/usr/' or '/home/'.
 _SYSTEM_PATH_RE = re.compile(
     r"(?:~|/(?:usr|home|tmp|var|run|etc|opt|bin|sbin|lib|lib64|dev|proc|sys|mnt|media|srv|root|nix|snap"
-    r"|Users|Library|Applications|System|private|Volumes|__w|github))(?:/\S*)?")
+    r"|Users|Library|Applications|System|private|Volumes|__w|github))(?:/\S*)?"
+)
 
 
 def secret_values_from_env(environ: Mapping[str, str], extra: Iterable[str] = ()) -> List[str]:
     """The values to redact wherever they appear: those (8+ characters) of variables whose name
     looks secret, and `extra` (the receiver token); longest first, so a longer value that
     contains a shorter one is replaced whole."""
-    values = {value.strip() for name, value in environ.items()
-              if _ENV_SECRET_NAME_RE.search(name) and not _names_a_pointer(name) and _plausible_secret(value)}
+    values = {
+        value.strip()
+        for name, value in environ.items()
+        if _ENV_SECRET_NAME_RE.search(name) and not _names_a_pointer(name) and _plausible_secret(value)
+    }
     values.update(value.strip() for value in extra if len(value.strip()) >= MIN_SECRET_LENGTH)
     return sorted(values, key=lambda value: (-len(value), value))
 
@@ -1540,15 +1945,24 @@ def _names_a_pointer(name: str) -> bool:
 def _plausible_secret(value: str) -> bool:
     """Long enough, and not a number, a common word or a system path (see the sets above)."""
     value = value.strip()
-    return len(value) >= MIN_SECRET_LENGTH and not value.isdigit() and value.lower() not in _COMMON_VALUES \
+    return (
+        len(value) >= MIN_SECRET_LENGTH
+        and not value.isdigit()
+        and value.lower() not in _COMMON_VALUES
         and not _SYSTEM_PATH_RE.fullmatch(value)
+    )
 
 
 def _exact_forms(value: str) -> List[str]:
     # The value as written, as sanitized text shows it, and as it appears in a URL or a JSON string.
-    return [value, sanitize_text(value), urllib.parse.quote(value, safe=""),
-            urllib.parse.quote_plus(value, safe=""), json.dumps(value)[1:-1],
-            json.dumps(value, ensure_ascii=False)[1:-1]]
+    return [
+        value,
+        sanitize_text(value),
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value, safe=""),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    ]
 
 
 # --- the protector ----------------------------------------------------------------------
@@ -1573,8 +1987,13 @@ class Protector:
     strings are cached (events repeat most of their keys and values)."""
 
     def __init__(self, secret_values: Iterable[str] = ()) -> None:
-        forms = {form for value in secret_values if len(value) >= MIN_SECRET_LENGTH
-                 for form in _exact_forms(value) if len(form) >= MIN_SECRET_LENGTH}
+        forms = {
+            form
+            for value in secret_values
+            if len(value) >= MIN_SECRET_LENGTH
+            for form in _exact_forms(value)
+            if len(form) >= MIN_SECRET_LENGTH
+        }
         # Longest first: a value that contains another is replaced whole.
         self._exact = sorted(forms, key=lambda form: (-len(form), form))
         self._strings: Dict[str, Tuple[str, bool]] = {}
@@ -1600,7 +2019,7 @@ class Protector:
         for _ in range(_MAX_PASSES):
             if not cut:
                 break
-            head = result[:-len(TRUNCATED_MARKER)]
+            head = result[: -len(TRUNCATED_MARKER)]
             again = self._redact(head, 0)
             if again == head:
                 break
@@ -1612,8 +2031,8 @@ class Protector:
         if text.endswith(TRUNCATED_MARKER):  # a cut's marker is not content: no value runs into it
             core = text
             while core.endswith(TRUNCATED_MARKER):
-                core = core[:-len(TRUNCATED_MARKER)]
-            return self._redact(core, depth) + text[len(core):]
+                core = core[: -len(TRUNCATED_MARKER)]
+            return self._redact(core, depth) + text[len(core) :]
         if not self._has_hint(text):
             return text
         stripped = text.strip()
@@ -1638,8 +2057,11 @@ class Protector:
         return text
 
     def _has_hint(self, text: str) -> bool:
-        return (_has_hint(text, _CASE_HINTS) or _has_hint(text.lower(), _LOWER_HINTS)
-                or _has_hint(text, self._exact))
+        return (
+            _has_hint(text, _CASE_HINTS)
+            or _has_hint(text.lower(), _LOWER_HINTS)
+            or _has_hint(text, self._exact)
+        )
 
     def _redact_json(self, text: str, depth: int) -> Optional[str]:
         """A string holding a JSON object or array, redacted by key and value and re-serialized
@@ -1744,8 +2166,13 @@ class Protector:
     def _learn_key(self, key: Any, findings: _Findings) -> Tuple[str, bool, int, bool, int]:
         """A key's facts: protected, whether it names a secret, the byte limit of its string
         values, whether protecting it redacted, its serialized size bound. Cached."""
-        name = key if isinstance(key, str) else json.dumps(key) if key is None or isinstance(key, bool) \
+        name = (
+            key
+            if isinstance(key, str)
+            else json.dumps(key)
+            if key is None or isinstance(key, bool)
             else str(key)
+        )
         mark = _Findings()
         new_key = self._protect_string(name, FIELD_BYTES, mark)
         # Judged by the protected name, as a second protection will see it.
@@ -1779,8 +2206,15 @@ class Protector:
         if isinstance(value, float):
             findings.bound += 32
             # The writer refuses NaN and infinities (not JSON): keep them as words.
-            return value if math.isfinite(value) else "NaN" if value != value else "Infinity" if value > 0 \
+            return (
+                value
+                if math.isfinite(value)
+                else "NaN"
+                if value != value
+                else "Infinity"
+                if value > 0
                 else "-Infinity"
+            )
         if isinstance(value, (bytes, bytearray)):
             return self._protect_string(bytes(value).decode("utf-8", "replace"), limit, findings)
         return self._protect_string(str(value), limit, findings)
@@ -1861,8 +2295,9 @@ def _shrink_raw(event: Dict[str, Any], size: int, cut: Cutter) -> int:
         size = _shrink_string(container, key, RAW_SHRUNK_BYTES, size, cut)
     raw = event["raw"]
     if isinstance(raw, dict):
-        members = sorted((key for key in raw if key not in RAW_IDENTITY),
-                         key=lambda key: -_json_size(raw[key]))
+        members = sorted(
+            (key for key in raw if key not in RAW_IDENTITY), key=lambda key: -_json_size(raw[key])
+        )
         for key in members:  # then the largest members, whole
             if size <= MAX_LINE_BYTES:
                 break
@@ -1905,8 +2340,9 @@ def _minimal_event(event: Dict[str, Any], size: int, redacted: bool, cut: Cutter
     (32-byte key + 64-byte value, doubled by JSON escapes) stays far below the cap."""
     minimal: Dict[str, Any] = {}
     for strings, members in ((256, 32), (64, 16)):
-        minimal = {name: _small(event[name], strings, members, cut)
-                   for name in MINIMAL_EVENT_FIELDS if name in event}
+        minimal = {
+            name: _small(event[name], strings, members, cut) for name in MINIMAL_EVENT_FIELDS if name in event
+        }
         minimal["message"] = f"event too large: {size} bytes; content dropped"
         minimal["field_truncated"] = True
         if redacted:
@@ -1923,8 +2359,9 @@ def _small(value: Any, strings: int, members: int, cut: Cutter) -> Any:
         # event.kind/action/category/id first: they must survive the member limit.
         keys = sorted(value, key=lambda key: key not in ("kind", "action", "category", "id", "name"))
         scalars = [key for key in keys if value[key] is None or isinstance(value[key], (str, int, float))]
-        return {cut(key, strings // 2)[0]: _small(value[key], strings, members, cut)
-                for key in scalars[:members]}
+        return {
+            cut(key, strings // 2)[0]: _small(value[key], strings, members, cut) for key in scalars[:members]
+        }
     if isinstance(value, (int, float, bool)) or value is None:
         return value
     return TRUNCATED_MARKER
@@ -1937,7 +2374,9 @@ def _small(value: Any, strings: int, members: int, cut: Cutter) -> Any:
 
 
 def event_line(event: Mapping[str, Any]) -> bytes:
-    return (json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+    return (json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode(
+        "utf-8"
+    )
 
 
 class EventWriter:
@@ -1949,7 +2388,9 @@ class EventWriter:
         self.written = 0
         self.failed = 0
         self.last_error: Optional[str] = None
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)  # RDWR: see _discard_torn_line
+        flags = (
+            os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        )  # RDWR: see _discard_torn_line
         try:
             self._fd: Optional[int] = os.open(path, flags, 0o600)
             os.fchmod(self._fd, 0o600)  # an existing log may have been created wider
@@ -1998,8 +2439,16 @@ class EventWriter:
 
 # --- validate: the four stages of EVENTS.md --------------------------------------------
 
-REQUIRED_FIELDS = ("timestamp", "vendor", "product", "schema_version", "event", "severity", "endpoint",
-                   "harness")
+REQUIRED_FIELDS = (
+    "timestamp",
+    "vendor",
+    "product",
+    "schema_version",
+    "event",
+    "severity",
+    "endpoint",
+    "harness",
+)
 
 
 class Stage(NamedTuple):
@@ -2009,7 +2458,12 @@ class Stage(NamedTuple):
     numbers: Dict[str, Any]
 
     def as_json(self) -> Dict[str, Any]:
-        return {"name": self.name, "status": "pass" if self.passed else "fail", "detail": self.detail, **self.numbers}
+        return {
+            "name": self.name,
+            "status": "pass" if self.passed else "fail",
+            "detail": self.detail,
+            **self.numbers,
+        }
 
 
 class Validation(NamedTuple):
@@ -2024,9 +2478,13 @@ class Validation(NamedTuple):
         return all(stage.passed for stage in self.stages)
 
     def as_json(self) -> Dict[str, Any]:
-        return {"status": "passed" if self.passed else "failed", "log_path": self.log_path,
-                "event_count": self.event_count, "by_harness": self.by_harness,
-                "stages": [stage.as_json() for stage in self.stages]}
+        return {
+            "status": "passed" if self.passed else "failed",
+            "log_path": self.log_path,
+            "event_count": self.event_count,
+            "by_harness": self.by_harness,
+            "stages": [stage.as_json() for stage in self.stages],
+        }
 
 
 def schema_problem(event: Any) -> Optional[str]:
@@ -2048,9 +2506,15 @@ def schema_problem(event: Any) -> Optional[str]:
     return None
 
 
-def validate_log(path: str, min_events: int = 1, harnesses: Sequence[str] = (),
-                 capture_id: Optional[str] = None, diagnose: Callable[[int], str] = lambda count: "",
-                 write_failures: int = 0, write_error: Optional[str] = None) -> Validation:
+def validate_log(
+    path: str,
+    min_events: int = 1,
+    harnesses: Sequence[str] = (),
+    capture_id: Optional[str] = None,
+    diagnose: Callable[[int], str] = lambda count: "",
+    write_failures: int = 0,
+    write_error: Optional[str] = None,
+) -> Validation:
     """Check the log: exists, parses, has enough events (of this capture), from the harnesses."""
     stages: List[Stage] = []
     if not os.path.isfile(path):
@@ -2062,8 +2526,14 @@ def validate_log(path: str, min_events: int = 1, harnesses: Sequence[str] = (),
     events, bad, foreign_unparseable = _read_events(path, capture_id)
     if bad:
         line, problem = bad[0]
-        stages.append(Stage("runtime_log_parseable", False, f"line {line}: {problem}",
-                            {"bad_lines": len(bad), "lines": len(events) + len(bad)}))
+        stages.append(
+            Stage(
+                "runtime_log_parseable",
+                False,
+                f"line {line}: {problem}",
+                {"bad_lines": len(bad), "lines": len(events) + len(bad)},
+            )
+        )
         return Validation(path, stages, len(events), {}, events)
     numbers: Dict[str, Any] = {"lines": len(events)}
     if foreign_unparseable:
@@ -2078,8 +2548,14 @@ def validate_log(path: str, min_events: int = 1, harnesses: Sequence[str] = (),
         detail = f"{count} events, want at least {min_events}" + (f"; {why}" if why else "")
     if write_failures:  # the log is incomplete: an audit trail with holes must not pass
         detail += f"; {write_failures} events could not be written ({write_error})"
-    stages.append(Stage("event_count", count >= min_events and not write_failures, detail,
-                        {"events": count, "min_events": min_events, "write_failures": write_failures}))
+    stages.append(
+        Stage(
+            "event_count",
+            count >= min_events and not write_failures,
+            detail,
+            {"events": count, "min_events": min_events, "write_failures": write_failures},
+        )
+    )
 
     wanted = [HARNESS_EVENT_NAMES[h] for h in harnesses]
     matching = sum(by_harness.get(name, 0) for name in wanted) if wanted else count
@@ -2090,8 +2566,9 @@ def validate_log(path: str, min_events: int = 1, harnesses: Sequence[str] = (),
             detail += f", want at least {min_events}" + (f"; events came from {others}" if others else "")
     else:
         detail = "any harness counts"
-    stages.append(Stage("harness_events", matching >= min_events, detail,
-                        {"events": matching, "harnesses": wanted}))
+    stages.append(
+        Stage("harness_events", matching >= min_events, detail, {"events": matching, "harnesses": wanted})
+    )
     return Validation(path, stages, count, by_harness, events)
 
 
@@ -2100,7 +2577,9 @@ def capture_of(event: Any) -> Optional[str]:
     return capture.get("id") if isinstance(capture, dict) else None
 
 
-def _read_events(path: str, capture_id: Optional[str]) -> Tuple[List[Dict[str, Any]], List[Tuple[int, str]], int]:
+def _read_events(
+    path: str, capture_id: Optional[str]
+) -> Tuple[List[Dict[str, Any]], List[Tuple[int, str]], int]:
     """(events of this capture, [(line, problem)], unparseable lines that may belong to others)."""
     events: List[Dict[str, Any]] = []
     bad: List[Tuple[int, str]] = []
@@ -2136,9 +2615,9 @@ DRAIN_TIMEOUT = 10.0  # a grandchild that keeps exporting must not hold beacon f
 class CapturePipeline:
     """The receiver's consumer for one capture. Runs on the receiver's single consumer thread."""
 
-    def __init__(self, normalizer: "Normalizer", protector: "Protector", writer: EventWriter) -> None:
+    def __init__(self, normalizer: Normalizer, protector: Protector, writer: EventWriter) -> None:
         self.normalizer, self.protector, self.writer = normalizer, protector, writer
-        self.events: "Counter[str]" = Counter()  # harness name -> events written
+        self.events: Counter[str] = Counter()  # harness name -> events written
         self.forwarder: Optional[beacon_export.Forwarder] = None  # gets every event the log got
 
     def __call__(self, batch: Batch) -> None:
@@ -2155,9 +2634,17 @@ class CapturePipeline:
 class Capture:
     """One capture: its ids, token, paths, receiver and pipeline, and the child's settings."""
 
-    def __init__(self, env: "Environment", harnesses: Sequence[str], paths: CapturePaths, mode: str,
-                 protocol: str = "protobuf", capture_id: Optional[str] = None, token: Optional[str] = None,
-                 forward: Optional[ForwardPlan] = None) -> None:
+    def __init__(
+        self,
+        env: Environment,
+        harnesses: Sequence[str],
+        paths: CapturePaths,
+        mode: str,
+        protocol: str = "protobuf",
+        capture_id: Optional[str] = None,
+        token: Optional[str] = None,
+        forward: Optional[ForwardPlan] = None,
+    ) -> None:
         self.env, self.harnesses, self.paths, self.mode = env, list(harnesses), paths, mode
         self.protocol, self.forward = protocol, forward
         self.forwarded: Optional[ForwardResult] = None
@@ -2166,9 +2653,14 @@ class Capture:
         self.context = CaptureContext.detect(env.environ, self.capture_id, mode)
         private_dir(paths.base_dir)
         private_dir(os.path.dirname(paths.log_path))
-        self.writer = EventWriter(paths.log_path)  # before anything runs: a capture that cannot be written never starts
-        self.pipeline = CapturePipeline(Normalizer(self.context, env.clock),
-                                        Protector(secret_values_from_env(env.environ, [self.token])), self.writer)
+        self.writer = EventWriter(
+            paths.log_path
+        )  # before anything runs: a capture that cannot be written never starts
+        self.pipeline = CapturePipeline(
+            Normalizer(self.context, env.clock),
+            Protector(secret_values_from_env(env.environ, [self.token])),
+            self.writer,
+        )
         self.receiver = Receiver(self.pipeline, token=self.token)
 
     def start(self) -> Dict[str, str]:
@@ -2178,11 +2670,23 @@ class Capture:
         self.receiver.start()
         codex_home = None
         if "codex" in self.harnesses:
-            codex_home = write_codex_home(os.path.join(self.paths.base_dir, f"codex-home-{self.capture_id}"),
-                                          user_codex_home(self.env.environ), self.receiver.url, self.token,
-                                          self.protocol)
-        return child_environment(self.env.environ, self.harnesses, self.receiver.url, self.token,
-                                 self.capture_id, self.context.run, codex_home, self.protocol)
+            codex_home = write_codex_home(
+                os.path.join(self.paths.base_dir, f"codex-home-{self.capture_id}"),
+                user_codex_home(self.env.environ),
+                self.receiver.url,
+                self.token,
+                self.protocol,
+            )
+        return child_environment(
+            self.env.environ,
+            self.harnesses,
+            self.receiver.url,
+            self.token,
+            self.capture_id,
+            self.context.run,
+            codex_home,
+            self.protocol,
+        )
 
     def finish(self, drain_timeout: float = DRAIN_TIMEOUT) -> None:
         """Drain what is still arriving, stop the receiver, flush the log, then flush the forward."""
@@ -2195,9 +2699,15 @@ class Capture:
                 self.forwarded = self.pipeline.forwarder.close()
 
     def validate(self, min_events: int) -> Validation:
-        return validate_log(self.paths.log_path, min_events, self.harnesses, self.capture_id,
-                            diagnose=self.diagnose, write_failures=self.writer.failed,
-                            write_error=self.writer.last_error)
+        return validate_log(
+            self.paths.log_path,
+            min_events,
+            self.harnesses,
+            self.capture_id,
+            diagnose=self.diagnose,
+            write_failures=self.writer.failed,
+            write_error=self.writer.last_error,
+        )
 
     def diagnose(self, count: int) -> str:
         """Why a capture has too few events, in words a CI user can act on."""
@@ -2205,30 +2715,43 @@ class Capture:
         requests = sum(r["count"] for r in stats["requests"])
         rejected = stats["rejected"]
         if not requests:
-            return ("the receiver got no requests: did the agent run, and is its telemetry on? "
-                    "(managed settings can override CLAUDE_CODE_ENABLE_TELEMETRY; Codex ignores OTEL_* "
-                    "variables and reads CODEX_HOME)")
+            return (
+                "the receiver got no requests: did the agent run, and is its telemetry on? "
+                "(managed settings can override CLAUDE_CODE_ENABLE_TELEMETRY; Codex ignores OTEL_* "
+                "variables and reads CODEX_HOME)"
+            )
         if rejected:
             reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items()))
             return f"the receiver rejected {sum(rejected.values())} of {requests} requests ({reasons})"
         if not stats["records"].get("logs"):
-            return (f"the receiver got {requests} requests but no log records "
-                    f"({', '.join(f'{k} {v}' for k, v in sorted(stats['records'].items())) or 'all empty'})")
+            return (
+                f"the receiver got {requests} requests but no log records "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(stats['records'].items())) or 'all empty'})"
+            )
         return f"the receiver got {stats['records'].get('logs', 0)} log records"
 
     def result(self, validation: Validation) -> Dict[str, Any]:
-        return {"capture_id": self.capture_id, "mode": self.mode, "log_path": self.paths.log_path,
-                "harnesses": self.harnesses, "events": dict(self.pipeline.events),
-                "write_failures": self.writer.failed, "spans_received": self.pipeline.normalizer.spans_seen,
-                "records_dropped_as_noise": self.pipeline.normalizer.dropped,
-                "records_unmapped": self.pipeline.normalizer.unmapped,
-                "receiver": self.receiver.stats.snapshot(), "validation": validation.as_json(),
-                **({"forward": self.forwarded.to_json()} if self.forwarded else {})}
+        return {
+            "capture_id": self.capture_id,
+            "mode": self.mode,
+            "log_path": self.paths.log_path,
+            "harnesses": self.harnesses,
+            "events": dict(self.pipeline.events),
+            "write_failures": self.writer.failed,
+            "spans_received": self.pipeline.normalizer.spans_seen,
+            "records_dropped_as_noise": self.pipeline.normalizer.dropped,
+            "records_unmapped": self.pipeline.normalizer.unmapped,
+            "receiver": self.receiver.stats.snapshot(),
+            "validation": validation.as_json(),
+            **({"forward": self.forwarded.to_json()} if self.forwarded else {}),
+        }
 
 
 # --- exec: run the agent with its telemetry captured -----------------------------------
 
-FORWARDED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+FORWARDED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 def resolve_command(command: Sequence[str], environ: Mapping[str, str]) -> List[str]:
@@ -2244,7 +2767,9 @@ def resolve_command(command: Sequence[str], environ: Mapping[str, str]) -> List[
 def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int, Optional[int]]:
     """Run the child in its own process group with our stdio; forward SIGINT/SIGTERM/SIGHUP to
     the group. Returns (exit code, the first signal beacon received), 128+N for a signal death."""
-    options: Dict[str, Any] = {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}
+    options: Dict[str, Any] = (
+        {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}
+    )
     try:
         child = subprocess.Popen(list(command), env=dict(child_env), **options)
     except OSError as exc:
@@ -2270,8 +2795,13 @@ def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int
     return code, (received[0] if received else None)
 
 
-def exit_code_for(child_code: int, signal_received: Optional[int], validation: Validation,
-                  require_telemetry: bool, export_failed: bool = False) -> int:
+def exit_code_for(
+    child_code: int,
+    signal_received: Optional[int],
+    validation: Validation,
+    require_telemetry: bool,
+    export_failed: bool = False,
+) -> int:
     """ARCHITECTURE.md: the child's failure wins; then required validation; then a failed
     upload or forward; then success."""
     if child_code:
@@ -2297,8 +2827,12 @@ class Exports(NamedTuple):
         return self.uploads + ([self.forward.target] if self.forward else [])
 
 
-def parse_exports(uploads: Optional[Sequence[str]], forward: Optional[str], endpoint: Optional[str],
-                  environ: Mapping[str, str]) -> Exports:
+def parse_exports(
+    uploads: Optional[Sequence[str]],
+    forward: Optional[str],
+    endpoint: Optional[str],
+    environ: Mapping[str, str],
+) -> Exports:
     """A misconfigured export (unknown target, missing token or endpoint) is a usage error."""
     try:
         targets = beacon_export.parse_uploads(uploads)
@@ -2307,12 +2841,20 @@ def parse_exports(uploads: Optional[Sequence[str]], forward: Optional[str], endp
         raise UsageError(str(exc)) from None
 
 
-def plan_uploads(targets: Sequence[str], environ: Mapping[str, str], log_path: str, run: Mapping[str, Any],
-                 capture_id: str, started_at: float) -> List[UploadPlan]:
+def plan_uploads(
+    targets: Sequence[str],
+    environ: Mapping[str, str],
+    log_path: str,
+    run: Mapping[str, Any],
+    capture_id: str,
+    started_at: float,
+) -> List[UploadPlan]:
     """Where each upload goes; a missing bucket variable is a usage error, before anything runs."""
     try:
-        return [beacon_export.plan_upload(target, environ, log_path, run, capture_id, started_at)
-                for target in targets]
+        return [
+            beacon_export.plan_upload(target, environ, log_path, run, capture_id, started_at)
+            for target in targets
+        ]
     except ExportError as exc:
         raise UsageError(str(exc)) from None
 
@@ -2361,13 +2903,22 @@ SUMMARY_SHOWN = 25  # items per list in the Markdown form
 SUMMARY_ITEM_CHARS = 300  # characters of one agent string in the Markdown form
 TEXT_ITEM_CHARS = 60  # characters of one agent string in the text form
 MARKDOWN_LIMIT = 1024 * 1024 - 1024  # GitHub rejects a step summary of 1 MiB or more
-REQUEST_USAGE_KEYS = (("input_tokens", ("input_tokens",)), ("output_tokens", ("output_tokens",)),
-                      ("cache_read_tokens", ("cache_read", "input_tokens")),
-                      ("cache_creation_tokens", ("cache_creation", "input_tokens")),
-                      ("cost_usd", ("cost_usd",)))
+REQUEST_USAGE_KEYS = (
+    ("input_tokens", ("input_tokens",)),
+    ("output_tokens", ("output_tokens",)),
+    ("cache_read_tokens", ("cache_read", "input_tokens")),
+    ("cache_creation_tokens", ("cache_creation", "input_tokens")),
+    ("cost_usd", ("cost_usd",)),
+)
 METRIC_ACTIONS = ("token.usage", "cost.usage")
-TOOL_ACTIONS = ("command.executed", "file.read", "file.created", "file.modified", "tool.invoked",
-                "tool.failed")
+TOOL_ACTIONS = (
+    "command.executed",
+    "file.read",
+    "file.created",
+    "file.modified",
+    "tool.invoked",
+    "tool.failed",
+)
 FILE_ACTIONS = {"file.read": "read", "file.created": "created", "file.modified": "modified"}
 LIST_SECTIONS = ("prompts", "commands", "approvals_denied", "errors")
 
@@ -2381,8 +2932,11 @@ def summarize(events: Iterable[Dict[str, Any]], validation: Optional[Validation]
             continue
         total += 1
         _fold_event(_harness_entry(harnesses, event), event)
-    return {"event_count": total, "harnesses": [_finish_harness(h) for h in harnesses.values()],
-            "validation": validation.as_json() if validation is not None else None}
+    return {
+        "event_count": total,
+        "harnesses": [_finish_harness(h) for h in harnesses.values()],
+        "validation": validation.as_json() if validation is not None else None,
+    }
 
 
 def _harness_entry(harnesses: Dict[Tuple[str, str], Dict[str, Any]], event: Dict[str, Any]) -> Dict[str, Any]:
@@ -2390,11 +2944,24 @@ def _harness_entry(harnesses: Dict[Tuple[str, str], Dict[str, Any]], event: Dict
     key = (_str(harness.get("name")) or "unknown", _str(harness.get("version")))
     if key not in harnesses:
         harnesses[key] = {
-            "name": key[0], "version": key[1], "events": 0, "redacted": 0, "first": None, "last": None,
+            "name": key[0],
+            "version": key[1],
+            "events": 0,
+            "redacted": 0,
+            "first": None,
+            "last": None,
             "counts": {"prompts": 0, "commands": 0, "commands_failed": 0, "approvals_denied": 0, "errors": 0},
-            "prompts": [], "commands": [], "files": {"read": [], "created": [], "modified": []},
-            "tools": {}, "mcp": {}, "approvals_denied": [], "errors": [],
-            "_request_usage": {}, "_metric_usage": {}, "_seen_files": set(), "_denied_by_call": {},
+            "prompts": [],
+            "commands": [],
+            "files": {"read": [], "created": [], "modified": []},
+            "tools": {},
+            "mcp": {},
+            "approvals_denied": [],
+            "errors": [],
+            "_request_usage": {},
+            "_metric_usage": {},
+            "_seen_files": set(),
+            "_denied_by_call": {},
         }
     return harnesses[key]
 
@@ -2408,16 +2975,27 @@ def _fold_event(entry: Dict[str, Any], event: Dict[str, Any]) -> None:
     action = _str(inner.get("action"))
     tool, command, file_ = _dict(event.get("tool")), _dict(event.get("command")), _dict(event.get("file"))
     tool_name = _str(tool.get("name"))
-    target = _str(command.get("command")) or _str(tool.get("command")) or _str(file_.get("path")) or _str(
-        tool.get("path"))
+    target = (
+        _str(command.get("command"))
+        or _str(tool.get("command"))
+        or _str(file_.get("path"))
+        or _str(tool.get("path"))
+    )
     _fill_denied_target(entry, event, target)
     if action == "prompt.submitted":
         _keep(entry, "prompts", _str(_dict(event.get("prompt")).get("text")))
     elif action == "command.executed":
         failed = _str(inner.get("outcome")) == "failure"
         entry["counts"]["commands_failed"] += failed
-        _keep(entry, "commands", {"command": target, "outcome": _str(inner.get("outcome")),
-                                  "exit_code": _int_or_none(command.get("exit_code"))})
+        _keep(
+            entry,
+            "commands",
+            {
+                "command": target,
+                "outcome": _str(inner.get("outcome")),
+                "exit_code": _int_or_none(command.get("exit_code")),
+            },
+        )
     elif action == "approval.denied":
         denied = {"tool": tool_name, "target": target}
         _keep(entry, "approvals_denied", denied)
@@ -2435,8 +3013,11 @@ def _fold_event(entry: Dict[str, Any], event: Dict[str, Any]) -> None:
         entry["mcp"][name] = entry["mcp"].get(name, 0) + 1
     error = event.get("error")
     if isinstance(error, dict):
-        _keep(entry, "errors", {"type": _str(error.get("type")) or "error",
-                                "message": _str(error.get("message"))})
+        _keep(
+            entry,
+            "errors",
+            {"type": _str(error.get("type")) or "error", "message": _str(error.get("message"))},
+        )
     _add_usage(entry, event, action)
 
 
@@ -2459,8 +3040,9 @@ def _add_usage(entry: Dict[str, Any], event: Dict[str, Any], action: str) -> Non
     # kept apart and used only for a harness whose requests carry no usage (Codex).
     is_metric = action in METRIC_ACTIONS or _str(_dict(event.get("event")).get("category")) == "metric"
     bucket = entry["_metric_usage" if is_metric else "_request_usage"]
-    totals = bucket.setdefault(_str(event.get("model")) or "unknown",
-                               {name: 0 for name, _ in REQUEST_USAGE_KEYS})
+    totals = bucket.setdefault(
+        _str(event.get("model")) or "unknown", {name: 0 for name, _ in REQUEST_USAGE_KEYS}
+    )
     for name, path in REQUEST_USAGE_KEYS:
         value: Any = usage
         for part in path:  # cache_read.input_tokens is nested
@@ -2566,19 +3148,33 @@ def render_text(summary: Mapping[str, Any]) -> str:
 
 def _text_rows(h: Mapping[str, Any]) -> List[Tuple[str, str]]:
     counts, files = h["counts"], h["files"]
-    rows = [("events", f"{h['events']}" + (f" over {_duration(h['duration_seconds'])}"
-                                           if h["duration_seconds"] is not None else "")),
-            ("prompts", str(counts["prompts"])),
-            ("commands", f"{counts['commands']} ({counts['commands_failed']} failed)"),
-            ("files", ", ".join(f"{counts.get('files_' + op, 0)} {op}" for op in files)),
-            ("tools", _counted(h["tools"]) or "none"),
-            ("mcp calls", _counted(h["mcp"]) or "none"),
-            ("denied", str(counts["approvals_denied"]) + _first_text(
-                [f"{d['tool']}: {d['target']}" if d["target"] else d["tool"]
-                 for d in h["approvals_denied"]])),
-            ("errors", str(counts["errors"]) + _first_text(
-                [f"{e['type']}: {e['message']}" if e["message"] else e["type"] for e in h["errors"]])),
-            ("redacted", f"{h['redacted']} events")]
+    rows = [
+        (
+            "events",
+            f"{h['events']}"
+            + (f" over {_duration(h['duration_seconds'])}" if h["duration_seconds"] is not None else ""),
+        ),
+        ("prompts", str(counts["prompts"])),
+        ("commands", f"{counts['commands']} ({counts['commands_failed']} failed)"),
+        ("files", ", ".join(f"{counts.get('files_' + op, 0)} {op}" for op in files)),
+        ("tools", _counted(h["tools"]) or "none"),
+        ("mcp calls", _counted(h["mcp"]) or "none"),
+        (
+            "denied",
+            str(counts["approvals_denied"])
+            + _first_text(
+                [f"{d['tool']}: {d['target']}" if d["target"] else d["tool"] for d in h["approvals_denied"]]
+            ),
+        ),
+        (
+            "errors",
+            str(counts["errors"])
+            + _first_text(
+                [f"{e['type']}: {e['message']}" if e["message"] else e["type"] for e in h["errors"]]
+            ),
+        ),
+        ("redacted", f"{h['redacted']} events"),
+    ]
     for model, totals in sorted(h["models"].items()):
         rows.append(("model", f"{_one_line(model)}: {_tokens(totals)}"))
     return rows
@@ -2595,10 +3191,12 @@ def _first_text(items: Sequence[str]) -> str:
 
 
 def _tokens(totals: Mapping[str, Any]) -> str:
-    return (f"{int(totals['input_tokens'])} in, {int(totals['output_tokens'])} out, "
-            f"{int(totals['cache_read_tokens'])} cache read, "
-            f"{int(totals['cache_creation_tokens'])} cache write, "
-            f"${totals['cost_usd']:.4f}")
+    return (
+        f"{int(totals['input_tokens'])} in, {int(totals['output_tokens'])} out, "
+        f"{int(totals['cache_read_tokens'])} cache read, "
+        f"{int(totals['cache_creation_tokens'])} cache write, "
+        f"${totals['cost_usd']:.4f}"
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -2611,7 +3209,7 @@ _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 def _one_line(value: str, limit: int = TEXT_ITEM_CHARS) -> str:
     """One short line: no control characters (a newline could start a `::` workflow command)."""
     flat = _UNPRINTABLE.sub(" ", value).strip()
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # --- the Markdown form: GitHub's job summary ----------------------------------------------
@@ -2659,9 +3257,13 @@ def _markdown_status(summary: Mapping[str, Any]) -> str:
         status = "not checked"
     else:
         status = "✅ passed" if validation["status"] == "passed" else "❌ failed"
-    lines = ["### beacon: what the agent did", "",
-             f"**Telemetry validation: {status}** · {summary['event_count']} events · "
-             f"{len(summary['harnesses'])} harness{'' if len(summary['harnesses']) == 1 else 'es'}", ""]
+    lines = [
+        "### beacon: what the agent did",
+        "",
+        f"**Telemetry validation: {status}** · {summary['event_count']} events · "
+        f"{len(summary['harnesses'])} harness{'' if len(summary['harnesses']) == 1 else 'es'}",
+        "",
+    ]
     for stage in (validation or {}).get("stages", []):
         if stage["status"] != "pass":
             lines.append(f"- {md_escape(stage['name'])}: {md_escape(str(stage['detail']))}")
@@ -2672,32 +3274,50 @@ def _markdown_harness(h: Mapping[str, Any]) -> str:
     counts = h["counts"]
     title = f"{md_escape(h['name'], 80)} {md_escape(h['version'], 40)}".rstrip()
     tokens = " · ".join(f"{md_escape(model, 80)}: {_tokens(t)}" for model, t in sorted(h["models"].items()))
-    rows = [("events", f"{h['events']}"), ("duration", _duration(h["duration_seconds"])
-                                             if h["duration_seconds"] is not None else "unknown"),
-            ("prompts", str(counts["prompts"])),
-            ("commands", f"{counts['commands']} ({counts['commands_failed']} failed)"),
-            ("files", ", ".join(f"{counts.get('files_' + op, 0)} {op}" for op in h["files"])),
-            ("tool calls", str(sum(h["tools"].values()))), ("MCP calls", str(sum(h["mcp"].values()))),
-            ("approvals denied", str(counts["approvals_denied"])), ("errors", str(counts["errors"])),
-            ("redacted events", str(h["redacted"])), ("models", tokens or "no usage reported")]
+    rows = [
+        ("events", f"{h['events']}"),
+        ("duration", _duration(h["duration_seconds"]) if h["duration_seconds"] is not None else "unknown"),
+        ("prompts", str(counts["prompts"])),
+        ("commands", f"{counts['commands']} ({counts['commands_failed']} failed)"),
+        ("files", ", ".join(f"{counts.get('files_' + op, 0)} {op}" for op in h["files"])),
+        ("tool calls", str(sum(h["tools"].values()))),
+        ("MCP calls", str(sum(h["mcp"].values()))),
+        ("approvals denied", str(counts["approvals_denied"])),
+        ("errors", str(counts["errors"])),
+        ("redacted events", str(h["redacted"])),
+        ("models", tokens or "no usage reported"),
+    ]
     table = "\n".join(f"| {label} | {value} |" for label, value in rows)
     return f"### {title}\n\n| | |\n| --- | --- |\n{table}\n"
 
 
 def _markdown_details(h: Mapping[str, Any]) -> List[str]:
     counts = h["counts"]
-    commands = [f"{md_escape(c['outcome'] or 'unknown', 20)}"
-                + (f" (exit {c['exit_code']})" if c["exit_code"] is not None else "")
-                + f": {md_escape(c['command']) or '(not recorded)'}" for c in h["commands"]]
+    commands = [
+        f"{md_escape(c['outcome'] or 'unknown', 20)}"
+        + (f" (exit {c['exit_code']})" if c["exit_code"] is not None else "")
+        + f": {md_escape(c['command']) or '(not recorded)'}"
+        for c in h["commands"]
+    ]
     sections = [
         ("Prompts", counts["prompts"], [md_escape(p) or "(not recorded)" for p in h["prompts"]]),
         ("Commands", counts["commands"], commands),
-        ("Approvals denied", counts["approvals_denied"],
-         [f"{md_escape(d['tool'], 80) or 'unknown'}: {md_escape(d['target']) or '(no target recorded)'}"
-          for d in h["approvals_denied"]]),
-        ("Errors", counts["errors"],
-         [md_escape(e["type"], 80) + (f": {md_escape(e['message'])}" if e["message"] else "")
-          for e in h["errors"]]),
+        (
+            "Approvals denied",
+            counts["approvals_denied"],
+            [
+                f"{md_escape(d['tool'], 80) or 'unknown'}: {md_escape(d['target']) or '(no target recorded)'}"
+                for d in h["approvals_denied"]
+            ],
+        ),
+        (
+            "Errors",
+            counts["errors"],
+            [
+                md_escape(e["type"], 80) + (f": {md_escape(e['message'])}" if e["message"] else "")
+                for e in h["errors"]
+            ],
+        ),
         ("Tools", len(h["tools"]), [f"{md_escape(n, 80)}: {c}" for n, c in _ranked(h["tools"])]),
         ("MCP calls", len(h["mcp"]), [f"{md_escape(n, 80)}: {c}" for n, c in _ranked(h["mcp"])]),
     ]
@@ -2737,8 +3357,11 @@ def write_summary(env: Environment, validation: Validation, required: bool, job_
     if env.environ.get("GITHUB_ACTIONS") == "true" and not validation.passed:
         failed = "; ".join(f"{s.name}: {s.detail}" for s in validation.stages if not s.passed)
         level = "error" if required else "warning"
-        print(f"::{level}::{workflow_escape('beacon: telemetry validation failed: ' + failed)}",
-              file=env.stdout, flush=True)
+        print(
+            f"::{level}::{workflow_escape('beacon: telemetry validation failed: ' + failed)}",
+            file=env.stdout,
+            flush=True,
+        )
 
 
 def workflow_escape(message: str) -> str:
@@ -2751,8 +3374,12 @@ def _add_summary(subparsers: Any) -> None:
     p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
     p.add_argument("--capture-id", help="only this capture's events (default: every event)")
-    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
-                   help="text for a log, markdown for a job summary, json (default: %(default)s)")
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text for a log, markdown for a job summary, json (default: %(default)s)",
+    )
     p.set_defaults(func=_cmd_summary)
 
 
@@ -2784,7 +3411,9 @@ def read_state(path: str) -> Dict[str, Any]:
         with open(path, encoding="utf-8") as handle:
             state = json.load(handle)
     except FileNotFoundError:
-        raise BeaconError(f"no capture to finish: {path} does not exist (run beacon ci start first)") from None
+        raise BeaconError(
+            f"no capture to finish: {path} does not exist (run beacon ci start first)"
+        ) from None
     except (OSError, ValueError) as exc:
         raise BeaconError(f"cannot read the session state {path}: {exc}") from None
     if not isinstance(state, dict) or not state.get("capture_id"):
@@ -2824,27 +3453,57 @@ def beacon_program() -> str:
     return getattr(loader, "archive", None) or os.path.abspath(__file__)  # zipimport sets .archive
 
 
-def start_session(env: Environment, harnesses: Sequence[str], paths: CapturePaths, protocol: str,
-                  forward: Optional[Dict[str, Optional[str]]] = None) -> Dict[str, Any]:
+def start_session(
+    env: Environment,
+    harnesses: Sequence[str],
+    paths: CapturePaths,
+    protocol: str,
+    forward: Optional[Dict[str, Optional[str]]] = None,
+) -> Dict[str, Any]:
     """Spawn the detached receiver (its own session, stdio detached) and wait until it listens.
     `forward` ({"target", "endpoint"}, checked already) is what the receiver forwards to; it
     takes the token from the environment it inherits, never from the state file."""
     for folder in (paths.base_dir, os.path.dirname(paths.state_path), os.path.dirname(paths.log_path)):
         private_dir(folder)
     EventWriter(paths.log_path).close()  # a log that cannot be written fails here, not in the receiver
-    state: Dict[str, Any] = {"capture_id": new_capture_id(), "token": secrets.token_urlsafe(32),
-                             "log_path": paths.log_path, "base_dir": paths.base_dir, "state_path": paths.state_path,
-                             "harnesses": list(harnesses), "protocol": protocol, "status": "starting",
-                             "started_at": rfc3339_ms(int(env.clock() * 1e9)), "started_unix": env.clock(),
-                             "forward": forward}
+    state: Dict[str, Any] = {
+        "capture_id": new_capture_id(),
+        "token": secrets.token_urlsafe(32),
+        "log_path": paths.log_path,
+        "base_dir": paths.base_dir,
+        "state_path": paths.state_path,
+        "harnesses": list(harnesses),
+        "protocol": protocol,
+        "status": "starting",
+        "started_at": rfc3339_ms(int(env.clock() * 1e9)),
+        "started_unix": env.clock(),
+        "forward": forward,
+    }
     write_state(paths.state_path, state)
     receiver_log = os.path.join(paths.base_dir, f"receiver-{state['capture_id']}.log")
     read_end, write_end = os.pipe()
     with open(os.open(receiver_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
-        subprocess.Popen([sys.executable, beacon_program(), "ci", "_serve", "--state-path", paths.state_path,
-                          "--capture-id", state["capture_id"], "--ready-fd", str(write_end)],
-                         env=dict(env.environ), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                         pass_fds=(write_end,), start_new_session=True, close_fds=True)
+        subprocess.Popen(
+            [
+                sys.executable,
+                beacon_program(),
+                "ci",
+                "_serve",
+                "--state-path",
+                paths.state_path,
+                "--capture-id",
+                state["capture_id"],
+                "--ready-fd",
+                str(write_end),
+            ],
+            env=dict(env.environ),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            pass_fds=(write_end,),
+            start_new_session=True,
+            close_fds=True,
+        )
     os.close(write_end)
     with os.fdopen(read_end, "rb") as ready:
         readable, _, _ = select.select([ready], [], [], SESSION_READY_TIMEOUT)
@@ -2860,22 +3519,38 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
     paths = CapturePaths(state["base_dir"], state["log_path"], state_path)
     forward = state.get("forward") or {}
     plan = parse_exports(None, forward.get("target"), forward.get("endpoint"), env.environ).forward
-    capture = Capture(env, state["harnesses"], paths, "session", state["protocol"], state["capture_id"], state["token"],
-                      plan)
+    capture = Capture(
+        env,
+        state["harnesses"],
+        paths,
+        "session",
+        state["protocol"],
+        state["capture_id"],
+        state["token"],
+        plan,
+    )
     stop = threading.Event()
     for sig in FORWARDED_SIGNALS:
         signal.signal(sig, lambda _signum, _frame: stop.set())
     child_env = capture.start()
-    state.update(status="running", pid=os.getpid(), url=capture.receiver.url,
-                 codex_home=child_env.get("CODEX_HOME") if "codex" in capture.harnesses else None)
+    state.update(
+        status="running",
+        pid=os.getpid(),
+        url=capture.receiver.url,
+        codex_home=child_env.get("CODEX_HOME") if "codex" in capture.harnesses else None,
+    )
     write_state(state_path, state)
     os.write(ready_fd, f"ready {capture.receiver.port}\n".encode())
     os.close(ready_fd)
     stop.wait()
     capture.finish()
-    state.update(status="finished", events=dict(capture.pipeline.events), write_failures=capture.writer.failed,
-                 receiver=capture.receiver.stats.snapshot(),
-                 forwarded=capture.forwarded.to_json() if capture.forwarded else None)
+    state.update(
+        status="finished",
+        events=dict(capture.pipeline.events),
+        write_failures=capture.writer.failed,
+        receiver=capture.receiver.stats.snapshot(),
+        forwarded=capture.forwarded.to_json() if capture.forwarded else None,
+    )
     write_state(state_path, state)
     return EXIT_OK
 
@@ -2900,21 +3575,36 @@ def stop_session(env: Environment, state: Dict[str, Any]) -> str:
 def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str]:
     """What later steps need: the agent settings (as exec gives its child) and beacon's paths.
     A variable exec would remove is exported empty, which the OpenTelemetry SDKs treat as unset."""
-    child = child_environment(env.environ, state["harnesses"], state["url"], state["token"], state["capture_id"],
-                              detect_run(env.environ), state.get("codex_home"), state["protocol"])
+    child = child_environment(
+        env.environ,
+        state["harnesses"],
+        state["url"],
+        state["token"],
+        state["capture_id"],
+        detect_run(env.environ),
+        state.get("codex_home"),
+        state["protocol"],
+    )
     exports = {k: v for k, v in child.items() if env.environ.get(k) != v}
     exports.update({k: "" for k in env.environ if k not in child})
     exports.update(BEACON_CI_LOG_PATH=state["log_path"], BEACON_CI_STATE_PATH=state["state_path"])
     return exports
 
 
-def publish_exports(env: Environment, exports: Mapping[str, str], state: Mapping[str, Any],
-                    github_env: Optional[str]) -> None:
+def publish_exports(
+    env: Environment, exports: Mapping[str, str], state: Mapping[str, Any], github_env: Optional[str]
+) -> None:
     """$GITHUB_ENV (heredoc with a random delimiter) and $GITHUB_OUTPUT when set, else `export` lines."""
     if env.environ.get("GITHUB_ACTIONS") == "true":
         print(f"::add-mask::{state['token']}", file=env.stdout, flush=True)
-    publish_outputs(env, {"log-path": state["log_path"], "state-path": state["state_path"],
-                          "codex-home": state.get("codex_home") or ""})
+    publish_outputs(
+        env,
+        {
+            "log-path": state["log_path"],
+            "state-path": state["state_path"],
+            "codex-home": state.get("codex_home") or "",
+        },
+    )
     if github_env:
         _append_github_file(github_env, exports)
     else:
@@ -2934,15 +3624,21 @@ def publish_outputs(env: Environment, outputs: Mapping[str, str]) -> None:
 
 
 def verdict_outputs(validation: Validation) -> Dict[str, str]:
-    return {"event-count": str(validation.event_count), "validation": "passed" if validation.passed else "failed"}
+    return {
+        "event-count": str(validation.event_count),
+        "validation": "passed" if validation.passed else "failed",
+    }
 
 
 def _append_github_file(path: str, values: Mapping[str, str]) -> None:
     delimiter = f"BEACON_{secrets.token_hex(8)}"  # never inside a value: fixed delimiters can be
     lines = []
     for key, value in sorted(values.items()):
-        lines.append(f"{key}<<{delimiter}\n{value}\n{delimiter}\n" if "\n" in value or "\r" in value
-                     else f"{key}={value}\n")
+        lines.append(
+            f"{key}<<{delimiter}\n{value}\n{delimiter}\n"
+            if "\n" in value or "\r" in value
+            else f"{key}={value}\n"
+        )
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write("".join(lines))
@@ -2960,43 +3656,120 @@ SYNTHETIC_EVENTS = 6  # events one pass of the synthetic session becomes: 4 log 
 
 def synthetic_claude_session(session_id: str, now_ns: int) -> List[Tuple[str, Dict[str, Any]]]:
     """One short Claude Code session as (signal, request) pairs in the plain OTLP shape."""
-    resource = {"attributes": {"service.name": "claude-code", "service.version": "2.1.197",
-                               "host.arch": "x64", "os.type": "linux", "os.version": "6.1.0"}}
-    common = {"user.id": "0" * 64, "session.id": session_id, "terminal.type": "non-interactive",
-              "prompt.id": "6f1f1a52-4d1e-4b7c-9a55-3d2f7c1e0b11"}
+    resource = {
+        "attributes": {
+            "service.name": "claude-code",
+            "service.version": "2.1.197",
+            "host.arch": "x64",
+            "os.type": "linux",
+            "os.version": "6.1.0",
+        }
+    }
+    common = {
+        "user.id": "0" * 64,
+        "session.id": session_id,
+        "terminal.type": "non-interactive",
+        "prompt.id": "6f1f1a52-4d1e-4b7c-9a55-3d2f7c1e0b11",
+    }
     events: List[Tuple[str, Dict[str, Any]]] = [
         ("user_prompt", {"prompt_length": "18", "prompt": "Review this change"}),
-        ("tool_decision", {"decision": "accept", "source": "config", "tool_name": "Bash",
-                           "tool_use_id": "toolu_01SELFTEST0000000000001"}),
-        ("tool_result", {"tool_name": "Bash", "tool_use_id": "toolu_01SELFTEST0000000000001",
-                         "success": "true", "duration_ms": "12",
-                         "tool_input": json.dumps({"command": "git push https://x-access-token:"
-                                                   f"{SYNTHETIC_SECRET}@github.com/acme/app.git"})}),
-        ("api_request", {"model": "claude-opus-4-8", "input_tokens": 120, "output_tokens": 25,
-                         "cache_read_tokens": 0, "cache_creation_tokens": 0, "cost_usd": 0.001225,
-                         "duration_ms": 840}),
+        (
+            "tool_decision",
+            {
+                "decision": "accept",
+                "source": "config",
+                "tool_name": "Bash",
+                "tool_use_id": "toolu_01SELFTEST0000000000001",
+            },
+        ),
+        (
+            "tool_result",
+            {
+                "tool_name": "Bash",
+                "tool_use_id": "toolu_01SELFTEST0000000000001",
+                "success": "true",
+                "duration_ms": "12",
+                "tool_input": json.dumps(
+                    {"command": f"git push https://x-access-token:{SYNTHETIC_SECRET}@github.com/acme/app.git"}
+                ),
+            },
+        ),
+        (
+            "api_request",
+            {
+                "model": "claude-opus-4-8",
+                "input_tokens": 120,
+                "output_tokens": 25,
+                "cache_read_tokens": 0,
+                "cache_creation_tokens": 0,
+                "cost_usd": 0.001225,
+                "duration_ms": 840,
+            },
+        ),
     ]
     records = []
     for sequence, (name, attributes) in enumerate(events):
-        records.append({
-            "time_unix_nano": now_ns + sequence * 1_000_000,
-            "body": f"claude_code.{name}",
-            "attributes": {**common, "event.name": name, "event.sequence": sequence, **attributes},
-        })
-    logs = {"resource_logs": [{"resource": resource, "scope_logs": [
-        {"scope": {"name": "com.anthropic.claude_code.events", "version": "2.1.197"}, "log_records": records}]}]}
-    usage = {"name": "claude_code.token.usage", "unit": "tokens", "sum": {
-        "aggregation_temporality": 1, "is_monotonic": True, "data_points": [
-            {"time_unix_nano": now_ns, "as_double": 120.0, "attributes": {"type": "input", "model": "claude-opus-4-8"}},
-            {"time_unix_nano": now_ns, "as_double": 25.0, "attributes": {"type": "output", "model": "claude-opus-4-8"}},
-        ]}}
-    metrics = {"resource_metrics": [{"resource": resource, "scope_metrics": [
-        {"scope": {"name": "com.anthropic.claude_code"}, "metrics": [usage]}]}]}
+        records.append(
+            {
+                "time_unix_nano": now_ns + sequence * 1_000_000,
+                "body": f"claude_code.{name}",
+                "attributes": {**common, "event.name": name, "event.sequence": sequence, **attributes},
+            }
+        )
+    logs = {
+        "resource_logs": [
+            {
+                "resource": resource,
+                "scope_logs": [
+                    {
+                        "scope": {"name": "com.anthropic.claude_code.events", "version": "2.1.197"},
+                        "log_records": records,
+                    }
+                ],
+            }
+        ]
+    }
+    usage = {
+        "name": "claude_code.token.usage",
+        "unit": "tokens",
+        "sum": {
+            "aggregation_temporality": 1,
+            "is_monotonic": True,
+            "data_points": [
+                {
+                    "time_unix_nano": now_ns,
+                    "as_double": 120.0,
+                    "attributes": {"type": "input", "model": "claude-opus-4-8"},
+                },
+                {
+                    "time_unix_nano": now_ns,
+                    "as_double": 25.0,
+                    "attributes": {"type": "output", "model": "claude-opus-4-8"},
+                },
+            ],
+        },
+    }
+    metrics = {
+        "resource_metrics": [
+            {
+                "resource": resource,
+                "scope_metrics": [{"scope": {"name": "com.anthropic.claude_code"}, "metrics": [usage]}],
+            }
+        ]
+    }
     return [("logs", logs), ("metrics", metrics)]
 
 
-def post_otlp(url: str, token: str, signal: str, body: bytes, content_type: str,
-              compress: bool = False, chunked: bool = True, timeout: float = 10.0) -> int:
+def post_otlp(
+    url: str,
+    token: str,
+    signal: str,
+    body: bytes,
+    content_type: str,
+    compress: bool = False,
+    chunked: bool = True,
+    timeout: float = 10.0,
+) -> int:
     """Send one OTLP/HTTP export the way agents do (chunked, optionally gzip); return the status."""
     parts = urllib.parse.urlsplit(url)
     headers = {"Content-Type": content_type, TOKEN_HEADER: token}
@@ -3018,7 +3791,7 @@ def post_otlp(url: str, token: str, signal: str, body: bytes, content_type: str,
 
 def _chunks(body: bytes, size: int = 4096) -> Iterator[bytes]:
     for start in range(0, len(body), size):
-        yield body[start:start + size]
+        yield body[start : start + size]
 
 
 # --- commands ------------------------------------------------------------------------
@@ -3027,7 +3800,7 @@ def _chunks(body: bytes, size: int = 4096) -> Iterator[bytes]:
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one `beacon:` line and exit code 2 (main reports it)."""
 
-    def error(self, message: str) -> "NoReturn":
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -3053,41 +3826,68 @@ def _count(text: str) -> int:
 def _add_verdict_options(p: argparse.ArgumentParser) -> None:
     """How exec and finish judge and report a capture."""
     p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
-    p.add_argument("--require-telemetry", type=_bool, default=True, metavar="true|false",
-                   help="fail (exit 3) when validation fails (default: true)")
-    p.add_argument("--summary", type=_bool, default=True, metavar="true|false",
-                   help="append what the agent did to $GITHUB_STEP_SUMMARY when set (default: true)")
+    p.add_argument(
+        "--require-telemetry",
+        type=_bool,
+        default=True,
+        metavar="true|false",
+        help="fail (exit 3) when validation fails (default: true)",
+    )
+    p.add_argument(
+        "--summary",
+        type=_bool,
+        default=True,
+        metavar="true|false",
+        help="append what the agent did to $GITHUB_STEP_SUMMARY when set (default: true)",
+    )
 
 
 def _add_otlp_protocol(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--otlp-protocol", choices=sorted(OTLP_PROTOCOLS), default="protobuf",
-                   help="how agents encode their export (default: %(default)s; Gemini always sends JSON)")
+    p.add_argument(
+        "--otlp-protocol",
+        choices=sorted(OTLP_PROTOCOLS),
+        default="protobuf",
+        help="how agents encode their export (default: %(default)s; Gemini always sends JSON)",
+    )
 
 
 def _add_capture_options(p: argparse.ArgumentParser, harness_default: str) -> None:
-    p.add_argument("--harness", default=harness_default,
-                   help="comma list of claude, codex, gemini, or auto (default: %(default)s)")
+    p.add_argument(
+        "--harness",
+        default=harness_default,
+        help="comma list of claude, codex, gemini, or auto (default: %(default)s)",
+    )
     p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
 
 
 def _add_upload(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--upload", action="append", metavar="s3|gcs",
-                   help="upload the log after validation (repeatable or comma list; buckets from "
-                        "BEACON_CI_S3_BUCKET, BEACON_CI_GCS_BUCKET)")
+    p.add_argument(
+        "--upload",
+        action="append",
+        metavar="s3|gcs",
+        help="upload the log after validation (repeatable or comma list; buckets from "
+        "BEACON_CI_S3_BUCKET, BEACON_CI_GCS_BUCKET)",
+    )
 
 
 def _add_forward(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--forward", metavar="splunk|falcon|otlp",
-                   help="forward events as they arrive (tokens only from BEACON_CI_SPLUNK_HEC_TOKEN, "
-                        "BEACON_CI_FALCON_HEC_TOKEN; OTLP headers from BEACON_CI_OTLP_HEADERS)")
+    p.add_argument(
+        "--forward",
+        metavar="splunk|falcon|otlp",
+        help="forward events as they arrive (tokens only from BEACON_CI_SPLUNK_HEC_TOKEN, "
+        "BEACON_CI_FALCON_HEC_TOKEN; OTLP headers from BEACON_CI_OTLP_HEADERS)",
+    )
     p.add_argument("--forward-endpoint", metavar="URL", help="where to forward (or BEACON_CI_*_ENDPOINT)")
 
 
 def _add_exec(subparsers: Any) -> None:
-    p = subparsers.add_parser("exec", help="run an agent command with its telemetry captured",
-                              usage="beacon ci exec [options] -- COMMAND [ARG...]")
+    p = subparsers.add_parser(
+        "exec",
+        help="run an agent command with its telemetry captured",
+        usage="beacon ci exec [options] -- COMMAND [ARG...]",
+    )
     _add_capture_options(p, "auto")
     _add_verdict_options(p)
     _add_upload(p)
@@ -3104,8 +3904,9 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
     harnesses = parse_harnesses(args.harness) or harnesses_for_command(command)
     exports = parse_exports(args.upload, args.forward, args.forward_endpoint, env.environ)
     paths, capture_id = resolve_paths(env.environ, args.base_dir, args.log_path), new_capture_id()
-    uploads = plan_uploads(exports.uploads, env.environ, paths.log_path, detect_run(env.environ), capture_id,
-                           env.clock())
+    uploads = plan_uploads(
+        exports.uploads, env.environ, paths.log_path, detect_run(env.environ), capture_id, env.clock()
+    )
     capture = Capture(env, harnesses, paths, "exec", args.otlp_protocol, capture_id, forward=exports.forward)
     try:
         child_env = without_export_credentials(capture.start(), exports.targets)
@@ -3118,8 +3919,13 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
     uploaded = upload_log(env, uploads)
     forward_failed = report_forward(env, capture.forwarded.to_json() if capture.forwarded else None)
     publish_outputs(env, {"log-path": capture.paths.log_path, **verdict_outputs(validation)})
-    report(env, {**capture.result(validation), **export_results(uploaded)}, validation, args.json,
-           args.require_telemetry)
+    report(
+        env,
+        {**capture.result(validation), **export_results(uploaded)},
+        validation,
+        args.json,
+        args.require_telemetry,
+    )
     export_failed = forward_failed or not all(result.ok for result in uploaded)
     return exit_code_for(child_code, signal_received, validation, args.require_telemetry, export_failed)
 
@@ -3140,8 +3946,9 @@ def _cmd_validate(args: argparse.Namespace, env: Environment) -> int:
     return EXIT_OK if validation.passed else EXIT_VALIDATION
 
 
-def report(env: Environment, result: Dict[str, Any], validation: Validation, as_json: bool,
-           required: bool) -> None:
+def report(
+    env: Environment, result: Dict[str, Any], validation: Validation, as_json: bool, required: bool
+) -> None:
     """stderr for people (one line per failed stage); stdout for --json."""
     if as_json:
         print(json.dumps(result, sort_keys=True), file=env.stdout, flush=True)
@@ -3174,8 +3981,12 @@ def _add_start(subparsers: Any) -> None:
 def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
     harnesses = parse_harnesses(args.harness) or list(HARNESSES)
     paths = resolve_paths(env.environ, args.base_dir, args.log_path, args.state_path)
-    exports = parse_exports(None, args.forward, args.forward_endpoint, env.environ)  # checked before it starts
-    forward = {"target": exports.forward.target, "endpoint": args.forward_endpoint} if exports.forward else None
+    exports = parse_exports(
+        None, args.forward, args.forward_endpoint, env.environ
+    )  # checked before it starts
+    forward = (
+        {"target": exports.forward.target, "endpoint": args.forward_endpoint} if exports.forward else None
+    )
     state = _running_session(paths.state_path)
     if state is not None:
         env.say(f"capture {state['capture_id']} is already running: its settings again")
@@ -3185,8 +3996,10 @@ def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
     if args.json:
         public = {k: v for k, v in state.items() if k != "token"}
         print(json.dumps(public, sort_keys=True), file=env.stdout, flush=True)
-    env.say(f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): log {state['log_path']}; "
-            "end it with beacon ci finish")
+    env.say(
+        f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): log {state['log_path']}; "
+        "end it with beacon ci finish"
+    )
     return EXIT_OK
 
 
@@ -3200,8 +4013,10 @@ def _running_session(state_path: str) -> Optional[Dict[str, Any]]:
 
 def _add_finish(subparsers: Any) -> None:
     p = subparsers.add_parser("finish", help="stop the capture ci start began, validate it, report")
-    p.add_argument("--state-path", help="the session state file (default: $BEACON_CI_STATE_PATH, else "
-                                        "<base dir>/session.json)")
+    p.add_argument(
+        "--state-path",
+        help="the session state file (default: $BEACON_CI_STATE_PATH, else <base dir>/session.json)",
+    )
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
     _add_verdict_options(p)
     _add_upload(p)
@@ -3213,25 +4028,46 @@ def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
     state_path = args.state_path or env.environ.get("BEACON_CI_STATE_PATH")
     state = read_state(resolve_paths(env.environ, args.base_dir, state_path=state_path).state_path)
     targets = parse_exports(args.upload, None, None, env.environ).uploads
-    uploads = plan_uploads(targets, env.environ, state["log_path"], detect_run(env.environ), state["capture_id"],
-                           state.get("started_unix", env.clock()))
+    uploads = plan_uploads(
+        targets,
+        env.environ,
+        state["log_path"],
+        detect_run(env.environ),
+        state["capture_id"],
+        state.get("started_unix", env.clock()),
+    )
     env.say(stop_session(env, state))
     state = read_state(state["state_path"])
-    validation = validate_log(state["log_path"], args.min_events, state["harnesses"], state["capture_id"],
-                              write_failures=state.get("write_failures", 0))
+    validation = validate_log(
+        state["log_path"],
+        args.min_events,
+        state["harnesses"],
+        state["capture_id"],
+        write_failures=state.get("write_failures", 0),
+    )
     write_summary(env, validation, args.require_telemetry, args.summary)
     uploaded = upload_log(env, uploads)
     forward_failed = report_forward(env, state.get("forwarded"))
     if state.get("forward") and not state.get("forwarded"):
-        env.say(f"forward to {state['forward']['target']}: the receiver stopped before it could say what it "
-                "delivered; counting it failed")
+        env.say(
+            f"forward to {state['forward']['target']}: the receiver stopped before it could say what it "
+            "delivered; counting it failed"
+        )
         forward_failed = True
-    publish_outputs(env, {"log-path": state["log_path"], "state-path": state["state_path"],
-                          **verdict_outputs(validation)})
-    result = {"capture_id": state["capture_id"], "mode": "session", "log_path": state["log_path"],
-              "harnesses": state["harnesses"], "events": state.get("events", {}),
-              "receiver": state.get("receiver"), "validation": validation.as_json(),
-              **({"forward": state["forwarded"]} if state.get("forwarded") else {}), **export_results(uploaded)}
+    publish_outputs(
+        env, {"log-path": state["log_path"], "state-path": state["state_path"], **verdict_outputs(validation)}
+    )
+    result = {
+        "capture_id": state["capture_id"],
+        "mode": "session",
+        "log_path": state["log_path"],
+        "harnesses": state["harnesses"],
+        "events": state.get("events", {}),
+        "receiver": state.get("receiver"),
+        "validation": validation.as_json(),
+        **({"forward": state["forwarded"]} if state.get("forwarded") else {}),
+        **export_results(uploaded),
+    }
     report(env, result, validation, args.json, args.require_telemetry)
     export_failed = forward_failed or not all(result.ok for result in uploaded)
     return exit_code_for(0, None, validation, args.require_telemetry, export_failed)
@@ -3261,9 +4097,17 @@ def _cmd_selftest(args: argparse.Namespace, env: Environment) -> int:
             capture.start()
             for content_type, compress in ((PROTOBUF, False), (JSON, False), (PROTOBUF, True)):
                 for signal_name, request in session:
-                    encode = beacon_otlp.encode_protobuf if content_type == PROTOBUF else beacon_otlp.encode_json
-                    status = post_otlp(capture.receiver.url, capture.token, signal_name, encode(signal_name, request),
-                                       content_type, compress)
+                    encode = (
+                        beacon_otlp.encode_protobuf if content_type == PROTOBUF else beacon_otlp.encode_json
+                    )
+                    status = post_otlp(
+                        capture.receiver.url,
+                        capture.token,
+                        signal_name,
+                        encode(signal_name, request),
+                        content_type,
+                        compress,
+                    )
                     statuses += status == 200
                     sent += beacon_otlp.count_records(signal_name, request)
         finally:
@@ -3277,9 +4121,11 @@ def _cmd_selftest(args: argparse.Namespace, env: Environment) -> int:
     result.update({"passed": ok, "records_sent": sent, "secret_leaked": leaked})
     if args.json:
         print(json.dumps(result, sort_keys=True), file=env.stdout, flush=True)
-    env.say(f"selftest {'passed' if ok else 'FAILED'}: {validation.event_count} of {expected} events written "
-            f"from {sent} OTLP records (protobuf, JSON, gzip; chunked); secret "
-            f"{'LEAKED' if leaked else 'redacted'}")
+    env.say(
+        f"selftest {'passed' if ok else 'FAILED'}: {validation.event_count} of {expected} events written "
+        f"from {sent} OTLP records (protobuf, JSON, gzip; chunked); secret "
+        f"{'LEAKED' if leaked else 'redacted'}"
+    )
     return EXIT_OK if ok else EXIT_ERROR
 
 

@@ -84,9 +84,13 @@ _SECRET_WORDS = ("SECRET", "TOKEN", "KEY", "PASSWORD", "CREDENTIAL", "HEADERS")
 def _secret_values(environ: Mapping[str, str]) -> List[str]:
     """Values that must never appear in a message: those of secret-holding export credentials,
     longest first (so that a value containing another is replaced whole)."""
-    values = {value.strip() for name, value in environ.items()
-              if is_export_credential(name) and any(word in name.upper() for word in _SECRET_WORDS)
-              and len(value.strip()) >= 4}
+    values = {
+        value.strip()
+        for name, value in environ.items()
+        if is_export_credential(name)
+        and any(word in name.upper() for word in _SECRET_WORDS)
+        and len(value.strip()) >= 4
+    }
     return sorted(values, key=len, reverse=True)
 
 
@@ -95,13 +99,15 @@ def one_line(text: str, secrets: Sequence[str] = ()) -> str:
     for secret in secrets:
         text = text.replace(secret, "[REDACTED]")
     text = " ".join(text.split())
-    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT - 3] + "..."
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
 
 
 # --- upload: where the log goes -------------------------------------------------------------
 
-_BUCKET_VARIABLES = {"s3": ("BEACON_CI_S3_BUCKET", "BEACON_CI_S3_PREFIX"),
-                     "gcs": ("BEACON_CI_GCS_BUCKET", "BEACON_CI_GCS_PREFIX")}
+_BUCKET_VARIABLES = {
+    "s3": ("BEACON_CI_S3_BUCKET", "BEACON_CI_S3_PREFIX"),
+    "gcs": ("BEACON_CI_GCS_BUCKET", "BEACON_CI_GCS_PREFIX"),
+}
 _SCHEMES = {"s3": "s3", "gcs": "gs"}
 # S3 and GCS bucket names: letters, digits, '.', '-', '_' (legacy S3 and GCS), 3 to 222 long.
 _BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,220}[A-Za-z0-9]")
@@ -136,8 +142,13 @@ class UploadResult(NamedTuple):
         return self.status == "ok"
 
     def to_json(self) -> Dict[str, Any]:
-        result = {"provider": self.provider, "target": self.target, "status": self.status,
-                  "via": self.via, "seconds": round(self.seconds, 3)}
+        result = {
+            "provider": self.provider,
+            "target": self.target,
+            "status": self.status,
+            "via": self.via,
+            "seconds": round(self.seconds, 3),
+        }
         if self.message:
             result["message"] = self.message
         return result
@@ -159,8 +170,14 @@ def parse_uploads(values: Optional[Sequence[str]]) -> List[str]:
     return targets
 
 
-def plan_upload(target: str, environ: Mapping[str, str], log_path: str, run: Optional[Mapping[str, Any]],
-                capture_id: str, started_at: float) -> UploadPlan:
+def plan_upload(
+    target: str,
+    environ: Mapping[str, str],
+    log_path: str,
+    run: Optional[Mapping[str, Any]],
+    capture_id: str,
+    started_at: float,
+) -> UploadPlan:
     """The bucket and object key of one upload (upstream-ci.md section 5.2):
     <prefix>/<owner>/<repo>/<run id>/<run attempt>/<log name> when the run names a repository
     and a run id (GitHub Actions; `run` is beacon's run metadata), else
@@ -190,7 +207,7 @@ def _bucket_name(target: str, variable: str, value: str) -> str:
         raise ExportError(f"--upload {target} needs the bucket name in {variable}")
     scheme = f"{_SCHEMES[target]}://"
     if name.lower().startswith(scheme):
-        name = name[len(scheme):].rstrip("/")
+        name = name[len(scheme) :].rstrip("/")
     if not _BUCKET_NAME.fullmatch(name):
         hint = f"; put the path in {_BUCKET_VARIABLES[target][1]}" if "/" in name else ""
         raise ExportError(f"{variable} is not a bucket name: {name[:80]!r}{hint}")
@@ -268,15 +285,19 @@ def _upload_s3(plan: UploadPlan, environ: Mapping[str, str], timeout: float, out
     except ImportError:
         return _upload_with_cli(plan, environ, timeout, outcome)
     outcome["trying"] = "boto3"
-    config = Config(connect_timeout=min(10.0, timeout / 4), read_timeout=min(60.0, timeout / 2),
-                    retries={"mode": "standard", "total_max_attempts": UPLOAD_ATTEMPTS})
+    config = Config(
+        connect_timeout=min(10.0, timeout / 4),
+        read_timeout=min(60.0, timeout / 2),
+        retries={"mode": "standard", "total_max_attempts": UPLOAD_ATTEMPTS},
+    )
     client = boto3.session.Session().client("s3", config=config)
     # botocore computes a SHA-256 of the bytes it sends; S3 checks it against what it received
     # and keeps it (head_object with ChecksumMode=ENABLED returns it). One PUT: a runtime.jsonl
     # is far below S3's 5 GiB limit for one.
     with open(plan.log_path, "rb") as body:
-        client.put_object(Bucket=plan.bucket, Key=plan.key, Body=body, ContentType=NDJSON,
-                          ChecksumAlgorithm="SHA256")
+        client.put_object(
+            Bucket=plan.bucket, Key=plan.key, Body=body, ContentType=NDJSON, ChecksumAlgorithm="SHA256"
+        )
     return "boto3"
 
 
@@ -292,9 +313,13 @@ def _upload_gcs(plan: UploadPlan, environ: Mapping[str, str], timeout: float, ou
     # An upload is retried only when told to (it is not idempotent in general); sending the same
     # bytes to the same name again is. checksum="md5": the library sends the MD5 with the object
     # and the server rejects a mismatch (or, for a resumable upload, the library checks it).
-    blob.upload_from_filename(plan.log_path, content_type=NDJSON, checksum="md5",
-                              timeout=(min(10.0, timeout / 4), min(60.0, timeout / 2)),
-                              retry=DEFAULT_RETRY.with_deadline(timeout * 0.8))
+    blob.upload_from_filename(
+        plan.log_path,
+        content_type=NDJSON,
+        checksum="md5",
+        timeout=(min(10.0, timeout / 4), min(60.0, timeout / 2)),
+        retry=DEFAULT_RETRY.with_deadline(timeout * 0.8),
+    )
     return "google-cloud-storage"
 
 
@@ -307,12 +332,14 @@ def _gcs_client(storage: Any, environ: Mapping[str, str]) -> Any:
         return storage.Client(project=None)
     from google.auth.credentials import AnonymousCredentials
 
-    return storage.Client(project=None, credentials=AnonymousCredentials(),
-                          client_options={"api_endpoint": emulator})
+    return storage.Client(
+        project=None, credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator}
+    )
 
 
 _UPLOADERS: Dict[str, Callable[[UploadPlan, Mapping[str, str], float, Outcome], str]] = {
-    "s3": _upload_s3, "gcs": _upload_gcs,
+    "s3": _upload_s3,
+    "gcs": _upload_gcs,
 }
 
 
@@ -320,8 +347,10 @@ _UPLOADERS: Dict[str, Callable[[UploadPlan, Mapping[str, str], float, Outcome], 
 
 _INSTALL_HINTS = {
     "s3": "neither boto3 nor the aws CLI is available: pip install 'beacon[s3]' (or install the aws CLI)",
-    "gcs": ("neither google-cloud-storage nor gcloud/gsutil is available: pip install 'beacon[gcs]' "
-            "(or install the Google Cloud CLI)"),
+    "gcs": (
+        "neither google-cloud-storage nor gcloud/gsutil is available: pip install 'beacon[gcs]' "
+        "(or install the Google Cloud CLI)"
+    ),
 }
 
 
@@ -332,9 +361,23 @@ def cli_command(plan: UploadPlan, environ: Mapping[str, str], timeout: float) ->
         aws = shutil.which("aws", path=path)
         if aws:
             per_call = str(int(max(1.0, min(60.0, timeout / 2))))
-            return [aws, "s3", "cp", plan.log_path, plan.uri, "--content-type", NDJSON,
-                    "--checksum-algorithm", "SHA256", "--only-show-errors", "--no-progress",
-                    "--cli-connect-timeout", per_call, "--cli-read-timeout", per_call]
+            return [
+                aws,
+                "s3",
+                "cp",
+                plan.log_path,
+                plan.uri,
+                "--content-type",
+                NDJSON,
+                "--checksum-algorithm",
+                "SHA256",
+                "--only-show-errors",
+                "--no-progress",
+                "--cli-connect-timeout",
+                per_call,
+                "--cli-read-timeout",
+                per_call,
+            ]
         return None
     gcloud = shutil.which("gcloud", path=path)
     if gcloud:  # checks the upload's hash by default (storage/check_hashes)
@@ -366,8 +409,14 @@ def _run_bounded(command: Sequence[str], env: Mapping[str, str], timeout: float)
     """Run a command, its output captured; past `timeout` its whole process group is killed
     (a plain subprocess timeout kills only the child, and a grandchild holding the pipe would
     keep us waiting)."""
-    child = subprocess.Popen(list(command), env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+    child = subprocess.Popen(
+        list(command),
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         output, _ = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -385,8 +434,11 @@ def _run_bounded(command: Sequence[str], env: Mapping[str, str], timeout: float)
 HEC_PATH = "/services/collector/event"
 OTLP_LOGS_PATH = "/v1/logs"
 _TOKEN_VARIABLES = {"splunk": "BEACON_CI_SPLUNK_HEC_TOKEN", "falcon": "BEACON_CI_FALCON_HEC_TOKEN"}
-_ENDPOINT_VARIABLES = {"splunk": "BEACON_CI_SPLUNK_HEC_ENDPOINT", "falcon": "BEACON_CI_FALCON_HEC_ENDPOINT",
-                       "otlp": "BEACON_CI_OTLP_ENDPOINT"}
+_ENDPOINT_VARIABLES = {
+    "splunk": "BEACON_CI_SPLUNK_HEC_ENDPOINT",
+    "falcon": "BEACON_CI_FALCON_HEC_ENDPOINT",
+    "otlp": "BEACON_CI_OTLP_ENDPOINT",
+}
 OTLP_HEADERS_VARIABLE = "BEACON_CI_OTLP_HEADERS"
 _AUTH_SCHEMES = {"splunk": "Splunk", "falcon": "Bearer"}
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
@@ -417,8 +469,10 @@ def parse_endpoint(url: str, default_path: str, source: str) -> Endpoint:
         raise ExportError(f"{source} must not carry credentials; tokens come from the environment only")
     host = parts.hostname
     if scheme == "http" and not _is_loopback(host):
-        raise ExportError(f"{source} uses plain http:// to {host}: events and token would cross unencrypted; "
-                          "use https:// (http:// is accepted only for loopback)")
+        raise ExportError(
+            f"{source} uses plain http:// to {host}: events and token would cross unencrypted; "
+            "use https:// (http:// is accepted only for loopback)"
+        )
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
@@ -534,8 +588,14 @@ def otlp_record(event: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def otlp_request(records: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-    return {"resource_logs": [{"resource": {"attributes": {"service.name": "beacon"}},
-                               "scope_logs": [{"scope": {"name": "beacon"}, "log_records": list(records)}]}]}
+    return {
+        "resource_logs": [
+            {
+                "resource": {"attributes": {"service.name": "beacon"}},
+                "scope_logs": [{"scope": {"name": "beacon"}, "log_records": list(records)}],
+            }
+        ]
+    }
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -566,10 +626,18 @@ class _Wire(NamedTuple):
     content_type: str
 
 
-_HEC_WIRE = _Wire(hec_line, lambda line: len(line) + 1,  # its newline included
-                  lambda lines: b"\n".join(lines) + b"\n", "application/json")
-_OTLP_WIRE = _Wire(otlp_record, lambda record: len(record["body"]) + 200,
-                   lambda records: _encode_logs(otlp_request(records)), "application/x-protobuf")
+_HEC_WIRE = _Wire(
+    hec_line,
+    lambda line: len(line) + 1,  # its newline included
+    lambda lines: b"\n".join(lines) + b"\n",
+    "application/json",
+)
+_OTLP_WIRE = _Wire(
+    otlp_record,
+    lambda record: len(record["body"]) + 200,
+    lambda records: _encode_logs(otlp_request(records)),
+    "application/x-protobuf",
+)
 
 
 def _encode_logs(request: Dict[str, Any]) -> bytes:
@@ -617,8 +685,6 @@ class ForwardPlan(NamedTuple):
         return {"target": self.target, "endpoint": self.endpoint.display}
 
 
-
-
 class RetryPolicy(NamedTuple):
     attempts: int = 5  # per request, the first included
     initial: float = 0.5  # seconds before the first retry; doubles each time
@@ -642,8 +708,12 @@ class ForwardResult(NamedTuple):
     message: str = ""  # the first failure, one line, no secret
 
     def to_json(self) -> Dict[str, Any]:
-        result: Dict[str, Any] = {"target": self.target, "endpoint": self.endpoint, "sent": self.sent,
-                                  "failed": self.failed}
+        result: Dict[str, Any] = {
+            "target": self.target,
+            "endpoint": self.endpoint,
+            "sent": self.sent,
+            "failed": self.failed,
+        }
         if self.message:
             result["message"] = self.message
         return result
@@ -660,9 +730,14 @@ class Forwarder:
     once: a request the server processed but whose answer was lost is sent again.
     close() flushes within its timeout and returns the counts."""
 
-    def __init__(self, plan: ForwardPlan, retry: RetryPolicy = DEFAULT_RETRY,
-                 max_queued: int = MAX_QUEUED_EVENTS, max_batch_events: int = MAX_BATCH_EVENTS,
-                 max_batch_bytes: int = MAX_BATCH_BYTES) -> None:
+    def __init__(
+        self,
+        plan: ForwardPlan,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        max_queued: int = MAX_QUEUED_EVENTS,
+        max_batch_events: int = MAX_BATCH_EVENTS,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+    ) -> None:
         self.target, self.endpoint = plan.target, plan.endpoint
         self._headers = plan.headers
         self._fixed_headers = {"Content-Type": plan.wire.content_type, "Content-Encoding": "gzip"}
@@ -695,9 +770,12 @@ class Forwarder:
             self._queue.extend(events[:room])
             self._submitted += len(events)
             if len(events) > room:
-                self._note_error(f"{len(events) - room} events dropped: the forward queue was full "
-                                 f"({self._max_queued} events waiting)" if not self._closing
-                                 else "events submitted after close")
+                self._note_error(
+                    f"{len(events) - room} events dropped: the forward queue was full "
+                    f"({self._max_queued} events waiting)"
+                    if not self._closing
+                    else "events submitted after close"
+                )
             self._state.notify_all()
 
     def close(self, timeout: float = FORWARD_CLOSE_TIMEOUT) -> ForwardResult:
@@ -716,8 +794,9 @@ class Forwarder:
                 self._note_error(f"{len(self._queue)} events were still queued at the close deadline")
                 self._queue.clear()
             failed = self._submitted - self._sent
-            self._result = ForwardResult(self.target, self.endpoint.display, self._sent, failed,
-                                         self._first_error if failed else "")
+            self._result = ForwardResult(
+                self.target, self.endpoint.display, self._sent, failed, self._first_error if failed else ""
+            )
             return self._result
 
     # --- the sender thread --------------------------------------------------------------
@@ -782,8 +861,12 @@ class Forwarder:
         where = self.endpoint.display
         try:
             connection = self._connect(timeout)
-            connection.request("POST", self.endpoint.path, body=payload,
-                               headers={**self._headers.items(), **self._fixed_headers})
+            connection.request(
+                "POST",
+                self.endpoint.path,
+                body=payload,
+                headers={**self._headers.items(), **self._fixed_headers},
+            )
             response = connection.getresponse()
             answer = response.read(MAX_ANSWER_BYTES)
             if response.will_close or not response.isclosed():  # closing, or more than we read
@@ -792,8 +875,11 @@ class Forwarder:
             self._disconnect()
             return None, None, self._clean(f"cannot send to {where}: {_describe(exc)}")
         status = response.status
-        wait = _retry_after(response.getheader("Retry-After"), self._retry.retry_after_cap) \
-            if status in (429, 503) else None
+        wait = (
+            _retry_after(response.getheader("Retry-After"), self._retry.retry_after_cap)
+            if status in (429, 503)
+            else None
+        )
         detail = answer[:1024].decode("utf-8", "replace").strip()
         return status, wait, self._clean(f"{where} answered {status}" + (f": {detail}" if detail else ""))
 
@@ -855,8 +941,9 @@ def _retry_after(value: Optional[str], cap: float) -> Optional[float]:
     return max(0.0, min(cap, seconds))
 
 
-def make_forwarder(target: str, endpoint: Optional[str], environ: Mapping[str, str],
-                   retry: RetryPolicy = DEFAULT_RETRY) -> Forwarder:
+def make_forwarder(
+    target: str, endpoint: Optional[str], environ: Mapping[str, str], retry: RetryPolicy = DEFAULT_RETRY
+) -> Forwarder:
     """A running forwarder for `--forward target` (`--forward-endpoint endpoint`); ExportError
     (see plan_forward) before any thread starts or anything is sent."""
     return Forwarder(plan_forward(target, endpoint, environ), retry)
@@ -876,8 +963,11 @@ def plan_forward(target: str, endpoint: Optional[str], environ: Mapping[str, str
     if target not in FORWARD_TARGETS:
         raise ExportError(f"unsupported --forward {target!r}; use {', '.join(FORWARD_TARGETS)}")
     variable = _ENDPOINT_VARIABLES[target]
-    url, source = (endpoint.strip(), "--forward-endpoint") if endpoint and endpoint.strip() else \
-        (environ.get(variable, "").strip(), variable)
+    url, source = (
+        (endpoint.strip(), "--forward-endpoint")
+        if endpoint and endpoint.strip()
+        else (environ.get(variable, "").strip(), variable)
+    )
     if not url:
         raise ExportError(f"--forward {target} needs an endpoint: pass --forward-endpoint or set {variable}")
     if target == "otlp":
@@ -887,8 +977,10 @@ def plan_forward(target: str, endpoint: Optional[str], environ: Mapping[str, str
         token_variable = _TOKEN_VARIABLES[target]
         token = environ.get(token_variable, "").strip()
         if not token:
-            raise ExportError(f"--forward {target} needs the HEC token in {token_variable} "
-                              "(tokens are not accepted as flags)")
+            raise ExportError(
+                f"--forward {target} needs the HEC token in {token_variable} "
+                "(tokens are not accepted as flags)"
+            )
         if "\r" in token or "\n" in token:
             raise ExportError(f"{token_variable} holds a line break")
         parsed = parse_endpoint(url, HEC_PATH, source)

@@ -17,12 +17,17 @@ from . import tables as t
 from .shape import ANY_VALUE, MAX_DEPTH, MAX_ELEMENTS, DecodeError, Field, LimitError, Spec, root_spec
 
 _INT_RANGES: Dict[int, Tuple[int, int]] = {
-    t.INT64: (-(1 << 63), (1 << 63) - 1), t.SINT64: (-(1 << 63), (1 << 63) - 1),
+    t.INT64: (-(1 << 63), (1 << 63) - 1),
+    t.SINT64: (-(1 << 63), (1 << 63) - 1),
     t.SFIXED64: (-(1 << 63), (1 << 63) - 1),
-    t.UINT64: (0, (1 << 64) - 1), t.FIXED64: (0, (1 << 64) - 1),
-    t.INT32: (-(1 << 31), (1 << 31) - 1), t.SINT32: (-(1 << 31), (1 << 31) - 1),
-    t.SFIXED32: (-(1 << 31), (1 << 31) - 1), t.ENUM: (-(1 << 31), (1 << 31) - 1),
-    t.UINT32: (0, (1 << 32) - 1), t.FIXED32: (0, (1 << 32) - 1),
+    t.UINT64: (0, (1 << 64) - 1),
+    t.FIXED64: (0, (1 << 64) - 1),
+    t.INT32: (-(1 << 31), (1 << 31) - 1),
+    t.SINT32: (-(1 << 31), (1 << 31) - 1),
+    t.SFIXED32: (-(1 << 31), (1 << 31) - 1),
+    t.ENUM: (-(1 << 31), (1 << 31) - 1),
+    t.UINT32: (0, (1 << 32) - 1),
+    t.FIXED32: (0, (1 << 32) - 1),
 }
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -53,7 +58,7 @@ class _FieldError(DecodeError):
         self.problem = problem
         self.path = ""
 
-    def under(self, step: str) -> "_FieldError":
+    def under(self, step: str) -> _FieldError:
         self.path = step + self.path
         return self
 
@@ -167,7 +172,7 @@ class _JsonDecoder:
 
 def _integer(value: Any, kind: int, f: Field) -> int:
     if isinstance(value, bool):
-        raise _FieldError(f"expected an integer, got a boolean")
+        raise _FieldError("expected an integer, got a boolean")
     if isinstance(value, str):
         if f.enum is not None and value in f.enum:
             return f.enum[value]
@@ -189,7 +194,7 @@ def _integer(value: Any, kind: int, f: Field) -> int:
 
 def _number(value: Any) -> float:
     if isinstance(value, bool):
-        raise _FieldError(f"expected a number, got a boolean")
+        raise _FieldError("expected a number, got a boolean")
     if isinstance(value, float):
         return value
     if isinstance(value, int):

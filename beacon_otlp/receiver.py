@@ -58,8 +58,9 @@ class ReceiverStats:
         self.bytes_decoded = 0  # bodies after decompression, accepted requests only
         self.consumer_errors = 0
 
-    def count(self, key: Tuple[str, str, int], reason: str = "", records: int = 0, sent: int = 0,
-              decoded: int = 0) -> None:
+    def count(
+        self, key: Tuple[str, str, int], reason: str = "", records: int = 0, sent: int = 0, decoded: int = 0
+    ) -> None:
         with self._lock:
             self.requests[key] += 1
             if reason:
@@ -139,7 +140,7 @@ class Receiver:
         self.clock = clock
         self.consumer_error: Optional[BaseException] = None
         self._token = token.encode("utf-8")
-        self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._state = threading.Condition()
         self._closed = False
         self._in_flight = 0
@@ -151,7 +152,9 @@ class Receiver:
         self._server.timeout_seconds = read_timeout
         self._threads = [
             # A short poll interval: stop() waits for the serve loop to notice, once per capture.
-            threading.Thread(target=self._server.serve_forever, args=(0.01,), name="beacon-receiver", daemon=True),
+            threading.Thread(
+                target=self._server.serve_forever, args=(0.01,), name="beacon-receiver", daemon=True
+            ),
             threading.Thread(target=self._consume, name="beacon-consumer", daemon=True),
         ]
         self._started = self._stopped = False
@@ -167,14 +170,14 @@ class Receiver:
         host = str(self._server.server_address[0])
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         if not self._started:
             self._started = True
             for thread in self._threads:
                 thread.start()
         return self
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -266,7 +269,7 @@ class Receiver:
 
     # --- requests --------------------------------------------------------------------
 
-    def handle(self, handler: "_Handler") -> None:
+    def handle(self, handler: _Handler) -> None:
         with self._state:
             self._in_flight += 1
             self._last_activity = time.monotonic()
@@ -279,7 +282,7 @@ class Receiver:
                 self._last_activity = time.monotonic()
                 self._state.notify_all()
 
-    def _answer(self, handler: "_Handler") -> None:
+    def _answer(self, handler: _Handler) -> None:
         path = handler.path.split("?", 1)[0]
         signal = PATHS.get(path, "unknown")
         content_type = _media_type(handler.headers.get("Content-Type", ""))
@@ -302,7 +305,13 @@ class Receiver:
             self._enqueue(batch)
         except _Reject as rej:
             self.stats.count((signal, key_type, rej.status), rej.reason, sent=sent)
-            _send(handler, rej.status, content_type, _status_body(content_type, rej.status, rej.message), rej.close)
+            _send(
+                handler,
+                rej.status,
+                content_type,
+                _status_body(content_type, rej.status, rej.message),
+                rej.close,
+            )
             return
         except _Drop as drop:
             self.stats.count((signal, key_type, 0), drop.reason, sent=sent)
@@ -327,7 +336,7 @@ class Receiver:
             self._queued_records += batch.records
             self._queue.put(batch)
 
-    def _check_headers(self, handler: "_Handler", path: str, content_type: str) -> None:
+    def _check_headers(self, handler: _Handler, path: str, content_type: str) -> None:
         token = handler.headers.get(TOKEN_HEADER, "").encode("utf-8", "replace")
         if not hmac.compare_digest(token, self._token):
             raise _Reject(401, "unauthorized", f"missing or wrong {TOKEN_HEADER} header")
@@ -336,11 +345,14 @@ class Receiver:
         if handler.command != "POST":
             raise _Reject(405, "method_not_allowed", "method not allowed, supported: [POST]")
         if content_type not in _DECODERS:
-            raise _Reject(415, "unsupported_media_type",
-                          f"unsupported media type, supported: [{JSON}, {PROTOBUF}]")
+            raise _Reject(
+                415, "unsupported_media_type", f"unsupported media type, supported: [{JSON}, {PROTOBUF}]"
+            )
         encoding = handler.headers.get("Content-Encoding", "").strip().lower()
         if encoding not in ("", "identity") and encoding not in _WBITS:
-            raise _Reject(415, "unsupported_encoding", "unsupported Content-Encoding, supported: [gzip, deflate]")
+            raise _Reject(
+                415, "unsupported_encoding", "unsupported Content-Encoding, supported: [gzip, deflate]"
+            )
         length = handler.headers.get("Content-Length")
         if length is not None and not handler.headers.get("Transfer-Encoding"):
             if not length.strip().isdigit():
@@ -389,14 +401,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: request lines may carry what an agent sent, and stderr is the user's."""
 
 
-def _server_class(host: str) -> "Type[_Server]":
+def _server_class(host: str) -> Type[_Server]:
     return _Server6 if ":" in host else _Server
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
-    receiver: "Receiver"
+    receiver: Receiver
     timeout_seconds: float = 10.0  # per socket read
 
     def server_bind(self) -> None:

@@ -36,7 +36,7 @@ class LimitError(DecodeError):
 class Field:
     """One field of a message spec."""
 
-    __slots__ = ("number", "name", "json_name", "kind", "repeated", "presence", "ref", "spec", "enum")
+    __slots__ = ("enum", "json_name", "kind", "name", "number", "presence", "ref", "repeated", "spec")
 
     def __init__(self, row: tuple) -> None:
         number, name, json_name, kind, flags, ref = row

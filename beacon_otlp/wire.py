@@ -27,18 +27,38 @@ from .shape import (
 
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
 _WIRE_OF_KIND = {
-    t.DOUBLE: I64, t.FIXED64: I64, t.SFIXED64: I64,
-    t.FLOAT: I32, t.FIXED32: I32, t.SFIXED32: I32,
-    t.INT64: VARINT, t.UINT64: VARINT, t.INT32: VARINT, t.UINT32: VARINT,
-    t.BOOL: VARINT, t.ENUM: VARINT, t.SINT32: VARINT, t.SINT64: VARINT,
-    t.STRING: LEN, t.BYTES: LEN, t.MESSAGE: LEN, t.ANY: LEN, t.ATTRS: LEN, t.HEXID: LEN,
+    t.DOUBLE: I64,
+    t.FIXED64: I64,
+    t.SFIXED64: I64,
+    t.FLOAT: I32,
+    t.FIXED32: I32,
+    t.SFIXED32: I32,
+    t.INT64: VARINT,
+    t.UINT64: VARINT,
+    t.INT32: VARINT,
+    t.UINT32: VARINT,
+    t.BOOL: VARINT,
+    t.ENUM: VARINT,
+    t.SINT32: VARINT,
+    t.SINT64: VARINT,
+    t.STRING: LEN,
+    t.BYTES: LEN,
+    t.MESSAGE: LEN,
+    t.ANY: LEN,
+    t.ATTRS: LEN,
+    t.HEXID: LEN,
 }
 _FIXED = {
-    t.DOUBLE: struct.Struct("<d"), t.FIXED64: struct.Struct("<Q"), t.SFIXED64: struct.Struct("<q"),
-    t.FLOAT: struct.Struct("<f"), t.FIXED32: struct.Struct("<I"), t.SFIXED32: struct.Struct("<i"),
+    t.DOUBLE: struct.Struct("<d"),
+    t.FIXED64: struct.Struct("<Q"),
+    t.SFIXED64: struct.Struct("<q"),
+    t.FLOAT: struct.Struct("<f"),
+    t.FIXED32: struct.Struct("<I"),
+    t.SFIXED32: struct.Struct("<i"),
 }
 _NESTED = (t.MESSAGE, t.ANY)  # kinds whose decoder counts itself toward the element budget
 _MASK32, _MASK64 = (1 << 32) - 1, (1 << 64) - 1
+
 
 def _tag_table(spec: Spec) -> Dict[int, Field]:
     """tag -> field, for every tag a field may arrive with (packed repeated scalars too)."""
@@ -70,7 +90,7 @@ def decode_protobuf(signal: str, data: bytes) -> Dict[str, Any]:
 
 
 class _Decoder:
-    __slots__ = ("data", "budget")
+    __slots__ = ("budget", "data")
 
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -131,7 +151,7 @@ class _Decoder:
         kind = f.kind
         if kind == t.STRING:
             n, pos = _length(data, pos, end)
-            return data[pos:pos + n].decode("utf-8", "replace"), pos + n
+            return data[pos : pos + n].decode("utf-8", "replace"), pos + n
         if kind == t.ANY:
             n, pos = _length(data, pos, end)
             return self.any_value(pos, pos + n, depth + 1), pos + n
@@ -145,7 +165,7 @@ class _Decoder:
             return fixed.unpack_from(data, pos)[0], pos + fixed.size
         if kind == t.BYTES or kind == t.HEXID:
             n, pos = _length(data, pos, end)
-            raw = data[pos:pos + n]
+            raw = data[pos : pos + n]
             return (raw.hex() if kind == t.HEXID else raw), pos + n
         value, pos = _varint(data, pos)
         if pos > end:
@@ -177,7 +197,7 @@ class _Decoder:
                     n, pos = _varint_tail(data, pos, n)
                 if pos + n > end:
                     raise DecodeError(f"length {n} runs past the end of the enclosing message")
-                value = data[pos:pos + n].decode("utf-8", "replace")
+                value = data[pos : pos + n].decode("utf-8", "replace")
                 pos += n
                 continue
             if tag >= 0x80:
@@ -208,7 +228,7 @@ class _Decoder:
                 if pos + n > end:
                     raise DecodeError(f"length {n} runs past the end of the enclosing message")
                 if tag == _KEY_TAG:
-                    key = data[pos:pos + n].decode("utf-8", "replace")
+                    key = data[pos : pos + n].decode("utf-8", "replace")
                 else:
                     value = self.any_value(pos, pos + n, depth + 1)
                 pos += n

@@ -29,8 +29,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import yaml
 
 TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.S)
-TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||!|\(|\))|"
-                   r"(?P<name>[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*))")
+TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||!|\(|\))|"
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*))"
+)
 WORKFLOW_COMMAND = re.compile(r"^::([a-z-]+)(?: ([^:]*))?::(.*)$")
 UPLOAD_ARTIFACT = "actions/upload-artifact@"
 
@@ -100,9 +102,17 @@ class ActionResult:
 class Job:
     """One job on one runner: its environment, $GITHUB_ENV, job summary and working folder."""
 
-    def __init__(self, root: Path, environ: Mapping[str, str], artifacts: Artifacts, job_id: str = "agent",
-                 job_index: int = 0, job_total: int = 1, workspace: Optional[Path] = None,
-                 timeout: float = 300) -> None:
+    def __init__(
+        self,
+        root: Path,
+        environ: Mapping[str, str],
+        artifacts: Artifacts,
+        job_id: str = "agent",
+        job_index: int = 0,
+        job_total: int = 1,
+        workspace: Optional[Path] = None,
+        timeout: float = 300,
+    ) -> None:
         self.root, self.artifacts, self.timeout = root, artifacts, timeout
         self.temp = root / "runner-temp"
         self.workspace = workspace or root / "workspace"
@@ -112,32 +122,52 @@ class Job:
         self.github_env.touch()
         self.summary = ""
         self.strategy = {"job-index": str(job_index), "job-total": str(job_total)}
-        self.env = {**environ, "GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_JOB": job_id,
-                    "RUNNER_TEMP": str(self.temp), "GITHUB_WORKSPACE": str(self.workspace),
-                    "GITHUB_ENV": str(self.github_env)}
+        self.env = {
+            **environ,
+            "GITHUB_ACTIONS": "true",
+            "CI": "true",
+            "GITHUB_JOB": job_id,
+            "RUNNER_TEMP": str(self.temp),
+            "GITHUB_WORKSPACE": str(self.workspace),
+            "GITHUB_ENV": str(self.github_env),
+        }
         self.github = {"job": job_id, "workspace": str(self.workspace)}
         self._steps = 0
 
-    def run(self, script: str, step_env: Optional[Mapping[str, str]] = None,
-            action_path: Optional[Path] = None) -> StepResult:
+    def run(
+        self, script: str, step_env: Optional[Mapping[str, str]] = None, action_path: Optional[Path] = None
+    ) -> StepResult:
         """One `run:` step, as the runner starts it: a script file under bash -eo pipefail."""
         self._steps += 1
         step_dir = self.temp / f"_step{self._steps}"
         step_dir.mkdir()
-        script_file, output_file, summary_file = step_dir / "script.sh", step_dir / "output", step_dir / "summary"
+        script_file, output_file, summary_file = (
+            step_dir / "script.sh",
+            step_dir / "output",
+            step_dir / "summary",
+        )
         script_file.write_text(script)
         output_file.touch()
         summary_file.touch()
-        env = {**self.env, **(step_env or {}), "GITHUB_OUTPUT": str(output_file),
-               "GITHUB_STEP_SUMMARY": str(summary_file)}
+        env = {
+            **self.env,
+            **(step_env or {}),
+            "GITHUB_OUTPUT": str(output_file),
+            "GITHUB_STEP_SUMMARY": str(summary_file),
+        }
         if action_path is not None:
             env["GITHUB_ACTION_PATH"] = str(action_path)
-        code, stdout, stderr = run_step(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
-                                        self.workspace, env, self.timeout)
+        code, stdout, stderr = run_step(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
+            self.workspace,
+            env,
+            self.timeout,
+        )
         self.summary += summary_file.read_text()
         self.env.update(read_command_file(self.github_env))
-        return StepResult("run", "success" if code == 0 else "failure", code, stdout, stderr,
-                          read_command_file(output_file))
+        return StepResult(
+            "run", "success" if code == 0 else "failure", code, stdout, stderr, read_command_file(output_file)
+        )
 
     def use(self, action_dir: Path, inputs: Optional[Mapping[str, str]] = None) -> ActionResult:
         """A `uses:` step of the composite action in action_dir, with these `with:` inputs."""
@@ -158,17 +188,29 @@ class Job:
             results.append(result)
             failed = failed or result.outcome == "failure"
             if "id" in spec:
-                steps[spec["id"]] = {"outputs": result.outputs, "outcome": result.outcome,
-                                     "conclusion": result.outcome}
+                steps[spec["id"]] = {
+                    "outputs": result.outputs,
+                    "outcome": result.outcome,
+                    "conclusion": result.outcome,
+                }
         context = self._context(values, steps, action_dir)
         outputs = {name: render(spec["value"], context) for name, spec in action.get("outputs", {}).items()}
         return ActionResult("failure" if failed else "success", outputs, results)
 
-    def _context(self, inputs: Mapping[str, str], steps: Mapping[str, Any], action_dir: Path) -> Dict[str, Any]:
-        return {"inputs": dict(inputs), "steps": dict(steps), "strategy": self.strategy,
-                "github": {**self.github, "action_path": str(action_dir)}, "runner": {"temp": str(self.temp)}}
+    def _context(
+        self, inputs: Mapping[str, str], steps: Mapping[str, Any], action_dir: Path
+    ) -> Dict[str, Any]:
+        return {
+            "inputs": dict(inputs),
+            "steps": dict(steps),
+            "strategy": self.strategy,
+            "github": {**self.github, "action_path": str(action_dir)},
+            "runner": {"temp": str(self.temp)},
+        }
 
-    def _step(self, spec: Mapping[str, Any], context: Dict[str, Any], action_dir: Path, failed: bool) -> StepResult:
+    def _step(
+        self, spec: Mapping[str, Any], context: Dict[str, Any], action_dir: Path, failed: bool
+    ) -> StepResult:
         name = str(spec.get("name", spec.get("id", "step")))
         condition = str(spec.get("if", "success()"))
         if not truthy(evaluate(strip_template(condition), context, failed)):
@@ -184,15 +226,25 @@ class Job:
     def _uses(self, name: str, spec: Mapping[str, Any], context: Dict[str, Any]) -> StepResult:
         if not spec["uses"].startswith(UPLOAD_ARTIFACT):
             raise AssertionError(f"no stand-in for {spec['uses']}")
-        inputs = {key: render(str(value).lower() if isinstance(value, bool) else str(value), context)
-                  for key, value in spec.get("with", {}).items()}
+        inputs = {
+            key: render(str(value).lower() if isinstance(value, bool) else str(value), context)
+            for key, value in spec.get("with", {}).items()
+        }
         return StepResult(name, "success", stdout=self.artifacts.upload(inputs))
 
 
 def run_step(argv: List[str], cwd: Path, env: Mapping[str, str], timeout: float) -> Tuple[int, str, str]:
     """Run a step in a process group of its own; on timeout kill that group (and only it)."""
-    process = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -272,8 +324,11 @@ def tokenize(expression: str) -> Tokens:
     return tokens
 
 
-def _binary(operators: Tuple[str, ...], operand: Callable[[Tokens, Mapping[str, Any], bool], Parse],
-            combine: Callable[[str, Any, Any], Any]) -> Callable[[Tokens, Mapping[str, Any], bool], Parse]:
+def _binary(
+    operators: Tuple[str, ...],
+    operand: Callable[[Tokens, Mapping[str, Any], bool], Parse],
+    combine: Callable[[str, Any, Any], Any],
+) -> Callable[[Tokens, Mapping[str, Any], bool], Parse]:
     def parse(tokens: Tokens, context: Mapping[str, Any], failed: bool) -> Parse:
         value, tokens = operand(tokens, context, failed)
         while tokens and tokens[0][0] == "op" and tokens[0][1] in operators:
@@ -281,6 +336,7 @@ def _binary(operators: Tuple[str, ...], operand: Callable[[Tokens, Mapping[str, 
             right, tokens = operand(tokens[1:], context, failed)
             value = combine(operator, value, right)
         return value, tokens
+
     return parse
 
 
@@ -356,5 +412,14 @@ def without_python_path(environ: Mapping[str, str]) -> Dict[str, str]:
     return {k: v for k, v in environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
 
 
-__all__ = ["ActionResult", "Artifacts", "ExpressionError", "Job", "StepResult", "action_copy", "evaluate",
-           "read_command_file", "without_python_path"]
+__all__ = [
+    "ActionResult",
+    "Artifacts",
+    "ExpressionError",
+    "Job",
+    "StepResult",
+    "action_copy",
+    "evaluate",
+    "read_command_file",
+    "without_python_path",
+]

@@ -100,9 +100,15 @@ def read_response(stream) -> Optional[RawResponse]:  # type: ignore[no-untyped-d
     return RawResponse(status, headers, body)
 
 
-def request_bytes(path: str = "/v1/logs", body: bytes = b"", content_type: str = "application/x-protobuf",
-                  token: Optional[str] = TOKEN, chunks: Optional[List[bytes]] = None,
-                  extra: Tuple[str, ...] = (), method: str = "POST") -> bytes:
+def request_bytes(
+    path: str = "/v1/logs",
+    body: bytes = b"",
+    content_type: str = "application/x-protobuf",
+    token: Optional[str] = TOKEN,
+    chunks: Optional[List[bytes]] = None,
+    extra: Tuple[str, ...] = (),
+    method: str = "POST",
+) -> bytes:
     """One HTTP/1.1 request as bytes: Content-Length framing, or chunked when `chunks` is given."""
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Type: {content_type}"]
     if token is not None:

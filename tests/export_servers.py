@@ -40,10 +40,15 @@ def moto_url() -> Iterator[str]:
 def aws_env(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Dict[str, str]:
     """The process environment boto3 reads (it has no other), pointed at moto; returned as the
     environ the upload gets. No shared config or credentials file of the user's is read."""
-    values = {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-              "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AWS_DEFAULT_REGION": "us-east-1",
-              "AWS_CONFIG_FILE": str(tmp_path / "aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-creds"),
-              "HOME": str(tmp_path)}
+    values = {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-creds"),
+        "HOME": str(tmp_path),
+    }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return dict(os.environ)
@@ -74,8 +79,9 @@ def gcs_blob(emulator: str, key: str) -> Any:
     storage = pytest.importorskip("google.cloud.storage")
     from google.auth.credentials import AnonymousCredentials
 
-    client = storage.Client(project="test", credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": emulator})
+    client = storage.Client(
+        project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator}
+    )
     return client.bucket("audit-logs").get_blob(key)
 
 
@@ -85,8 +91,13 @@ class StrictHec:
     object and a numeric `time`. It can be told to answer with errors first, and it records
     every event it accepted."""
 
-    def __init__(self, scheme: str = "Splunk", token: str = HEC_TOKEN, path: str = "/services/collector/event",
-                 tls: Optional[ssl.SSLContext] = None) -> None:
+    def __init__(
+        self,
+        scheme: str = "Splunk",
+        token: str = HEC_TOKEN,
+        path: str = "/services/collector/event",
+        tls: Optional[ssl.SSLContext] = None,
+    ) -> None:
         self.authorization, self.path = f"{scheme} {token}", path
         self.events: List[Dict[str, Any]] = []
         self.requests = 0
@@ -105,8 +116,13 @@ class StrictHec:
         scheme = "https" if isinstance(self.httpd.socket, ssl.SSLSocket) else "http"
         return f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def answer_next(self, status: int, times: int = 1, headers: Optional[Dict[str, str]] = None,
-                    body: bytes = b'{"text":"Server is busy","code":9}') -> None:
+    def answer_next(
+        self,
+        status: int,
+        times: int = 1,
+        headers: Optional[Dict[str, str]] = None,
+        body: bytes = b'{"text":"Server is busy","code":9}',
+    ) -> None:
         for _ in range(times):
             self.answers.append((status, headers or {}, body))
 
@@ -121,7 +137,9 @@ class StrictHec:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def _check(self, handler: BaseHTTPRequestHandler, raw: bytes) -> Tuple[Optional[str], List[Dict[str, Any]]]:
+    def _check(
+        self, handler: BaseHTTPRequestHandler, raw: bytes
+    ) -> Tuple[Optional[str], List[Dict[str, Any]]]:
         if handler.path != self.path:
             return f"path {handler.path}", []
         if handler.headers.get("Content-Encoding") != "gzip":

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import beacon  # noqa: E402
-import beacon_otlp  # noqa: E402
+import beacon
+import beacon_otlp
 
 
 def export() -> None:
@@ -43,8 +43,10 @@ def export() -> None:
 def hold_connection(endpoint: str) -> None:
     """A grandchild that keeps a connection to the receiver open until it is killed."""
     host, port = endpoint.rsplit("/", 1)[-1].rsplit(":", 1)
-    code = (f"import socket,time; s=socket.create_connection(({host!r},{int(port)})); "
-            "s.sendall(b'POST /v1/logs HTTP/1.1\\r\\nContent-Length: 100\\r\\n\\r\\n'); time.sleep(3600)")
+    code = (
+        f"import socket,time; s=socket.create_connection(({host!r},{int(port)})); "
+        "s.sendall(b'POST /v1/logs HTTP/1.1\\r\\nContent-Length: 100\\r\\n\\r\\n'); time.sleep(3600)"
+    )
     subprocess.Popen([sys.executable, "-c", code])
 
 

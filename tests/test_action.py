@@ -70,9 +70,20 @@ def test_no_input_is_interpolated_into_a_script() -> None:
 
 
 def test_inputs_compatible_with_the_original_action_plus_ours() -> None:
-    assert set(ACTION["inputs"]) == {"mode", "command", "harnesses", "min-events", "require-telemetry", "forward",
-                                     "forward-endpoint", "upload", "upload-artifact", "artifact-name", "python",
-                                     "summary"}
+    assert set(ACTION["inputs"]) == {
+        "mode",
+        "command",
+        "harnesses",
+        "min-events",
+        "require-telemetry",
+        "forward",
+        "forward-endpoint",
+        "upload",
+        "upload-artifact",
+        "artifact-name",
+        "python",
+        "summary",
+    }
     assert ACTION["inputs"]["python"]["default"] == "python3"
     assert ACTION["inputs"]["summary"]["default"] == "true"
     assert set(ACTION["outputs"]) == {"log-path", "state-path", "codex-home", "event-count", "validation"}
@@ -94,7 +105,9 @@ def test_expressions_follow_githubs_rules() -> None:
 # --- exec --------------------------------------------------------------------------------
 
 
-def test_exec_runs_the_command_and_sets_every_output(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+def test_exec_runs_the_command_and_sets_every_output(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
     job = new_job(tmp_path, artifacts)
     run = job.use(action, {"command": FAKE, "harnesses": "claude"})
     assert run.outcome == "success", run.stderr
@@ -116,23 +129,36 @@ def test_exec_exit_code_is_the_commands(tmp_path: Path, action: Path, artifacts:
     assert "beacon-runtime-log-job" in artifacts.stored  # kept even though the step failed
 
 
-def test_exec_without_telemetry_errors_once_when_required(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
-    run = new_job(tmp_path, artifacts).use(action, {"command": f"{FAKE} --no-telemetry", "harnesses": "claude"})
+def test_exec_without_telemetry_errors_once_when_required(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
+    run = new_job(tmp_path, artifacts).use(
+        action, {"command": f"{FAKE} --no-telemetry", "harnesses": "claude"}
+    )
     assert (run.outcome, run.steps[1].code) == ("failure", beacon.EXIT_VALIDATION)
-    assert len(run.commands("error")) == 1 and run.commands("error")[0].startswith("beacon: telemetry validation failed")
+    assert len(run.commands("error")) == 1 and run.commands("error")[0].startswith(
+        "beacon: telemetry validation failed"
+    )
     assert run.outputs["validation"] == "failed" and run.outputs["event-count"] == "0"
 
 
-def test_exec_without_telemetry_warns_once_when_optional(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
-    run = new_job(tmp_path, artifacts).use(action, {"command": f"{FAKE} --no-telemetry", "harnesses": "claude",
-                                                    "require-telemetry": "false"})
+def test_exec_without_telemetry_warns_once_when_optional(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
+    run = new_job(tmp_path, artifacts).use(
+        action, {"command": f"{FAKE} --no-telemetry", "harnesses": "claude", "require-telemetry": "false"}
+    )
     assert run.outcome == "success"
     assert len(run.commands("warning")) == 1 and run.commands("error") == []
 
 
-def test_summary_false_leaves_the_job_summary_alone(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+def test_summary_false_leaves_the_job_summary_alone(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
     job = new_job(tmp_path, artifacts)
-    run = job.use(action, {"command": FAKE, "harnesses": "claude", "summary": "false", "upload-artifact": "false"})
+    run = job.use(
+        action, {"command": FAKE, "harnesses": "claude", "summary": "false", "upload-artifact": "false"}
+    )
     assert run.outcome == "success" and job.summary == ""
     assert artifacts.stored == {}
     assert "beacon: summary:" in run.stderr  # the CI log still gets the text table
@@ -140,13 +166,24 @@ def test_summary_false_leaves_the_job_summary_alone(tmp_path: Path, action: Path
 
 def test_no_input_becomes_shell_code(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
     marker = tmp_path / "pwned"
-    hostile = f"$(touch {marker})`touch {marker}`\"; touch {marker}; echo \""
+    hostile = f'$(touch {marker})`touch {marker}`"; touch {marker}; echo "'
     job = new_job(tmp_path, artifacts)
-    for name in ("harnesses", "min-events", "require-telemetry", "forward", "upload", "python", "summary", "mode"):
+    for name in (
+        "harnesses",
+        "min-events",
+        "require-telemetry",
+        "forward",
+        "upload",
+        "python",
+        "summary",
+        "mode",
+    ):
         run = job.use(action, {"command": f"echo '$(touch {marker})'", name: hostile})
         assert run.outcome == "failure", name
-    run = job.use(action, {"command": f"echo '$(touch {marker})' && {FAKE}", "harnesses": "claude",
-                           "artifact-name": hostile})
+    run = job.use(
+        action,
+        {"command": f"echo '$(touch {marker})' && {FAKE}", "harnesses": "claude", "artifact-name": hostile},
+    )
     assert not marker.exists()
     assert run.commands("error") == ['artifact-name must not contain " : < > | * ? \\ / or a line break']
 
@@ -158,7 +195,9 @@ def test_a_matrix_gets_one_artifact_per_job(tmp_path: Path, action: Path, artifa
     assert sorted(artifacts.stored) == ["beacon-runtime-log-review-0", "beacon-runtime-log-review-1"]
 
 
-def test_two_execs_in_one_job_keep_one_artifact_with_both(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+def test_two_execs_in_one_job_keep_one_artifact_with_both(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
     job = new_job(tmp_path, artifacts)
     for _ in range(2):
         assert job.use(action, {"command": FAKE, "harnesses": "claude"}).outcome == "success"
@@ -176,11 +215,15 @@ def test_a_missing_python_is_one_clear_annotation(tmp_path: Path, action: Path, 
         run = job.use(action, {"command": FAKE, "python": python})
         assert run.outcome == "failure"
         assert [s.outcome for s in run.steps] == ["failure", "skipped", "skipped", "skipped"]
-        assert run.commands("error") == ["no Python 3.8 or newer found as the action's python input; install one "
-                                         "(actions/setup-python) or set python: to its path"]
+        assert run.commands("error") == [
+            "no Python 3.8 or newer found as the action's python input; install one "
+            "(actions/setup-python) or set python: to its path"
+        ]
 
 
-def test_exec_needs_a_command_and_mode_must_be_known(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+def test_exec_needs_a_command_and_mode_must_be_known(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
     job = new_job(tmp_path, artifacts)
     run = job.use(action, {})
     assert (run.outcome, run.steps[1].code) == ("failure", 2)
@@ -192,7 +235,9 @@ def test_exec_needs_a_command_and_mode_must_be_known(tmp_path: Path, action: Pat
 # --- start and finish around later steps -------------------------------------------------
 
 
-def start_agents_finish(job: Job, action: Path, agent_steps: List[str], harnesses: str = "claude") -> ActionResult:
+def start_agents_finish(
+    job: Job, action: Path, agent_steps: List[str], harnesses: str = "claude"
+) -> ActionResult:
     start = job.use(action, {"mode": "start", "harnesses": harnesses})
     assert start.outcome == "success", start.stderr
     assert start.outputs["state-path"] == str(job.temp / "beacon" / "session.json")
@@ -228,8 +273,9 @@ def test_finish_skipped_start_reports_no_capture(tmp_path: Path, action: Path, a
 
 
 @pytest.mark.agents
-def test_real_claude_code_and_codex_in_steps_between_start_and_finish(tmp_path: Path, action: Path,
-                                                                      artifacts: Artifacts) -> None:
+def test_real_claude_code_and_codex_in_steps_between_start_and_finish(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
     from agents import claude, codex, install_or_skip
 
     claude_cli, codex_cli = install_or_skip(claude), install_or_skip(codex)
@@ -240,18 +286,30 @@ def test_real_claude_code_and_codex_in_steps_between_start_and_finish(tmp_path: 
     with claude.scripted_server(work) as claude_api, codex.scripted_server(work) as codex_api:
         # Each agent reads only its own settings; the user's ~/.codex (written here) is what
         # the CODEX_HOME that start exports keeps.
-        job.env.update({**claude.agent_env(home, work, claude_api.url), **codex.agent_env(home, work, codex_api.url)})
-        finish = start_agents_finish(job, action, [shlex.join(claude.command(executable=claude_cli)),
-                                                   shlex.join(codex.command(executable=codex_cli))],
-                                     harnesses="claude,codex")
+        job.env.update(
+            {**claude.agent_env(home, work, claude_api.url), **codex.agent_env(home, work, codex_api.url)}
+        )
+        finish = start_agents_finish(
+            job,
+            action,
+            [
+                shlex.join(claude.command(executable=claude_cli)),
+                shlex.join(codex.command(executable=codex_cli)),
+            ],
+            harnesses="claude,codex",
+        )
     assert claude_api.errors == [] and codex_api.errors == []
     assert finish.outcome == "success", finish.stderr
     events = events_of(finish.outputs["log-path"])
     assert int(finish.outputs["event-count"]) == len(events)
     assert {e["harness"]["name"] for e in events} == {"claude_code", "codex_cli"}
     assert len({e["capture"]["id"] for e in events}) == 1
-    markers = [e for e in events if e.get("command", {}).get("command") == claude.MARKER_COMMAND
-               and e["event"]["action"] == "command.executed"]
+    markers = [
+        e
+        for e in events
+        if e.get("command", {}).get("command") == claude.MARKER_COMMAND
+        and e["event"]["action"] == "command.executed"
+    ]
     assert {e["harness"]["name"] for e in markers} == {"claude_code", "codex_cli"}
     assert claude.SECRET_TOKEN not in json.dumps(events)
 

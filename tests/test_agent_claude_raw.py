@@ -54,13 +54,27 @@ EXTENSIONS = {"http/json": "json", "http/protobuf": "pb"}
 RESOURCE = {"beacon.capture.id": "claude-e2e"}  # run metadata, as beacon will add it
 DELTA = 1  # AggregationTemporality.DELTA
 METRICS = {
-    "claude_code.session.count", "claude_code.lines_of_code.count", "claude_code.cost.usage",
-    "claude_code.token.usage", "claude_code.code_edit_tool.decision", "claude_code.active_time.total",
+    "claude_code.session.count",
+    "claude_code.lines_of_code.count",
+    "claude_code.cost.usage",
+    "claude_code.token.usage",
+    "claude_code.code_edit_tool.decision",
+    "claude_code.active_time.total",
 }
-SCOPES = {"logs": "com.anthropic.claude_code.events", "metrics": "com.anthropic.claude_code",
-          "traces": "com.anthropic.claude_code.tracing"}
-COMMON_ATTRIBUTES = ("user.id", "session.id", "terminal.type", "event.name", "event.timestamp",
-                     "event.sequence", "prompt.id")
+SCOPES = {
+    "logs": "com.anthropic.claude_code.events",
+    "metrics": "com.anthropic.claude_code",
+    "traces": "com.anthropic.claude_code.tracing",
+}
+COMMON_ATTRIBUTES = (
+    "user.id",
+    "session.id",
+    "terminal.type",
+    "event.name",
+    "event.timestamp",
+    "event.sequence",
+    "prompt.id",
+)
 
 
 class Run(NamedTuple):
@@ -82,24 +96,42 @@ def claude_executable() -> Path:
     return install_or_skip(claude)
 
 
-def run_session(tmp_path: Path, executable: Path, receiver: Receiver, collector: Collector,
-                protocol: str, traces: bool, bodies: List[RawExport]) -> Run:
+def run_session(
+    tmp_path: Path,
+    executable: Path,
+    receiver: Receiver,
+    collector: Collector,
+    protocol: str,
+    traces: bool,
+    bodies: List[RawExport],
+) -> Run:
     """Run `claude -p` once through the scripted session; stop the receiver once drained."""
     home, workdir = session_dirs(tmp_path)
     (workdir / claude.DENIED_DIR).mkdir()  # the denied `rm -rf` must leave it alone
     server = claude.scripted_server(workdir)
     with server:
         env = claude.agent_env(home, workdir, server.url)
-        env.update(claude.telemetry_env(receiver.url, TOKEN, protocol, traces=traces,
-                                        resource_attributes=RESOURCE))
+        env.update(
+            claude.telemetry_env(receiver.url, TOKEN, protocol, traces=traces, resource_attributes=RESOURCE)
+        )
         started = time.monotonic()
-        returncode, stdout, stderr = run_in_group(claude.command(executable=executable), workdir, env,
-                                                  RUN_TIMEOUT)
+        returncode, stdout, stderr = run_in_group(
+            claude.command(executable=executable), workdir, env, RUN_TIMEOUT
+        )
         wall = time.monotonic() - started
     drain(receiver, quiet=0.3)
     result = json.loads(stdout) if stdout.strip().startswith("{") else {"stdout": stdout}
-    return Run(returncode, result, stderr, wall, server, workdir, list(collector.batches),
-               receiver.stats.snapshot(), list(bodies))
+    return Run(
+        returncode,
+        result,
+        stderr,
+        wall,
+        server,
+        workdir,
+        list(collector.batches),
+        receiver.stats.snapshot(),
+        list(bodies),
+    )
 
 
 # --- reading the decoded exports ----------------------------------------------------------
@@ -107,39 +139,54 @@ def run_session(tmp_path: Path, executable: Path, receiver: Receiver, collector:
 
 def log_records(run: Run) -> List[Dict[str, Any]]:
     """Every log record of the run (all batches merged), in Claude's event.sequence order."""
-    records = [record
-               for batch in run.batches if batch.signal == "logs"
-               for resource_logs in batch.request["resource_logs"]
-               for scope_logs in resource_logs["scope_logs"]
-               for record in scope_logs["log_records"]]
+    records = [
+        record
+        for batch in run.batches
+        if batch.signal == "logs"
+        for resource_logs in batch.request["resource_logs"]
+        for scope_logs in resource_logs["scope_logs"]
+        for record in scope_logs["log_records"]
+    ]
     return sorted(records, key=lambda r: int(r["attributes"]["event.sequence"]))
 
 
 def metric_points(run: Run) -> List[Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]]:
     """(metric, sum, data point) for every metric data point of the run."""
-    return [(metric, metric["sum"], point)
-            for batch in run.batches if batch.signal == "metrics"
-            for resource_metrics in batch.request["resource_metrics"]
-            for scope_metrics in resource_metrics["scope_metrics"]
-            for metric in scope_metrics["metrics"]
-            for point in (metric["sum"] or {"data_points": []})["data_points"]]
+    return [
+        (metric, metric["sum"], point)
+        for batch in run.batches
+        if batch.signal == "metrics"
+        for resource_metrics in batch.request["resource_metrics"]
+        for scope_metrics in resource_metrics["scope_metrics"]
+        for metric in scope_metrics["metrics"]
+        for point in (metric["sum"] or {"data_points": []})["data_points"]
+    ]
 
 
 def spans(run: Run) -> List[Dict[str, Any]]:
-    return [span
-            for batch in run.batches if batch.signal == "traces"
-            for resource_spans in batch.request["resource_spans"]
-            for scope_spans in resource_spans["scope_spans"]
-            for span in scope_spans["spans"]]
+    return [
+        span
+        for batch in run.batches
+        if batch.signal == "traces"
+        for resource_spans in batch.request["resource_spans"]
+        for scope_spans in resource_spans["scope_spans"]
+        for span in scope_spans["spans"]
+    ]
 
 
 def scopes_and_resources(run: Run, signal_name: str) -> List[Tuple[Dict[str, Any], Dict[str, Any]]]:
-    kind = {"logs": ("resource_logs", "scope_logs"), "metrics": ("resource_metrics", "scope_metrics"),
-            "traces": ("resource_spans", "scope_spans")}[signal_name]
-    return [(resource["resource"], scoped["scope"])
-            for batch in run.batches if batch.signal == signal_name
-            for resource in batch.request[kind[0]]
-            for scoped in resource[kind[1]]]
+    kind = {
+        "logs": ("resource_logs", "scope_logs"),
+        "metrics": ("resource_metrics", "scope_metrics"),
+        "traces": ("resource_spans", "scope_spans"),
+    }[signal_name]
+    return [
+        (resource["resource"], scoped["scope"])
+        for batch in run.batches
+        if batch.signal == signal_name
+        for resource in batch.request[kind[0]]
+        for scoped in resource[kind[1]]
+    ]
 
 
 def expected_tool_events(steps: List[claude.Step]) -> List[Tuple[str, str, str, str]]:
@@ -161,11 +208,20 @@ def expected_tool_events(steps: List[claude.Step]) -> List[Tuple[str, str, str, 
 # --- the test -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("protocol,traces",
-                         [("http/json", False), ("http/protobuf", False), ("http/protobuf", True)],
-                         ids=["json", "protobuf", "protobuf-traces"])
-def test_scripted_session(tmp_path: Path, claude_executable: Path, make_receiver: Any, collector: Collector,
-                          raw_exports: List[RawExport], protocol: str, traces: bool) -> None:
+@pytest.mark.parametrize(
+    "protocol,traces",
+    [("http/json", False), ("http/protobuf", False), ("http/protobuf", True)],
+    ids=["json", "protobuf", "protobuf-traces"],
+)
+def test_scripted_session(
+    tmp_path: Path,
+    claude_executable: Path,
+    make_receiver: Any,
+    collector: Collector,
+    raw_exports: List[RawExport],
+    protocol: str,
+    traces: bool,
+) -> None:
     run = run_session(tmp_path, claude_executable, make_receiver(), collector, protocol, traces, raw_exports)
     steps = run.server.steps()
 
@@ -190,7 +246,8 @@ def check_cli_result(run: Run, steps: List[claude.Step]) -> None:
     denied = [s for s in steps if s.denied]
     denials = run.result["permission_denials"]
     assert [(d["tool_name"], d["tool_use_id"], d["tool_input"]) for d in denials] == [
-        (s.tool, s.call_id, s.input) for s in denied]
+        (s.tool, s.call_id, s.input) for s in denied
+    ]
 
 
 def check_model_server(run: Run, steps: List[claude.Step]) -> None:
@@ -199,7 +256,8 @@ def check_model_server(run: Run, steps: List[claude.Step]) -> None:
     assert server.turns == list(range(len(steps)))  # each step answered exactly once, in order
     assert server.side_requests == []
     assert Counter((r.method, r.path) for r in server.requests) == Counter(
-        {("HEAD", "/"): 1, ("POST", "/v1/messages?beta=true"): len(steps)})
+        {("HEAD", "/"): 1, ("POST", "/v1/messages?beta=true"): len(steps)}
+    )
     assert server.workdir == str(run.workdir.resolve())
     results = server.tool_results
     assert set(results) == {s.call_id for s in steps if s.tool}
@@ -244,8 +302,15 @@ def check_log_events(run: Run, steps: List[claude.Step], traces: bool) -> None:
     # Every record: body claude_code.<event.name>, contiguous event.sequence, one session and prompt.
     assert [r["body"] for r in records] == [f"claude_code.{n}" for n in names]
     assert [a["event.sequence"] for a in attributes] == list(range(len(records)))
-    assert Counter(names) == Counter({"user_prompt": 1, "api_request": len(steps), "tool_decision": 6,
-                                      "tool_result": 5, "assistant_response": 1})
+    assert Counter(names) == Counter(
+        {
+            "user_prompt": 1,
+            "api_request": len(steps),
+            "tool_decision": 6,
+            "tool_result": 5,
+            "assistant_response": 1,
+        }
+    )
     assert names[0] == "user_prompt" and names[-1] == "assistant_response"
     for a in attributes:
         assert set(COMMON_ATTRIBUTES) <= set(a), a
@@ -263,15 +328,24 @@ def check_log_events(run: Run, steps: List[claude.Step], traces: bool) -> None:
     assert [a["request_id"] for a in requests] == [claude.request_id(n) for n in range(1, len(steps) + 1)]
     for a in requests:
         assert (a["model"], a["input_tokens"], a["output_tokens"], a["query_source"]) == (
-            "claude-opus-4-8", claude.USAGE_IN, claude.USAGE_OUT, "sdk")
+            "claude-opus-4-8",
+            claude.USAGE_IN,
+            claude.USAGE_OUT,
+            "sdk",
+        )
 
     final = attributes[-1]
     assert (final["response"], final["response_length"], final["request_id"]) == (
-        claude.FINAL_TEXT, len(claude.FINAL_TEXT), claude.request_id(len(steps)))
+        claude.FINAL_TEXT,
+        len(claude.FINAL_TEXT),
+        claude.request_id(len(steps)),
+    )
 
     tool_events = [a for a in attributes if a["event.name"] in ("tool_decision", "tool_result")]
-    assert [(a["event.name"], a["tool_name"], a["tool_use_id"], a.get("decision", a.get("success")))
-            for a in tool_events] == expected_tool_events(steps)
+    assert [
+        (a["event.name"], a["tool_name"], a["tool_use_id"], a.get("decision", a.get("success")))
+        for a in tool_events
+    ] == expected_tool_events(steps)
     by_call = {s.call_id: s for s in steps}
     for a in tool_events:
         check_tool_event(a, by_call[a["tool_use_id"]])
@@ -293,8 +367,10 @@ def check_tool_event(a: Dict[str, Any], step: claude.Step) -> None:
     if step.tool == "Bash":  # only Bash carries tool_parameters
         command = step.input["command"]
         assert json.loads(a["tool_parameters"]) == {
-            "bash_command": command.split()[0], "full_command": command,
-            "description": step.input["description"]}
+            "bash_command": command.split()[0],
+            "full_command": command,
+            "description": step.input["description"],
+        }
     else:
         assert "tool_parameters" not in a
 
@@ -302,12 +378,19 @@ def check_tool_event(a: Dict[str, Any], step: claude.Step) -> None:
 def check_secrets_present(run: Run, steps: List[claude.Step]) -> None:
     """The planted secrets reach the raw telemetry unredacted (beacon's redaction must remove them)."""
     secret = next(s for s in steps if s.name == "secret")
-    carriers = [(a["event.name"], field)
-                for a in (r["attributes"] for r in log_records(run)) if a.get("tool_use_id") == secret.call_id
-                for field in ("tool_parameters", "tool_input") if field in a
-                if claude.SECRET_TOKEN in a[field] and claude.SECRET_BEARER in a[field]]
-    assert carriers == [("tool_decision", "tool_parameters"), ("tool_result", "tool_parameters"),
-                        ("tool_result", "tool_input")]
+    carriers = [
+        (a["event.name"], field)
+        for a in (r["attributes"] for r in log_records(run))
+        if a.get("tool_use_id") == secret.call_id
+        for field in ("tool_parameters", "tool_input")
+        if field in a
+        if claude.SECRET_TOKEN in a[field] and claude.SECRET_BEARER in a[field]
+    ]
+    assert carriers == [
+        ("tool_decision", "tool_parameters"),
+        ("tool_result", "tool_parameters"),
+        ("tool_result", "tool_input"),
+    ]
 
 
 def check_metrics(run: Run) -> None:
@@ -316,8 +399,11 @@ def check_metrics(run: Run) -> None:
     assert all(s["aggregation_temporality"] == DELTA and s["is_monotonic"] for _, s, _ in points)
 
     def total(name: str, **match: str) -> float:
-        return sum(p["as_double"] for m, _, p in points
-                   if m["name"] == name and all(p["attributes"].get(k) == v for k, v in match.items()))
+        return sum(
+            p["as_double"]
+            for m, _, p in points
+            if m["name"] == name and all(p["attributes"].get(k) == v for k, v in match.items())
+        )
 
     turns = len(claude.steps(""))
     assert total("claude_code.session.count", start_type="fresh") == 1
@@ -325,8 +411,10 @@ def check_metrics(run: Run) -> None:
     assert total("claude_code.token.usage", type="output") == turns * claude.USAGE_OUT
     assert total("claude_code.cost.usage") == pytest.approx(turns * 0.001225)
     assert total("claude_code.lines_of_code.count", type="added") == 1
-    assert total("claude_code.code_edit_tool.decision",
-                 decision="accept", source="config", tool_name="Write") == 1
+    assert (
+        total("claude_code.code_edit_tool.decision", decision="accept", source="config", tool_name="Write")
+        == 1
+    )
     assert total("claude_code.active_time.total", type="cli") > 0
 
 
@@ -335,9 +423,15 @@ def check_spans(run: Run, steps: List[claude.Step]) -> None:
     all_spans = spans(run)
     names = Counter(s["name"] for s in all_spans)
     calls = [s for s in steps if s.tool]
-    assert names == Counter({"claude_code.interaction": 1, "claude_code.llm_request": len(steps),
-                             "claude_code.tool": len(calls), "claude_code.tool.blocked_on_user": len(calls),
-                             "claude_code.tool.execution": len(calls) - 1})
+    assert names == Counter(
+        {
+            "claude_code.interaction": 1,
+            "claude_code.llm_request": len(steps),
+            "claude_code.tool": len(calls),
+            "claude_code.tool.blocked_on_user": len(calls),
+            "claude_code.tool.execution": len(calls) - 1,
+        }
+    )
     assert len({s["trace_id"] for s in all_spans}) == 1
     by_name = {name: [s["attributes"] for s in all_spans if s["name"] == name] for name in names}
     tools = {a["tool_use_id"]: a for a in by_name["claude_code.tool"]}
@@ -356,17 +450,37 @@ def check_spans(run: Run, steps: List[claude.Step]) -> None:
 def record_fixtures(run: Run, protocol: str, steps: List[claude.Step]) -> None:
     """Save this run's raw export bodies and describe the run in session.json."""
     files, _ = save_bodies(FIXTURE_DIR, run.bodies, EXTENSIONS[protocol])
-    update_session_index(FIXTURE_DIR, {
-        "cli": claude.NAME, "package": claude.PACKAGE, "version": claude.VERSION,
-        "command": ["claude", *claude.command(executable=Path("claude"))[1:]],
-        "prompt": claude.PROMPT,
-        "workdir_placeholder": "<workdir>",
-        "steps": [{"name": s.name, "tool": s.tool, "call_id": s.call_id or None,
-                   "input": json.loads(json.dumps(s.input).replace(run.server.workdir or "", "<workdir>")),
-                   "fails": s.fails, "denied": s.denied} for s in steps],
-        "final_text": claude.FINAL_TEXT,
-    }, {"protocol": protocol, "workdir": run.server.workdir, "session_id": run.result["session_id"],
-        "exit_code": run.returncode, "wall_seconds": round(run.wall_seconds, 2),
-        "telemetry_env": claude.telemetry_env("<receiver-url>", "<token>", protocol,
-                                              resource_attributes=RESOURCE),
-        "files": files})
+    update_session_index(
+        FIXTURE_DIR,
+        {
+            "cli": claude.NAME,
+            "package": claude.PACKAGE,
+            "version": claude.VERSION,
+            "command": ["claude", *claude.command(executable=Path("claude"))[1:]],
+            "prompt": claude.PROMPT,
+            "workdir_placeholder": "<workdir>",
+            "steps": [
+                {
+                    "name": s.name,
+                    "tool": s.tool,
+                    "call_id": s.call_id or None,
+                    "input": json.loads(json.dumps(s.input).replace(run.server.workdir or "", "<workdir>")),
+                    "fails": s.fails,
+                    "denied": s.denied,
+                }
+                for s in steps
+            ],
+            "final_text": claude.FINAL_TEXT,
+        },
+        {
+            "protocol": protocol,
+            "workdir": run.server.workdir,
+            "session_id": run.result["session_id"],
+            "exit_code": run.returncode,
+            "wall_seconds": round(run.wall_seconds, 2),
+            "telemetry_env": claude.telemetry_env(
+                "<receiver-url>", "<token>", protocol, resource_attributes=RESOURCE
+            ),
+            "files": files,
+        },
+    )

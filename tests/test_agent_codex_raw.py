@@ -57,13 +57,27 @@ RUN_TIMEOUT = 120.0  # a healthy run takes well under a second
 CONTENT_TYPES = {"json": JSON, "binary": PROTOBUF}
 EXTENSIONS = {"json": "json", "binary": "pb"}
 DELTA = 1  # AggregationTemporality.DELTA: every Codex metric
-SCOPES = {"logs": {"codex_otel.log_only", "codex_otel::metrics::client"}, "traces": {"codex_exec"},
-          "metrics": {"codex"}}
-COMMON_ATTRIBUTES = ("conversation.id", "app.version", "originator", "terminal.type", "model", "slug",
-                     "event.name", "event.timestamp")
+SCOPES = {
+    "logs": {"codex_otel.log_only", "codex_otel::metrics::client"},
+    "traces": {"codex_exec"},
+    "metrics": {"codex"},
+}
+COMMON_ATTRIBUTES = (
+    "conversation.id",
+    "app.version",
+    "originator",
+    "terminal.type",
+    "model",
+    "slug",
+    "event.name",
+    "event.timestamp",
+)
 # What exec_command answers the model (and logs as the tool_result output).
-EXEC_OUTPUT = re.compile(r"Chunk ID: \w+\nWall time: [\d.]+ seconds\nProcess exited with code (\d+)\n"
-                         r"Original token count: \d+\nOutput:\n(.*)\Z", re.DOTALL)
+EXEC_OUTPUT = re.compile(
+    r"Chunk ID: \w+\nWall time: [\d.]+ seconds\nProcess exited with code (\d+)\n"
+    r"Original token count: \d+\nOutput:\n(.*)\Z",
+    re.DOTALL,
+)
 
 
 class Run(NamedTuple):
@@ -86,30 +100,53 @@ def codex_executable() -> Path:
     return install_or_skip(codex)
 
 
-def run_session(tmp_path: Path, executable: Path, receiver: Receiver, collector: Collector,
-                protocol: str, denial: str, bodies: List[RawExport]) -> Run:
+def run_session(
+    tmp_path: Path,
+    executable: Path,
+    receiver: Receiver,
+    collector: Collector,
+    protocol: str,
+    denial: str,
+    bodies: List[RawExport],
+) -> Run:
     """Run `codex exec` once through the scripted session; stop the receiver once drained."""
     home, workdir = session_dirs(tmp_path)
     server = codex.scripted_server(workdir)
     with server:
         env = codex.agent_env(home, workdir, server.url, denial)
-        env.update(codex.telemetry_config(codex.user_codex_home(env), tmp_path / "beacon-codex-home",
-                                          receiver.url, TOKEN, protocol))
+        env.update(
+            codex.telemetry_config(
+                codex.user_codex_home(env), tmp_path / "beacon-codex-home", receiver.url, TOKEN, protocol
+            )
+        )
         assert not any(name.startswith("OTEL_") for name in env)  # compression would mute Codex
         started = time.monotonic()
-        returncode, stdout, stderr = run_in_group(codex.command(executable=executable, denial=denial),
-                                                  workdir, env, RUN_TIMEOUT)
+        returncode, stdout, stderr = run_in_group(
+            codex.command(executable=executable, denial=denial), workdir, env, RUN_TIMEOUT
+        )
         wall = time.monotonic() - started
     drain(receiver, quiet=0.3)
-    return Run(returncode, stdout, stderr, wall, denial, server, workdir, list(collector.batches),
-               receiver.stats.snapshot(), list(bodies))
+    return Run(
+        returncode,
+        stdout,
+        stderr,
+        wall,
+        denial,
+        server,
+        workdir,
+        list(collector.batches),
+        receiver.stats.snapshot(),
+        list(bodies),
+    )
 
 
 # --- reading the decoded exports ----------------------------------------------------------
 
-CONTAINERS = {"logs": ("resource_logs", "scope_logs", "log_records"),
-              "traces": ("resource_spans", "scope_spans", "spans"),
-              "metrics": ("resource_metrics", "scope_metrics", "metrics")}
+CONTAINERS = {
+    "logs": ("resource_logs", "scope_logs", "log_records"),
+    "traces": ("resource_spans", "scope_spans", "spans"),
+    "metrics": ("resource_metrics", "scope_metrics", "metrics"),
+}
 
 
 def scoped(run: Run, signal_name: str) -> Iterator[Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]]:
@@ -134,10 +171,14 @@ def events(run: Run, name: str) -> List[Dict[str, Any]]:
 
 def metric_points(run: Run, name: str) -> List[Tuple[str, Dict[str, Any], Dict[str, Any]]]:
     """(kind, metric body, data point) for every data point of the named metric."""
-    return [(kind, metric[kind], point)
-            for _, _, metric in scoped(run, "metrics") if metric["name"] == name
-            for kind in ("sum", "histogram", "gauge") if metric.get(kind)
-            for point in metric[kind]["data_points"]]
+    return [
+        (kind, metric[kind], point)
+        for _, _, metric in scoped(run, "metrics")
+        if metric["name"] == name
+        for kind in ("sum", "histogram", "gauge")
+        if metric.get(kind)
+        for point in metric[kind]["data_points"]
+    ]
 
 
 def expected_tool_events(steps: List[codex.Step], denial: str) -> List[Tuple[str, str, str, str]]:
@@ -171,11 +212,20 @@ def denied_output(denial: str) -> str:
 # --- the test -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("protocol,denial", [("json", codex.DENIAL_HOOK), ("binary", codex.DENIAL_HOOK),
-                                             ("binary", codex.DENIAL_RULE)],
-                         ids=["json", "binary", "binary-forbidden-rule"])
-def test_scripted_session(tmp_path: Path, codex_executable: Path, make_receiver: Any, collector: Collector,
-                          raw_exports: List[RawExport], protocol: str, denial: str) -> None:
+@pytest.mark.parametrize(
+    "protocol,denial",
+    [("json", codex.DENIAL_HOOK), ("binary", codex.DENIAL_HOOK), ("binary", codex.DENIAL_RULE)],
+    ids=["json", "binary", "binary-forbidden-rule"],
+)
+def test_scripted_session(
+    tmp_path: Path,
+    codex_executable: Path,
+    make_receiver: Any,
+    collector: Collector,
+    raw_exports: List[RawExport],
+    protocol: str,
+    denial: str,
+) -> None:
     run = run_session(tmp_path, codex_executable, make_receiver(), collector, protocol, denial, raw_exports)
     steps = run.server.steps()
 
@@ -198,7 +248,8 @@ def check_model_server(run: Run, steps: List[codex.Step]) -> None:
     assert server.errors == []
     assert server.turns == list(range(len(steps)))  # each step answered exactly once, in order
     assert Counter((r.method, r.path) for r in server.requests) == Counter(
-        {("POST", "/v1/responses"): len(steps), ("POST", "/v1/analytics/codex/turn-costs"): 1})
+        {("POST", "/v1/responses"): len(steps), ("POST", "/v1/analytics/codex/turn-costs"): 1}
+    )
     assert len(server.side_requests) == 1
     assert server.workdir == str(run.workdir.resolve())
     outputs = server.outputs
@@ -206,14 +257,21 @@ def check_model_server(run: Run, steps: List[codex.Step]) -> None:
     by_name = {s.name: outputs[s.call_id] for s in steps if s.tool}
     assert exec_result(by_name["shell"]) == (0, "BEACON_E2E_MARKER\n")
     path = f"{server.workdir}/{codex.FILE_NAME}"
-    assert re.fullmatch(r"Exit code: 0\nWall time: \d+ seconds\nOutput:\n"
-                        rf"Success\. Updated the following files:\nA {re.escape(path)}\n", by_name["write"])
+    assert re.fullmatch(
+        r"Exit code: 0\nWall time: \d+ seconds\nOutput:\n"
+        rf"Success\. Updated the following files:\nA {re.escape(path)}\n",
+        by_name["write"],
+    )
     assert exec_result(by_name["read"]) == (0, codex.FILE_CONTENT + "\n")
     assert by_name["denied"] == denied_output(run.denial)
     assert exec_result(by_name["failing"]) == (
-        2, "ls: cannot access '/nonexistent-beacon-dir': No such file or directory\n")
+        2,
+        "ls: cannot access '/nonexistent-beacon-dir': No such file or directory\n",
+    )
     assert exec_result(by_name["secret"]) == (
-        0, f"Authorization: Bearer {codex.SECRET_BEARER} {codex.SECRET_TOKEN}\n")
+        0,
+        f"Authorization: Bearer {codex.SECRET_BEARER} {codex.SECRET_TOKEN}\n",
+    )
 
 
 def exec_result(output: str) -> Tuple[int, str]:
@@ -247,19 +305,28 @@ def check_session_events(run: Run, steps: List[codex.Step]) -> str:
     names = Counter(r["attributes"].get("event.name") for r in records)
     tool_calls = sum(1 for s in steps if s.tool)
     hook = run.denial == codex.DENIAL_HOOK
-    assert names == Counter({
-        "codex.conversation_starts": 2 if hook else 1,  # + the automatic reviewer's thread
-        "codex.startup_phase": 2, "codex.user_prompt": 1, "codex.turn_ttft": 1,
-        "codex.api_request": len(steps), "codex.sse_event": 5 * len(steps) + 1,
-        "codex.tool_decision": tool_calls if hook else tool_calls - 1, "codex.tool_result": tool_calls,
-        None: 1,  # the DEBUG record "flushing OTEL metrics" of the metrics client
-    })
+    assert names == Counter(
+        {
+            "codex.conversation_starts": 2 if hook else 1,  # + the automatic reviewer's thread
+            "codex.startup_phase": 2,
+            "codex.user_prompt": 1,
+            "codex.turn_ttft": 1,
+            "codex.api_request": len(steps),
+            "codex.sse_event": 5 * len(steps) + 1,
+            "codex.tool_decision": tool_calls if hook else tool_calls - 1,
+            "codex.tool_result": tool_calls,
+            None: 1,  # the DEBUG record "flushing OTEL metrics" of the metrics client
+        }
+    )
     for record in records:
         attributes = record["attributes"]
         if "event.name" in attributes:
             assert set(COMMON_ATTRIBUTES) <= set(attributes), attributes
             assert (attributes["app.version"], attributes["originator"], attributes["model"]) == (
-                codex.VERSION, "codex_exec", codex.MODEL)
+                codex.VERSION,
+                "codex_exec",
+                codex.MODEL,
+            )
             assert record["event_name"].startswith("event ")  # a source location, not the event name
             assert (record["severity_text"], record["body"]) == ("INFO", None)
         else:
@@ -271,33 +338,58 @@ def check_session_events(run: Run, steps: List[codex.Step]) -> str:
     starts = events(run, "codex.conversation_starts")
     main = [a for a in starts if a["conversation.id"] == conversation]
     assert [(a["provider_name"], a["approval_policy"], a["sandbox_policy"]) for a in main] == [
-        ("beacon fake Responses API", "on-request" if hook else "never", "danger-full-access")]
+        ("beacon fake Responses API", "on-request" if hook else "never", "danger-full-access")
+    ]
     reviewer = [(a["approval_policy"], a["sandbox_policy"]) for a in starts if a not in main]
     assert reviewer == ([("never", "read-only")] if hook else [])
-    assert {r["attributes"]["conversation.id"] for r in records
-            if r["attributes"].get("event.name") not in (None, "codex.conversation_starts")} == {conversation}
+    assert {
+        r["attributes"]["conversation.id"]
+        for r in records
+        if r["attributes"].get("event.name") not in (None, "codex.conversation_starts")
+    } == {conversation}
 
     requests = events(run, "codex.api_request")
     assert [(a["endpoint"], a["http.response.status_code"], a["attempt"]) for a in requests] == [
-        ("/responses", 200, 0)] * len(steps)
+        ("/responses", 200, 0)
+    ] * len(steps)
     kinds = Counter(a["event.kind"] for a in events(run, "codex.sse_event"))
-    assert kinds == Counter({"response.created": len(steps), "response.output_item.added": len(steps),
-                             "response.output_item.done": len(steps), "response.output_text.delta": 1,
-                             "response.completed": 2 * len(steps)})
-    usage = [(a["input_token_count"], a["output_token_count"], a["cached_token_count"],
-              a["reasoning_token_count"], a["tool_token_count"])
-             for a in events(run, "codex.sse_event") if "input_token_count" in a]
-    assert usage == [(str(codex.USAGE_IN), str(codex.USAGE_OUT), 0, 0,
-                      str(codex.USAGE_IN + codex.USAGE_OUT))] * len(steps)
+    assert kinds == Counter(
+        {
+            "response.created": len(steps),
+            "response.output_item.added": len(steps),
+            "response.output_item.done": len(steps),
+            "response.output_text.delta": 1,
+            "response.completed": 2 * len(steps),
+        }
+    )
+    usage = [
+        (
+            a["input_token_count"],
+            a["output_token_count"],
+            a["cached_token_count"],
+            a["reasoning_token_count"],
+            a["tool_token_count"],
+        )
+        for a in events(run, "codex.sse_event")
+        if "input_token_count" in a
+    ]
+    assert usage == [
+        (str(codex.USAGE_IN), str(codex.USAGE_OUT), 0, 0, str(codex.USAGE_IN + codex.USAGE_OUT))
+    ] * len(steps)
     return conversation
 
 
 def check_tool_events(run: Run, steps: List[codex.Step], conversation: str) -> None:
     """tool_decision / tool_result per call: ids, decisions, success, arguments and outputs."""
-    tool_events = [a for a in (r["attributes"] for r in log_records(run))
-                   if a.get("event.name") in ("codex.tool_decision", "codex.tool_result")]
-    assert [(a["event.name"], a["tool_name"], a["call_id"], a.get("decision", a.get("success")))
-            for a in tool_events] == expected_tool_events(steps, run.denial)
+    tool_events = [
+        a
+        for a in (r["attributes"] for r in log_records(run))
+        if a.get("event.name") in ("codex.tool_decision", "codex.tool_result")
+    ]
+    assert [
+        (a["event.name"], a["tool_name"], a["call_id"], a.get("decision", a.get("success")))
+        for a in tool_events
+    ] == expected_tool_events(steps, run.denial)
     by_call = {s.call_id: s for s in steps}
     results = [a for a in tool_events if a["event.name"] == "codex.tool_result"]
     for a in tool_events:
@@ -321,10 +413,14 @@ def check_secrets_present(run: Run, steps: List[codex.Step]) -> None:
     Only the secret call's tool_result carries them (arguments and output); no span or metric does.
     """
     secret = next(s for s in steps if s.name == "secret")
-    carriers = [(a["event.name"], field)
-                for a in (r["attributes"] for r in log_records(run)) if a.get("call_id") == secret.call_id
-                for field, value in sorted(a.items()) if isinstance(value, str)
-                if codex.SECRET_TOKEN in value and codex.SECRET_BEARER in value]
+    carriers = [
+        (a["event.name"], field)
+        for a in (r["attributes"] for r in log_records(run))
+        if a.get("call_id") == secret.call_id
+        for field, value in sorted(a.items())
+        if isinstance(value, str)
+        if codex.SECRET_TOKEN in value and codex.SECRET_BEARER in value
+    ]
     assert carriers == [("codex.tool_result", "arguments"), ("codex.tool_result", "output")]
     for signal_name in ("traces", "metrics"):
         text = json.dumps([item for _, _, item in scoped(run, signal_name)], default=repr)
@@ -333,17 +429,25 @@ def check_secrets_present(run: Run, steps: List[codex.Step]) -> None:
 
 def check_metrics(run: Run, steps: List[codex.Step]) -> None:
     names = {metric["name"] for _, _, metric in scoped(run, "metrics")}
-    assert {"codex.api_request", "codex.tool.call", "codex.turn.token_usage", "codex.conversation.turn.count",
-            "codex.sse_event", "codex.thread.started"} <= names
+    assert {
+        "codex.api_request",
+        "codex.tool.call",
+        "codex.turn.token_usage",
+        "codex.conversation.turn.count",
+        "codex.sse_event",
+        "codex.thread.started",
+    } <= names
     for _, _, metric in scoped(run, "metrics"):
         for kind in ("sum", "histogram"):
             if metric.get(kind):
                 assert metric[kind]["aggregation_temporality"] == DELTA, metric["name"]
 
     def total(name: str, **match: str) -> float:
-        return sum(point.get("as_int") or point.get("as_double") or point.get("sum") or 0
-                   for kind, _, point in metric_points(run, name)
-                   if all(point["attributes"].get(k) == v for k, v in match.items()))
+        return sum(
+            point.get("as_int") or point.get("as_double") or point.get("sum") or 0
+            for kind, _, point in metric_points(run, name)
+            if all(point["attributes"].get(k) == v for k, v in match.items())
+        )
 
     assert total("codex.api_request", status="200", success="true") == len(steps)
     assert total("codex.tool.call", tool="exec_command", success="true") == 4  # the failing ls included
@@ -361,15 +465,20 @@ def check_spans(run: Run, steps: List[codex.Step]) -> None:
     spans = [span for _, _, span in scoped(run, "traces")]
     names = Counter(s["name"] for s in spans)
     assert names["codex.sampling"] == len(steps)
-    dispatch = [(s["name"], s["attributes"]["call_id"]) for s in spans
-                if s["attributes"].get("codex.tool.phase") == "dispatch"]
+    dispatch = [
+        (s["name"], s["attributes"]["call_id"])
+        for s in spans
+        if s["attributes"].get("codex.tool.phase") == "dispatch"
+    ]
     assert sorted(dispatch) == sorted((s.tool, s.call_id) for s in steps if s.tool)
     span_ids = {(s["trace_id"], s["span_id"]) for s in spans}
     linked = [r for r in log_records(run) if r["trace_id"]]
     assert linked and all((r["trace_id"], r["span_id"]) in span_ids for r in linked)
     # codex.sse_event records and the DEBUG record carry no trace context.
     assert {r["attributes"].get("event.name") for r in log_records(run) if not r["trace_id"]} == {
-        "codex.sse_event", None}
+        "codex.sse_event",
+        None,
+    }
 
 
 # --- golden fixtures ------------------------------------------------------------------------
@@ -379,20 +488,40 @@ def record_fixtures(run: Run, protocol: str, steps: List[codex.Step]) -> None:
     """Save this run's raw export bodies (up to FIXTURE_LIMIT each) and describe the run in session.json."""
     files, skipped = save_bodies(FIXTURE_DIR, run.bodies, EXTENSIONS[protocol], FIXTURE_LIMIT)
     workdir = run.server.workdir or ""
-    update_session_index(FIXTURE_DIR, {
-        "cli": codex.NAME, "package": codex.PACKAGE, "version": codex.VERSION, "model": codex.MODEL,
-        "command": ["codex", *codex.command(executable=Path("codex"))[1:]],
-        "prompt": codex.PROMPT,
-        "denial": "PermissionRequest hook (see tests/agents/codex.py)",
-        "workdir_placeholder": "<workdir>",
-        "steps": [{"name": s.name, "tool": s.tool, "item_type": s.item_type, "call_id": s.call_id or None,
-                   "arguments": s.arguments.replace(workdir, "<workdir>") if workdir else s.arguments}
-                  for s in steps],
-        "final_text": codex.FINAL_TEXT,
-        "tool_events": [list(e) for e in expected_tool_events(steps, codex.DENIAL_HOOK)],
-        "fixture_limit_bytes": FIXTURE_LIMIT,
-    }, {"protocol": protocol, "content_type": CONTENT_TYPES[protocol], "workdir": workdir,
-        "conversation_id": events(run, "codex.user_prompt")[0]["conversation.id"],
-        "exit_code": run.returncode, "wall_seconds": round(run.wall_seconds, 2),
-        "otel_table": codex.otel_table("<receiver-url>", "<token>", protocol),
-        "files": files, "skipped_over_limit": skipped})
+    update_session_index(
+        FIXTURE_DIR,
+        {
+            "cli": codex.NAME,
+            "package": codex.PACKAGE,
+            "version": codex.VERSION,
+            "model": codex.MODEL,
+            "command": ["codex", *codex.command(executable=Path("codex"))[1:]],
+            "prompt": codex.PROMPT,
+            "denial": "PermissionRequest hook (see tests/agents/codex.py)",
+            "workdir_placeholder": "<workdir>",
+            "steps": [
+                {
+                    "name": s.name,
+                    "tool": s.tool,
+                    "item_type": s.item_type,
+                    "call_id": s.call_id or None,
+                    "arguments": s.arguments.replace(workdir, "<workdir>") if workdir else s.arguments,
+                }
+                for s in steps
+            ],
+            "final_text": codex.FINAL_TEXT,
+            "tool_events": [list(e) for e in expected_tool_events(steps, codex.DENIAL_HOOK)],
+            "fixture_limit_bytes": FIXTURE_LIMIT,
+        },
+        {
+            "protocol": protocol,
+            "content_type": CONTENT_TYPES[protocol],
+            "workdir": workdir,
+            "conversation_id": events(run, "codex.user_prompt")[0]["conversation.id"],
+            "exit_code": run.returncode,
+            "wall_seconds": round(run.wall_seconds, 2),
+            "otel_table": codex.otel_table("<receiver-url>", "<token>", protocol),
+            "files": files,
+            "skipped_over_limit": skipped,
+        },
+    )

@@ -24,8 +24,17 @@ RUN_TIMEOUT = 240.0  # beacon ci exec around a whole agent session
 
 
 class Captured:
-    def __init__(self, code: int, stderr: str, result: Dict[str, Any], log: Path, server: Any, workdir: Path) -> None:
-        self.code, self.stderr, self.result, self.log, self.server, self.workdir = code, stderr, result, log, server, workdir
+    def __init__(
+        self, code: int, stderr: str, result: Dict[str, Any], log: Path, server: Any, workdir: Path
+    ) -> None:
+        self.code, self.stderr, self.result, self.log, self.server, self.workdir = (
+            code,
+            stderr,
+            result,
+            log,
+            server,
+            workdir,
+        )
         self.events = [json.loads(line) for line in log.read_text().splitlines()]
 
     def tools(self) -> List[Dict[str, Any]]:
@@ -39,8 +48,17 @@ def capture(agent: Any, tmp_path: Path, protocol: str) -> Captured:
     with agent.scripted_server(work) as server:
         env = agent.agent_env(home, work, server.url)
         env["RUNNER_TEMP"] = str(tmp_path / "runner")
-        argv = [sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--json", "--otlp-protocol", protocol,
-                "--", *agent.command(executable=executable)]
+        argv = [
+            sys.executable,
+            str(ROOT / "beacon.py"),
+            "ci",
+            "exec",
+            "--json",
+            "--otlp-protocol",
+            protocol,
+            "--",
+            *agent.command(executable=executable),
+        ]
         code, out, err = run_in_group(argv, work, env, RUN_TIMEOUT)
     result = json.loads(out.strip().splitlines()[-1])
     return Captured(code, err, result, Path(result["log_path"]), server, work)
@@ -62,8 +80,15 @@ def check_common(run: Captured, harness: str) -> None:
 
 
 def summary(events: List[Dict[str, Any]]) -> List[Tuple[Any, ...]]:
-    return [(e["event"]["action"], e["event"].get("outcome"), e.get("command", {}).get("command"),
-             e.get("file", {}).get("path")) for e in events]
+    return [
+        (
+            e["event"]["action"],
+            e["event"].get("outcome"),
+            e.get("command", {}).get("command"),
+            e.get("file", {}).get("path"),
+        )
+        for e in events
+    ]
 
 
 def redacted_secret_command(command: str) -> bool:
@@ -85,15 +110,21 @@ def test_claude_code(tmp_path: Path, protocol: str) -> None:
     assert redacted_secret_command(results[4]["command"]["command"])
     decisions = [e for e in run.tools() if e["message"] == "claude_code.tool_decision"]
     assert [e["event"]["action"] for e in decisions] == ["approval.allowed"] * 3 + ["approval.denied"] + [
-        "approval.allowed"] * 2
+        "approval.allowed"
+    ] * 2
     assert decisions[3]["command"]["command"] == f"rm -rf {work}/beacon_denied"
     # every result joins its decision through the tool call id
     ids = [e["gen_ai"]["tool"]["call"]["id"] for e in results]
-    assert ids == [e["gen_ai"]["tool"]["call"]["id"] for e in decisions if e["event"]["action"] != "approval.denied"]
+    assert ids == [
+        e["gen_ai"]["tool"]["call"]["id"] for e in decisions if e["event"]["action"] != "approval.denied"
+    ]
     requests = [e for e in run.events if e["message"] == "claude_code.api_request"]
     assert sum(e["gen_ai"]["usage"]["input_tokens"] for e in requests) == 7 * 120
     assert sum(e["gen_ai"]["usage"]["output_tokens"] for e in requests) == 7 * 25
-    assert run.result["receiver"]["requests"][0]["content_type"] == f"application/{'x-protobuf' if protocol == 'protobuf' else 'json'}"
+    assert (
+        run.result["receiver"]["requests"][0]["content_type"]
+        == f"application/{'x-protobuf' if protocol == 'protobuf' else 'json'}"
+    )
 
 
 @pytest.mark.parametrize("protocol", ["protobuf", "json"])
@@ -113,8 +144,11 @@ def test_codex(tmp_path: Path, protocol: str) -> None:
     assert redacted_secret_command(results[5]["command"]["command"])
     decisions = [e for e in run.tools() if e["raw"]["event_name"] == "codex.tool_decision"]
     assert [e["event"]["action"] for e in decisions] == ["approval.allowed"] * 3 + ["approval.denied"] + [
-        "approval.allowed"] * 2
-    assert [e["gen_ai"]["tool"]["call"]["id"] for e in decisions] == [e["gen_ai"]["tool"]["call"]["id"] for e in results]
+        "approval.allowed"
+    ] * 2
+    assert [e["gen_ai"]["tool"]["call"]["id"] for e in decisions] == [
+        e["gen_ai"]["tool"]["call"]["id"] for e in results
+    ]
     usage = [e["gen_ai"]["usage"] for e in run.events if e["event"]["action"] == "token.usage"]
     assert sum(u.get("input_tokens", 0) for u in usage) == 7 * 120
     assert sum(u.get("output_tokens", 0) for u in usage) == 7 * 25

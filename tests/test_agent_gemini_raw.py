@@ -57,18 +57,20 @@ MAX_FIXTURE_BYTES = 300 * 1024
 RESOURCE_ATTRIBUTES = {"beacon.capture.id": "gemini-e2e"}
 
 # Log events per run, exactly. The api_* pairs and GenAI details come once per model turn (7).
-EXPECTED_EVENTS = Counter({
-    "gemini_cli.config": 1,
-    "gemini_cli.startup_stats": 1,
-    "gemini_cli.user_prompt": 1,
-    "gemini_cli.model_routing": 1,
-    "gemini_cli.api_request": 7,
-    "gemini_cli.api_response": 7,
-    "gen_ai.client.inference.operation.details": 14,  # one for each request and each response
-    "gemini_cli.tool_call": 6,
-    "gemini_cli.file_operation": 2,
-    "gemini_cli.plan.approval_mode_duration": 1,
-})
+EXPECTED_EVENTS = Counter(
+    {
+        "gemini_cli.config": 1,
+        "gemini_cli.startup_stats": 1,
+        "gemini_cli.user_prompt": 1,
+        "gemini_cli.model_routing": 1,
+        "gemini_cli.api_request": 7,
+        "gemini_cli.api_response": 7,
+        "gen_ai.client.inference.operation.details": 14,  # one for each request and each response
+        "gemini_cli.tool_call": 6,
+        "gemini_cli.file_operation": 2,
+        "gemini_cli.plan.approval_mode_duration": 1,
+    }
+)
 # Present only when no trusted `rg` is installed (the CLI then registers its grep fallback).
 OPTIONAL_EVENTS = {"gemini_cli.ripgrep_fallback"}
 TOOL_SPANS = ("shell", "write", "read", "failing", "secret")  # the denied call never executes
@@ -97,8 +99,14 @@ def installed() -> Path:
 
 
 @pytest.fixture(params=gemini.PROTOCOLS)
-def run(request: pytest.FixtureRequest, installed: Path, tmp_path: Path, collector: Collector,
-        make_receiver: Callable[..., Receiver], raw_exports: List[RawExport]) -> Iterator[Run]:
+def run(
+    request: pytest.FixtureRequest,
+    installed: Path,
+    tmp_path: Path,
+    collector: Collector,
+    make_receiver: Callable[..., Receiver],
+    raw_exports: List[RawExport],
+) -> Iterator[Run]:
     protocol = request.param
     home, workdir = session_dirs(tmp_path)
     workdir = workdir.resolve()  # the CLI reports the real path
@@ -106,15 +114,27 @@ def run(request: pytest.FixtureRequest, installed: Path, tmp_path: Path, collect
     server = gemini.scripted_server(workdir)
     with server:
         env = gemini.agent_env(home, workdir, server.url)
-        env.update(gemini.telemetry_env(receiver.url, TOKEN, protocol,
-                                        resource_attributes=RESOURCE_ATTRIBUTES))
+        env.update(
+            gemini.telemetry_env(receiver.url, TOKEN, protocol, resource_attributes=RESOURCE_ATTRIBUTES)
+        )
         started = time.monotonic()
         argv = gemini.command(executable=installed)
         process = subprocess.CompletedProcess(argv, *run_in_group(argv, workdir, env, RUN_TIMEOUT))
         wall = time.monotonic() - started
     assert drain(receiver, quiet=0.25)
-    yield Run(protocol, workdir, home, env, process, wall, server, list(raw_exports), collector,
-              receiver.stats.snapshot(), receiver.url)
+    yield Run(
+        protocol,
+        workdir,
+        home,
+        env,
+        process,
+        wall,
+        server,
+        list(raw_exports),
+        collector,
+        receiver.stats.snapshot(),
+        receiver.url,
+    )
 
 
 # --- views of the decoded telemetry ----------------------------------------------------
@@ -122,31 +142,46 @@ def run(request: pytest.FixtureRequest, installed: Path, tmp_path: Path, collect
 
 def log_records(collector: Collector) -> List[Dict[str, Any]]:
     """Every decoded log record, in record time order (batches may interleave)."""
-    records = [record for batch in collector.batches if batch.signal == "logs"
-               for resource in batch.request["resource_logs"]
-               for scope in resource["scope_logs"]
-               for record in scope["log_records"]]
+    records = [
+        record
+        for batch in collector.batches
+        if batch.signal == "logs"
+        for resource in batch.request["resource_logs"]
+        for scope in resource["scope_logs"]
+        for record in scope["log_records"]
+    ]
     return sorted(records, key=lambda r: r["time_unix_nano"])
 
 
 def spans(collector: Collector) -> List[Dict[str, Any]]:
-    return [span for batch in collector.batches if batch.signal == "traces"
-            for resource in batch.request["resource_spans"]
-            for scope in resource["scope_spans"]
-            for span in scope["spans"]]
+    return [
+        span
+        for batch in collector.batches
+        if batch.signal == "traces"
+        for resource in batch.request["resource_spans"]
+        for scope in resource["scope_spans"]
+        for span in scope["spans"]
+    ]
 
 
 def metric_names(collector: Collector) -> List[str]:
-    return [metric["name"] for batch in collector.batches if batch.signal == "metrics"
-            for resource in batch.request["resource_metrics"]
-            for scope in resource["scope_metrics"]
-            for metric in scope["metrics"]]
+    return [
+        metric["name"]
+        for batch in collector.batches
+        if batch.signal == "metrics"
+        for resource in batch.request["resource_metrics"]
+        for scope in resource["scope_metrics"]
+        for metric in scope["metrics"]
+    ]
 
 
 def resources(collector: Collector) -> List[Dict[str, Any]]:
     keys = {"logs": "resource_logs", "traces": "resource_spans", "metrics": "resource_metrics"}
-    return [resource["resource"]["attributes"] for batch in collector.batches
-            for resource in batch.request[keys[batch.signal]]]
+    return [
+        resource["resource"]["attributes"]
+        for batch in collector.batches
+        for resource in batch.request[keys[batch.signal]]
+    ]
 
 
 def events(records: List[Dict[str, Any]], name: str) -> List[Dict[str, Any]]:
@@ -159,23 +194,44 @@ def tool_activity(records: List[Dict[str, Any]]) -> List[Tuple[Any, ...]]:
     for record in records:
         a = record["attributes"]
         if a.get("event.name") == "gemini_cli.tool_call":
-            view.append(("tool_call", a["function_name"], json.loads(a["function_args"]), a["success"],
-                         a.get("decision"), a.get("error_type"), json.loads(a.get("metadata") or "{}")))
+            view.append(
+                (
+                    "tool_call",
+                    a["function_name"],
+                    json.loads(a["function_args"]),
+                    a["success"],
+                    a.get("decision"),
+                    a.get("error_type"),
+                    json.loads(a.get("metadata") or "{}"),
+                )
+            )
         elif a.get("event.name") == "gemini_cli.file_operation":
-            view.append(("file_operation", a["tool_name"], a["operation"], a.get("lines"),
-                         a.get("extension")))
+            view.append(
+                ("file_operation", a["tool_name"], a["operation"], a.get("lines"), a.get("extension"))
+            )
     return view
 
 
 def expected_tool_activity(steps: List[gemini.Step]) -> List[Tuple[Any, ...]]:
     by_key = {step.key: step for step in steps}
-    write_metadata = {"model_added_lines": 1, "model_removed_lines": 0,
-                      "model_added_chars": len(gemini.FILE_MARKER), "model_removed_chars": 0,
-                      "user_added_lines": 0, "user_removed_lines": 0,
-                      "user_added_chars": 0, "user_removed_chars": 0}
+    write_metadata = {
+        "model_added_lines": 1,
+        "model_removed_lines": 0,
+        "model_added_chars": len(gemini.FILE_MARKER),
+        "model_removed_chars": 0,
+        "user_added_lines": 0,
+        "user_removed_lines": 0,
+        "user_added_chars": 0,
+        "user_removed_chars": 0,
+    }
 
-    def call(key: str, success: bool = True, decision: Optional[str] = "accept",
-             error_type: Optional[str] = None, metadata: Optional[Dict[str, Any]] = None) -> Tuple[Any, ...]:
+    def call(
+        key: str,
+        success: bool = True,
+        decision: Optional[str] = "accept",
+        error_type: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+    ) -> Tuple[Any, ...]:
         step = by_key[key]
         return ("tool_call", step.name, step.args, success, decision, error_type, metadata or {})
 
@@ -235,9 +291,14 @@ def check_exports(run: Run) -> None:
     assert run.stats["rejected"] == {} and run.stats["consumer_errors"] == 0
     assert run.stats["records"]["logs"] == sum(EXPECTED_EVENTS.values()) + len(optional_events(run.collector))
     assert sorted(s["name"] for s in spans(run.collector)) == sorted(
-        ["llm_call"] * 7 + ["schedule_tool_calls"] * 6 + ["tool_call"] * len(TOOL_SPANS))
-    assert {"gemini_cli.tool.call.count", "gemini_cli.file.operation.count", "gemini_cli.token.usage",
-            "gemini_cli.api.request.count"} <= set(metric_names(run.collector))
+        ["llm_call"] * 7 + ["schedule_tool_calls"] * 6 + ["tool_call"] * len(TOOL_SPANS)
+    )
+    assert {
+        "gemini_cli.tool.call.count",
+        "gemini_cli.file.operation.count",
+        "gemini_cli.token.usage",
+        "gemini_cli.api.request.count",
+    } <= set(metric_names(run.collector))
 
 
 def optional_events(collector: Collector) -> List[str]:
@@ -291,22 +352,26 @@ def check_call_ids(run: Run, records: List[Dict[str, Any]]) -> None:
     by_span_id = {span["span_id"]: span for span in all_spans}
     tool_spans = [span for span in all_spans if span["name"] == "tool_call"]
     assert sorted(span["attributes"]["gen_ai.tool.call_id"] for span in tool_spans) == sorted(
-        telemetry_call_id(step) for step in run.server.steps if step.key in TOOL_SPANS)
+        telemetry_call_id(step) for step in run.server.steps if step.key in TOOL_SPANS
+    )
     for attributes, span_id in [(r["attributes"], r["span_id"]) for r in records]:
         if attributes.get("event.name") == "gemini_cli.tool_call":
             step = by_args[json.dumps(json.loads(attributes["function_args"]), sort_keys=True)]
             assert by_span_id[span_id]["name"] == "schedule_tool_calls"
-            children = [s["attributes"]["gen_ai.tool.call_id"] for s in tool_spans
-                        if s["parent_span_id"] == span_id]
+            children = [
+                s["attributes"]["gen_ai.tool.call_id"] for s in tool_spans if s["parent_span_id"] == span_id
+            ]
             assert children == ([] if step.key == "denied" else [telemetry_call_id(step)])
         elif attributes.get("event.name") == "gemini_cli.file_operation":
             span = by_span_id[span_id]
             assert span["name"] == "tool_call"
             assert span["attributes"]["gen_ai.tool.name"] == attributes["tool_name"]
-    logged_calls = [first_part(a["response_text"]).get("functionCall")
-                    for a in events(records, "gemini_cli.api_response")]
+    logged_calls = [
+        first_part(a["response_text"]).get("functionCall") for a in events(records, "gemini_cli.api_response")
+    ]
     assert [call["id"] if call else None for call in logged_calls] == [
-        telemetry_call_id(step) if step.name else None for step in run.server.steps]
+        telemetry_call_id(step) if step.name else None for step in run.server.steps
+    ]
 
 
 def first_part(response_text: str) -> Dict[str, Any]:
@@ -316,8 +381,11 @@ def first_part(response_text: str) -> Dict[str, Any]:
 
 def check_secrets(run: Run, records: List[Dict[str, Any]]) -> None:
     """The fake secrets reach the raw telemetry unredacted: the redaction tests need them there."""
-    secret_call = [a for a in events(records, "gemini_cli.tool_call")
-                   if json.loads(a["function_args"]) == {"command": gemini.SECRET_COMMAND}]
+    secret_call = [
+        a
+        for a in events(records, "gemini_cli.tool_call")
+        if json.loads(a["function_args"]) == {"command": gemini.SECRET_COMMAND}
+    ]
     assert len(secret_call) == 1
     raw_logs = b"".join(e.body for e in run.exports if e.signal == "logs")
     for secret in (gemini.GITHUB_TOKEN, gemini.BEARER):
@@ -352,11 +420,17 @@ def session_document(run: Run, files: List[Dict[str, Any]], skipped: List[Dict[s
     steps = []
     for step in run.server.steps:
         args = json.loads(json.dumps(step.args).replace(str(run.workdir), placeholder))
-        steps.append({"name": step.key, "tool": step.name,
-                      "call_id": step.call_id if step.name else None,
-                      "telemetry_call_id": telemetry_call_id(step) if step.name else None,
-                      "input": args, "fails": step.key in ("denied", "failing"),
-                      "denied": step.key == "denied"})
+        steps.append(
+            {
+                "name": step.key,
+                "tool": step.name,
+                "call_id": step.call_id if step.name else None,
+                "telemetry_call_id": telemetry_call_id(step) if step.name else None,
+                "input": args,
+                "fails": step.key in ("denied", "failing"),
+                "denied": step.key == "denied",
+            }
+        )
     telemetry_env = {k: v for k, v in run.env.items() if k.startswith(("GEMINI_TELEMETRY_", "OTEL_"))}
     telemetry_env["GEMINI_TELEMETRY_OTLP_ENDPOINT"] = "<receiver-url>"
     telemetry_env["OTEL_EXPORTER_OTLP_HEADERS"] = f"{TOKEN_HEADER}=<token>"
@@ -373,20 +447,25 @@ def session_document(run: Run, files: List[Dict[str, Any]], skipped: List[Dict[s
         "system_prompt": gemini.SYSTEM_PROMPT,
         "steps": steps,
         "final_text": gemini.FINAL_TEXT,
-        "runs": [{
-            "protocol": run.protocol,
-            "workdir": str(run.workdir),
-            "home": str(run.home),
-            "otlp_endpoint": run.receiver_url,
-            "session_id": log_records(run.collector)[0]["attributes"]["session.id"],
-            "exit_code": run.process.returncode,
-            "wall_seconds": round(run.wall_seconds, 2),
-            "agent_env": {k: v.replace(str(run.home), "<home>") for k, v in run.env.items()
-                          if k.startswith(("GEMINI_API_KEY", "GEMINI_SYSTEM_MD"))},
-            "telemetry_env": telemetry_env,
-            "files": files,
-            "skipped": skipped,
-        }],
+        "runs": [
+            {
+                "protocol": run.protocol,
+                "workdir": str(run.workdir),
+                "home": str(run.home),
+                "otlp_endpoint": run.receiver_url,
+                "session_id": log_records(run.collector)[0]["attributes"]["session.id"],
+                "exit_code": run.process.returncode,
+                "wall_seconds": round(run.wall_seconds, 2),
+                "agent_env": {
+                    k: v.replace(str(run.home), "<home>")
+                    for k, v in run.env.items()
+                    if k.startswith(("GEMINI_API_KEY", "GEMINI_SYSTEM_MD"))
+                },
+                "telemetry_env": telemetry_env,
+                "files": files,
+                "skipped": skipped,
+            }
+        ],
     }
 
 
@@ -394,22 +473,31 @@ def test_fake_api_is_strict(tmp_path: Path) -> None:
     """The fake API answers a well-formed first turn and records violations instead of playing along."""
     workdir = tmp_path.resolve()
     first_turn = {
-        "contents": [{"role": "user", "parts": [{"text": f"Workspace Directories:\n  - {workdir}"},
-                                                {"text": gemini.PROMPT}]}],
+        "contents": [
+            {
+                "role": "user",
+                "parts": [{"text": f"Workspace Directories:\n  - {workdir}"}, {"text": gemini.PROMPT}],
+            }
+        ],
         "systemInstruction": {"parts": [{"text": "system"}]},
         "tools": [{"functionDeclarations": [{"name": name} for name in gemini.TOOLS_USED]}],
     }
     unscripted_call = {"id": "other", "name": "read_file", "args": {}}
     unscripted_result = {"id": "other", "name": "read_file", "response": {}}
-    wrong_history = dict(first_turn, contents=first_turn["contents"] + [
-        {"role": "model", "parts": [{"functionCall": unscripted_call}]},
-        {"role": "user", "parts": [{"functionResponse": unscripted_result}]}])
+    wrong_history = dict(
+        first_turn,
+        contents=first_turn["contents"]
+        + [
+            {"role": "model", "parts": [{"functionCall": unscripted_call}]},
+            {"role": "user", "parts": [{"functionResponse": unscripted_result}]},
+        ],
+    )
     key = {"x-goog-api-key": gemini.API_KEY}
     server = gemini.scripted_server(workdir)
     with server:
         status, body = post(server.url, gemini.GENERATE_PATH, first_turn, key)
         assert status == 200 and body.startswith(b"data: ")
-        first = json.loads(body[len(b"data: "):])
+        first = json.loads(body[len(b"data: ") :])
         assert first["candidates"][0]["content"]["parts"][0]["functionCall"]["name"] == "run_shell_command"
         assert server.errors == []
         assert post(server.url, gemini.GENERATE_PATH, first_turn, {"x-goog-api-key": "wrong"})[0] == 400
@@ -420,12 +508,14 @@ def test_fake_api_is_strict(tmp_path: Path) -> None:
     assert server.turns == [0]
 
 
-def post(url: str, path: str, document: Dict[str, Any], headers: Dict[str, str],
-         method: str = "POST") -> Tuple[int, bytes]:
+def post(
+    url: str, path: str, document: Dict[str, Any], headers: Dict[str, str], method: str = "POST"
+) -> Tuple[int, bytes]:
     connection = http.client.HTTPConnection(url.split("//", 1)[1], timeout=10)
     try:
-        connection.request(method, path, json.dumps(document).encode(),
-                           dict(headers, **{"Content-Type": "application/json"}))
+        connection.request(
+            method, path, json.dumps(document).encode(), dict(headers, **{"Content-Type": "application/json"})
+        )
         response = connection.getresponse()
         return response.status, response.read()
     finally:

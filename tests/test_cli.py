@@ -12,9 +12,11 @@ from conftest import ROOT
 import beacon
 
 
-def run(*argv: str) -> "tuple[int, str, str]":
+def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = beacon.main(list(argv), beacon.Environment(environ={}, stdout=out, stderr=err, clock=lambda: 1_764_000_000.0))
+    code = beacon.main(
+        list(argv), beacon.Environment(environ={}, stdout=out, stderr=err, clock=lambda: 1_764_000_000.0)
+    )
     return code, out.getvalue(), err.getvalue()
 
 
@@ -27,7 +29,10 @@ def test_selftest_passes_and_reports_every_record() -> None:
     assert result["validation"]["status"] == "passed" and result["validation"]["event_count"] == 18
     assert result["events"] == {"claude_code": 18}
     assert result["receiver"]["rejected"] == {}
-    assert {r["content_type"] for r in result["receiver"]["requests"]} == {"application/x-protobuf", "application/json"}
+    assert {r["content_type"] for r in result["receiver"]["requests"]} == {
+        "application/x-protobuf",
+        "application/json",
+    }
     assert err.startswith("beacon: selftest passed: 18 of 18 events written from 18 OTLP records")
     assert "secret redacted" in err
 
@@ -46,7 +51,12 @@ def test_missing_subcommand_is_a_usage_error() -> None:
 
 
 def test_version_in_an_isolated_subprocess(tmp_path) -> None:
-    proc = subprocess.run([sys.executable, "-I", str(ROOT / "beacon.py"), "--version"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-I", str(ROOT / "beacon.py"), "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"beacon {beacon.__version__}"

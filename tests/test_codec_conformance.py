@@ -113,7 +113,7 @@ def reference_shape(message: Any) -> Dict[str, Any]:
 
 def our_spec(full_name: str) -> Any:
     """beacon_otlp's spec for a reference message (tables drop the `opentelemetry.proto.` prefix)."""
-    return SPECS[full_name[len("opentelemetry.proto."):]]
+    return SPECS[full_name[len("opentelemetry.proto.") :]]
 
 
 def with_fields_the_reference_lacks(full_name: str, shape: Dict[str, Any]) -> Dict[str, Any]:
@@ -177,10 +177,17 @@ def ints(low: int, high: int) -> st.SearchStrategy[int]:
 INT64, UINT64 = (-(2**63), 2**63 - 1), (0, 2**64 - 1)
 INT32, UINT32 = (-(2**31), 2**31 - 1), (0, 2**32 - 1)
 INT_RANGES = {
-    FD.TYPE_INT64: INT64, FD.TYPE_SINT64: INT64, FD.TYPE_SFIXED64: INT64,
-    FD.TYPE_UINT64: UINT64, FD.TYPE_FIXED64: UINT64,
-    FD.TYPE_INT32: INT32, FD.TYPE_SINT32: INT32, FD.TYPE_SFIXED32: INT32, FD.TYPE_ENUM: INT32,
-    FD.TYPE_UINT32: UINT32, FD.TYPE_FIXED32: UINT32,
+    FD.TYPE_INT64: INT64,
+    FD.TYPE_SINT64: INT64,
+    FD.TYPE_SFIXED64: INT64,
+    FD.TYPE_UINT64: UINT64,
+    FD.TYPE_FIXED64: UINT64,
+    FD.TYPE_INT32: INT32,
+    FD.TYPE_SINT32: INT32,
+    FD.TYPE_SFIXED32: INT32,
+    FD.TYPE_ENUM: INT32,
+    FD.TYPE_UINT32: UINT32,
+    FD.TYPE_FIXED32: UINT32,
 }
 DOUBLES = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0, 5e-324, 1.7976931348623157e308]),
@@ -283,16 +290,39 @@ def fill_field(draw: Callable[..., Any], message: Any, field: Any, any_nesting: 
 _TO_DICT_OPTIONS = inspect.signature(json_format.MessageToDict).parameters
 # Older protobuf releases call this option including_default_value_fields.
 _PRINT_DEFAULTS = next(
-    (name for name in ("always_print_fields_with_no_presence", "including_default_value_fields")
-     if name in _TO_DICT_OPTIONS),
+    (
+        name
+        for name in ("always_print_fields_with_no_presence", "including_default_value_fields")
+        if name in _TO_DICT_OPTIONS
+    ),
     None,
 )
 _UNQUOTE_INT64 = "unquote_int64_if_possible" if "unquote_int64_if_possible" in _TO_DICT_OPTIONS else None
 UNKNOWN_JSON_MEMBER = ("someFutureField", {"values": [1, "two", None, {"key": "k"}], "traceId": 3})
 # null means "not sent", for any field: messages, oneof members, scalars, lists, ids, AnyValue members.
-NULLABLE_JSON_KEYS = ("resource", "scope", "attributes", "body", "key", "value", "stringValue", "boolValue",
-                      "arrayValue", "values", "sum", "gauge", "asInt", "asDouble", "min", "traceId", "status",
-                      "bucketCounts", "timeUnixNano", "kind", "flags")
+NULLABLE_JSON_KEYS = (
+    "resource",
+    "scope",
+    "attributes",
+    "body",
+    "key",
+    "value",
+    "stringValue",
+    "boolValue",
+    "arrayValue",
+    "values",
+    "sum",
+    "gauge",
+    "asInt",
+    "asDouble",
+    "min",
+    "traceId",
+    "status",
+    "bucketCounts",
+    "timeUnixNano",
+    "kind",
+    "flags",
+)
 
 
 def otlp_json(
@@ -352,8 +382,12 @@ def json_bodies(draw: Callable[..., Any], message: Any, snake_case: bool) -> byt
 # --- protobuf bytes by hand ---------------------------------------------------------------
 
 ELEMENT_WIRE = {
-    FD.TYPE_DOUBLE: I64, FD.TYPE_FIXED64: I64, FD.TYPE_SFIXED64: I64,
-    FD.TYPE_FLOAT: I32, FD.TYPE_FIXED32: I32, FD.TYPE_SFIXED32: I32,
+    FD.TYPE_DOUBLE: I64,
+    FD.TYPE_FIXED64: I64,
+    FD.TYPE_SFIXED64: I64,
+    FD.TYPE_FLOAT: I32,
+    FD.TYPE_FIXED32: I32,
+    FD.TYPE_SFIXED32: I32,
 }  # every other packable type is a varint
 PACKINGS = ("packed", "runs", "unpacked")
 
@@ -382,7 +416,7 @@ def repeated_scalars(message: Any, field: Any, values: List[Any], packing: str) 
     if packing == "runs":
         return b"".join(runs)
     element_tag = tag(field.number, ELEMENT_WIRE.get(field.type, VARINT))
-    return b"".join(element_tag + run[skip_varint(run, skip_varint(run, 0)):] for run in runs)
+    return b"".join(element_tag + run[skip_varint(run, skip_varint(run, 0)) :] for run in runs)
 
 
 def serialize_by_hand(message: Any, noise: Callable[[Any], bytes], packing: Callable[[Any], str]) -> bytes:
@@ -567,11 +601,15 @@ def test_special_doubles_in_every_double_field(value: float) -> None:
     assert_same_shape(decode_protobuf("metrics", encode_protobuf("metrics", expected)), expected)
 
 
-INVALID_UTF8 = st.tuples(
-    st.text(max_size=3),
-    st.sampled_from([b"\xff", b"\xc3", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"]),
-    st.binary(max_size=4),
-).map(lambda parts: parts[0].encode() + parts[1] + parts[2]).filter(lambda raw: not is_utf8(raw))
+INVALID_UTF8 = (
+    st.tuples(
+        st.text(max_size=3),
+        st.sampled_from([b"\xff", b"\xc3", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"]),
+        st.binary(max_size=4),
+    )
+    .map(lambda parts: parts[0].encode() + parts[1] + parts[2])
+    .filter(lambda raw: not is_utf8(raw))
+)
 
 
 def is_utf8(raw: bytes) -> bool:
@@ -601,8 +639,11 @@ def test_invalid_utf8_becomes_replacement_characters(raw: bytes) -> None:
     assert_same_shape(decode_protobuf("logs", logs_with_text(raw)), reference_shape(expected))
 
 
-@pytest.mark.skipif(not SAME_PROTO, reason=f"tables come from opentelemetry-proto {tables.PROTO_PACKAGE_VERSION}, "
-                    f"the installed reference is {REFERENCE_VERSION}")
+@pytest.mark.skipif(
+    not SAME_PROTO,
+    reason=f"tables come from opentelemetry-proto {tables.PROTO_PACKAGE_VERSION}, "
+    f"the installed reference is {REFERENCE_VERSION}",
+)
 def test_generated_tables_match_the_installed_proto_package() -> None:
     spec = importlib.util.spec_from_file_location("gen_otlp_tables", ROOT / "tools" / "gen_otlp_tables.py")
     assert spec is not None and spec.loader is not None

@@ -49,7 +49,6 @@ def raises_decode_error(decode: Decoder, signal: str, body: bytes, match: str) -
 # --- protobuf bytes by hand -------------------------------------------------------------------
 
 
-
 def _message_paths() -> Dict[str, Tuple[str, List[int]]]:
     """Every message reachable from a request, by its table name (e.g. 'logs.v1.LogRecord'):
     a signal that reaches it, and the field numbers that lead to it from that request."""
@@ -108,48 +107,154 @@ ATTRIBUTES = [
 RESOURCE = {"attributes": ATTRIBUTES, "droppedAttributesCount": 1}
 SCOPE = {"name": "scope", "version": "1.0", "attributes": ATTRIBUTES[:2]}
 SAMPLES: Dict[str, Dict[str, Any]] = {
-    "logs": {"resourceLogs": [{"resource": RESOURCE, "schemaUrl": "https://schema", "scopeLogs": [{
-        "scope": SCOPE,
-        "logRecords": [{
-            "timeUnixNano": "18446744073709551615", "observedTimeUnixNano": "1", "severityNumber": 9,
-            "severityText": "INFO", "body": {"kvlistValue": {"values": ATTRIBUTES}}, "attributes": ATTRIBUTES,
-            "droppedAttributesCount": 2, "flags": 1, "eventName": "event", **IDS,
-        }],
-    }]}]},
-    "traces": {"resourceSpans": [{"resource": RESOURCE, "scopeSpans": [{
-        "scope": SCOPE,
-        "spans": [{
-            **IDS, "parentSpanId": SPAN_ID, "traceState": "a=b", "name": "span", "kind": 2,
-            "startTimeUnixNano": "1", "endTimeUnixNano": "2", "attributes": ATTRIBUTES,
-            "events": [{"timeUnixNano": "3", "name": "event", "attributes": ATTRIBUTES[:3]}],
-            "links": [{**IDS, "attributes": ATTRIBUTES[3:], "flags": 256}],
-            "status": {"code": 2, "message": "boom"}, "flags": 1,
-        }],
-    }]}]},
-    "metrics": {"resourceMetrics": [{"resource": RESOURCE, "scopeMetrics": [{
-        "scope": SCOPE,
-        "metrics": [
-            {"name": "g", "unit": "1", "metadata": ATTRIBUTES[:1], "gauge": {"dataPoints": [{
-                "asDouble": -0.5, "timeUnixNano": "5", "attributes": ATTRIBUTES[4:],
-                "exemplars": [{"asInt": "-3", "filteredAttributes": ATTRIBUTES[:2], **IDS}],
-            }]}},
-            {"name": "s", "sum": {"dataPoints": [{"asInt": "-9223372036854775808"}],
-                                  "aggregationTemporality": 2, "isMonotonic": True}},
-            {"name": "h", "histogram": {"aggregationTemporality": 1, "dataPoints": [{
-                "count": "3", "sum": 1.5, "min": -1, "max": 2, "bucketCounts": ["1", "2"],
-                "explicitBounds": [0.5], "exemplars": [{"asDouble": 0.25}],
-            }]}},
-            {"name": "e", "exponentialHistogram": {"dataPoints": [{
-                "scale": -3, "zeroCount": "1", "zeroThreshold": 1e-9, "sum": 10, "min": 0, "max": 9,
-                "positive": {"offset": -2, "bucketCounts": ["1", "18446744073709551615"]},
-                "negative": {"offset": 1, "bucketCounts": ["4"]},
-            }]}},
-            {"name": "q", "summary": {"dataPoints": [{
-                "count": "2", "sum": 3,
-                "quantileValues": [{"quantile": 0.5, "value": 1}, {"quantile": 1, "value": 2}],
-            }]}},
-        ],
-    }]}]},
+    "logs": {
+        "resourceLogs": [
+            {
+                "resource": RESOURCE,
+                "schemaUrl": "https://schema",
+                "scopeLogs": [
+                    {
+                        "scope": SCOPE,
+                        "logRecords": [
+                            {
+                                "timeUnixNano": "18446744073709551615",
+                                "observedTimeUnixNano": "1",
+                                "severityNumber": 9,
+                                "severityText": "INFO",
+                                "body": {"kvlistValue": {"values": ATTRIBUTES}},
+                                "attributes": ATTRIBUTES,
+                                "droppedAttributesCount": 2,
+                                "flags": 1,
+                                "eventName": "event",
+                                **IDS,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    },
+    "traces": {
+        "resourceSpans": [
+            {
+                "resource": RESOURCE,
+                "scopeSpans": [
+                    {
+                        "scope": SCOPE,
+                        "spans": [
+                            {
+                                **IDS,
+                                "parentSpanId": SPAN_ID,
+                                "traceState": "a=b",
+                                "name": "span",
+                                "kind": 2,
+                                "startTimeUnixNano": "1",
+                                "endTimeUnixNano": "2",
+                                "attributes": ATTRIBUTES,
+                                "events": [
+                                    {"timeUnixNano": "3", "name": "event", "attributes": ATTRIBUTES[:3]}
+                                ],
+                                "links": [{**IDS, "attributes": ATTRIBUTES[3:], "flags": 256}],
+                                "status": {"code": 2, "message": "boom"},
+                                "flags": 1,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    },
+    "metrics": {
+        "resourceMetrics": [
+            {
+                "resource": RESOURCE,
+                "scopeMetrics": [
+                    {
+                        "scope": SCOPE,
+                        "metrics": [
+                            {
+                                "name": "g",
+                                "unit": "1",
+                                "metadata": ATTRIBUTES[:1],
+                                "gauge": {
+                                    "dataPoints": [
+                                        {
+                                            "asDouble": -0.5,
+                                            "timeUnixNano": "5",
+                                            "attributes": ATTRIBUTES[4:],
+                                            "exemplars": [
+                                                {"asInt": "-3", "filteredAttributes": ATTRIBUTES[:2], **IDS}
+                                            ],
+                                        }
+                                    ]
+                                },
+                            },
+                            {
+                                "name": "s",
+                                "sum": {
+                                    "dataPoints": [{"asInt": "-9223372036854775808"}],
+                                    "aggregationTemporality": 2,
+                                    "isMonotonic": True,
+                                },
+                            },
+                            {
+                                "name": "h",
+                                "histogram": {
+                                    "aggregationTemporality": 1,
+                                    "dataPoints": [
+                                        {
+                                            "count": "3",
+                                            "sum": 1.5,
+                                            "min": -1,
+                                            "max": 2,
+                                            "bucketCounts": ["1", "2"],
+                                            "explicitBounds": [0.5],
+                                            "exemplars": [{"asDouble": 0.25}],
+                                        }
+                                    ],
+                                },
+                            },
+                            {
+                                "name": "e",
+                                "exponentialHistogram": {
+                                    "dataPoints": [
+                                        {
+                                            "scale": -3,
+                                            "zeroCount": "1",
+                                            "zeroThreshold": 1e-9,
+                                            "sum": 10,
+                                            "min": 0,
+                                            "max": 9,
+                                            "positive": {
+                                                "offset": -2,
+                                                "bucketCounts": ["1", "18446744073709551615"],
+                                            },
+                                            "negative": {"offset": 1, "bucketCounts": ["4"]},
+                                        }
+                                    ]
+                                },
+                            },
+                            {
+                                "name": "q",
+                                "summary": {
+                                    "dataPoints": [
+                                        {
+                                            "count": "2",
+                                            "sum": 3,
+                                            "quantileValues": [
+                                                {"quantile": 0.5, "value": 1},
+                                                {"quantile": 1, "value": 2},
+                                            ],
+                                        }
+                                    ]
+                                },
+                            },
+                        ],
+                    }
+                ],
+            }
+        ]
+    },
 }
 
 
@@ -188,10 +293,18 @@ def test_every_prefix_of_a_json_request_is_rejected(signal: str) -> None:
 # --- malformed protobuf -----------------------------------------------------------------------
 
 WIRE_OF_KIND = {
-    tables.DOUBLE: I64, tables.FIXED64: I64, tables.SFIXED64: I64,
-    tables.FLOAT: I32, tables.FIXED32: I32, tables.SFIXED32: I32,
-    tables.STRING: LEN, tables.BYTES: LEN, tables.HEXID: LEN,
-    tables.MESSAGE: LEN, tables.ANY: LEN, tables.ATTRS: LEN,
+    tables.DOUBLE: I64,
+    tables.FIXED64: I64,
+    tables.SFIXED64: I64,
+    tables.FLOAT: I32,
+    tables.FIXED32: I32,
+    tables.SFIXED32: I32,
+    tables.STRING: LEN,
+    tables.BYTES: LEN,
+    tables.HEXID: LEN,
+    tables.MESSAGE: LEN,
+    tables.ANY: LEN,
+    tables.ATTRS: LEN,
 }  # every other kind is a varint
 PAYLOAD_OF_WIRE = {VARINT: b"\x01", I64: bytes(8), LEN: b"\x00", I32: bytes(4)}
 
@@ -209,40 +322,75 @@ def test_a_known_field_with_a_wrong_wire_type_is_rejected(message: str) -> None:
 
 
 MALFORMED_PROTOBUF = [
-    ("field number 0", at_root(tag(0, VARINT) + b"\x01"),
-     "collector.logs.v1.ExportLogsServiceRequest: field number 0 is invalid"),
-    ("field number 0 deep down", inside("logs.v1.LogRecord", b"\x00"),
-     "logs.v1.LogRecord: field number 0 is invalid"),
+    (
+        "field number 0",
+        at_root(tag(0, VARINT) + b"\x01"),
+        "collector.logs.v1.ExportLogsServiceRequest: field number 0 is invalid",
+    ),
+    (
+        "field number 0 deep down",
+        inside("logs.v1.LogRecord", b"\x00"),
+        "logs.v1.LogRecord: field number 0 is invalid",
+    ),
     ("start group", at_root(tag(99, 3)), "field 99 has unsupported wire type 3"),
     ("end group", inside("common.v1.AnyValue", tag(99, 4)), "field 99 has unsupported wire type 4"),
     ("wire type 6", inside("common.v1.KeyValue", tag(99, 6)), "field 99 has unsupported wire type 6"),
     ("wire type 7", inside("trace.v1.Span", tag(99, 7)), "field 99 has unsupported wire type 7"),
     ("a tag and nothing else", at_root(tag(1, LEN)), "truncated message"),
     ("length past the body", at_root(tag(1, LEN) + varint(10) + b"abc"), "length 10 runs past the end"),
-    ("length past the enclosing message", at_root(len_field(1, tag(3, LEN) + varint(5) + b"ab") + b"cde"),
-     "length 5 runs past the end of the enclosing message"),
+    (
+        "length past the enclosing message",
+        at_root(len_field(1, tag(3, LEN) + varint(5) + b"ab") + b"cde"),
+        "length 5 runs past the end of the enclosing message",
+    ),
     ("gigantic length 2**62", at_root(tag(1, LEN) + varint(2**62)), f"length {2**62} runs past the end"),
-    ("gigantic string length 2**64-1", inside("logs.v1.LogRecord", tag(3, LEN) + varint(2**64 - 1)),
-     f"length {2**64 - 1} runs past the end"),
-    ("gigantic unknown field", inside("resource.v1.Resource", tag(99, LEN) + varint(2**62)),
-     f"length {2**62} runs past the end"),
-    ("value varint of 11 bytes", inside("logs.v1.LogRecord", tag(2, VARINT) + b"\xff" * 10 + b"\x01"),
-     "varint longer than 10 bytes"),
+    (
+        "gigantic string length 2**64-1",
+        inside("logs.v1.LogRecord", tag(3, LEN) + varint(2**64 - 1)),
+        f"length {2**64 - 1} runs past the end",
+    ),
+    (
+        "gigantic unknown field",
+        inside("resource.v1.Resource", tag(99, LEN) + varint(2**62)),
+        f"length {2**62} runs past the end",
+    ),
+    (
+        "value varint of 11 bytes",
+        inside("logs.v1.LogRecord", tag(2, VARINT) + b"\xff" * 10 + b"\x01"),
+        "varint longer than 10 bytes",
+    ),
     ("tag varint of 11 bytes", at_root(b"\x80" * 10 + b"\x00"), "varint longer than 10 bytes"),
-    ("length varint of 11 bytes", at_root(tag(1, LEN) + b"\x81" * 10 + b"\x00"),
-     "varint longer than 10 bytes"),
-    ("varint past its message", inside("logs.v1.ScopeLogs", len_field(2, tag(2, VARINT)) + b"\x01"),
-     "severity_number: varint runs past the end of its message"),
+    (
+        "length varint of 11 bytes",
+        at_root(tag(1, LEN) + b"\x81" * 10 + b"\x00"),
+        "varint longer than 10 bytes",
+    ),
+    (
+        "varint past its message",
+        inside("logs.v1.ScopeLogs", len_field(2, tag(2, VARINT)) + b"\x01"),
+        "severity_number: varint runs past the end of its message",
+    ),
     ("unfinished varint", inside("logs.v1.LogRecord", tag(2, VARINT) + b"\x80"), "truncated message"),
-    ("fixed64 cut short", inside("logs.v1.LogRecord", tag(1, I64) + b"\x01\x02\x03"),
-     "time_unix_nano: fixed-size value runs past the end"),
-    ("unknown fixed32 cut short", inside("logs.v1.LogRecord", tag(99, I32) + b"\x01"),
-     "logs.v1.LogRecord: unknown field 99 runs past the end"),
-    ("packed fixed64 cut short", inside("metrics.v1.HistogramDataPoint", len_field(6, bytes(12))),
-     "bucket_counts: fixed-size value runs past the end"),
-    ("packed varint cut short",  # the varint's last byte is the next field's tag
-     inside("metrics.v1.ExponentialHistogramDataPoint.Buckets", len_field(2, b"\x01\x80") + b"\x08\x00"),
-     "bucket_counts: varint runs past the end of its message"),
+    (
+        "fixed64 cut short",
+        inside("logs.v1.LogRecord", tag(1, I64) + b"\x01\x02\x03"),
+        "time_unix_nano: fixed-size value runs past the end",
+    ),
+    (
+        "unknown fixed32 cut short",
+        inside("logs.v1.LogRecord", tag(99, I32) + b"\x01"),
+        "logs.v1.LogRecord: unknown field 99 runs past the end",
+    ),
+    (
+        "packed fixed64 cut short",
+        inside("metrics.v1.HistogramDataPoint", len_field(6, bytes(12))),
+        "bucket_counts: fixed-size value runs past the end",
+    ),
+    (
+        "packed varint cut short",  # the varint's last byte is the next field's tag
+        inside("metrics.v1.ExponentialHistogramDataPoint.Buckets", len_field(2, b"\x01\x80") + b"\x08\x00"),
+        "bucket_counts: varint runs past the end of its message",
+    ),
 ]
 
 
@@ -386,8 +534,18 @@ def test_a_64_mib_repeated_structure_is_stopped_by_the_element_budget(name: str)
 
 # --- malformed JSON ---------------------------------------------------------------------------
 
-NOT_JSON = [b"", b" ", b"{", b"}", b'{"resourceLogs": [}', b"\xff\xfe\x00", b"{'resourceLogs': []}", b"{} {}",
-            b'{"resourceLogs": [] ,}', b"nope"]
+NOT_JSON = [
+    b"",
+    b" ",
+    b"{",
+    b"}",
+    b'{"resourceLogs": [}',
+    b"\xff\xfe\x00",
+    b"{'resourceLogs': []}",
+    b"{} {}",
+    b'{"resourceLogs": [] ,}',
+    b"nope",
+]
 
 
 @pytest.mark.parametrize("body", NOT_JSON)
@@ -397,8 +555,14 @@ def test_invalid_json_is_rejected(body: bytes) -> None:
 
 @pytest.mark.parametrize(
     "body, kind",
-    [(b"[]", "an array"), (b"1", "a number"), (b"1.5", "a number"), (b'"{}"', "a string"),
-     (b"null", "null"), (b"true", "a boolean")],
+    [
+        (b"[]", "an array"),
+        (b"1", "a number"),
+        (b"1.5", "a number"),
+        (b'"{}"', "a string"),
+        (b"null", "null"),
+        (b"true", "a boolean"),
+    ],
 )
 def test_a_json_body_must_be_an_object(body: bytes, kind: str) -> None:
     expected = f"collector.trace.v1.ExportTraceServiceRequest: expected a JSON object, got {kind}"
@@ -436,90 +600,195 @@ METRIC = "ExportMetricsServiceRequest.resourceMetrics[0].scopeMetrics[0].metrics
 OUT_OF_RANGE = "is out of range for this field"
 WRONG_JSON_TYPES = [
     # structure
-    ("object for a list", ("logs", {"resourceLogs": {}}),
-     "Request.resourceLogs: expected a JSON array, got an object"),
-    ("list for a message", ("logs", {"resourceLogs": [[]]}),
-     "Request.resourceLogs[0]: expected a JSON object, got an array"),
-    ("string for a message", ("logs", {"resourceLogs": [{"resource": "r"}]}),
-     "Request.resourceLogs[0].resource: expected a JSON object, got a string"),
+    (
+        "object for a list",
+        ("logs", {"resourceLogs": {}}),
+        "Request.resourceLogs: expected a JSON array, got an object",
+    ),
+    (
+        "list for a message",
+        ("logs", {"resourceLogs": [[]]}),
+        "Request.resourceLogs[0]: expected a JSON object, got an array",
+    ),
+    (
+        "string for a message",
+        ("logs", {"resourceLogs": [{"resource": "r"}]}),
+        "Request.resourceLogs[0].resource: expected a JSON object, got a string",
+    ),
     ("list for a status", span(status=[]), f"{SPAN}.status: expected a JSON object, got an array"),
     ("object for events", span(events={}), f"{SPAN}.events: expected a JSON array, got an object"),
     # strings and bools
-    ("number for a string", log_record(severityText=5),
-     f"{RECORD}.severityText: expected a string, got a number"),
-    ("bool for a string", ("logs", {"resourceLogs": [{"schemaUrl": False}]}),
-     "Request.resourceLogs[0].schemaUrl: expected a string, got a boolean"),
-    ("string for a bool", metric(sum={"isMonotonic": "yes"}),
-     f"{METRIC}.sum.isMonotonic: expected true or false, got a string"),
-    ("number for a bool", metric(sum={"isMonotonic": 1}),
-     f"{METRIC}.sum.isMonotonic: expected true or false, got a number"),
+    (
+        "number for a string",
+        log_record(severityText=5),
+        f"{RECORD}.severityText: expected a string, got a number",
+    ),
+    (
+        "bool for a string",
+        ("logs", {"resourceLogs": [{"schemaUrl": False}]}),
+        "Request.resourceLogs[0].schemaUrl: expected a string, got a boolean",
+    ),
+    (
+        "string for a bool",
+        metric(sum={"isMonotonic": "yes"}),
+        f"{METRIC}.sum.isMonotonic: expected true or false, got a string",
+    ),
+    (
+        "number for a bool",
+        metric(sum={"isMonotonic": 1}),
+        f"{METRIC}.sum.isMonotonic: expected true or false, got a number",
+    ),
     # integers and enums
-    ("bool for an integer", log_record(timeUnixNano=True),
-     f"{RECORD}.timeUnixNano: expected an integer, got a boolean"),
+    (
+        "bool for an integer",
+        log_record(timeUnixNano=True),
+        f"{RECORD}.timeUnixNano: expected an integer, got a boolean",
+    ),
     ("fraction for an integer", log_record(flags=1.5), f"{RECORD}.flags: expected an integer, got a number"),
-    ("word for an integer", log_record(droppedAttributesCount="many"),
-     f"{RECORD}.droppedAttributesCount: expected an integer, got the string 'many'"),
-    ("object for an integer", log_record(observedTimeUnixNano={}),
-     f"{RECORD}.observedTimeUnixNano: expected an integer, got an object"),
+    (
+        "word for an integer",
+        log_record(droppedAttributesCount="many"),
+        f"{RECORD}.droppedAttributesCount: expected an integer, got the string 'many'",
+    ),
+    (
+        "object for an integer",
+        log_record(observedTimeUnixNano={}),
+        f"{RECORD}.observedTimeUnixNano: expected an integer, got an object",
+    ),
     ("negative fixed64", log_record(timeUnixNano="-1"), f"{RECORD}.timeUnixNano: -1 {OUT_OF_RANGE}"),
-    ("fixed64 of 2**64", log_record(timeUnixNano=str(2**64)),
-     f"{RECORD}.timeUnixNano: {2**64} {OUT_OF_RANGE}"),
-    ("uint32 of 2**32", log_record(droppedAttributesCount=2**32),
-     f"{RECORD}.droppedAttributesCount: {2**32} {OUT_OF_RANGE}"),
+    (
+        "fixed64 of 2**64",
+        log_record(timeUnixNano=str(2**64)),
+        f"{RECORD}.timeUnixNano: {2**64} {OUT_OF_RANGE}",
+    ),
+    (
+        "uint32 of 2**32",
+        log_record(droppedAttributesCount=2**32),
+        f"{RECORD}.droppedAttributesCount: {2**32} {OUT_OF_RANGE}",
+    ),
     ("int64 of 2**63", log_body_value({"intValue": str(2**63)}), f"{BODY}.intValue: {2**63} {OUT_OF_RANGE}"),
-    ("sfixed64 below -2**63", data_point("gauge", asInt=-(2**63) - 1),
-     f"{METRIC}.gauge.dataPoints[0].asInt: {-(2**63) - 1} {OUT_OF_RANGE}"),
-    ("sint32 of 2**31", data_point("exponentialHistogram", scale=2**31),
-     f"{METRIC}.exponentialHistogram.dataPoints[0].scale: {2**31} {OUT_OF_RANGE}"),
-    ("negative uint64 in a list", data_point("histogram", bucketCounts=["1", "-1"]),
-     f"{METRIC}.histogram.dataPoints[0].bucketCounts[1]: -1 {OUT_OF_RANGE}"),
-    ("unknown enum name", span(kind="SPAN_KIND_BOGUS"),
-     f"{SPAN}.kind: expected an integer, got the string 'SPAN_KIND_BOGUS'"),
-    ("name from another enum", span(status={"code": "SPAN_KIND_SERVER"}),
-     f"{SPAN}.status.code: expected an integer, got the string 'SPAN_KIND_SERVER'"),
+    (
+        "sfixed64 below -2**63",
+        data_point("gauge", asInt=-(2**63) - 1),
+        f"{METRIC}.gauge.dataPoints[0].asInt: {-(2**63) - 1} {OUT_OF_RANGE}",
+    ),
+    (
+        "sint32 of 2**31",
+        data_point("exponentialHistogram", scale=2**31),
+        f"{METRIC}.exponentialHistogram.dataPoints[0].scale: {2**31} {OUT_OF_RANGE}",
+    ),
+    (
+        "negative uint64 in a list",
+        data_point("histogram", bucketCounts=["1", "-1"]),
+        f"{METRIC}.histogram.dataPoints[0].bucketCounts[1]: -1 {OUT_OF_RANGE}",
+    ),
+    (
+        "unknown enum name",
+        span(kind="SPAN_KIND_BOGUS"),
+        f"{SPAN}.kind: expected an integer, got the string 'SPAN_KIND_BOGUS'",
+    ),
+    (
+        "name from another enum",
+        span(status={"code": "SPAN_KIND_SERVER"}),
+        f"{SPAN}.status.code: expected an integer, got the string 'SPAN_KIND_SERVER'",
+    ),
     ("enum of 2**31", log_record(severityNumber=2**31), f"{RECORD}.severityNumber: {2**31} {OUT_OF_RANGE}"),
     # doubles
-    ("word for a double", log_body_value({"doubleValue": "fast"}),
-     f"{BODY}.doubleValue: expected a number, got a string"),
-    ("bool for a double", log_body_value({"doubleValue": True}),
-     f"{BODY}.doubleValue: expected a number, got a boolean"),
-    ("null in a list of doubles", data_point("histogram", explicitBounds=[1, None]),
-     f"{METRIC}.histogram.dataPoints[0].explicitBounds[1]: expected a number, got null"),
-    ("integer too large for a double", data_point("gauge", asDouble=10**400),
-     f"{METRIC}.gauge.dataPoints[0].asDouble: expected a number, got an integer too large for a double"),
-    ("list for a double", data_point("summary", quantileValues=[{"quantile": [0.5]}]),
-     f"{METRIC}.summary.dataPoints[0].quantileValues[0].quantile: expected a number, got an array"),
+    (
+        "word for a double",
+        log_body_value({"doubleValue": "fast"}),
+        f"{BODY}.doubleValue: expected a number, got a string",
+    ),
+    (
+        "bool for a double",
+        log_body_value({"doubleValue": True}),
+        f"{BODY}.doubleValue: expected a number, got a boolean",
+    ),
+    (
+        "null in a list of doubles",
+        data_point("histogram", explicitBounds=[1, None]),
+        f"{METRIC}.histogram.dataPoints[0].explicitBounds[1]: expected a number, got null",
+    ),
+    (
+        "integer too large for a double",
+        data_point("gauge", asDouble=10**400),
+        f"{METRIC}.gauge.dataPoints[0].asDouble: expected a number, got an integer too large for a double",
+    ),
+    (
+        "list for a double",
+        data_point("summary", quantileValues=[{"quantile": [0.5]}]),
+        f"{METRIC}.summary.dataPoints[0].quantileValues[0].quantile: expected a number, got an array",
+    ),
     # ids and bytes
     ("bad hex id", log_record(traceId="not hex"), f"{RECORD}.traceId: expected a hex string, got 'not hex'"),
     ("odd-length hex id", span(parentSpanId="abc"), f"{SPAN}.parentSpanId: expected a hex string, got 'abc'"),
-    ("number for an id", span(links=[{"spanId": 12}]),
-     f"{SPAN}.links[0].spanId: expected a hex string, got a number"),
-    ("base64 id", data_point("gauge", exemplars=[{"spanId": "7uGbfsPBsXQ="}]),
-     f"{METRIC}.gauge.dataPoints[0].exemplars[0].spanId: expected a hex string, got '7uGbfsPBsXQ='"),
-    ("bad base64", log_body_value({"bytesValue": "!!!!"}),
-     f"{BODY}.bytesValue: expected a base64 string, got '!!!!'"),
-    ("base64 of impossible length", log_body_value({"bytesValue": "AAAAA"}),
-     f"{BODY}.bytesValue: expected a base64 string, got 'AAAAA'"),
-    ("non-ASCII base64", log_body_value({"bytesValue": "ÅÅÅÅ"}),
-     f"{BODY}.bytesValue: expected a base64 string, got 'ÅÅÅÅ'"),
-    ("number for bytes", log_body_value({"bytesValue": 7}),
-     f"{BODY}.bytesValue: expected a base64 string, got a number"),
+    (
+        "number for an id",
+        span(links=[{"spanId": 12}]),
+        f"{SPAN}.links[0].spanId: expected a hex string, got a number",
+    ),
+    (
+        "base64 id",
+        data_point("gauge", exemplars=[{"spanId": "7uGbfsPBsXQ="}]),
+        f"{METRIC}.gauge.dataPoints[0].exemplars[0].spanId: expected a hex string, got '7uGbfsPBsXQ='",
+    ),
+    (
+        "bad base64",
+        log_body_value({"bytesValue": "!!!!"}),
+        f"{BODY}.bytesValue: expected a base64 string, got '!!!!'",
+    ),
+    (
+        "base64 of impossible length",
+        log_body_value({"bytesValue": "AAAAA"}),
+        f"{BODY}.bytesValue: expected a base64 string, got 'AAAAA'",
+    ),
+    (
+        "non-ASCII base64",
+        log_body_value({"bytesValue": "ÅÅÅÅ"}),
+        f"{BODY}.bytesValue: expected a base64 string, got 'ÅÅÅÅ'",
+    ),
+    (
+        "number for bytes",
+        log_body_value({"bytesValue": 7}),
+        f"{BODY}.bytesValue: expected a base64 string, got a number",
+    ),
     # AnyValue and attributes
     ("string for an AnyValue", log_body_value("text"), f"{BODY}: expected an AnyValue object, got a string"),
-    ("object for array values", log_body_value({"arrayValue": {"values": {}}}),
-     f"{BODY}.arrayValue.values: expected a JSON array, got an object"),
-    ("string in array values", log_body_value({"arrayValue": {"values": [{}, "x"]}}),
-     f"{BODY}.arrayValue.values[1]: expected an AnyValue object, got a string"),
-    ("number for a kvlist key", log_body_value({"kvlistValue": {"values": [{"key": 1}]}}),
-     f"{BODY}.kvlistValue.values[0].key: expected a string, got a number"),
-    ("object for attributes", log_record(attributes={"k": "v"}),
-     f"{RECORD}.attributes: expected a JSON array, got an object"),
-    ("string for an attribute", log_record(attributes=["k=v"]),
-     f"{RECORD}.attributes[0]: expected a key/value object, got a string"),
-    ("list for an attribute value", resource(attributes=[{"value": []}]),
-     "Request.resourceLogs[0].resource.attributes[0].value: expected an AnyValue object, got an array"),
-    ("bool for an int AnyValue", metric(metadata=[{"key": "k", "value": {"intValue": False}}]),
-     f"{METRIC}.metadata[0].value.intValue: expected an integer, got a boolean"),
+    (
+        "object for array values",
+        log_body_value({"arrayValue": {"values": {}}}),
+        f"{BODY}.arrayValue.values: expected a JSON array, got an object",
+    ),
+    (
+        "string in array values",
+        log_body_value({"arrayValue": {"values": [{}, "x"]}}),
+        f"{BODY}.arrayValue.values[1]: expected an AnyValue object, got a string",
+    ),
+    (
+        "number for a kvlist key",
+        log_body_value({"kvlistValue": {"values": [{"key": 1}]}}),
+        f"{BODY}.kvlistValue.values[0].key: expected a string, got a number",
+    ),
+    (
+        "object for attributes",
+        log_record(attributes={"k": "v"}),
+        f"{RECORD}.attributes: expected a JSON array, got an object",
+    ),
+    (
+        "string for an attribute",
+        log_record(attributes=["k=v"]),
+        f"{RECORD}.attributes[0]: expected a key/value object, got a string",
+    ),
+    (
+        "list for an attribute value",
+        resource(attributes=[{"value": []}]),
+        "Request.resourceLogs[0].resource.attributes[0].value: expected an AnyValue object, got an array",
+    ),
+    (
+        "bool for an int AnyValue",
+        metric(metadata=[{"key": "k", "value": {"intValue": False}}]),
+        f"{METRIC}.metadata[0].value.intValue: expected an integer, got a boolean",
+    ),
 ]
 
 
@@ -550,9 +819,9 @@ def mutated(draw: Callable[..., Any], body: bytes) -> bytes:
         at = draw(st.integers(0, len(data)))
         operation = draw(st.sampled_from(["overwrite", "insert", "delete"]))
         if operation == "delete":
-            del data[at:at + draw(st.integers(1, 8))]
+            del data[at : at + draw(st.integers(1, 8))]
         else:
-            data[at:at + (operation == "overwrite")] = draw(st.binary(min_size=1, max_size=4))
+            data[at : at + (operation == "overwrite")] = draw(st.binary(min_size=1, max_size=4))
     return bytes(data)
 
 
@@ -580,8 +849,10 @@ JSON_SCALARS = st.one_of(
 )
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=4), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 
@@ -595,7 +866,7 @@ def replaced_somewhere(draw: Callable[..., Any], node: Any) -> Any:
         key = draw(st.sampled_from(sorted(node)))
         return {**node, key: draw(replaced_somewhere(node[key]))}
     index = draw(st.integers(0, len(node) - 1))
-    return [*node[:index], draw(replaced_somewhere(node[index])), *node[index + 1:]]
+    return [*node[:index], draw(replaced_somewhere(node[index])), *node[index + 1 :]]
 
 
 @FUZZ

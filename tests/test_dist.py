@@ -38,11 +38,13 @@ VERSION_LINE = f"beacon {beacon.__version__}"
 TIMEOUT = 120
 
 
-def run(argv: Sequence[object], env: Dict[str, str],
-        cwd: Optional[Path] = None) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[object], env: Dict[str, str], cwd: Optional[Path] = None
+) -> subprocess.CompletedProcess[str]:
     """Run argv (paths and strings) to the end, capturing its output as text."""
-    return subprocess.run([str(arg) for arg in argv], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=TIMEOUT)
+    return subprocess.run(
+        [str(arg) for arg in argv], env=env, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT
+    )
 
 
 def offline_environ(tmp_path: Path, **extra: str) -> Dict[str, str]:
@@ -95,13 +97,26 @@ def test_the_pyz_holds_the_runtime_and_a_main(pyz: Path) -> None:
 
 def test_a_module_listed_in_pyproject_ships(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.setuptools]\npy-modules = ["beacon", "beacon_export"]\npackages = ["pkg", "pkg.sub"]\n')
-    for name in ("beacon.py", "beacon_export.py", "pkg/__init__.py", "pkg/sub/__init__.py", "pkg/sub/x.py",
-                 "pkg/unlisted/__init__.py", "pkg/__pycache__/y.py"):
+        '[tool.setuptools]\npy-modules = ["beacon", "beacon_export"]\npackages = ["pkg", "pkg.sub"]\n'
+    )
+    for name in (
+        "beacon.py",
+        "beacon_export.py",
+        "pkg/__init__.py",
+        "pkg/sub/__init__.py",
+        "pkg/sub/x.py",
+        "pkg/unlisted/__init__.py",
+        "pkg/__pycache__/y.py",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
     assert shipped_sources(tmp_path) == [
-        "beacon.py", "beacon_export.py", "pkg/__init__.py", "pkg/sub/__init__.py", "pkg/sub/x.py"]
+        "beacon.py",
+        "beacon_export.py",
+        "pkg/__init__.py",
+        "pkg/sub/__init__.py",
+        "pkg/sub/x.py",
+    ]
 
 
 def pyenv_root() -> Optional[str]:
@@ -185,8 +200,18 @@ def test_pyz_selftest(python: str, lone_pyz: Path, tmp_path: Path) -> None:
 
 def test_pyz_exec(python: str, lone_pyz: Path, agent: Path, tmp_path: Path) -> None:
     env = agent_environ(environ(tmp_path), lone_pyz)  # exec passes it on to the agent
-    exec_run = run_pyz(python, lone_pyz, env, "ci", "exec", "--json", "--harness", "claude", "--",
-                       *agent_command(python, agent))
+    exec_run = run_pyz(
+        python,
+        lone_pyz,
+        env,
+        "ci",
+        "exec",
+        "--json",
+        "--harness",
+        "claude",
+        "--",
+        *agent_command(python, agent),
+    )
     assert exec_run.code == 0, exec_run.stderr
     assert_one_session_captured(exec_run)
 
@@ -265,9 +290,14 @@ def pipx_environ(tmp_path: Path) -> Dict[str, str]:
     upgrade turned off: it would otherwise reinstall pip from the index into its shared venv
     and fail; ensurepip's bundled pip is used instead."""
     pipx_home = tmp_path / "pipx"
-    return offline_environ(tmp_path, PIPX_HOME=str(pipx_home), PIPX_BIN_DIR=str(pipx_home / "bin"),
-                           PIPX_MAN_DIR=str(pipx_home / "man"), PIPX_DISABLE_SHARED_LIBS_AUTO_UPGRADE="1",
-                           PIPX_DEFAULT_BACKEND="pip")  # not uv, were it on PATH: uv has other offline rules
+    return offline_environ(
+        tmp_path,
+        PIPX_HOME=str(pipx_home),
+        PIPX_BIN_DIR=str(pipx_home / "bin"),
+        PIPX_MAN_DIR=str(pipx_home / "man"),
+        PIPX_DISABLE_SHARED_LIBS_AUTO_UPGRADE="1",
+        PIPX_DEFAULT_BACKEND="pip",
+    )  # not uv, were it on PATH: uv has other offline rules
 
 
 def test_pipx_runs_the_wheel_offline(wheel: Path, pipx_environ: Dict[str, str]) -> None:

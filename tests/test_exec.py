@@ -47,7 +47,9 @@ def environ(tmp_path: Path, **extra: str) -> Dict[str, str]:
 
 def beacon_run(tmp_path: Path, *argv: str, env: Optional[Dict[str, str]] = None) -> Run:
     out, err = io.StringIO(), io.StringIO()
-    code = beacon.main(list(argv), beacon.Environment(environ=env or environ(tmp_path), stdout=out, stderr=err))
+    code = beacon.main(
+        list(argv), beacon.Environment(environ=env or environ(tmp_path), stdout=out, stderr=err)
+    )
     return Run(code, out.getvalue(), err.getvalue(), tmp_path / "runner" / "beacon" / "runtime.jsonl")
 
 
@@ -65,7 +67,13 @@ def test_exec_captures_validates_and_exits_zero(tmp_path: Path) -> None:
     assert len(events) == EVENTS_PER_SESSION
     assert {e["capture"]["id"] for e in events} == {result["capture_id"]}
     assert [e["event"]["action"] for e in events] == [
-        "prompt.submitted", "approval.allowed", "command.executed", "session.activity", "token.usage", "token.usage"]
+        "prompt.submitted",
+        "approval.allowed",
+        "command.executed",
+        "session.activity",
+        "token.usage",
+        "token.usage",
+    ]
     assert beacon.SYNTHETIC_SECRET not in run.log.read_text()
     assert stat.S_IMODE(run.log.stat().st_mode) == 0o600
     assert stat.S_IMODE(run.log.parent.stat().st_mode) == 0o700
@@ -73,8 +81,9 @@ def test_exec_captures_validates_and_exits_zero(tmp_path: Path) -> None:
 
 
 def test_json_protocol_is_captured_too(tmp_path: Path) -> None:
-    run = beacon_run(tmp_path, "ci", "exec", "--json", "--otlp-protocol", "json", "--", "env", sys.executable,
-                     FAKE_AGENT)
+    run = beacon_run(
+        tmp_path, "ci", "exec", "--json", "--otlp-protocol", "json", "--", "env", sys.executable, FAKE_AGENT
+    )
     assert run.code == 0, run.stderr
     assert run.result["harnesses"] == ["claude", "codex", "gemini"]  # `env` is not an agent: all three
     assert run.result["receiver"]["requests"][0]["content_type"] == "application/json"
@@ -93,8 +102,16 @@ def test_no_telemetry_fails_required_validation_with_a_diagnosis(tmp_path: Path)
 
 
 def test_no_telemetry_is_a_warning_when_not_required(tmp_path: Path) -> None:
-    run = beacon_run(tmp_path, "ci", "exec", "--require-telemetry", "false", "--harness", "claude",
-                     *agent("--no-telemetry"))
+    run = beacon_run(
+        tmp_path,
+        "ci",
+        "exec",
+        "--require-telemetry",
+        "false",
+        "--harness",
+        "claude",
+        *agent("--no-telemetry"),
+    )
     assert run.code == 0
     assert "validation failed (continuing: --require-telemetry=false)" in run.stderr
 
@@ -118,19 +135,41 @@ def test_two_captures_append_to_one_log_and_both_validate(tmp_path: Path) -> Non
     assert first.result["capture_id"] != second.result["capture_id"]
     assert len(second.events) == 2 * EVENTS_PER_SESSION
     for run in (first, second):
-        check = beacon_run(tmp_path, "ci", "validate", "--json", "--capture-id", run.result["capture_id"],
-                           "--min-events", str(EVENTS_PER_SESSION), "--harness", "claude")
+        check = beacon_run(
+            tmp_path,
+            "ci",
+            "validate",
+            "--json",
+            "--capture-id",
+            run.result["capture_id"],
+            "--min-events",
+            str(EVENTS_PER_SESSION),
+            "--harness",
+            "claude",
+        )
         assert check.code == 0
         assert check.result["validation"]["event_count"] == EVENTS_PER_SESSION
 
 
-@pytest.mark.parametrize("argv, message", [
-    (("ci", "exec", "--harness", "bogus", "--", "true"), "beacon: unknown harness 'bogus'"),
-    (("ci", "exec", "--min-events", "many", "--", "true"), "beacon: argument --min-events: expected a whole number"),
-    (("ci", "exec", "--require-telemetry", "maybe", "--", "true"), "beacon: argument --require-telemetry"),
-    (("ci", "exec", "--", "no-such-command-beacon"), "beacon: command not found or not executable: no-such-command"),
-    (("ci", "exec"), "beacon: ci exec needs a command"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("ci", "exec", "--harness", "bogus", "--", "true"), "beacon: unknown harness 'bogus'"),
+        (
+            ("ci", "exec", "--min-events", "many", "--", "true"),
+            "beacon: argument --min-events: expected a whole number",
+        ),
+        (
+            ("ci", "exec", "--require-telemetry", "maybe", "--", "true"),
+            "beacon: argument --require-telemetry",
+        ),
+        (
+            ("ci", "exec", "--", "no-such-command-beacon"),
+            "beacon: command not found or not executable: no-such-command",
+        ),
+        (("ci", "exec"), "beacon: ci exec needs a command"),
+    ],
+)
 def test_usage_errors_are_one_line_and_exit_2_before_anything_runs(tmp_path: Path, argv, message) -> None:
     run = beacon_run(tmp_path, *argv)
     assert run.code == beacon.EXIT_USAGE
@@ -143,15 +182,18 @@ def test_unwritable_log_path_fails_before_the_child_starts(tmp_path: Path) -> No
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where a directory should be")
     marker = tmp_path / "child-ran"
-    run = beacon_run(tmp_path, "ci", "exec", "--log-path", str(blocked / "runtime.jsonl"),
-                     *agent("--marker", str(marker)))
+    run = beacon_run(
+        tmp_path, "ci", "exec", "--log-path", str(blocked / "runtime.jsonl"), *agent("--marker", str(marker))
+    )
     assert run.code == beacon.EXIT_ERROR
     assert run.stderr.startswith("beacon: cannot create directory")
     assert not marker.exists()
 
 
 def test_a_grandchild_holding_a_connection_cannot_hang_exec(tmp_path: Path) -> None:
-    run = beacon_run(tmp_path, "ci", "exec", "--drain-timeout", "1", "--harness", "claude", *agent("--grandchild"))
+    run = beacon_run(
+        tmp_path, "ci", "exec", "--drain-timeout", "1", "--harness", "claude", *agent("--grandchild")
+    )
     assert run.code == 0
     assert len(run.events) == EVENTS_PER_SESSION
 
@@ -162,13 +204,18 @@ def test_a_grandchild_holding_a_connection_cannot_hang_exec(tmp_path: Path) -> N
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_signals_are_forwarded_then_drained_and_validated(tmp_path: Path, signum: int) -> None:
     env = {**environ(tmp_path), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--harness", "claude",
-                             *agent("--on-signal")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--harness", "claude", *agent("--on-signal")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"  # the agent is up and waiting
         proc.send_signal(signum)
-        stdout, stderr = proc.communicate(timeout=60)
+        _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -202,8 +249,9 @@ def test_validate_a_missing_log(tmp_path: Path) -> None:
 # --- faults ----------------------------------------------------------------------------------
 
 
-def run_beacon_process(tmp_path: Path, *argv: str, file_size_limit: Optional[int] = None
-                       ) -> subprocess.CompletedProcess:
+def run_beacon_process(
+    tmp_path: Path, *argv: str, file_size_limit: Optional[int] = None
+) -> subprocess.CompletedProcess:
     def limit_file_size() -> None:  # the kernel refuses writes past the limit, as on a full disk
         import resource
 
@@ -211,14 +259,20 @@ def run_beacon_process(tmp_path: Path, *argv: str, file_size_limit: Optional[int
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
     # -B: the limit would cut the interpreter's own bytecode cache files short too
-    return subprocess.run([sys.executable, "-B", str(ROOT / "beacon.py"), *argv], env=environ(tmp_path),
-                          capture_output=True, text=True, timeout=120,
-                          preexec_fn=limit_file_size if file_size_limit else None)
+    return subprocess.run(
+        [sys.executable, "-B", str(ROOT / "beacon.py"), *argv],
+        env=environ(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit_file_size if file_size_limit else None,
+    )
 
 
 def test_a_full_disk_is_reported_and_fails_validation_without_crashing(tmp_path: Path) -> None:
-    proc = run_beacon_process(tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent(),
-                              file_size_limit=4000)
+    proc = run_beacon_process(
+        tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent(), file_size_limit=4000
+    )
     assert proc.returncode == beacon.EXIT_VALIDATION, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     written, failed = sum(result["events"].values()), result["write_failures"]
@@ -229,8 +283,18 @@ def test_a_full_disk_is_reported_and_fails_validation_without_crashing(tmp_path:
 
 
 def test_a_killed_child_gives_128_plus_the_signal_and_is_still_validated(tmp_path: Path) -> None:
-    run = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", "--", "sh", "-c",
-                     f"{sys.executable} {FAKE_AGENT} && kill -KILL $$")
+    run = beacon_run(
+        tmp_path,
+        "ci",
+        "exec",
+        "--json",
+        "--harness",
+        "claude",
+        "--",
+        "sh",
+        "-c",
+        f"{sys.executable} {FAKE_AGENT} && kill -KILL $$",
+    )
     assert run.code == 128 + signal.SIGKILL
     assert run.result["validation"]["status"] == "passed"
     assert len(run.events) == EVENTS_PER_SESSION

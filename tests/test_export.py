@@ -51,14 +51,26 @@ STARTED_AT = 1795601045.5  # 2026-11-25T10:04:05.5Z
 def make_event(n: int, padding: int = 0) -> Dict[str, Any]:
     """A beacon event as runtime.jsonl holds it, numbered by event.sequence."""
     return {
-        "timestamp": f"2026-11-25T10:04:{n % 60:02d}.{n % 1000:03d}Z", "vendor": "beacon", "product": "endpoint-agent",
+        "timestamp": f"2026-11-25T10:04:{n % 60:02d}.{n % 1000:03d}Z",
+        "vendor": "beacon",
+        "product": "endpoint-agent",
         "schema_version": "1.0",
-        "event": {"kind": "agent_runtime", "action": "command.executed", "category": "command",
-                  "id": f"{n:032x}", "sequence": n, "outcome": "success"},
-        "severity": "medium", "endpoint": {"hostname": "runner-7", "os": "linux"}, "user": {"name": "runner"},
-        "harness": {"name": "claude_code", "version": "2.1.197"}, "origin": "ci",
+        "event": {
+            "kind": "agent_runtime",
+            "action": "command.executed",
+            "category": "command",
+            "id": f"{n:032x}",
+            "sequence": n,
+            "outcome": "success",
+        },
+        "severity": "medium",
+        "endpoint": {"hostname": "runner-7", "os": "linux"},
+        "user": {"name": "runner"},
+        "harness": {"name": "claude_code", "version": "2.1.197"},
+        "origin": "ci",
         "capture": {"id": "5eb864fec66b4377", "mode": "exec", "beacon_version": "0.1.0"},
-        "session": {"id": "166bad26"}, "command": {"command": "ls /nonexistent", "exit_code": 2},
+        "session": {"id": "166bad26"},
+        "command": {"command": "ls /nonexistent", "exit_code": 2},
         "message": "x" * padding,
     }
 
@@ -91,23 +103,43 @@ def test_parse_uploads_names_the_unsupported_value() -> None:
 
 
 def test_github_key_layout_follows_upstream() -> None:
-    plan = plan_upload("s3", {"BEACON_CI_S3_BUCKET": " logs ", "BEACON_CI_S3_PREFIX": "/audit/agents/"},
-                       "/tmp/beacon/runtime.jsonl", GITHUB_RUN, "cap1", STARTED_AT)
-    assert plan == UploadPlan("s3", "logs", "audit/agents/acme/app/123/2/runtime.jsonl", "/tmp/beacon/runtime.jsonl")
+    plan = plan_upload(
+        "s3",
+        {"BEACON_CI_S3_BUCKET": " logs ", "BEACON_CI_S3_PREFIX": "/audit/agents/"},
+        "/tmp/beacon/runtime.jsonl",
+        GITHUB_RUN,
+        "cap1",
+        STARTED_AT,
+    )
+    assert plan == UploadPlan(
+        "s3", "logs", "audit/agents/acme/app/123/2/runtime.jsonl", "/tmp/beacon/runtime.jsonl"
+    )
     assert plan.uri == "s3://logs/audit/agents/acme/app/123/2/runtime.jsonl"
     assert plan.to_json() == {"provider": "s3", "bucket": "logs", "key": plan.key, "uri": plan.uri}
 
 
 def test_other_ci_key_has_utc_time_and_capture_id() -> None:
-    plan = plan_upload("gcs", {"BEACON_CI_GCS_BUCKET": "gs://logs/"}, "/tmp/runtime.jsonl", {"provider": "ci"},
-                       "5eb864fec66b4377", STARTED_AT)
+    plan = plan_upload(
+        "gcs",
+        {"BEACON_CI_GCS_BUCKET": "gs://logs/"},
+        "/tmp/runtime.jsonl",
+        {"provider": "ci"},
+        "5eb864fec66b4377",
+        STARTED_AT,
+    )
     assert plan.uri == "gs://logs/ci/20261125T100405Z-5eb864fec66b4377/runtime.jsonl"
 
 
 def test_key_parts_are_cleaned() -> None:
     run = {"repository": " o\\x/ ../r ", "run_id": "..", "run_attempt": ""}
-    plan = plan_upload("s3", {"BEACON_CI_S3_BUCKET": "bkt", "BEACON_CI_S3_PREFIX": "a/./../ b /"}, "/l/..",
-                       {**run, "run_id": "7"}, "c", STARTED_AT)
+    plan = plan_upload(
+        "s3",
+        {"BEACON_CI_S3_BUCKET": "bkt", "BEACON_CI_S3_PREFIX": "a/./../ b /"},
+        "/l/..",
+        {**run, "run_id": "7"},
+        "c",
+        STARTED_AT,
+    )
     assert plan.key == "a/b/o-x/r/7/runtime.jsonl"
 
 
@@ -119,14 +151,26 @@ def test_missing_bucket_names_the_variable(target: str, variable: str) -> None:
 
 def test_a_bucket_with_a_path_is_refused_with_a_hint() -> None:
     with pytest.raises(ExportError, match="BEACON_CI_S3_PREFIX"):
-        plan_upload("s3", {"BEACON_CI_S3_BUCKET": "s3://logs/agents"}, "/tmp/runtime.jsonl", None, "c", STARTED_AT)
+        plan_upload(
+            "s3", {"BEACON_CI_S3_BUCKET": "s3://logs/agents"}, "/tmp/runtime.jsonl", None, "c", STARTED_AT
+        )
 
 
 def test_export_credentials() -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "GOOGLE_APPLICATION_CREDENTIALS",
-                 "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE", "CLOUDSDK_CONFIG", "BEACON_CI_SPLUNK_HEC_TOKEN",
-                 "BEACON_CI_FALCON_HEC_TOKEN", "BEACON_CI_OTLP_HEADERS"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE",
+        "CLOUDSDK_CONFIG",
+        "BEACON_CI_SPLUNK_HEC_TOKEN",
+        "BEACON_CI_FALCON_HEC_TOKEN",
+        "BEACON_CI_OTLP_HEADERS",
+    ):
         assert is_export_credential(name), name
     for name in ("PATH", "HOME", "ANTHROPIC_API_KEY", "BEACON_CI_S3_BUCKET", "BEACON_CI_SPLUNK_HEC_ENDPOINT"):
         assert not is_export_credential(name), name
@@ -136,31 +180,42 @@ def test_export_credentials() -> None:
 
 
 def test_endpoints() -> None:
-    assert parse_endpoint("https://hec.example:8088", "/services/collector/event", "x").path == \
-        "/services/collector/event"
-    assert parse_endpoint("https://hec.example/custom/path/", "/services/collector/event", "x").path == "/custom/path"
+    assert (
+        parse_endpoint("https://hec.example:8088", "/services/collector/event", "x").path
+        == "/services/collector/event"
+    )
+    assert (
+        parse_endpoint("https://hec.example/custom/path/", "/services/collector/event", "x").path
+        == "/custom/path"
+    )
     assert parse_endpoint("http://127.0.0.1:4318", "/v1/logs", "x").path == "/v1/logs"
     assert parse_endpoint("http://[::1]:4318/otel/", "/v1/logs", "x").path == "/otel/v1/logs"
     assert parse_endpoint("http://localhost:4318/v1/logs", "/v1/logs", "x").path == "/v1/logs"
     shown = parse_endpoint("https://hec.example/services/collector?channel=abc", "/", "x")
-    assert shown.path.endswith("?channel=abc") and shown.display == "https://hec.example:443/services/collector"
+    assert (
+        shown.path.endswith("?channel=abc") and shown.display == "https://hec.example:443/services/collector"
+    )
 
 
-@pytest.mark.parametrize("url, words", [
-    ("http://hec.example.com:8088", "plain http://"),
-    ("http://10.0.0.5:8088", "plain http://"),
-    ("ftp://hec.example.com", "http(s)://"),
-    ("hec.example.com", "http(s)://"),
-    ("https://user:pw@hec.example.com", "must not carry credentials"),
-])
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("http://hec.example.com:8088", "plain http://"),
+        ("http://10.0.0.5:8088", "plain http://"),
+        ("ftp://hec.example.com", "http(s)://"),
+        ("hec.example.com", "http(s)://"),
+        ("https://user:pw@hec.example.com", "must not carry credentials"),
+    ],
+)
 def test_bad_endpoints_are_refused_before_anything_is_sent(url: str, words: str) -> None:
     with pytest.raises(ExportError, match=words.replace("(", r"\(").replace(")", r"\)")) as caught:
         make_forwarder("splunk", url, {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN})
     assert "pw" not in str(caught.value)
 
 
-@pytest.mark.parametrize("target, variable", [("splunk", "BEACON_CI_SPLUNK_HEC_TOKEN"),
-                                              ("falcon", "BEACON_CI_FALCON_HEC_TOKEN")])
+@pytest.mark.parametrize(
+    "target, variable", [("splunk", "BEACON_CI_SPLUNK_HEC_TOKEN"), ("falcon", "BEACON_CI_FALCON_HEC_TOKEN")]
+)
 def test_missing_token_names_the_variable(target: str, variable: str) -> None:
     with pytest.raises(ExportError, match=f"{variable}.*not accepted as flags"):
         make_forwarder(target, "https://hec.example.com", {})
@@ -175,9 +230,14 @@ def test_missing_endpoint_and_unsupported_target() -> None:
 
 def test_a_forward_plan_is_checked_without_a_thread_and_hides_the_token() -> None:
     before = threading.active_count()
-    plan = beacon_export.plan_forward("splunk", "https://hec.example.com", {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN})
+    plan = beacon_export.plan_forward(
+        "splunk", "https://hec.example.com", {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN}
+    )
     assert threading.active_count() == before
-    assert plan.to_json() == {"target": "splunk", "endpoint": "https://hec.example.com:443/services/collector/event"}
+    assert plan.to_json() == {
+        "target": "splunk",
+        "endpoint": "https://hec.example.com:443/services/collector/event",
+    }
     assert HEC_TOKEN not in repr(plan)
 
 
@@ -194,9 +254,14 @@ def test_event_time_reads_beacon_timestamps() -> None:
     assert beacon_export.event_time_ns({"timestamp": "2026-11-25T10:04:05.123Z"}) == 1795601045_123_000_000
 
 
-@given(st.lists(st.integers(min_value=0, max_value=5000), max_size=200),
-       st.integers(min_value=1, max_value=50), st.integers(min_value=1, max_value=20000))
-def test_chunking_never_loses_duplicates_or_overfills(sizes: List[int], max_items: int, max_bytes: int) -> None:
+@given(
+    st.lists(st.integers(min_value=0, max_value=5000), max_size=200),
+    st.integers(min_value=1, max_value=50),
+    st.integers(min_value=1, max_value=20000),
+)
+def test_chunking_never_loses_duplicates_or_overfills(
+    sizes: List[int], max_items: int, max_bytes: int
+) -> None:
     runs = chunk(sizes, max_items, max_bytes)
     assert [i for start, end in runs for i in range(start, end)] == list(range(len(sizes)))
     for start, end in runs:
@@ -276,8 +341,14 @@ def log(tmp_path: Path) -> Path:
 
 
 def s3_plan(env: Mapping[str, str], log: Path, run: Optional[Mapping[str, str]] = GITHUB_RUN) -> UploadPlan:
-    return plan_upload("s3", {**env, "BEACON_CI_S3_BUCKET": "audit-logs", "BEACON_CI_S3_PREFIX": "beacon"},
-                       str(log), run, "5eb864fec66b4377", STARTED_AT)
+    return plan_upload(
+        "s3",
+        {**env, "BEACON_CI_S3_BUCKET": "audit-logs", "BEACON_CI_S3_PREFIX": "beacon"},
+        str(log),
+        run,
+        "5eb864fec66b4377",
+        STARTED_AT,
+    )
 
 
 def check_s3_object(client: Any, key: str, log: Path, relay: Relay) -> None:
@@ -292,10 +363,13 @@ def check_s3_object(client: Any, key: str, log: Path, relay: Relay) -> None:
     assert head.get("ChecksumSHA256", checksum.decode()) == checksum.decode()
 
 
-@pytest.mark.parametrize("run, key", [
-    (GITHUB_RUN, "beacon/acme/app/123/2/runtime.jsonl"),
-    (None, "beacon/ci/20261125T100405Z-5eb864fec66b4377/runtime.jsonl"),
-])
+@pytest.mark.parametrize(
+    "run, key",
+    [
+        (GITHUB_RUN, "beacon/acme/app/123/2/runtime.jsonl"),
+        (None, "beacon/ci/20261125T100405Z-5eb864fec66b4377/runtime.jsonl"),
+    ],
+)
 def test_s3_upload_with_boto3(s3: Any, s3_relay: Relay, log: Path, run: Any, key: str) -> None:
     env = dict(os.environ)
     plan = s3_plan(env, log, run)
@@ -305,18 +379,27 @@ def test_s3_upload_with_boto3(s3: Any, s3_relay: Relay, log: Path, run: Any, key
     check_s3_object(s3, key, log, s3_relay)
 
 
-def upload_in_subprocess(plan: UploadPlan, env: Mapping[str, str], blocked: Tuple[str, ...]) -> Dict[str, Any]:
+def upload_in_subprocess(
+    plan: UploadPlan, env: Mapping[str, str], blocked: Tuple[str, ...]
+) -> Dict[str, Any]:
     """Run upload() in a fresh interpreter where `blocked` modules cannot be imported, so the
     code really takes its CLI path (or finds nothing)."""
-    script = ("import json, sys\n"
-              "for name in sys.argv[1].split(','):\n"
-              "    sys.modules[name] = None  # import raises ImportError\n"
-              "sys.path.insert(0, sys.argv[2])\n"
-              "import os, beacon_export\n"
-              "plan = beacon_export.UploadPlan(*json.loads(sys.argv[3]))\n"
-              "print(json.dumps(beacon_export.upload(plan, dict(os.environ), 60).to_json()))\n")
-    done = subprocess.run([sys.executable, "-c", script, ",".join(blocked), str(ROOT), json.dumps(list(plan))],
-                          env=dict(env), capture_output=True, text=True, timeout=120)
+    script = (
+        "import json, sys\n"
+        "for name in sys.argv[1].split(','):\n"
+        "    sys.modules[name] = None  # import raises ImportError\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "import os, beacon_export\n"
+        "plan = beacon_export.UploadPlan(*json.loads(sys.argv[3]))\n"
+        "print(json.dumps(beacon_export.upload(plan, dict(os.environ), 60).to_json()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, ",".join(blocked), str(ROOT), json.dumps(list(plan))],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
@@ -333,7 +416,9 @@ def test_s3_upload_falls_back_to_the_aws_cli(s3: Any, s3_relay: Relay, log: Path
 
 
 @pytest.mark.parametrize("provider, extra", [("s3", "s3"), ("gcs", "gcs")])
-def test_neither_library_nor_cli_says_what_to_install(tmp_path: Path, log: Path, provider: str, extra: str) -> None:
+def test_neither_library_nor_cli_says_what_to_install(
+    tmp_path: Path, log: Path, provider: str, extra: str
+) -> None:
     plan = UploadPlan(provider, "audit-logs", "k/runtime.jsonl", str(log))
     result = upload_in_subprocess(plan, {"PATH": str(tmp_path)}, blocked=("boto3", "google.cloud.storage"))
     assert result["status"] == "fail"
@@ -347,8 +432,9 @@ def test_s3_missing_bucket_fails_cleanly(s3: Any, aws_env: Dict[str, str], log: 
     assert_no_secret(result.to_json(), aws_env["AWS_SECRET_ACCESS_KEY"])
 
 
-def test_s3_server_down_fails_in_bounded_time(aws_env: Dict[str, str], log: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_s3_server_down_fails_in_bounded_time(
+    aws_env: Dict[str, str], log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("boto3")
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{dead_port()}")
     env = dict(os.environ)
@@ -359,8 +445,9 @@ def test_s3_server_down_fails_in_bounded_time(aws_env: Dict[str, str], log: Path
     assert_no_secret(result.to_json(), env["AWS_SECRET_ACCESS_KEY"])
 
 
-def test_an_upload_that_hangs_is_cut_at_its_timeout(aws_env: Dict[str, str], log: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_upload_that_hangs_is_cut_at_its_timeout(
+    aws_env: Dict[str, str], log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A server that accepts and never answers: the result comes at the timeout, not later."""
     pytest.importorskip("boto3")
     with socket.socket() as silent:
@@ -387,20 +474,33 @@ def assert_no_secret(value: Any, *secrets: str) -> None:
 # --- upload: GCS through an emulator ----------------------------------------------------------
 
 
-def gcs_plan(emulator: str, log: Path, run: Optional[Mapping[str, str]] = GITHUB_RUN) -> Tuple[UploadPlan, Dict[str, str]]:
-    env = {"STORAGE_EMULATOR_HOST": emulator, "BEACON_CI_GCS_BUCKET": "audit-logs", "PATH": os.environ["PATH"]}
+def gcs_plan(
+    emulator: str, log: Path, run: Optional[Mapping[str, str]] = GITHUB_RUN
+) -> Tuple[UploadPlan, Dict[str, str]]:
+    env = {
+        "STORAGE_EMULATOR_HOST": emulator,
+        "BEACON_CI_GCS_BUCKET": "audit-logs",
+        "PATH": os.environ["PATH"],
+    }
     return plan_upload("gcs", env, str(log), run, "5eb864fec66b4377", STARTED_AT), env
 
 
-@pytest.mark.parametrize("run, key", [
-    (GITHUB_RUN, "acme/app/123/2/runtime.jsonl"),
-    (None, "ci/20261125T100405Z-5eb864fec66b4377/runtime.jsonl"),
-])
+@pytest.mark.parametrize(
+    "run, key",
+    [
+        (GITHUB_RUN, "acme/app/123/2/runtime.jsonl"),
+        (None, "ci/20261125T100405Z-5eb864fec66b4377/runtime.jsonl"),
+    ],
+)
 def test_gcs_upload_with_the_library(gcs_emulator: str, log: Path, run: Any, key: str) -> None:
     pytest.importorskip("google.cloud.storage")
     plan, env = gcs_plan(gcs_emulator, log, run)
     result = upload(plan, env, timeout=30)
-    assert (result.status, result.via, result.target) == ("ok", "google-cloud-storage", f"gs://audit-logs/{key}")
+    assert (result.status, result.via, result.target) == (
+        "ok",
+        "google-cloud-storage",
+        f"gs://audit-logs/{key}",
+    )
     blob = gcs_blob(gcs_emulator, key)
     assert blob.download_as_bytes() == log.read_bytes()
     assert blob.content_type == "application/x-ndjson"
@@ -454,7 +554,7 @@ def test_splunk_gets_every_event_once_in_order_with_its_time(hec: StrictHec) -> 
     forwarder = splunk(hec)
     events = [make_event(n, 50) for n in range(1200)]  # more than one batch
     for start in range(0, len(events), 100):
-        forwarder.submit(events[start:start + 100])
+        forwarder.submit(events[start : start + 100])
     result = forwarder.close(timeout=30)
     assert result == ForwardResult("splunk", hec.url + "/services/collector/event", 1200, 0)
     assert sequences(hec) == list(range(1200)) and not hec.violations
@@ -467,11 +567,21 @@ def test_splunk_gets_every_event_once_in_order_with_its_time(hec: StrictHec) -> 
 def test_falcon_uses_a_bearer_token(monkeypatch: pytest.MonkeyPatch) -> None:
     server = StrictHec(scheme="Bearer", path="/api/v1/ingest/hec")
     try:
-        forwarder = make_forwarder("falcon", None, {"BEACON_CI_FALCON_HEC_TOKEN": HEC_TOKEN,
-                                                    "BEACON_CI_FALCON_HEC_ENDPOINT": server.url + "/api/v1/ingest/hec"})
+        forwarder = make_forwarder(
+            "falcon",
+            None,
+            {
+                "BEACON_CI_FALCON_HEC_TOKEN": HEC_TOKEN,
+                "BEACON_CI_FALCON_HEC_ENDPOINT": server.url + "/api/v1/ingest/hec",
+            },
+        )
         forwarder.submit([make_event(n) for n in range(10)])
-        assert forwarder.close(10).to_json() == {"target": "falcon", "endpoint": server.url + "/api/v1/ingest/hec",
-                                                 "sent": 10, "failed": 0}
+        assert forwarder.close(10).to_json() == {
+            "target": "falcon",
+            "endpoint": server.url + "/api/v1/ingest/hec",
+            "sent": 10,
+            "failed": 0,
+        }
         assert sequences(server) == list(range(10))
     finally:
         server.close()
@@ -525,8 +635,9 @@ def test_a_failing_endpoint_costs_bounded_time_and_counts_exactly(hec: StrictHec
 
 
 def test_an_endpoint_that_is_down(tmp_path: Path) -> None:
-    forwarder = make_forwarder("splunk", f"http://127.0.0.1:{dead_port()}",
-                               {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN}, FAST)
+    forwarder = make_forwarder(
+        "splunk", f"http://127.0.0.1:{dead_port()}", {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN}, FAST
+    )
     forwarder.submit([make_event(n) for n in range(20)])
     started = time.monotonic()
     result = forwarder.close(timeout=5)
@@ -564,12 +675,18 @@ def test_a_full_queue_counts_what_it_drops(hec: StrictHec) -> None:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=st.lists(st.lists(st.integers(min_value=0, max_value=3000), max_size=40), max_size=8),
-       max_events=st.integers(min_value=1, max_value=30), max_bytes=st.integers(min_value=500, max_value=20000))
-def test_forwarding_never_loses_or_duplicates(hec: StrictHec, batches: List[List[int]], max_events: int,
-                                             max_bytes: int) -> None:
+@given(
+    batches=st.lists(st.lists(st.integers(min_value=0, max_value=3000), max_size=40), max_size=8),
+    max_events=st.integers(min_value=1, max_value=30),
+    max_bytes=st.integers(min_value=500, max_value=20000),
+)
+def test_forwarding_never_loses_or_duplicates(
+    hec: StrictHec, batches: List[List[int]], max_events: int, max_bytes: int
+) -> None:
     hec.events.clear()
-    forwarder = beacon_export.Forwarder(splunk_plan(hec), FAST, max_batch_events=max_events, max_batch_bytes=max_bytes)
+    forwarder = beacon_export.Forwarder(
+        splunk_plan(hec), FAST, max_batch_events=max_events, max_batch_bytes=max_bytes
+    )
     number = 0
     for paddings in batches:
         forwarder.submit([make_event(number + i, padding) for i, padding in enumerate(paddings)])
@@ -583,7 +700,7 @@ def test_a_full_queue_submitted_at_once_is_delivered(hec: StrictHec) -> None:
     forwarder = splunk(hec)
     events = [make_event(n, 200) for n in range(beacon_export.MAX_QUEUED_EVENTS)]  # all at once: they fit
     for start in range(0, len(events), 500):
-        forwarder.submit(events[start:start + 500])
+        forwarder.submit(events[start : start + 500])
     result = forwarder.close(60)
     assert (result.sent, result.failed) == (len(events), 0)
     assert sequences(hec) == list(range(len(events)))
@@ -625,7 +742,9 @@ def test_https_with_an_untrusted_certificate_is_refused(test_ca: Tuple[Any, Path
         forwarder = splunk(server, SSL_CERT_FILE=str(other_ca))
         forwarder.submit([make_event(n) for n in range(5)])
         result = forwarder.close(5)
-        assert (result.sent, result.failed) == (0, 5) and "CERTIFICATE_VERIFY_FAILED" in result.message, result
+        assert (result.sent, result.failed) == (0, 5) and "CERTIFICATE_VERIFY_FAILED" in result.message, (
+            result
+        )
         assert not server.events
     finally:
         server.close()
@@ -633,14 +752,19 @@ def test_https_with_an_untrusted_certificate_is_refused(test_ca: Tuple[Any, Path
 
 def test_an_unreadable_ssl_cert_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="SSL_CERT_FILE"):
-        make_forwarder("splunk", "https://hec.example.com", {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN,
-                                                             "SSL_CERT_FILE": str(tmp_path / "missing.pem")})
+        make_forwarder(
+            "splunk",
+            "https://hec.example.com",
+            {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN, "SSL_CERT_FILE": str(tmp_path / "missing.pem")},
+        )
 
 
 # --- forward: OTLP/HTTP logs to a second beacon receiver ------------------------------------
 
 
-def test_otlp_forward_to_a_beacon_receiver(make_receiver: Callable[..., Receiver], collector: Collector) -> None:
+def test_otlp_forward_to_a_beacon_receiver(
+    make_receiver: Callable[..., Receiver], collector: Collector
+) -> None:
     receiver = make_receiver()
     # The receiver refuses a request without its token header: every record arriving proves
     # the headers from BEACON_CI_OTLP_HEADERS were sent (URL-decoded: %5F is "_").
@@ -651,7 +775,12 @@ def test_otlp_forward_to_a_beacon_receiver(make_receiver: Callable[..., Receiver
     assert collector.wait_for_records(10) == 10  # before close
     forwarder.submit(events[10:])
     result = forwarder.close(10)
-    assert result.to_json() == {"target": "otlp", "endpoint": receiver.url + "/v1/logs", "sent": 30, "failed": 0}
+    assert result.to_json() == {
+        "target": "otlp",
+        "endpoint": receiver.url + "/v1/logs",
+        "sent": 30,
+        "failed": 0,
+    }
     assert collector.wait_for_records(30) == 30  # answered 200 first, then handed to the consumer
     records, resources = [], []
     for batch in collector.batches:
@@ -666,13 +795,20 @@ def test_otlp_forward_to_a_beacon_receiver(make_receiver: Callable[..., Receiver
     assert first["time_unix_nano"] == 1795601040_000_000_000
     assert first["severity_text"] == "medium" and first["severity_number"] == 13
     assert first["event_name"] == "command.executed"
-    assert first["attributes"] == {"event.name": "command.executed", "event.category": "command",
-                                   "event.outcome": "success", "event.id": events[0]["event"]["id"],
-                                   "beacon.harness": "claude_code", "beacon.capture.id": "5eb864fec66b4377",
-                                   "session.id": "166bad26"}
+    assert first["attributes"] == {
+        "event.name": "command.executed",
+        "event.category": "command",
+        "event.outcome": "success",
+        "event.id": events[0]["event"]["id"],
+        "beacon.harness": "claude_code",
+        "beacon.capture.id": "5eb864fec66b4377",
+        "session.id": "166bad26",
+    }
 
 
-def test_otlp_without_the_receivers_token_is_refused_and_counted(make_receiver: Callable[..., Receiver]) -> None:
+def test_otlp_without_the_receivers_token_is_refused_and_counted(
+    make_receiver: Callable[..., Receiver],
+) -> None:
     receiver = make_receiver()
     forwarder = make_forwarder("otlp", receiver.url + "/v1/logs", {}, FAST)
     forwarder.submit([make_event(1), make_event(2)])

@@ -22,8 +22,12 @@ from test_session import exports_from, run_agent, state_of, stop_receivers, wait
 import beacon
 
 BUCKET = {"BEACON_CI_S3_BUCKET": "audit-logs", "BEACON_CI_S3_PREFIX": "beacon"}
-GITHUB = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app", "GITHUB_RUN_ID": "123",
-          "GITHUB_RUN_ATTEMPT": "2"}
+GITHUB = {
+    "GITHUB_ACTIONS": "true",
+    "GITHUB_REPOSITORY": "acme/app",
+    "GITHUB_RUN_ID": "123",
+    "GITHUB_RUN_ATTEMPT": "2",
+}
 S3_KEY = "beacon/acme/app/123/2/runtime.jsonl"
 
 
@@ -39,13 +43,28 @@ def names_seen_by_agent(path: Path) -> List[str]:
 # --- exec ----------------------------------------------------------------------------------
 
 
-def test_exec_uploads_the_log_and_keeps_aws_from_the_agent(tmp_path: Path, aws_env: Dict[str, str], s3: Any) -> None:
+def test_exec_uploads_the_log_and_keeps_aws_from_the_agent(
+    tmp_path: Path, aws_env: Dict[str, str], s3: Any
+) -> None:
     env = environ(tmp_path, **aws_env, **BUCKET, **GITHUB)
     seen = tmp_path / "agent-environ.json"
-    run = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", "--upload", "s3",
-                     *agent("--environ", str(seen)), env=env)
+    run = beacon_run(
+        tmp_path,
+        "ci",
+        "exec",
+        "--json",
+        "--harness",
+        "claude",
+        "--upload",
+        "s3",
+        *agent("--environ", str(seen)),
+        env=env,
+    )
     assert run.code == 0, run.stderr
-    assert run.result["uploads"][0]["status"] == "ok" and run.result["uploads"][0]["target"] == f"s3://audit-logs/{S3_KEY}"
+    assert (
+        run.result["uploads"][0]["status"] == "ok"
+        and run.result["uploads"][0]["target"] == f"s3://audit-logs/{S3_KEY}"
+    )
     assert s3.get_object(Bucket="audit-logs", Key=S3_KEY)["Body"].read() == run.log.read_bytes()
     assert not [name for name in names_seen_by_agent(seen) if name.startswith("AWS_")]
     assert f"beacon: uploaded s3://audit-logs/{S3_KEY} (boto3" in run.stderr
@@ -53,10 +72,19 @@ def test_exec_uploads_the_log_and_keeps_aws_from_the_agent(tmp_path: Path, aws_e
 
 
 def test_exec_uploads_to_both_stores_and_one_failing_does_not_stop_the_other(
-        tmp_path: Path, aws_env: Dict[str, str], s3: Any, gcs_emulator: str) -> None:
-    env = environ(tmp_path, **aws_env, **GITHUB, BEACON_CI_S3_BUCKET="no-such-bucket",
-                  BEACON_CI_GCS_BUCKET="audit-logs", STORAGE_EMULATOR_HOST=gcs_emulator)
-    run = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", "--upload", "s3,gcs", *agent(), env=env)
+    tmp_path: Path, aws_env: Dict[str, str], s3: Any, gcs_emulator: str
+) -> None:
+    env = environ(
+        tmp_path,
+        **aws_env,
+        **GITHUB,
+        BEACON_CI_S3_BUCKET="no-such-bucket",
+        BEACON_CI_GCS_BUCKET="audit-logs",
+        STORAGE_EMULATOR_HOST=gcs_emulator,
+    )
+    run = beacon_run(
+        tmp_path, "ci", "exec", "--json", "--harness", "claude", "--upload", "s3,gcs", *agent(), env=env
+    )
     assert run.code == beacon.EXIT_EXPORT, run.stderr
     s3_result, gcs_result = run.result["uploads"]
     assert (s3_result["status"], gcs_result["status"]) == ("fail", "ok")
@@ -65,16 +93,21 @@ def test_exec_uploads_to_both_stores_and_one_failing_does_not_stop_the_other(
     assert "beacon: upload to s3://no-such-bucket/acme/app/123/2/runtime.jsonl failed: " in run.stderr
 
 
-def test_the_agents_failure_wins_over_a_failed_upload(tmp_path: Path, aws_env: Dict[str, str], s3: Any) -> None:
+def test_the_agents_failure_wins_over_a_failed_upload(
+    tmp_path: Path, aws_env: Dict[str, str], s3: Any
+) -> None:
     env = environ(tmp_path, **aws_env, BEACON_CI_S3_BUCKET="no-such-bucket")
-    run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", "--upload", "s3", *agent("--exit", "7"), env=env)
+    run = beacon_run(
+        tmp_path, "ci", "exec", "--harness", "claude", "--upload", "s3", *agent("--exit", "7"), env=env
+    )
     assert run.code == 7
 
 
 def test_an_upload_without_its_bucket_is_refused_before_the_agent_runs(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
-    run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", "--upload", "s3",
-                     *agent("--marker", str(marker)))
+    run = beacon_run(
+        tmp_path, "ci", "exec", "--harness", "claude", "--upload", "s3", *agent("--marker", str(marker))
+    )
     assert run.code == beacon.EXIT_USAGE
     assert run.stderr.startswith("beacon: ") and "BEACON_CI_S3_BUCKET" in run.stderr
     assert not marker.exists()
@@ -87,14 +120,30 @@ def test_an_upload_without_its_bucket_is_refused_before_the_agent_runs(tmp_path:
 def test_exec_forwards_the_redacted_events_the_log_got(tmp_path: Path, hec: StrictHec) -> None:
     env = environ(tmp_path, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
     seen = tmp_path / "agent-environ.json"
-    run = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", "--forward", "splunk",
-                     "--forward-endpoint", hec.url, *agent("--environ", str(seen)), env=env)
+    run = beacon_run(
+        tmp_path,
+        "ci",
+        "exec",
+        "--json",
+        "--harness",
+        "claude",
+        "--forward",
+        "splunk",
+        "--forward-endpoint",
+        hec.url,
+        *agent("--environ", str(seen)),
+        env=env,
+    )
     assert run.code == 0, run.stderr
     logged = log_events(run.log)
     assert [item["event"] for item in hec.events] == logged and len(logged) == EVENTS_PER_SESSION
     assert beacon.SYNTHETIC_SECRET not in json.dumps(hec.events)
-    assert run.result["forward"] == {"target": "splunk", "endpoint": hec.url + "/services/collector/event",
-                                     "sent": EVENTS_PER_SESSION, "failed": 0}
+    assert run.result["forward"] == {
+        "target": "splunk",
+        "endpoint": hec.url + "/services/collector/event",
+        "sent": EVENTS_PER_SESSION,
+        "failed": 0,
+    }
     assert "BEACON_CI_SPLUNK_HEC_TOKEN" not in names_seen_by_agent(seen)
     assert HEC_TOKEN not in run.stdout + run.stderr + run.log.read_text()
     assert not hec.violations
@@ -103,8 +152,20 @@ def test_exec_forwards_the_redacted_events_the_log_got(tmp_path: Path, hec: Stri
 def test_a_forward_that_fails_gives_the_export_exit_code(tmp_path: Path, hec: StrictHec) -> None:
     hec.answer_next(400, times=100)  # the HEC refuses everything: nothing is retried, all counted
     env = environ(tmp_path, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
-    run = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", "--forward", "splunk",
-                     "--forward-endpoint", hec.url, *agent(), env=env)
+    run = beacon_run(
+        tmp_path,
+        "ci",
+        "exec",
+        "--json",
+        "--harness",
+        "claude",
+        "--forward",
+        "splunk",
+        "--forward-endpoint",
+        hec.url,
+        *agent(),
+        env=env,
+    )
     assert run.code == beacon.EXIT_EXPORT
     assert run.result["forward"]["failed"] == EVENTS_PER_SESSION and run.result["forward"]["sent"] == 0
     assert f"; {EVENTS_PER_SESSION} failed: " in run.stderr
@@ -114,11 +175,22 @@ def test_a_forward_that_fails_gives_the_export_exit_code(tmp_path: Path, hec: St
 # --- start and finish ------------------------------------------------------------------------
 
 
-def test_session_forwards_as_events_arrive_and_finish_uploads(tmp_path: Path, hec: StrictHec,
-                                                               aws_env: Dict[str, str], s3: Any) -> None:
+def test_session_forwards_as_events_arrive_and_finish_uploads(
+    tmp_path: Path, hec: StrictHec, aws_env: Dict[str, str], s3: Any
+) -> None:
     env = environ(tmp_path, **aws_env, **BUCKET, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
-    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude", "--forward", "splunk",
-                       "--forward-endpoint", hec.url, env=env)
+    start = beacon_run(
+        tmp_path,
+        "ci",
+        "start",
+        "--harness",
+        "claude",
+        "--forward",
+        "splunk",
+        "--forward-endpoint",
+        hec.url,
+        env=env,
+    )
     assert start.code == 0, start.stderr
     assert run_agent(exports_from(start.stdout)) == 0
     # Delivered while the capture still runs: a job cancelled now has already sent these.
@@ -144,8 +216,18 @@ def test_start_refuses_a_forward_without_its_token_and_starts_nothing(tmp_path: 
 
 def test_a_receiver_killed_mid_session_counts_its_forward_failed(tmp_path: Path, hec: StrictHec) -> None:
     env = environ(tmp_path, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
-    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude", "--forward", "splunk",
-                       "--forward-endpoint", hec.url, env=env)
+    start = beacon_run(
+        tmp_path,
+        "ci",
+        "start",
+        "--harness",
+        "claude",
+        "--forward",
+        "splunk",
+        "--forward-endpoint",
+        hec.url,
+        env=env,
+    )
     assert run_agent(exports_from(start.stdout)) == 0
     assert hec.wait_for_events(EVENTS_PER_SESSION, timeout=10) == EVENTS_PER_SESSION
     state = state_of(tmp_path)
@@ -159,17 +241,33 @@ def test_a_receiver_killed_mid_session_counts_its_forward_failed(tmp_path: Path,
 # --- the action --------------------------------------------------------------------------
 
 
-def test_the_action_passes_upload_and_forward(tmp_path: Path, hec: StrictHec, aws_env: Dict[str, str],
-                                              s3: Any) -> None:
+def test_the_action_passes_upload_and_forward(
+    tmp_path: Path, hec: StrictHec, aws_env: Dict[str, str], s3: Any
+) -> None:
     action = action_copy(ROOT, tmp_path / "actions" / "beacon", ACTION_FILES)
     job = new_job(tmp_path, Artifacts(tmp_path / "artifacts"))
-    job.env.update({**aws_env, **BUCKET, "GITHUB_REPOSITORY": "acme/app", "GITHUB_RUN_ID": "123",
-                    "GITHUB_RUN_ATTEMPT": "2", "BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN})
-    run = job.use(action, {"command": FAKE, "harnesses": "claude", "upload": "s3", "forward": "splunk",
-                           "forward-endpoint": hec.url})
+    job.env.update(
+        {
+            **aws_env,
+            **BUCKET,
+            "GITHUB_REPOSITORY": "acme/app",
+            "GITHUB_RUN_ID": "123",
+            "GITHUB_RUN_ATTEMPT": "2",
+            "BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN,
+        }
+    )
+    run = job.use(
+        action,
+        {
+            "command": FAKE,
+            "harnesses": "claude",
+            "upload": "s3",
+            "forward": "splunk",
+            "forward-endpoint": hec.url,
+        },
+    )
     assert run.outcome == "success", run.stderr
     log = Path(run.outputs["log-path"])
     assert s3.get_object(Bucket="audit-logs", Key=S3_KEY)["Body"].read() == log.read_bytes()
     assert [item["event"] for item in hec.events] == log_events(log)
     assert HEC_TOKEN not in run.stdout + run.stderr
-

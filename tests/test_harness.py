@@ -30,14 +30,24 @@ def test_claude_settings_and_the_token_header() -> None:
 
 
 def test_inherited_overrides_are_cleared_and_user_intervals_kept() -> None:
-    parent = {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "https://elsewhere/v1/logs",
-              "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "a=b",
-              "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_SDK_DISABLED": "true",
-              "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer theirs",
-              "OTEL_METRIC_EXPORT_INTERVAL": "30000", "OTEL_LOG_TOOL_DETAILS": "0"}
+    parent = {
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "https://elsewhere/v1/logs",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "a=b",
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+        "OTEL_SDK_DISABLED": "true",
+        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer theirs",
+        "OTEL_METRIC_EXPORT_INTERVAL": "30000",
+        "OTEL_LOG_TOOL_DETAILS": "0",
+    }
     env = child(parent)
-    for name in ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-                 "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_SDK_DISABLED"):
+    for name in (
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "OTEL_SDK_DISABLED",
+    ):
         assert name not in env
     assert env["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-beacon-token={TOKEN}"  # their credentials stay home
     assert env["OTEL_METRIC_EXPORT_INTERVAL"] == "30000"  # the user's choice
@@ -58,23 +68,32 @@ def test_resource_attributes_keep_the_users_and_replace_earlier_beacon_keys() ->
     run = {"provider": "github_actions", "workflow": "CI / build, smoke", "branch": "feature/ci telemetry"}
     parent = {"OTEL_RESOURCE_ATTRIBUTES": "service.namespace=team,beacon.origin=ci,beacon.capture.id=old"}
     attrs = child(parent, run=run)["OTEL_RESOURCE_ATTRIBUTES"].split(",")
-    assert attrs == ["service.namespace=team", "beacon.origin=ci", "beacon.capture.id=cap1",
-                     "beacon.run.provider=github_actions", "beacon.run.workflow=CI%20%2F%20build%2C%20smoke",
-                     "beacon.run.branch=feature%2Fci%20telemetry"]
+    assert attrs == [
+        "service.namespace=team",
+        "beacon.origin=ci",
+        "beacon.capture.id=cap1",
+        "beacon.run.provider=github_actions",
+        "beacon.run.workflow=CI%20%2F%20build%2C%20smoke",
+        "beacon.run.branch=feature%2Fci%20telemetry",
+    ]
 
 
 def test_codex_home_keeps_the_users_config_and_auth(tmp_path: Path) -> None:
     user = tmp_path / "user-codex"
     user.mkdir()
-    (user / "config.toml").write_text('model = "gpt-5"\n\n[otel]\nenvironment = "dev"\n\n'
-                                      '[otel.exporter."otlp-grpc"]\nendpoint = "http://old"\n\n'
-                                      '[model_providers.fake]\nbase_url = "http://127.0.0.1:9/v1"\n')
+    (user / "config.toml").write_text(
+        'model = "gpt-5"\n\n[otel]\nenvironment = "dev"\n\n'
+        '[otel.exporter."otlp-grpc"]\nendpoint = "http://old"\n\n'
+        '[model_providers.fake]\nbase_url = "http://127.0.0.1:9/v1"\n'
+    )
     (user / "auth.json").write_text('{"OPENAI_API_KEY": "sk-test"}')
     (user / "rules").mkdir()
     (user / "rules" / "ci.rules").write_text('prefix_rule(pattern=["git", "push"], decision="forbidden")')
     home = beacon.write_codex_home(str(tmp_path / "gen"), str(user), URL, TOKEN)
     config = (Path(home) / "config.toml").read_text()
-    assert config.startswith('model = "gpt-5"\n\n[model_providers.fake]\nbase_url = "http://127.0.0.1:9/v1"\n\n[otel]\n')
+    assert config.startswith(
+        'model = "gpt-5"\n\n[model_providers.fake]\nbase_url = "http://127.0.0.1:9/v1"\n\n[otel]\n'
+    )
     assert "http://old" not in config and 'environment = "dev"' not in config
     for signal_name in ("logs", "traces", "metrics"):
         assert f'endpoint = "{URL}/v1/{signal_name}", protocol = "binary"' in config
@@ -92,10 +111,15 @@ def test_codex_home_without_a_user_config(tmp_path: Path) -> None:
     assert not (Path(home) / "auth.json").exists()
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("claude", ["claude"]), ("claude_code,codex_cli,claude", ["claude", "codex"]),
-    (" Gemini , CODEX ", ["gemini", "codex"]), ("auto", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("claude", ["claude"]),
+        ("claude_code,codex_cli,claude", ["claude", "codex"]),
+        (" Gemini , CODEX ", ["gemini", "codex"]),
+        ("auto", []),
+    ],
+)
 def test_parse_harnesses(text, expected) -> None:
     assert beacon.parse_harnesses(text) == expected
 
@@ -106,36 +130,65 @@ def test_parse_harnesses_rejects(text) -> None:
         beacon.parse_harnesses(text)
 
 
-@pytest.mark.parametrize("command, expected", [
-    (["claude", "-p", "x"], ["claude"]), (["/usr/local/bin/codex", "exec"], ["codex"]),
-    (["gemini"], ["gemini"]), (["npx", "claude"], ["claude", "codex", "gemini"]),
-    (["bash", "-c", "claude -p x"], ["claude", "codex", "gemini"]),
-])
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        (["claude", "-p", "x"], ["claude"]),
+        (["/usr/local/bin/codex", "exec"], ["codex"]),
+        (["gemini"], ["gemini"]),
+        (["npx", "claude"], ["claude", "codex", "gemini"]),
+        (["bash", "-c", "claude -p x"], ["claude", "codex", "gemini"]),
+    ],
+)
 def test_harness_from_the_program_name(command, expected) -> None:
     assert beacon.harnesses_for_command(command) == expected
 
 
 def github(**extra: str) -> dict:
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "123", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_WORKFLOW": "CI",
-           "GITHUB_JOB": "review", "GITHUB_SHA": "deadbeef", "GITHUB_REPOSITORY": "o/r", "GITHUB_ACTOR": "octocat",
-           "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REF_NAME": "main", "GITHUB_EVENT_NAME": "push",
-           "GITHUB_REF": "refs/heads/main"}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_RUN_ID": "123",
+        "GITHUB_RUN_ATTEMPT": "2",
+        "GITHUB_WORKFLOW": "CI",
+        "GITHUB_JOB": "review",
+        "GITHUB_SHA": "deadbeef",
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_ACTOR": "octocat",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REF_NAME": "main",
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_REF": "refs/heads/main",
+    }
     env.update(extra)
     return env
 
 
 def test_github_push_run() -> None:
     assert beacon.detect_run(github()) == {
-        "provider": "github_actions", "run_id": "123", "run_attempt": "2", "workflow": "CI", "job": "review",
-        "event_name": "push", "commit": "deadbeef", "repository": "o/r", "branch": "main", "actor": "octocat",
-        "url": "https://github.com/o/r/actions/runs/123"}
+        "provider": "github_actions",
+        "run_id": "123",
+        "run_attempt": "2",
+        "workflow": "CI",
+        "job": "review",
+        "event_name": "push",
+        "commit": "deadbeef",
+        "repository": "o/r",
+        "branch": "main",
+        "actor": "octocat",
+        "url": "https://github.com/o/r/actions/runs/123",
+    }
 
 
-@pytest.mark.parametrize("event, ref, pr_number", [
-    ("pull_request", "refs/pull/12/merge", "12"), ("pull_request_target", "refs/pull/7/head", "7"),
-    ("pull_request", "refs/pull//merge", None), ("pull_request", "refs/pull/abc/head", None),
-    ("push", "refs/pull/12/merge", None),
-])
+@pytest.mark.parametrize(
+    "event, ref, pr_number",
+    [
+        ("pull_request", "refs/pull/12/merge", "12"),
+        ("pull_request_target", "refs/pull/7/head", "7"),
+        ("pull_request", "refs/pull//merge", None),
+        ("pull_request", "refs/pull/abc/head", None),
+        ("push", "refs/pull/12/merge", None),
+    ],
+)
 def test_github_pull_request_numbers(event, ref, pr_number) -> None:
     run = beacon.detect_run(github(GITHUB_EVENT_NAME=event, GITHUB_REF=ref, GITHUB_HEAD_REF="feature/x"))
     assert run["branch"] == "feature/x"

@@ -18,7 +18,9 @@ import beacon
 from beacon_otlp import Batch, count_records, decode, decode_protobuf, encode_protobuf
 
 FIXTURES = ROOT / "tests" / "fixtures"
-CONTEXT = beacon.CaptureContext("cap-test", "exec", {"provider": "github_actions", "run_id": "7"}, "host", "linux", "ci")
+CONTEXT = beacon.CaptureContext(
+    "cap-test", "exec", {"provider": "github_actions", "run_id": "7"}, "host", "linux", "ci"
+)
 
 
 def session(agent: str) -> Dict[str, Any]:
@@ -35,7 +37,11 @@ def normalized(agent: str, protocol: str) -> List[Dict[str, Any]]:
             continue  # recorded as skipped (too large)
         signal = entry["path"].rsplit("/", 1)[-1]
         request = decode(signal, entry["content_type"], (FIXTURES / agent / entry["file"]).read_bytes())
-        events.extend(normalizer.events(Batch(signal, request, entry["content_type"], count_records(signal, request), 0.0)))
+        events.extend(
+            normalizer.events(
+                Batch(signal, request, entry["content_type"], count_records(signal, request), 0.0)
+            )
+        )
     return events
 
 
@@ -51,7 +57,11 @@ def test_every_event_is_a_valid_beacon_event_stamped_with_the_capture() -> None:
     for agent, protocol in (("claude", "http/json"), ("claude", "http/protobuf"), ("codex", "binary")):
         for event in normalized(agent, protocol):
             assert beacon.schema_problem(event) is None, event
-            assert event["capture"] == {"id": "cap-test", "mode": "exec", "beacon_version": beacon.__version__}
+            assert event["capture"] == {
+                "id": "cap-test",
+                "mode": "exec",
+                "beacon_version": beacon.__version__,
+            }
             assert event["origin"] == "ci" and event["run"] == {"provider": "github_actions", "run_id": "7"}
             assert event["event"]["category"] == beacon.category_of(event["event"]["action"])
             assert len(event["event"]["id"]) == 32
@@ -67,9 +77,19 @@ def test_claude_session(protocol: str) -> None:
     work = workdir("claude", protocol)
     calls = {step["name"]: step["call_id"] for step in session("claude")["steps"]}
     actions = Counter(e["event"]["action"] for e in events)
-    assert actions == Counter({"approval.allowed": 5, "approval.denied": 1, "command.executed": 3,
-                               "file.modified": 1, "file.read": 1, "prompt.submitted": 1, "session.activity": 8,
-                               "token.usage": 2, "cost.usage": 1})  # zero-valued cache points are skipped
+    assert actions == Counter(
+        {
+            "approval.allowed": 5,
+            "approval.denied": 1,
+            "command.executed": 3,
+            "file.modified": 1,
+            "file.read": 1,
+            "prompt.submitted": 1,
+            "session.activity": 8,
+            "token.usage": 2,
+            "cost.usage": 1,
+        }
+    )  # zero-valued cache points are skipped
     assert {e["harness"]["name"] for e in events} == {"claude_code"}
     assert {e["harness"]["version"] for e in events} == {"2.1.197"}
     assert [e["prompt"]["text"] for e in events if "prompt" in e] == ["Run the beacon end-to-end session."]
@@ -84,11 +104,15 @@ def test_claude_session(protocol: str) -> None:
     assert result["tool"] == {"name": "Bash", "command": "echo BEACON_E2E_MARKER"}
 
     _, write = by_call(events, calls["write"])
-    assert (write["event"]["action"], write["file"]) == ("file.modified", {"path": f"{work}/beacon_e2e.txt",
-                                                                           "operation": "write"})
+    assert (write["event"]["action"], write["file"]) == (
+        "file.modified",
+        {"path": f"{work}/beacon_e2e.txt", "operation": "write"},
+    )
     _, read = by_call(events, calls["read"])
-    assert (read["event"]["action"], read["file"]) == ("file.read", {"path": f"{work}/beacon_e2e.txt",
-                                                                     "operation": "read"})
+    assert (read["event"]["action"], read["file"]) == (
+        "file.read",
+        {"path": f"{work}/beacon_e2e.txt", "operation": "read"},
+    )
     (denied,) = by_call(events, calls["denied"])  # a denied call has no result
     assert denied["event"]["action"] == "approval.denied"
     assert denied["approval"]["decision"] == "reject"
@@ -119,11 +143,20 @@ def test_claude_session(protocol: str) -> None:
 
 def test_claude_protocols_give_the_same_events() -> None:
     """Two runs (JSON, protobuf) of one script: same events, up to run-specific values."""
-    def shape(event: Dict[str, Any]) -> Any:
-        return (event["event"]["action"], event["event"].get("outcome"), event.get("tool", {}).get("name"),
-                event.get("gen_ai", {}).get("tool", {}).get("call", {}).get("id"), event.get("error"))
 
-    runs = [sorted(map(shape, normalized("claude", protocol)), key=repr) for protocol in ("http/json", "http/protobuf")]
+    def shape(event: Dict[str, Any]) -> Any:
+        return (
+            event["event"]["action"],
+            event["event"].get("outcome"),
+            event.get("tool", {}).get("name"),
+            event.get("gen_ai", {}).get("tool", {}).get("call", {}).get("id"),
+            event.get("error"),
+        )
+
+    runs = [
+        sorted(map(shape, normalized("claude", protocol)), key=repr)
+        for protocol in ("http/json", "http/protobuf")
+    ]
     assert runs[0] == runs[1]
 
 
@@ -135,7 +168,11 @@ def test_codex_session() -> None:
     work = workdir("codex", "binary")
     calls = {step["name"]: step["call_id"] for step in session("codex")["steps"]}
     assert {e["harness"]["name"] for e in events} == {"codex_cli"}
-    assert not [e for e in events if e["message"] == "codex.sse_event" or "sse_event" in e["raw"].get("event_name", "")]
+    assert not [
+        e
+        for e in events
+        if e["message"] == "codex.sse_event" or "sse_event" in e["raw"].get("event_name", "")
+    ]
     actions = Counter(e["event"]["action"] for e in events)
     assert actions["session.started"] == 2  # the session and the approval reviewer's
     assert actions["prompt.submitted"] == 1
@@ -147,8 +184,10 @@ def test_codex_session() -> None:
     assert shell["command"]["command"] == "echo BEACON_E2E_MARKER" and shell["command"]["exit_code"] == 0
 
     _, write = by_call(events, calls["write"])
-    assert (write["event"]["action"], write["file"]) == ("file.created", {"path": f"{work}/beacon_e2e.txt",
-                                                                          "operation": "create"})
+    assert (write["event"]["action"], write["file"]) == (
+        "file.created",
+        {"path": f"{work}/beacon_e2e.txt", "operation": "create"},
+    )
     decision, denied = by_call(events, calls["denied"])
     assert decision["event"]["action"] == "approval.denied" and decision["approval"]["decision"] == "denied"
     assert denied["event"]["outcome"] == "failure"
@@ -171,11 +210,35 @@ def test_codex_session() -> None:
 
 
 def sum_metric(name: str, temporality: int, points: List[float], attrs: Dict[str, Any]) -> Batch:
-    request = {"resource_metrics": [{"resource": {"attributes": {"service.name": "gemini-cli"}}, "scope_metrics": [
-        {"metrics": [{"name": name, "sum": {"aggregation_temporality": temporality, "is_monotonic": True,
-                                            "data_points": [{"as_int": int(p), "attributes": attrs,
-                                                             "start_time_unix_nano": 1, "time_unix_nano": 2}
-                                                            for p in points]}}]}]}]}
+    request = {
+        "resource_metrics": [
+            {
+                "resource": {"attributes": {"service.name": "gemini-cli"}},
+                "scope_metrics": [
+                    {
+                        "metrics": [
+                            {
+                                "name": name,
+                                "sum": {
+                                    "aggregation_temporality": temporality,
+                                    "is_monotonic": True,
+                                    "data_points": [
+                                        {
+                                            "as_int": int(p),
+                                            "attributes": attrs,
+                                            "start_time_unix_nano": 1,
+                                            "time_unix_nano": 2,
+                                        }
+                                        for p in points
+                                    ],
+                                },
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
     request = decode_protobuf("metrics", encode_protobuf("metrics", request))  # the decoded shape
     return Batch("metrics", request, "application/x-protobuf", len(points), 0.0)
 
@@ -184,7 +247,9 @@ def test_cumulative_usage_becomes_increments() -> None:
     normalizer = beacon.Normalizer(CONTEXT)
     totals = []
     for cumulative in (100, 100, 250, 40):  # unchanged, grew by 150, then the counter was reset
-        for event in normalizer.events(sum_metric("gemini_cli.token.usage", 2, [cumulative], {"type": "input"})):
+        for event in normalizer.events(
+            sum_metric("gemini_cli.token.usage", 2, [cumulative], {"type": "input"})
+        ):
             totals.append(event["gen_ai"]["usage"]["input_tokens"])
     assert totals == [100, 150, 40]
 
@@ -206,8 +271,15 @@ def test_gemini_session() -> None:
     assert {e["harness"]["name"] for e in events} == {"gemini_cli"}
     assert "version" not in events[0]["harness"]  # Gemini reports only the Node.js version
     assert [e["prompt"]["text"] for e in events if "prompt" in e] == ["Run the beacon end-to-end session."]
-    summary = [(e["event"]["action"], e["event"].get("outcome"), e.get("command", {}).get("command"),
-                e.get("file", {}).get("path")) for e in tools]
+    summary = [
+        (
+            e["event"]["action"],
+            e["event"].get("outcome"),
+            e.get("command", {}).get("command"),
+            e.get("file", {}).get("path"),
+        )
+        for e in tools
+    ]
     assert summary == [
         ("command.executed", "success", "echo BEACON_E2E_MARKER", None),
         ("file.modified", "success", None, f"{work}/beacon_e2e.txt"),
@@ -224,7 +296,15 @@ def test_gemini_session() -> None:
     assert sum(e["event"]["action"] == "session.started" for e in events) == 1
 
     responses = [e for e in events if e["raw"].get("event_name") == "gemini_cli.api_response"]
-    assert [e["gen_ai"]["usage"]["input_tokens"] for e in responses] == [1000, 1100, 1200, 1300, 1400, 1500, 1600]
+    assert [e["gen_ai"]["usage"]["input_tokens"] for e in responses] == [
+        1000,
+        1100,
+        1200,
+        1300,
+        1400,
+        1500,
+        1600,
+    ]
     usage = Counter()
     for e in events:
         if e["event"]["action"] == "token.usage":  # cumulative metric: one export, so its values
@@ -238,8 +318,20 @@ def test_a_record_that_cannot_be_mapped_is_still_written(monkeypatch: pytest.Mon
         raise KeyError("surprise")
 
     monkeypatch.setitem(beacon.LOG_MAPPERS, "claude_code", broken)
-    request = {"resource_logs": [{"resource": {"attributes": {"service.name": "claude-code"}}, "scope_logs": [
-        {"log_records": [{"body": "claude_code.tool_result", "attributes": {"tool_name": "Bash"}}]}]}]}
+    request = {
+        "resource_logs": [
+            {
+                "resource": {"attributes": {"service.name": "claude-code"}},
+                "scope_logs": [
+                    {
+                        "log_records": [
+                            {"body": "claude_code.tool_result", "attributes": {"tool_name": "Bash"}}
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
     request = decode_protobuf("logs", encode_protobuf("logs", request))
     normalizer = beacon.Normalizer(CONTEXT)
     (event,) = normalizer.events(Batch("logs", request, "application/x-protobuf", 1, 0.0))
@@ -254,28 +346,89 @@ def test_a_record_that_cannot_be_mapped_is_still_written(monkeypatch: pytest.Mon
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-KNOWN_NAMES = ["user_prompt", "tool_decision", "tool_result", "api_request", "api_error", "mcp_server_connection",
-               "codex.tool_result", "codex.tool_decision", "codex.user_prompt", "codex.sse_event",
-               "gemini_cli.tool_call", "gemini_cli.api_response", "gemini_cli.api_error", "anything"]
-KNOWN_KEYS = ["tool_name", "tool_input", "tool_parameters", "success", "decision", "source", "duration_ms",
-              "arguments", "output", "call_id", "function_name", "function_args", "metadata", "error_type",
-              "status_code", "input_tokens", "cost_usd", "prompt", "model", "event.sequence", "session.id"]
+KNOWN_NAMES = [
+    "user_prompt",
+    "tool_decision",
+    "tool_result",
+    "api_request",
+    "api_error",
+    "mcp_server_connection",
+    "codex.tool_result",
+    "codex.tool_decision",
+    "codex.user_prompt",
+    "codex.sse_event",
+    "gemini_cli.tool_call",
+    "gemini_cli.api_response",
+    "gemini_cli.api_error",
+    "anything",
+]
+KNOWN_KEYS = [
+    "tool_name",
+    "tool_input",
+    "tool_parameters",
+    "success",
+    "decision",
+    "source",
+    "duration_ms",
+    "arguments",
+    "output",
+    "call_id",
+    "function_name",
+    "function_args",
+    "metadata",
+    "error_type",
+    "status_code",
+    "input_tokens",
+    "cost_usd",
+    "prompt",
+    "model",
+    "event.sequence",
+    "session.id",
+]
 ANY = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(), st.text(max_size=30),
-              st.binary(max_size=8), st.sampled_from(['{"command": "ls"}', '{"file_path": 3}', "[1, 2]",
-                                                      '{"cmd": ["bash", "-lc", "x"]}', "*** Add File: /x\n"])),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=8)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**63), 2**63 - 1),
+        st.floats(),
+        st.text(max_size=30),
+        st.binary(max_size=8),
+        st.sampled_from(
+            [
+                '{"command": "ls"}',
+                '{"file_path": 3}',
+                "[1, 2]",
+                '{"cmd": ["bash", "-lc", "x"]}',
+                "*** Add File: /x\n",
+            ]
+        ),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(service=st.sampled_from(["claude-code", "codex_exec", "gemini-cli", "something-else"]),
-       name=st.sampled_from(KNOWN_NAMES), body=ANY,
-       attributes=st.dictionaries(st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=10)), ANY, max_size=8))
-def test_any_record_becomes_a_valid_writable_event(service: str, name: str, body: Any, attributes: Dict[str, Any]) -> None:
+@given(
+    service=st.sampled_from(["claude-code", "codex_exec", "gemini-cli", "something-else"]),
+    name=st.sampled_from(KNOWN_NAMES),
+    body=ANY,
+    attributes=st.dictionaries(st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=10)), ANY, max_size=8),
+)
+def test_any_record_becomes_a_valid_writable_event(
+    service: str, name: str, body: Any, attributes: Dict[str, Any]
+) -> None:
     attributes = {**attributes, "event.name": name}
-    request = {"resource_logs": [{"resource": {"attributes": {"service.name": service}},
-                                  "scope_logs": [{"log_records": [{"body": body, "attributes": attributes}]}]}]}
+    request = {
+        "resource_logs": [
+            {
+                "resource": {"attributes": {"service.name": service}},
+                "scope_logs": [{"log_records": [{"body": body, "attributes": attributes}]}],
+            }
+        ]
+    }
     request = decode_protobuf("logs", encode_protobuf("logs", request))  # the shape a receiver hands over
     normalizer = beacon.Normalizer(CONTEXT)
     events = list(normalizer.events(Batch("logs", request, "application/x-protobuf", 1, 0.0)))

@@ -36,8 +36,9 @@ ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 UPPER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 ENV_SECRET = "Zq9" + "plainEnvValue" + "4471"  # no known format: only exact-value redaction finds it
 RECEIVER_TOKEN = "rcv" + "Tok-" + "8Hq2LmZx0pW5"
-PROTECTOR = Protector(secret_values_from_env({"MY_SERVICE_SECRET": ENV_SECRET, "HOME": "/home/runner"},
-                                             [RECEIVER_TOKEN]))
+PROTECTOR = Protector(
+    secret_values_from_env({"MY_SERVICE_SECRET": ENV_SECRET, "HOME": "/home/runner"}, [RECEIVER_TOKEN])
+)
 
 
 def line(event: Dict[str, Any]) -> str:
@@ -51,12 +52,22 @@ def line_bytes(event: Dict[str, Any]) -> int:
 def base_event(**extra: Any) -> Dict[str, Any]:
     """An event with the required 1.0 fields, as the normalizer builds it."""
     event: Dict[str, Any] = {
-        "timestamp": "2026-11-25T10:04:05.123Z", "vendor": "beacon", "product": "endpoint-agent",
+        "timestamp": "2026-11-25T10:04:05.123Z",
+        "vendor": "beacon",
+        "product": "endpoint-agent",
         "schema_version": "1.0",
-        "event": {"kind": "agent_runtime", "action": "tool.invoked", "category": "tool",
-                  "id": "0f" * 16, "outcome": "success"},
-        "severity": "info", "endpoint": {"hostname": "runner-1", "os": "linux"}, "user": {"name": "runner"},
-        "harness": {"name": "claude_code", "version": "2.1.197"}, "origin": "ci",
+        "event": {
+            "kind": "agent_runtime",
+            "action": "tool.invoked",
+            "category": "tool",
+            "id": "0f" * 16,
+            "outcome": "success",
+        },
+        "severity": "info",
+        "endpoint": {"hostname": "runner-1", "os": "linux"},
+        "user": {"name": "runner"},
+        "harness": {"name": "claude_code", "version": "2.1.197"},
+        "origin": "ci",
         "capture": {"id": "0123456789abcdef", "mode": "exec", "beacon_version": "0.1.0"},
         "run": {"provider": "github_actions", "run_id": "42", "repository": "acme/app"},
         "message": "claude_code.tool_result",
@@ -74,13 +85,14 @@ def body(length: int, seed: int = 7, alphabet: str = ALNUM) -> str:
     """A deterministic random-looking string."""
     out, state = [], seed
     for _ in range(length):
-        state = (state * 1103515245 + 12345) % 2 ** 31
+        state = (state * 1103515245 + 12345) % 2**31
         out.append(alphabet[state % len(alphabet)])
     return "".join(out)
 
 
 # --- the secrets corpus ----------------------------------------------------------------------
 # (name, snippet as it would appear, distinctive parts that must not survive)
+
 
 def _pem(kind: str) -> Tuple[str, List[str]]:
     lines = [body(64, seed) for seed in range(3)]
@@ -179,11 +191,17 @@ CORPUS = _corpus()
 # Where a secret may turn up: each takes the snippet and places it in an event.
 CONTEXTS = {
     "shell_command": lambda s: base_event(command={"command": f"cd /srv/app && {s} && make deploy"}),
-    "json_tool_input": lambda s: base_event(raw={"otel_signal": "logs", "attributes": {
-        "tool_input": json.dumps({"command": f"deploy.sh {s}", "description": "deploy"})}}),
+    "json_tool_input": lambda s: base_event(
+        raw={
+            "otel_signal": "logs",
+            "attributes": {"tool_input": json.dumps({"command": f"deploy.sh {s}", "description": "deploy"})},
+        }
+    ),
     "prompt": lambda s: base_event(prompt={"text": f"Please use {s} to call the staging API, then report."}),
     "http_header": lambda s: base_event(message=f"GET /v1 HTTP/1.1\nHost: api.example.com\n{s}\nAccept: */*"),
-    "url": lambda s: base_event(tool={"name": "WebFetch", "path": f"https://example.com/search?q={s}&page=2"}),
+    "url": lambda s: base_event(
+        tool={"name": "WebFetch", "path": f"https://example.com/search?q={s}&page=2"}
+    ),
     "multi_line": lambda s: base_event(message=f"first line\n\t{s}\nlast line"),
     "nested_value": lambda s: base_event(raw={"otel_signal": "logs", "attributes": {"deep": [{"note": s}]}}),
     "dict_key": lambda s: base_event(raw={"otel_signal": "logs", "attributes": {s: "value"}}),
@@ -192,8 +210,9 @@ CONTEXTS = {
 
 @pytest.mark.parametrize("context", sorted(CONTEXTS))
 @pytest.mark.parametrize("name,snippet,parts", CORPUS, ids=[c[0] for c in CORPUS])
-def test_every_secret_format_is_redacted_in_every_context(name: str, snippet: str, parts: List[str],
-                                                           context: str) -> None:
+def test_every_secret_format_is_redacted_in_every_context(
+    name: str, snippet: str, parts: List[str], context: str
+) -> None:
     event = CONTEXTS[context](snippet)
     protected = protect(event)
     text = line(protected)
@@ -203,33 +222,46 @@ def test_every_secret_format_is_redacted_in_every_context(name: str, snippet: st
     assert protected["content"] == {"redacted": True}
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("token=super-secret-1", "token=[REDACTED]"),
-    ("Authorization: Bearer abcDEF123==", "Authorization: Bearer [REDACTED]"),
-    ('"password": "hunter22x"', '"password": "[REDACTED]"'),
-    ('password = "correct horse battery"', 'password = "[REDACTED]"'),
-    ("token: abc=def", "token: [REDACTED]"),
-    ("export OPENAI_API_KEY=" + "sk-" + "x" * 30, "export OPENAI_API_KEY=[REDACTED]"),
-    ("X-Api-Key: abcd1234efgh", "X-Api-Key: [REDACTED]"),
-    ("--password hunter22x --verbose", "--password [REDACTED] --verbose"),
-    ("Token: abc1234567 then abc1234567", "Token: [REDACTED] then [REDACTED]"),
-    ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [REDACTED]"),
-    ("git push https://x-access-token:" + "gh" + "s_" + "A1" * 18 + "@github.com/acme/app.git",
-     "git push https://x-access-token:[REDACTED]@github.com/acme/app.git"),
-    ("redis://:s3cr3tpass@cache:6379", "redis://:[REDACTED]@cache:6379"),
-    ("Server=db;Password=my pass;Encrypt=true", "Server=db;Password=[REDACTED];Encrypt=true"),
-    ("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----",
-     "-----BEGIN EC PRIVATE KEY-----[REDACTED]-----END EC PRIVATE KEY-----"),
-    ('os.environ["DB_PASSWORD"] = "hunter22x"', 'os.environ["DB_PASSWORD"] = "[REDACTED]"'),
-    ('{\\"api_key\\": \\"k-123456\\"}', '{\\"api_key\\": \\"[REDACTED]\\"}'),
-    ("curl -u admin:hunter2secret https://x", "curl -u admin:[REDACTED] https://x"),
-    ("curl --user=bob:S3cretPass! -uamy:pa55word9 x", "curl --user=bob:[REDACTED] -uamy:[REDACTED] x"),
-    ("curl -H 'Cookie: sid=abc123def; csrftoken=xyz' https://x", "curl -H 'Cookie: [REDACTED]' https://x"),
-    ("Set-Cookie: session=opaque-value-1234; Path=/; HttpOnly", "Set-Cookie: [REDACTED]"),
-    ("curl --cookie 'sid=abc123456' x", "curl --cookie '[REDACTED]' x"),
-    ("mkdir -p out && mysql -uroot -pS3cretPw db > out/x", "mkdir -p out && mysql -uroot -p[REDACTED] db > out/x"),
-    ("sshpass -p 'pa55word' ssh host", "sshpass -p '[REDACTED]' ssh host"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("token=super-secret-1", "token=[REDACTED]"),
+        ("Authorization: Bearer abcDEF123==", "Authorization: Bearer [REDACTED]"),
+        ('"password": "hunter22x"', '"password": "[REDACTED]"'),
+        ('password = "correct horse battery"', 'password = "[REDACTED]"'),
+        ("token: abc=def", "token: [REDACTED]"),
+        ("export OPENAI_API_KEY=" + "sk-" + "x" * 30, "export OPENAI_API_KEY=[REDACTED]"),
+        ("X-Api-Key: abcd1234efgh", "X-Api-Key: [REDACTED]"),
+        ("--password hunter22x --verbose", "--password [REDACTED] --verbose"),
+        ("Token: abc1234567 then abc1234567", "Token: [REDACTED] then [REDACTED]"),
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [REDACTED]"),
+        (
+            "git push https://x-access-token:" + "gh" + "s_" + "A1" * 18 + "@github.com/acme/app.git",
+            "git push https://x-access-token:[REDACTED]@github.com/acme/app.git",
+        ),
+        ("redis://:s3cr3tpass@cache:6379", "redis://:[REDACTED]@cache:6379"),
+        ("Server=db;Password=my pass;Encrypt=true", "Server=db;Password=[REDACTED];Encrypt=true"),
+        (
+            "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----",
+            "-----BEGIN EC PRIVATE KEY-----[REDACTED]-----END EC PRIVATE KEY-----",
+        ),
+        ('os.environ["DB_PASSWORD"] = "hunter22x"', 'os.environ["DB_PASSWORD"] = "[REDACTED]"'),
+        ('{\\"api_key\\": \\"k-123456\\"}', '{\\"api_key\\": \\"[REDACTED]\\"}'),
+        ("curl -u admin:hunter2secret https://x", "curl -u admin:[REDACTED] https://x"),
+        ("curl --user=bob:S3cretPass! -uamy:pa55word9 x", "curl --user=bob:[REDACTED] -uamy:[REDACTED] x"),
+        (
+            "curl -H 'Cookie: sid=abc123def; csrftoken=xyz' https://x",
+            "curl -H 'Cookie: [REDACTED]' https://x",
+        ),
+        ("Set-Cookie: session=opaque-value-1234; Path=/; HttpOnly", "Set-Cookie: [REDACTED]"),
+        ("curl --cookie 'sid=abc123456' x", "curl --cookie '[REDACTED]' x"),
+        (
+            "mkdir -p out && mysql -uroot -pS3cretPw db > out/x",
+            "mkdir -p out && mysql -uroot -p[REDACTED] db > out/x",
+        ),
+        ("sshpass -p 'pa55word' ssh host", "sshpass -p '[REDACTED]' ssh host"),
+    ],
+)
 def test_labels_and_separators_stay_readable(text: str, expected: str) -> None:
     assert PROTECTOR.redact_text(text) == expected
 
@@ -243,6 +275,7 @@ def test_exact_values_are_found_url_encoded_and_json_escaped() -> None:
     secret = "p@ss w0rd/" + body(10)
     protector = Protector(secret_values_from_env({"DB_PASSWORD": secret}))
     from urllib.parse import quote
+
     for text in (f"x {secret} y", f"https://h/?p={quote(secret, safe='')}", json.dumps({"v": secret})[1:-1]):
         assert body(10) not in protector.redact_text(text)
 
@@ -251,33 +284,66 @@ def test_exact_values_are_found_url_encoded_and_json_escaped() -> None:
 
 
 def test_secret_named_keys_are_redacted_in_dicts_but_token_counts_are_not() -> None:
-    event = base_event(gen_ai={
-        "usage": {"input_tokens": 120, "output_tokens": 25, "cache_read": {"input_tokens": 3},
-                  "token_type": "input", "total_tokens": 148},
-        "request": {"max_tokens": 4096},
-        "tool": {"call": {"arguments": {"password": "hunter22x", "nested": {"api_key": 123456},
-                                        "headers": {"Authorization": "Bearer abc.def.ghi"},
-                                        "enabled": True, "count": 3, "tokenizer": "bpe",
-                                        "tokens": ["a", "b"]}}}})
+    event = base_event(
+        gen_ai={
+            "usage": {
+                "input_tokens": 120,
+                "output_tokens": 25,
+                "cache_read": {"input_tokens": 3},
+                "token_type": "input",
+                "total_tokens": 148,
+            },
+            "request": {"max_tokens": 4096},
+            "tool": {
+                "call": {
+                    "arguments": {
+                        "password": "hunter22x",
+                        "nested": {"api_key": 123456},
+                        "headers": {"Authorization": "Bearer abc.def.ghi"},
+                        "enabled": True,
+                        "count": 3,
+                        "tokenizer": "bpe",
+                        "tokens": ["a", "b"],
+                    }
+                }
+            },
+        }
+    )
     protected = protect(event)
     usage = protected["gen_ai"]["usage"]
     assert usage == event["gen_ai"]["usage"]
     assert protected["gen_ai"]["request"] == {"max_tokens": 4096}
     arguments = protected["gen_ai"]["tool"]["call"]["arguments"]
-    assert arguments == {"password": REDACTED, "nested": {"api_key": REDACTED},
-                         "headers": {"Authorization": REDACTED}, "enabled": True, "count": 3,
-                         "tokenizer": "bpe", "tokens": ["a", "b"]}
+    assert arguments == {
+        "password": REDACTED,
+        "nested": {"api_key": REDACTED},
+        "headers": {"Authorization": REDACTED},
+        "enabled": True,
+        "count": 3,
+        "tokenizer": "bpe",
+        "tokens": ["a", "b"],
+    }
     assert protected["content"]["redacted"] is True
 
 
 def test_a_json_string_is_redacted_by_key_and_stays_a_compact_string() -> None:
-    tool_input = json.dumps({"command": "curl -s https://api.example.com", "token": "abc123def",
-                             "opts": {"client_secret": "xyz98765", "retries": 3}, "auth_type": "oauth"})
+    tool_input = json.dumps(
+        {
+            "command": "curl -s https://api.example.com",
+            "token": "abc123def",
+            "opts": {"client_secret": "xyz98765", "retries": 3},
+            "auth_type": "oauth",
+        }
+    )
     protected = protect(base_event(raw={"otel_signal": "logs", "attributes": {"tool_input": tool_input}}))
     out = protected["raw"]["attributes"]["tool_input"]
     assert isinstance(out, str)
-    assert json.loads(out) == {"command": "curl -s https://api.example.com", "token": REDACTED,
-                               "opts": {"client_secret": REDACTED, "retries": 3}, "auth_type": "oauth"}
+    assert json.loads(out) == {
+        "command": "curl -s https://api.example.com",
+        "token": REDACTED,
+        "opts": {"client_secret": REDACTED, "retries": 3},
+        "auth_type": "oauth",
+    }
     assert out == json.dumps(json.loads(out), separators=(",", ":"))
 
 
@@ -290,8 +356,11 @@ def test_a_json_string_with_nothing_secret_is_kept_byte_for_byte() -> None:
 
 def test_a_secret_flag_in_an_argument_vector_hides_the_next_argument() -> None:
     argv = ["mysql", "-u", "root", "--password", "hunter22x", "--token=abc123456", "app"]
-    protected = protect(base_event(raw={"otel_signal": "logs", "attributes": {
-        "argv": argv, "command": json.dumps({"cmd": argv})}}))
+    protected = protect(
+        base_event(
+            raw={"otel_signal": "logs", "attributes": {"argv": argv, "command": json.dumps({"cmd": argv})}}
+        )
+    )
     attributes = protected["raw"]["attributes"]
     assert attributes["argv"] == ["mysql", "-u", "root", "--password", REDACTED, "--token=[REDACTED]", "app"]
     assert json.loads(attributes["command"]) == {"cmd": attributes["argv"]}
@@ -301,14 +370,20 @@ def test_a_secret_flag_in_an_argument_vector_hides_the_next_argument() -> None:
     assert protected["raw"]["attributes"] == {"argv": kept}
 
 
-@pytest.mark.parametrize("argv,expected", [
-    (["curl", "-u", "admin:hunter2secret", "https://x"], ["curl", "-u", "admin:[REDACTED]", "https://x"]),
-    (["/usr/bin/mysql", "-uroot", "-pS3cretPw", "db"], ["/usr/bin/mysql", "-uroot", "-p[REDACTED]", "db"]),
-    (["sshpass", "-p", "pa55word", "ssh", "host"], ["sshpass", "-p", "[REDACTED]", "ssh", "host"]),
-    (["docker", "run", "-u", "1000:1000", "img"], ["docker", "run", "-u", "1000:1000", "img"]),
-    (["mkdir", "-p", "build"], ["mkdir", "-p", "build"]),
-    (["mysql", "-p", "appdb"], ["mysql", "-p", "appdb"]),
-])
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        (["curl", "-u", "admin:hunter2secret", "https://x"], ["curl", "-u", "admin:[REDACTED]", "https://x"]),
+        (
+            ["/usr/bin/mysql", "-uroot", "-pS3cretPw", "db"],
+            ["/usr/bin/mysql", "-uroot", "-p[REDACTED]", "db"],
+        ),
+        (["sshpass", "-p", "pa55word", "ssh", "host"], ["sshpass", "-p", "[REDACTED]", "ssh", "host"]),
+        (["docker", "run", "-u", "1000:1000", "img"], ["docker", "run", "-u", "1000:1000", "img"]),
+        (["mkdir", "-p", "build"], ["mkdir", "-p", "build"]),
+        (["mysql", "-p", "appdb"], ["mysql", "-p", "appdb"]),
+    ],
+)
 def test_command_line_credentials_in_an_argument_vector(argv: List[str], expected: List[str]) -> None:
     protected = protect(base_event(raw={"otel_signal": "logs", "attributes": {"argv": argv}}))
     assert protected["raw"]["attributes"]["argv"] == expected
@@ -320,21 +395,61 @@ def test_a_json_string_with_a_repeated_key_cannot_hide_a_secret() -> None:
     assert "B2B2" not in PROTECTOR.redact_text(text)
 
 
-@pytest.mark.parametrize("name,secret", [
-    ("password", True), ("db_password", True), ("DB_PASSWORD", True), ("csrf_token", True),
-    ("csrfToken", True),
-    ("GITHUB_TOKEN", True), ("AWS_SECRET_ACCESS_KEY", True), ("X-Api-Key", True), ("apiKey", True),
-    ("APIKey", True), ("api_key", True), ("apikey", True), ("private_key", True), ("client_secret", True),
-    ("session_token", True), ("Authorization", True), ("Proxy-Authorization", True), ("auth", True),
-    ("passwd", True), ("pwd", True), ("credentials", True), ("--token", True), ("accessToken", True),
-    ("secret_key", True), ("BEACON_CI_SPLUNK_HEC_TOKEN", True), ("access key", True),
-    ("input_tokens", False), ("output_tokens", False), ("cache_read_tokens", False), ("max_tokens", False),
-    ("tokens", False), ("token_type", False), ("tokenizer", False), ("passwordless", False),
-    ("author", False), ("keyboard", False), ("monkey", False), ("Secretary", False), ("redacted", False),
-    ("AWS_ACCESS_KEY_ID", False), ("auth_type", False), ("token_count", False), ("PWD", False),
-    ("OLDPWD", False), ("--password-stdin", False), ("--no-password-prompt", False), ("key", False),
-    ("sort_key", False), ("token.usage", False), ("password_file", False),
-])
+@pytest.mark.parametrize(
+    "name,secret",
+    [
+        ("password", True),
+        ("db_password", True),
+        ("DB_PASSWORD", True),
+        ("csrf_token", True),
+        ("csrfToken", True),
+        ("GITHUB_TOKEN", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("X-Api-Key", True),
+        ("apiKey", True),
+        ("APIKey", True),
+        ("api_key", True),
+        ("apikey", True),
+        ("private_key", True),
+        ("client_secret", True),
+        ("session_token", True),
+        ("Authorization", True),
+        ("Proxy-Authorization", True),
+        ("auth", True),
+        ("passwd", True),
+        ("pwd", True),
+        ("credentials", True),
+        ("--token", True),
+        ("accessToken", True),
+        ("secret_key", True),
+        ("BEACON_CI_SPLUNK_HEC_TOKEN", True),
+        ("access key", True),
+        ("input_tokens", False),
+        ("output_tokens", False),
+        ("cache_read_tokens", False),
+        ("max_tokens", False),
+        ("tokens", False),
+        ("token_type", False),
+        ("tokenizer", False),
+        ("passwordless", False),
+        ("author", False),
+        ("keyboard", False),
+        ("monkey", False),
+        ("Secretary", False),
+        ("redacted", False),
+        ("AWS_ACCESS_KEY_ID", False),
+        ("auth_type", False),
+        ("token_count", False),
+        ("PWD", False),
+        ("OLDPWD", False),
+        ("--password-stdin", False),
+        ("--no-password-prompt", False),
+        ("key", False),
+        ("sort_key", False),
+        ("token.usage", False),
+        ("password_file", False),
+    ],
+)
 def test_secret_names(name: str, secret: bool) -> None:
     assert is_secret_name(name) is secret
 
@@ -395,8 +510,10 @@ def test_false_positives_are_left_alone(text: str) -> None:
 
 
 def test_a_clean_event_comes_back_equal() -> None:
-    event = base_event(gen_ai={"usage": {"input_tokens": 120, "output_tokens": 25, "cost_usd": 0.001225}},
-                       model="claude-opus-4-8")
+    event = base_event(
+        gen_ai={"usage": {"input_tokens": 120, "output_tokens": 25, "cost_usd": 0.001225}},
+        model="claude-opus-4-8",
+    )
     assert protect(event) == event
 
 
@@ -409,8 +526,11 @@ def test_a_secret_straddling_the_cut_leaves_no_part_behind(field: str, limit: in
     secret = "gh" + "p_" + body(36, 21)
     # The secret crosses the cut, and the text is too long even once the secret is redacted.
     text = "a" * (limit - len(TRUNCATED_MARKER) + offset) + secret + " " + "b" * limit
-    event = base_event(**{field: text}) if field == "message" else \
-        base_event(raw={"otel_signal": "logs", "attributes": {field: text}})
+    event = (
+        base_event(**{field: text})
+        if field == "message"
+        else base_event(raw={"otel_signal": "logs", "attributes": {field: text}})
+    )
     protected = protect(event)
     out = protected["message"] if field == "message" else protected["raw"]["attributes"][field]
     assert len(out.encode("utf-8")) <= limit
@@ -430,8 +550,9 @@ def test_a_labelled_value_straddling_the_cut_leaves_no_part_behind() -> None:
 
 
 @pytest.mark.parametrize("char", ["a", "é", "€", "🎉"])
-@pytest.mark.parametrize("field,limit", [("message", LONG_FIELD_BYTES), ("command", LONG_FIELD_BYTES),
-                                         ("note", FIELD_BYTES)])
+@pytest.mark.parametrize(
+    "field,limit", [("message", LONG_FIELD_BYTES), ("command", LONG_FIELD_BYTES), ("note", FIELD_BYTES)]
+)
 def test_truncation_cuts_on_a_character_boundary_within_the_limit(char: str, field: str, limit: int) -> None:
     text = char * (limit * 2)
     if field == "message":
@@ -441,27 +562,38 @@ def test_truncation_cuts_on_a_character_boundary_within_the_limit(char: str, fie
     else:
         event = base_event(raw={"otel_signal": "logs", "attributes": {"note": text}})
     protected = protect(event)
-    out = {"message": lambda p: p["message"], "command": lambda p: p["command"]["command"],
-           "note": lambda p: p["raw"]["attributes"]["note"]}[field](protected)
+    out = {
+        "message": lambda p: p["message"],
+        "command": lambda p: p["command"]["command"],
+        "note": lambda p: p["raw"]["attributes"]["note"],
+    }[field](protected)
     data = out.encode("utf-8")
     assert out.endswith(TRUNCATED_MARKER)
     assert limit - len(char.encode("utf-8")) < len(data) <= limit  # as much as fits
-    assert set(out[:-len(TRUNCATED_MARKER)]) == {char}
+    assert set(out[: -len(TRUNCATED_MARKER)]) == {char}
     assert protected["field_truncated"] is True
 
 
 def test_limits_by_field() -> None:
     long_text = "y" * 10_000
-    event = base_event(message=long_text, prompt={"text": long_text}, command={"command": long_text},
-                       tool={"command": long_text, "path": long_text}, approval={"reason": long_text},
-                       model=long_text)
+    event = base_event(
+        message=long_text,
+        prompt={"text": long_text},
+        command={"command": long_text},
+        tool={"command": long_text, "path": long_text},
+        approval={"reason": long_text},
+        model=long_text,
+    )
     protected = protect(event)
-    for value, limit in ((protected["message"], LONG_FIELD_BYTES),
-                         (protected["prompt"]["text"], LONG_FIELD_BYTES),
-                         (protected["command"]["command"], LONG_FIELD_BYTES),
-                         (protected["tool"]["command"], LONG_FIELD_BYTES),
-                         (protected["approval"]["reason"], LONG_FIELD_BYTES),
-                         (protected["tool"]["path"], FIELD_BYTES), (protected["model"], FIELD_BYTES)):
+    for value, limit in (
+        (protected["message"], LONG_FIELD_BYTES),
+        (protected["prompt"]["text"], LONG_FIELD_BYTES),
+        (protected["command"]["command"], LONG_FIELD_BYTES),
+        (protected["tool"]["command"], LONG_FIELD_BYTES),
+        (protected["approval"]["reason"], LONG_FIELD_BYTES),
+        (protected["tool"]["path"], FIELD_BYTES),
+        (protected["model"], FIELD_BYTES),
+    ):
         assert len(value.encode("utf-8")) == limit
 
 
@@ -489,26 +621,31 @@ def test_nothing_is_truncated_or_flagged_when_it_fits() -> None:
 # --- sanitize --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw,clean", [
-    ("\x1b[31mred\x1b[0m plain", "red plain"),
-    ("\x1b[1;38;5;208mbold\x1b[K", "bold"),
-    ("\x1b]0;window title\x07after", "after"),
-    ("\x1b]8;;https://example.com\x1b\\link\x1b]8;;\x1b\\", "link"),
-    ("\x9b31mC1 CSI", "C1 CSI"),
-    ("a\x00b\x07c\rd\x7fe\x85f\x1b", "abcdef"),
-    ("\x1bcreset \x1b7saved", "reset saved"),
-    ("keep\ttabs\nand newlines", "keep\ttabs\nand newlines"),
-    ("lone \ud800 high and \udfff low", "lone \ufffd high and \ufffd low"),
-    ("pair \ud83c\udf89 joins", "pair \U0001f389 joins"),
-    ("\x1b]unterminated title", "unterminated title"),
-])
+@pytest.mark.parametrize(
+    "raw,clean",
+    [
+        ("\x1b[31mred\x1b[0m plain", "red plain"),
+        ("\x1b[1;38;5;208mbold\x1b[K", "bold"),
+        ("\x1b]0;window title\x07after", "after"),
+        ("\x1b]8;;https://example.com\x1b\\link\x1b]8;;\x1b\\", "link"),
+        ("\x9b31mC1 CSI", "C1 CSI"),
+        ("a\x00b\x07c\rd\x7fe\x85f\x1b", "abcdef"),
+        ("\x1bcreset \x1b7saved", "reset saved"),
+        ("keep\ttabs\nand newlines", "keep\ttabs\nand newlines"),
+        ("lone \ud800 high and \udfff low", "lone \ufffd high and \ufffd low"),
+        ("pair \ud83c\udf89 joins", "pair \U0001f389 joins"),
+        ("\x1b]unterminated title", "unterminated title"),
+    ],
+)
 def test_sanitize(raw: str, clean: str) -> None:
     assert sanitize_text(raw) == clean
 
 
 def test_sanitize_applies_to_keys_and_nested_values_and_output_is_utf8() -> None:
-    event = base_event(message="\x1b[32mok\x1b[0m\ud800",
-                       raw={"otel_signal": "logs", "attributes": {"k\x1b[1m\x00ey\udc00": ["\x07v\ud83d"]}})
+    event = base_event(
+        message="\x1b[32mok\x1b[0m\ud800",
+        raw={"otel_signal": "logs", "attributes": {"k\x1b[1m\x00ey\udc00": ["\x07v\ud83d"]}},
+    )
     protected = protect(event)
     data = line(protected).encode("utf-8")  # raises on a surrogate
     assert b"\x1b" not in data and b"\x00" not in data and b"\x07" not in data
@@ -521,8 +658,9 @@ def test_sanitize_applies_to_keys_and_nested_values_and_output_is_utf8() -> None
 
 def test_a_huge_raw_block_is_trimmed_field_by_field_and_keeps_its_source() -> None:
     attributes = {f"attr_{i}": body(3000, i) for i in range(120)}
-    event = base_event(raw={"otel_signal": "logs", "event_name": "claude_code.tool_result",
-                            "attributes": attributes})
+    event = base_event(
+        raw={"otel_signal": "logs", "event_name": "claude_code.tool_result", "attributes": attributes}
+    )
     protected = protect(event)
     assert line_bytes(protected) <= MAX_LINE_BYTES
     assert protected["raw"]["otel_signal"] == "logs"
@@ -534,8 +672,9 @@ def test_a_huge_raw_block_is_trimmed_field_by_field_and_keeps_its_source() -> No
 
 def test_raw_members_are_dropped_when_cutting_strings_is_not_enough() -> None:
     attributes = {f"a{i}": i for i in range(12_000)}
-    event = base_event(raw={"otel_signal": "metrics", "metric_name": "claude_code.token.usage",
-                            "attributes": attributes})
+    event = base_event(
+        raw={"otel_signal": "metrics", "metric_name": "claude_code.token.usage", "attributes": attributes}
+    )
     protected = protect(event)
     assert line_bytes(protected) <= MAX_LINE_BYTES
     assert protected["raw"] == {"otel_signal": "metrics", "metric_name": "claude_code.token.usage"}
@@ -548,11 +687,23 @@ def test_thousands_of_keys_outside_raw_fall_back_to_a_minimal_event() -> None:
     event = base_event(gen_ai={"tool": {"call": {"arguments": arguments}}})
     protected = protect(event)
     assert line_bytes(protected) <= MAX_LINE_BYTES
-    for field in ("timestamp", "vendor", "product", "schema_version", "severity", "endpoint", "user",
-                  "harness", "capture", "origin", "run"):
+    for field in (
+        "timestamp",
+        "vendor",
+        "product",
+        "schema_version",
+        "severity",
+        "endpoint",
+        "user",
+        "harness",
+        "capture",
+        "origin",
+        "run",
+    ):
         assert protected[field] == event[field]
-    assert {k: protected["event"][k] for k in ("kind", "action", "category", "id")} == \
-        {k: event["event"][k] for k in ("kind", "action", "category", "id")}
+    assert {k: protected["event"][k] for k in ("kind", "action", "category", "id")} == {
+        k: event["event"][k] for k in ("kind", "action", "category", "id")
+    }
     assert protected["message"].startswith("event too large: ")
     assert protected["message"].endswith(" bytes; content dropped")
     assert int(protected["message"].split()[3]) > MAX_LINE_BYTES
@@ -562,8 +713,10 @@ def test_thousands_of_keys_outside_raw_fall_back_to_a_minimal_event() -> None:
 
 
 def test_the_minimal_event_fits_even_when_required_objects_are_huge() -> None:
-    event = base_event(run={f"k{i}" * 50: "v" * 2048 for i in range(500)},
-                       user={f"u{i}" * 50: "w" * 2048 for i in range(500)})
+    event = base_event(
+        run={f"k{i}" * 50: "v" * 2048 for i in range(500)},
+        user={f"u{i}" * 50: "w" * 2048 for i in range(500)},
+    )
     protected = protect(event)
     assert line_bytes(protected) <= MAX_LINE_BYTES
     assert protected["message"].startswith("event too large")
@@ -579,18 +732,21 @@ def test_a_minimal_event_still_says_it_was_redacted() -> None:
 
 
 def test_a_huge_message_is_cut_after_raw() -> None:
-    event = base_event(message="m" * 3000, raw={"otel_signal": "logs", "attributes": {
-        f"n{i}": [body(100, i)] * 30 for i in range(25)}})
+    event = base_event(
+        message="m" * 3000,
+        raw={"otel_signal": "logs", "attributes": {f"n{i}": [body(100, i)] * 30 for i in range(25)}},
+    )
     protected = protect(event)
     assert line_bytes(protected) <= MAX_LINE_BYTES
     assert protected["raw"]["otel_signal"] == "logs"
 
 
 def test_the_input_event_is_never_changed() -> None:
-    event = base_event(message="\x1b[1mtoken=abc12345\x1b[0m" + "z" * 9000,
-                       raw={"otel_signal": "logs", "attributes": {f"a{i}": "q" * 3000 for i in range(60)}},
-                       gen_ai={"tool": {"call": {"arguments": {"password": "hunter22x",
-                                                               "list": [1, {"x": "y"}]}}}})
+    event = base_event(
+        message="\x1b[1mtoken=abc12345\x1b[0m" + "z" * 9000,
+        raw={"otel_signal": "logs", "attributes": {f"a{i}": "q" * 3000 for i in range(60)}},
+        gen_ai={"tool": {"call": {"arguments": {"password": "hunter22x", "list": [1, {"x": "y"}]}}}},
+    )
     before = copy.deepcopy(event)
     protected = protect(event)
     assert event == before
@@ -601,9 +757,22 @@ def test_unusual_values_become_json() -> None:
     deep: Any = "x"
     for _ in range(100):
         deep = [deep]
-    protected = protect(base_event(raw={"otel_signal": "logs", "attributes": {
-        "nan": float("nan"), "inf": float("inf"), "bytes": b"ok \xff", "tuple": (1, 2), 7: "int key",
-        None: "none key", "deep": deep}}))
+    protected = protect(
+        base_event(
+            raw={
+                "otel_signal": "logs",
+                "attributes": {
+                    "nan": float("nan"),
+                    "inf": float("inf"),
+                    "bytes": b"ok \xff",
+                    "tuple": (1, 2),
+                    7: "int key",
+                    None: "none key",
+                    "deep": deep,
+                },
+            }
+        )
+    )
     json.loads(json.dumps(protected, allow_nan=False))
     attributes = protected["raw"]["attributes"]
     assert attributes["nan"] == "NaN" and attributes["inf"] == "Infinity"
@@ -630,21 +799,33 @@ def test_colliding_redacted_keys_are_both_kept() -> None:
 
 def test_secret_values_from_env() -> None:
     environ = {
-        "ANTHROPIC_API_KEY": "sk-" + "ant-" + "k" * 40, "GITHUB_TOKEN": "gh" + "s_" + "t" * 36,
+        "ANTHROPIC_API_KEY": "sk-" + "ant-" + "k" * 40,
+        "GITHUB_TOKEN": "gh" + "s_" + "t" * 36,
         "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         "BEACON_CI_SPLUNK_HEC_TOKEN": "12345678-aaaa-bbbb-cccc-1234567890ab",
         "db_password": "  hunter22x\n",
-        "SHORT_TOKEN": "abc", "FEATURE_AUTH": "true", "NUMERIC_KEY": "1234567890", "AUTH_MODE": "required",
-        "SSH_AUTH_SOCK": "/tmp/ssh-XXXXabcd/agent.1234", "XAUTHORITY": "/run/user/1000/gdm/Xauthority",
-        "GEMINI_AUTH_TYPE": "oauth-personal", "GOOGLE_KEY_FILE": "/secrets/key-file.json",
-        "HOME": "/home/runner", "PATH": "/usr/bin:/bin",
+        "SHORT_TOKEN": "abc",
+        "FEATURE_AUTH": "true",
+        "NUMERIC_KEY": "1234567890",
+        "AUTH_MODE": "required",
+        "SSH_AUTH_SOCK": "/tmp/ssh-XXXXabcd/agent.1234",
+        "XAUTHORITY": "/run/user/1000/gdm/Xauthority",
+        "GEMINI_AUTH_TYPE": "oauth-personal",
+        "GOOGLE_KEY_FILE": "/secrets/key-file.json",
+        "HOME": "/home/runner",
+        "PATH": "/usr/bin:/bin",
         "GITHUB_SHA": "3f786850e387550fdab836ed7e6dc881de23001b",
         "KEYBOARD_LAYOUT": "enabled",
     }
     values = secret_values_from_env(environ, ["receiver-token-123"])
-    assert set(values) == {environ["ANTHROPIC_API_KEY"], environ["GITHUB_TOKEN"],
-                           environ["AWS_SECRET_ACCESS_KEY"], environ["BEACON_CI_SPLUNK_HEC_TOKEN"],
-                           "hunter22x", "receiver-token-123"}
+    assert set(values) == {
+        environ["ANTHROPIC_API_KEY"],
+        environ["GITHUB_TOKEN"],
+        environ["AWS_SECRET_ACCESS_KEY"],
+        environ["BEACON_CI_SPLUNK_HEC_TOKEN"],
+        "hunter22x",
+        "receiver-token-123",
+    }
     assert [len(v) for v in values] == sorted((len(v) for v in values), reverse=True)
 
 
@@ -655,6 +836,7 @@ def test_exact_values_are_replaced_longest_first() -> None:
 
 
 # --- property-based --------------------------------------------------------------------------
+
 
 def _fixed(prefix: str, size: int, alphabet: str = ALNUM) -> st.SearchStrategy[Tuple[str, str]]:
     return st.text(alphabet=alphabet, min_size=size, max_size=size).map(lambda b: (prefix + b, b))
@@ -667,18 +849,50 @@ def _ranged(prefix: str, low: int, high: int, alphabet: str = ALNUM) -> st.Searc
 def _pem_strategy() -> st.SearchStrategy[Tuple[str, str]]:
     def build(kind: str, payload: bytes) -> Tuple[str, str]:
         encoded = base64.b64encode(payload).decode()
-        lines = "\n".join(encoded[i:i + 64] for i in range(0, len(encoded), 64))
+        lines = "\n".join(encoded[i : i + 64] for i in range(0, len(encoded), 64))
         return f"-----BEGIN {kind}PRIVATE KEY-----\n{lines}\n-----END {kind}PRIVATE KEY-----", encoded
-    return st.builds(build, st.sampled_from(["", "RSA ", "EC ", "OPENSSH ", "ENCRYPTED "]),
-                     st.binary(min_size=24, max_size=300))
+
+    return st.builds(
+        build,
+        st.sampled_from(["", "RSA ", "EC ", "OPENSSH ", "ENCRYPTED "]),
+        st.binary(min_size=24, max_size=300),
+    )
 
 
 _VALUE_ALPHABET = ALNUM + "-_=+/."
-_LABELS = ["token", "secret", "password", "passwd", "pwd", "api_key", "apikey", "api-key", "access_key",
-           "private_key", "credentials", "auth", "authorization", "client_secret", "session_token",
-           "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "csrf_token", "db_password", "X-Api-Key"]
-_FORMS = ["{l}={v}", "{l}: {v}", "{l} = {v}", '"{l}": "{v}"', "'{l}': '{v}'", "--{l} {v}", "--{l}={v}",
-          "export {l}={v}", '{l}="{v} and more words"']
+_LABELS = [
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "api_key",
+    "apikey",
+    "api-key",
+    "access_key",
+    "private_key",
+    "credentials",
+    "auth",
+    "authorization",
+    "client_secret",
+    "session_token",
+    "GITHUB_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "csrf_token",
+    "db_password",
+    "X-Api-Key",
+]
+_FORMS = [
+    "{l}={v}",
+    "{l}: {v}",
+    "{l} = {v}",
+    '"{l}": "{v}"',
+    "'{l}': '{v}'",
+    "--{l} {v}",
+    "--{l}={v}",
+    "export {l}={v}",
+    '{l}="{v} and more words"',
+]
 
 
 # Under a label these are not secrets, by design: placeholders and references to a secret.
@@ -688,23 +902,37 @@ _REFERENCE_PREFIXES = ("env.", "var.", "vars.", "secrets.")
 
 def _labelled_strategy() -> st.SearchStrategy[Tuple[str, str]]:
     value = st.text(alphabet=_VALUE_ALPHABET, min_size=8, max_size=40).filter(
-        lambda v: v[0] not in "-=" and v.lower() not in _NOT_SECRET_VALUES
-        and not v.lower().startswith(_REFERENCE_PREFIXES))
-    return st.builds(lambda form, label, v: (form.format(l=label, v=v), v),
-                     st.sampled_from(_FORMS), st.sampled_from(_LABELS), value)
+        lambda v: (
+            v[0] not in "-="
+            and v.lower() not in _NOT_SECRET_VALUES
+            and not v.lower().startswith(_REFERENCE_PREFIXES)
+        )
+    )
+    return st.builds(
+        lambda form, label, v: (form.format(l=label, v=v), v),
+        st.sampled_from(_FORMS),
+        st.sampled_from(_LABELS),
+        value,
+    )
 
 
 def _basic_strategy() -> st.SearchStrategy[Tuple[str, str]]:
-    pair = st.tuples(st.text(alphabet=ALNUM, min_size=1, max_size=12),
-                     st.text(alphabet=ALNUM + "!:", min_size=6, max_size=30))
+    pair = st.tuples(
+        st.text(alphabet=ALNUM, min_size=1, max_size=12),
+        st.text(alphabet=ALNUM + "!:", min_size=6, max_size=30),
+    )
     return pair.map(lambda p: base64.b64encode(f"{p[0]}:{p[1]}".encode()).decode()).map(
-        lambda b: ("Basic " + b, b))
+        lambda b: ("Basic " + b, b)
+    )
 
 
 def _credential(size: int) -> st.SearchStrategy[str]:
     # Standalone Bearer credentials must look like one (see _looks_like_credential): a digit does.
-    return st.builds(lambda text, digit: text + digit, st.text(alphabet=ALNUM + "-_.", min_size=size - 1,
-                                                               max_size=60), st.sampled_from("0123456789"))
+    return st.builds(
+        lambda text, digit: text + digit,
+        st.text(alphabet=ALNUM + "-_.", min_size=size - 1, max_size=60),
+        st.sampled_from("0123456789"),
+    )
 
 
 SECRETS = st.one_of(
@@ -712,25 +940,31 @@ SECRETS = st.one_of(
     _fixed("sk-", 48),
     _ranged("sk-" + "proj-", 40, 120, ALNUM + "-_"),
     st.sampled_from("pousr").flatmap(lambda c: _fixed("gh" + c + "_", 36)),
-    st.tuples(_fixed("", 22), _fixed("", 59)).map(lambda t: ("github" + "_pat_" + t[0][0] + "_" + t[1][0],
-                                                             t[0][0] + "_" + t[1][0])),
+    st.tuples(_fixed("", 22), _fixed("", 59)).map(
+        lambda t: ("github" + "_pat_" + t[0][0] + "_" + t[1][0], t[0][0] + "_" + t[1][0])
+    ),
     st.sampled_from(["AK" + "IA", "AS" + "IA"]).flatmap(lambda p: _fixed(p, 16, UPPER_DIGITS)),
     _fixed("AI" + "za", 35, ALNUM + "-_"),
     st.sampled_from("abprs").flatmap(lambda c: _ranged("xo" + "x" + c + "-", 20, 60, ALNUM + "-")),
     st.sampled_from(["sk" + "_live_", "rk" + "_live_", "sk" + "_test_"]).flatmap(
-        lambda p: _ranged(p, 16, 99)),
+        lambda p: _ranged(p, 16, 99)
+    ),
     _fixed("np" + "m_", 36),
     _ranged("py" + "pi-AgEIcHlwaS5vcmc", 50, 150, ALNUM + "-_"),
-    st.tuples(_ranged("", 10, 40, ALNUM + "-_"), _ranged("", 10, 60, ALNUM + "-_"),
-              _ranged("", 20, 60, ALNUM + "-_")).map(
-        lambda t: (f"eyJ{t[0][0]}.eyJ{t[1][0]}.{t[2][0]}", t[2][0])),
+    st.tuples(
+        _ranged("", 10, 40, ALNUM + "-_"),
+        _ranged("", 10, 60, ALNUM + "-_"),
+        _ranged("", 20, 60, ALNUM + "-_"),
+    ).map(lambda t: (f"eyJ{t[0][0]}.eyJ{t[1][0]}.{t[2][0]}", t[2][0])),
     _pem_strategy(),
     _labelled_strategy(),
-    st.tuples(st.sampled_from(["deploy", "x-access-token", ""]),
-              _ranged("", 8, 30, _VALUE_ALPHABET.replace("/", ""))).map(
-        lambda t: (f"https://{t[0]}:{t[1][0]}@host.example.com/path", t[1][0])),
+    st.tuples(
+        st.sampled_from(["deploy", "x-access-token", ""]),
+        _ranged("", 8, 30, _VALUE_ALPHABET.replace("/", "")),
+    ).map(lambda t: (f"https://{t[0]}:{t[1][0]}@host.example.com/path", t[1][0])),
     st.tuples(st.sampled_from(["postgres", "mysql", "mongodb+srv", "redis"]), _ranged("", 8, 30)).map(
-        lambda t: (f"{t[0]}://user:{t[1][0]}@db.example.com/app", t[1][0])),
+        lambda t: (f"{t[0]}://user:{t[1][0]}@db.example.com/app", t[1][0])
+    ),
     _credential(16).map(lambda c: ("Bearer " + c, c)),
     _credential(8).map(lambda c: ("Authorization: Bearer " + c, c)),
     _basic_strategy(),
@@ -742,9 +976,16 @@ TEXT = st.text(max_size=300)
 KEY_NAMES = ["note", "message", "command", "text", "value", "x", "args", "output"]
 KEYS = st.sampled_from(KEY_NAMES)
 # What the protected line holds besides the random text: a "secret" must not be part of it either.
-FIXED_TEXT = " ".join([
-    line(base_event(tool={"command": ""}, content={"redacted": True}, field_truncated=True)),
-    *KEY_NAMES, REDACTED, TRUNCATED_MARKER, "~2", "n"])
+FIXED_TEXT = " ".join(
+    [
+        line(base_event(tool={"command": ""}, content={"redacted": True}, field_truncated=True)),
+        *KEY_NAMES,
+        REDACTED,
+        TRUNCATED_MARKER,
+        "~2",
+        "n",
+    ]
+)
 
 
 @st.composite
@@ -768,9 +1009,15 @@ def event_with_secrets(draw: st.DrawFn) -> Tuple[Dict[str, Any], List[str]]:
         return scalar
 
     def argv() -> List[str]:
-        secret = draw(st.text(alphabet=_VALUE_ALPHABET, min_size=8, max_size=30).filter(
-            lambda v: v[0] not in "-=" and v.lower() not in _NOT_SECRET_VALUES
-            and not v.lower().startswith(_REFERENCE_PREFIXES)))
+        secret = draw(
+            st.text(alphabet=_VALUE_ALPHABET, min_size=8, max_size=30).filter(
+                lambda v: (
+                    v[0] not in "-="
+                    and v.lower() not in _NOT_SECRET_VALUES
+                    and not v.lower().startswith(_REFERENCE_PREFIXES)
+                )
+            )
+        )
         secrets_found.append(secret)
         flag = "--" + draw(st.sampled_from(["token", "password", "api-key", "client-secret"]))
         return ["deploy", flag, secret]
@@ -793,16 +1040,19 @@ def event_with_secrets(draw: st.DrawFn) -> Tuple[Dict[str, Any], List[str]]:
             return {text_with_secret(): plain()}
         return {draw(KEYS): value(depth + 1) for _ in range(draw(st.integers(0, 3)))}
 
-    event = base_event(message=text_with_secret(),
-                       raw={"otel_signal": "logs", "attributes": {draw(KEYS): value(0) for _ in range(3)}},
-                       tool={"command": text_with_secret()})
+    event = base_event(
+        message=text_with_secret(),
+        raw={"otel_signal": "logs", "attributes": {draw(KEYS): value(0) for _ in range(3)}},
+        tool={"command": text_with_secret()},
+    )
     # The random text around a secret must not hold it by chance (hypothesis likes "0000...").
     assume(not any(distinct in text for distinct in secrets_found for text in texts))
     return event, secrets_found
 
 
-PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                                     HealthCheck.data_too_large])
+PROPERTY_SETTINGS = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 @PROPERTY_SETTINGS
@@ -818,7 +1068,9 @@ def test_property_no_secret_survives_and_the_line_fits(case: Tuple[Dict[str, Any
         assert distinct not in text
         assert json.dumps(distinct)[1:-1] not in text
     assert protected["content"]["redacted"] is True
-    assert protected["event"] == event["event"] and protected["timestamp"] == event["timestamp"]  # never dropped
+    assert (
+        protected["event"] == event["event"] and protected["timestamp"] == event["timestamp"]
+    )  # never dropped
 
 
 @PROPERTY_SETTINGS
@@ -829,13 +1081,19 @@ def test_property_protecting_twice_is_protecting_once(case: Tuple[Dict[str, Any]
 
 
 @PROPERTY_SETTINGS
-@given(st.recursive(st.one_of(st.text(max_size=3000), st.integers(), st.floats(allow_nan=False), st.none()),
-                    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                            st.dictionaries(st.text(max_size=20), inner, max_size=4)),
-                    max_leaves=40))
+@given(
+    st.recursive(
+        st.one_of(st.text(max_size=3000), st.integers(), st.floats(allow_nan=False), st.none()),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=20), inner, max_size=4)
+        ),
+        max_leaves=40,
+    )
+)
 def test_property_any_event_comes_back_valid_and_stable(payload: Any) -> None:
-    event = base_event(raw={"otel_signal": "logs", "attributes": {"payload": payload}},
-                       message=json.dumps(payload)[:6000])
+    event = base_event(
+        raw={"otel_signal": "logs", "attributes": {"payload": payload}}, message=json.dumps(payload)[:6000]
+    )
     protected = protect(event)
     data = line(protected).encode("utf-8")
     assert len(data) <= MAX_LINE_BYTES and json.loads(data) == protected
@@ -843,14 +1101,26 @@ def test_property_any_event_comes_back_valid_and_stable(payload: Any) -> None:
 
 
 @settings(PROPERTY_SETTINGS, max_examples=60)  # big events: fewer of them
-@given(st.lists(st.tuples(st.sampled_from(["raw", "raw_nested", "gen_ai", "message", "key"]),
-                          st.integers(0, 300), st.integers(0, 5000), st.integers(0, 3)), max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["raw", "raw_nested", "gen_ai", "message", "key"]),
+            st.integers(0, 300),
+            st.integers(0, 5000),
+            st.integers(0, 3),
+        ),
+        max_size=6,
+    )
+)
 def test_property_oversized_events_fit_keep_their_identity_and_stay_stable(
-        blocks: List[Tuple[str, int, int, int]]) -> None:
+    blocks: List[Tuple[str, int, int, int]],
+) -> None:
     event = base_event()
     for where, count, size, seed in blocks:
-        filler = {f"{where}_{seed}_{i}": body(size % 3000, seed + i, ALNUM + " =:\"'") + " token=abc12345"
-                  for i in range(count)}
+        filler = {
+            f"{where}_{seed}_{i}": body(size % 3000, seed + i, ALNUM + " =:\"'") + " token=abc12345"
+            for i in range(count)
+        }
         if where == "raw":
             event["raw"]["attributes"].update(filler)
         elif where == "raw_nested":
@@ -871,14 +1141,69 @@ def test_property_oversized_events_fit_keep_their_identity_and_stay_stable(
 
 # Pieces of the syntax the rules look at, to build text near their edges.
 FRAGMENTS = st.one_of(
-    st.sampled_from(["token", "Token", "password", "pwd", "PWD", "secret", "api_key", "X-Api-Key", "auth",
-                     "Authorization", "Bearer ", "Basic ", "bearer", "=", ":", ": ", " = ", "==", "=>", '"',
-                     "'", "`",
-                     "\\", '\\"', "{", "}", "[", "]", ",", ";", "&", " ", "\n", "\t", "--", "-", "$", "${", "://",
-                     "@", "https://u:", "sk-", "gh" + "p_", "AK" + "IA", "eyJ",
-                     "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "dXNlcjpwYXNz",
-                     "[REDACTED]", "[REDAC", "...[truncated]",
-                     "\x1b[31m", "\x1b]0;t\x07", "\ud800", "é", "🎉", ENV_SECRET, "true", "0" * 40]),
+    st.sampled_from(
+        [
+            "token",
+            "Token",
+            "password",
+            "pwd",
+            "PWD",
+            "secret",
+            "api_key",
+            "X-Api-Key",
+            "auth",
+            "Authorization",
+            "Bearer ",
+            "Basic ",
+            "bearer",
+            "=",
+            ":",
+            ": ",
+            " = ",
+            "==",
+            "=>",
+            '"',
+            "'",
+            "`",
+            "\\",
+            '\\"',
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ";",
+            "&",
+            " ",
+            "\n",
+            "\t",
+            "--",
+            "-",
+            "$",
+            "${",
+            "://",
+            "@",
+            "https://u:",
+            "sk-",
+            "gh" + "p_",
+            "AK" + "IA",
+            "eyJ",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "-----END RSA PRIVATE KEY-----",
+            "dXNlcjpwYXNz",
+            "[REDACTED]",
+            "[REDAC",
+            "...[truncated]",
+            "\x1b[31m",
+            "\x1b]0;t\x07",
+            "\ud800",
+            "é",
+            "🎉",
+            ENV_SECRET,
+            "true",
+            "0" * 40,
+        ]
+    ),
     st.text(alphabet=ALNUM + "-_=+/.", min_size=1, max_size=50),
     st.text(max_size=20),
 )
@@ -888,8 +1213,17 @@ FRAGMENTS = st.one_of(
 @given(st.lists(FRAGMENTS, max_size=60), st.integers(1, 120))
 def test_property_text_near_the_rules_edges_is_stable(fragments: List[str], repeat: int) -> None:
     text = "".join(fragments) * repeat  # long enough, often, to be cut
-    event = base_event(message=text, raw={"otel_signal": "logs", "attributes": {
-        "note": text, text[:100]: [text[:3000]], "json": json.dumps({"k": text[:500], "token": text[:50]})}})
+    event = base_event(
+        message=text,
+        raw={
+            "otel_signal": "logs",
+            "attributes": {
+                "note": text,
+                text[:100]: [text[:3000]],
+                "json": json.dumps({"k": text[:500], "token": text[:50]}),
+            },
+        },
+    )
     once = protect(event)
     data = line(once).encode("utf-8")
     assert len(data) <= MAX_LINE_BYTES and json.loads(data) == once
@@ -898,9 +1232,32 @@ def test_property_text_near_the_rules_edges_is_stable(fragments: List[str], repe
 
 
 # Every redaction rule needs one of these (case-insensitive); text without any must pass untouched.
-TRIGGERS = ("token", "secret", "pass", "pwd", "credential", "auth", "bearer", "basic", "://", "key", "sk-",
-            "k_live", "k_test", "gh", "xox", "npm_", "pypi-", "eyj", "akia", "asia", "aiza", "-----begin",
-            ENV_SECRET.lower(), RECEIVER_TOKEN.lower())
+TRIGGERS = (
+    "token",
+    "secret",
+    "pass",
+    "pwd",
+    "credential",
+    "auth",
+    "bearer",
+    "basic",
+    "://",
+    "key",
+    "sk-",
+    "k_live",
+    "k_test",
+    "gh",
+    "xox",
+    "npm_",
+    "pypi-",
+    "eyj",
+    "akia",
+    "asia",
+    "aiza",
+    "-----begin",
+    ENV_SECRET.lower(),
+    RECEIVER_TOKEN.lower(),
+)
 
 
 @PROPERTY_SETTINGS
@@ -929,20 +1286,38 @@ def test_property_sanitized_text_is_clean_utf8(text: str) -> None:
 def typical_tool_result(i: int) -> Dict[str, Any]:
     command = "git status --short && npm test -- --runInBand"
     tool_input = json.dumps({"command": command, "description": "Run tests"})
-    attributes = {"service.name": "claude-code", "service.version": "2.1.197", "user.id": "a" * 64,
-                  "session.id": "5f1c2d3e-1111-2222-3333-444455556666", "terminal.type": "non-interactive",
-                  "prompt.id": "6f1f1a52-4d1e-4b7c-9a55-3d2f7c1e0b11", "event.name": "tool_result",
-                  "event.timestamp": "2026-11-25T10:04:05.123Z", "event.sequence": 4, "tool_name": "Bash",
-                  "tool_use_id": f"toolu_01ABCDEFGHJKLMNOPQRST{i:05d}", "success": "true",
-                  "duration_ms": "1234",
-                  "tool_input_size_bytes": "84", "tool_result_size_bytes": "2311", "tool_input": tool_input}
-    return base_event(event={"kind": "agent_runtime", "action": "command.executed", "category": "command",
-                             "id": f"{i:032x}", "outcome": "success", "sequence": 4},
-                      tool={"name": "Bash", "command": command},
-                      command={"command": command, "duration_ms": 1234},
-                      gen_ai={"tool": {"name": "Bash", "call": {"id": attributes["tool_use_id"]}}},
-                      raw={"otel_signal": "logs", "event_name": "claude_code.tool_result",
-                           "attributes": attributes})
+    attributes = {
+        "service.name": "claude-code",
+        "service.version": "2.1.197",
+        "user.id": "a" * 64,
+        "session.id": "5f1c2d3e-1111-2222-3333-444455556666",
+        "terminal.type": "non-interactive",
+        "prompt.id": "6f1f1a52-4d1e-4b7c-9a55-3d2f7c1e0b11",
+        "event.name": "tool_result",
+        "event.timestamp": "2026-11-25T10:04:05.123Z",
+        "event.sequence": 4,
+        "tool_name": "Bash",
+        "tool_use_id": f"toolu_01ABCDEFGHJKLMNOPQRST{i:05d}",
+        "success": "true",
+        "duration_ms": "1234",
+        "tool_input_size_bytes": "84",
+        "tool_result_size_bytes": "2311",
+        "tool_input": tool_input,
+    }
+    return base_event(
+        event={
+            "kind": "agent_runtime",
+            "action": "command.executed",
+            "category": "command",
+            "id": f"{i:032x}",
+            "outcome": "success",
+            "sequence": 4,
+        },
+        tool={"name": "Bash", "command": command},
+        command={"command": command, "duration_ms": 1234},
+        gen_ai={"tool": {"name": "Bash", "call": {"id": attributes["tool_use_id"]}}},
+        raw={"otel_signal": "logs", "event_name": "claude_code.tool_result", "attributes": attributes},
+    )
 
 
 def test_protection_is_fast_enough_for_5000_events_a_second() -> None:

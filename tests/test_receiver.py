@@ -20,9 +20,18 @@ MiB = 1024 * 1024
 
 
 def log_request(n: int, start: int = 0, text: str = "x") -> dict:
-    records = [{"body": "claude_code.user_prompt", "attributes": {"i": i, "text": text}} for i in range(start, start + n)]
-    return {"resource_logs": [{"resource": {"attributes": {"service.name": "claude-code"}},
-                               "scope_logs": [{"log_records": records}]}]}
+    records = [
+        {"body": "claude_code.user_prompt", "attributes": {"i": i, "text": text}}
+        for i in range(start, start + n)
+    ]
+    return {
+        "resource_logs": [
+            {
+                "resource": {"attributes": {"service.name": "claude-code"}},
+                "scope_logs": [{"log_records": records}],
+            }
+        ]
+    }
 
 
 def pb_logs(n: int, start: int = 0, text: str = "x") -> bytes:
@@ -40,14 +49,24 @@ def pb_logs_of_size(size: int) -> bytes:
 
 
 def json_logs(n: int, start: int = 0) -> bytes:
-    records = [{"body": {"stringValue": "claude_code.user_prompt"},
-                "attributes": [{"key": "i", "value": {"intValue": str(i)}}]} for i in range(start, start + n)]
+    records = [
+        {
+            "body": {"stringValue": "claude_code.user_prompt"},
+            "attributes": [{"key": "i", "value": {"intValue": str(i)}}],
+        }
+        for i in range(start, start + n)
+    ]
     return json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": records}]}]}).encode()
 
 
 def indexes(collector: Collector) -> List[int]:
-    return sorted(r["attributes"]["i"] for b in collector.batches for rl in b.request["resource_logs"]
-                  for sl in rl["scope_logs"] for r in sl["log_records"])
+    return sorted(
+        r["attributes"]["i"]
+        for b in collector.batches
+        for rl in b.request["resource_logs"]
+        for sl in rl["scope_logs"]
+        for r in sl["log_records"]
+    )
 
 
 # --- framing and successful answers ----------------------------------------------------
@@ -60,7 +79,7 @@ def test_binds_loopback_on_a_kernel_chosen_port(receiver: Receiver) -> None:
 
 def test_chunked_protobuf_like_claude_code(receiver: Receiver, collector: Collector) -> None:
     body = pb_logs(20)
-    chunks = [body[i:i + 7] for i in range(0, len(body), 7)]
+    chunks = [body[i : i + 7] for i in range(0, len(body), 7)]
     (response,) = raw_exchange(receiver, request_bytes(chunks=chunks))
     assert response.status == 200
     assert response.headers["content-type"] == "application/x-protobuf"
@@ -95,12 +114,17 @@ def test_pipelined_keep_alive_requests_on_one_connection(receiver: Receiver, col
     assert indexes(collector) == list(range(40))
 
 
-@pytest.mark.parametrize("encoding,compress", [
-    ("gzip", gzip.compress),
-    ("deflate", zlib.compress),
-    ("identity", lambda b: b),
-])
-def test_content_encodings(receiver: Receiver, collector: Collector, encoding: str, compress: Callable) -> None:
+@pytest.mark.parametrize(
+    "encoding,compress",
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("identity", lambda b: b),
+    ],
+)
+def test_content_encodings(
+    receiver: Receiver, collector: Collector, encoding: str, compress: Callable
+) -> None:
     data = request_bytes(body=compress(pb_logs(8)), extra=(f"Content-Encoding: {encoding}",))
     (response,) = raw_exchange(receiver, data)
     assert response.status == 200
@@ -110,16 +134,38 @@ def test_content_encodings(receiver: Receiver, collector: Collector, encoding: s
 def test_multi_member_gzip(receiver: Receiver, collector: Collector) -> None:
     body = pb_logs(4)
     half = len(body) // 2
-    data = request_bytes(body=gzip.compress(body[:half]) + gzip.compress(body[half:]),
-                         extra=("Content-Encoding: gzip",))
+    data = request_bytes(
+        body=gzip.compress(body[:half]) + gzip.compress(body[half:]), extra=("Content-Encoding: gzip",)
+    )
     assert raw_exchange(receiver, data)[0].status == 200
     assert collector.wait_for_records(4) == 4
 
 
 def test_all_three_signals_and_stats(receiver: Receiver, collector: Collector) -> None:
-    traces = encode_protobuf("traces", {"resource_spans": [{"scope_spans": [{"spans": [{"name": "a"}, {"name": "b"}]}]}]})
-    metrics = encode_protobuf("metrics", {"resource_metrics": [{"scope_metrics": [{"metrics": [
-        {"name": "m", "gauge": {"data_points": [{"as_int": 1}, {"as_double": 2.0}, {"as_int": 3}]}}]}]}]})
+    traces = encode_protobuf(
+        "traces", {"resource_spans": [{"scope_spans": [{"spans": [{"name": "a"}, {"name": "b"}]}]}]}
+    )
+    metrics = encode_protobuf(
+        "metrics",
+        {
+            "resource_metrics": [
+                {
+                    "scope_metrics": [
+                        {
+                            "metrics": [
+                                {
+                                    "name": "m",
+                                    "gauge": {
+                                        "data_points": [{"as_int": 1}, {"as_double": 2.0}, {"as_int": 3}]
+                                    },
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ]
+        },
+    )
     data = request_bytes("/v1/logs", pb_logs(1)) + request_bytes("/v1/traces", traces)
     data += request_bytes("/v1/metrics", metrics)
     assert [r.status for r in raw_exchange(receiver, data, 3)] == [200, 200, 200]
@@ -130,7 +176,10 @@ def test_all_three_signals_and_stats(receiver: Receiver, collector: Collector) -
     assert stats["rejected"] == {}
     assert stats["bytes_received"] == len(pb_logs(1)) + len(traces) + len(metrics)
     assert {(r["signal"], r["status"], r["count"]) for r in stats["requests"]} == {
-        ("logs", 200, 1), ("traces", 200, 1), ("metrics", 200, 1)}
+        ("logs", 200, 1),
+        ("traces", 200, 1),
+        ("metrics", 200, 1),
+    }
 
 
 def test_empty_request_is_a_success(receiver: Receiver, collector: Collector) -> None:
@@ -144,7 +193,9 @@ def test_empty_request_is_a_success(receiver: Receiver, collector: Collector) ->
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong-token", TOKEN + "x", TOKEN[:-1]])
-def test_missing_or_wrong_token_is_401_and_records_nothing(receiver: Receiver, collector: Collector, token) -> None:
+def test_missing_or_wrong_token_is_401_and_records_nothing(
+    receiver: Receiver, collector: Collector, token
+) -> None:
     (response,) = raw_exchange(receiver, request_bytes(body=pb_logs(3), token=token))
     assert response.status == 401
     receiver.wait_idle(quiet=0.01)
@@ -228,8 +279,10 @@ def test_body_one_byte_over_the_limit_is_413(make_receiver, collector: Collector
 
 
 def test_default_body_limit_refuses_before_reading(receiver: Receiver) -> None:
-    head = (f"POST /v1/logs HTTP/1.1\r\nContent-Type: application/x-protobuf\r\nx-beacon-token: {TOKEN}\r\n"
-            f"Content-Length: {32 * MiB + 1}\r\n\r\n").encode()
+    head = (
+        f"POST /v1/logs HTTP/1.1\r\nContent-Type: application/x-protobuf\r\nx-beacon-token: {TOKEN}\r\n"
+        f"Content-Length: {32 * MiB + 1}\r\n\r\n"
+    ).encode()
     with raw_connect(receiver) as sock:
         sock.sendall(head)  # no body at all: the answer must not wait for it
         response = read_response(sock.makefile("rb"))
@@ -312,8 +365,12 @@ def test_fifty_concurrent_exporters(receiver: Receiver, collector: Collector) ->
             conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=30)
             for k in range(4):
                 start = (n * 4 + k) * 10
-                conn.request("POST", "/v1/logs", body=pb_logs(10, start=start),
-                             headers={"Content-Type": "application/x-protobuf", "x-beacon-token": TOKEN})
+                conn.request(
+                    "POST",
+                    "/v1/logs",
+                    body=pb_logs(10, start=start),
+                    headers={"Content-Type": "application/x-protobuf", "x-beacon-token": TOKEN},
+                )
                 response = conn.getresponse()
                 response.read()
                 assert response.status == 200
@@ -415,8 +472,12 @@ def test_ipv6_loopback(collector: Collector) -> None:
     try:
         assert receiver.url == f"http://[::1]:{receiver.port}"
         conn = http.client.HTTPConnection("::1", receiver.port, timeout=10)
-        conn.request("POST", "/v1/logs", body=pb_logs(2),
-                     headers={"Content-Type": "application/x-protobuf", "x-beacon-token": TOKEN})
+        conn.request(
+            "POST",
+            "/v1/logs",
+            body=pb_logs(2),
+            headers={"Content-Type": "application/x-protobuf", "x-beacon-token": TOKEN},
+        )
         assert conn.getresponse().status == 200
         conn.close()
     finally:
@@ -436,8 +497,11 @@ def test_a_flood_waits_for_a_slow_consumer_instead_of_filling_memory() -> None:
     answers: List[int] = []
     try:
         assert raw_exchange(receiver, request_bytes(body=pb_logs(5)))[0].status == 200  # fills the queue
-        second = threading.Thread(target=lambda: answers.append(raw_exchange(receiver, request_bytes(
-            body=pb_logs(5, start=5)))[0].status))
+        second = threading.Thread(
+            target=lambda: answers.append(
+                raw_exchange(receiver, request_bytes(body=pb_logs(5, start=5)))[0].status
+            )
+        )
         second.start()
         assert receiver.wait_for(lambda: receiver.in_flight == 1, timeout=10)  # held by backpressure
         assert answers == []
@@ -452,8 +516,9 @@ def test_a_flood_waits_for_a_slow_consumer_instead_of_filling_memory() -> None:
 
 def test_backpressure_never_refuses_a_request() -> None:
     release = threading.Event()
-    receiver = Receiver(lambda batch: release.wait(30), token=TOKEN, max_queued_records=1,
-                        backpressure_timeout=0.05).start()
+    receiver = Receiver(
+        lambda batch: release.wait(30), token=TOKEN, max_queued_records=1, backpressure_timeout=0.05
+    ).start()
     try:
         data = b"".join(request_bytes(body=pb_logs(2, start=2 * i)) for i in range(3))
         assert [r.status for r in raw_exchange(receiver, data, 3)] == [200, 200, 200]

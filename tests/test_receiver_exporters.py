@@ -29,8 +29,12 @@ COMPRESSIONS = [Compression.NoCompression, Compression.Gzip]
 
 
 def exporter_options(receiver: Receiver, signal: str, compression: Compression) -> Dict[str, Any]:
-    return {"endpoint": f"{receiver.url}/v1/{signal}", "headers": {"x-beacon-token": TOKEN},
-            "compression": compression, "timeout": 10}
+    return {
+        "endpoint": f"{receiver.url}/v1/{signal}",
+        "headers": {"x-beacon-token": TOKEN},
+        "compression": compression,
+        "timeout": 10,
+    }
 
 
 def records_of(collector: Collector, signal: str) -> List[Dict[str, Any]]:
@@ -46,15 +50,22 @@ def records_of(collector: Collector, signal: str) -> List[Dict[str, Any]]:
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS, ids=["identity", "gzip"])
-def test_log_records_arrive_exactly_once(receiver: Receiver, collector: Collector, compression: Compression) -> None:
+def test_log_records_arrive_exactly_once(
+    receiver: Receiver, collector: Collector, compression: Compression
+) -> None:
     provider = LoggerProvider(resource=RESOURCE)
-    provider.add_log_record_processor(BatchLogRecordProcessor(
-        OTLPLogExporter(**exporter_options(receiver, "logs", compression)), max_export_batch_size=64))
+    provider.add_log_record_processor(
+        BatchLogRecordProcessor(
+            OTLPLogExporter(**exporter_options(receiver, "logs", compression)), max_export_batch_size=64
+        )
+    )
     # The stdlib logging bridge: the one log API every supported SDK release shares.
     logger = logging.Logger(f"com.anthropic.claude_code.events.{compression.name}")
     logger.addHandler(LoggingHandler(logger_provider=provider))
     for i in range(300):
-        logger.warning("claude_code.tool_result", extra={"i": i, "tool_name": "Bash", "ok": True, "cost": 0.5})
+        logger.warning(
+            "claude_code.tool_result", extra={"i": i, "tool_name": "Bash", "ok": True, "cost": 0.5}
+        )
     provider.shutdown()
 
     assert collector.wait_for_records(300) == 300
@@ -68,16 +79,24 @@ def test_log_records_arrive_exactly_once(receiver: Receiver, collector: Collecto
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS, ids=["identity", "gzip"])
-def test_spans_arrive_exactly_once(receiver: Receiver, collector: Collector, compression: Compression) -> None:
+def test_spans_arrive_exactly_once(
+    receiver: Receiver, collector: Collector, compression: Compression
+) -> None:
     provider = TracerProvider(resource=RESOURCE)
-    provider.add_span_processor(BatchSpanProcessor(
-        OTLPSpanExporter(**exporter_options(receiver, "traces", compression)), max_export_batch_size=50))
+    provider.add_span_processor(
+        BatchSpanProcessor(
+            OTLPSpanExporter(**exporter_options(receiver, "traces", compression)), max_export_batch_size=50
+        )
+    )
     tracer = provider.get_tracer("com.anthropic.claude_code.tracing")
     expected = {}
     for i in range(120):
         with tracer.start_as_current_span(f"claude_code.tool.{i}", attributes={"i": i}) as span:
             context = span.get_span_context()
-            expected[f"claude_code.tool.{i}"] = (format(context.trace_id, "032x"), format(context.span_id, "016x"))
+            expected[f"claude_code.tool.{i}"] = (
+                format(context.trace_id, "032x"),
+                format(context.span_id, "016x"),
+            )
     provider.shutdown()
 
     assert collector.wait_for_records(120) == 120
@@ -89,9 +108,13 @@ def test_spans_arrive_exactly_once(receiver: Receiver, collector: Collector, com
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS, ids=["identity", "gzip"])
-def test_metric_points_arrive_exactly_once(receiver: Receiver, collector: Collector, compression: Compression) -> None:
+def test_metric_points_arrive_exactly_once(
+    receiver: Receiver, collector: Collector, compression: Compression
+) -> None:
     reader = PeriodicExportingMetricReader(
-        OTLPMetricExporter(**exporter_options(receiver, "metrics", compression)), export_interval_millis=3_600_000)
+        OTLPMetricExporter(**exporter_options(receiver, "metrics", compression)),
+        export_interval_millis=3_600_000,
+    )
     provider = MeterProvider(resource=RESOURCE, metric_readers=[reader])
     meter = provider.get_meter("com.anthropic.claude_code")
     tokens = meter.create_counter("claude_code.token.usage", unit="tokens")
@@ -101,10 +124,19 @@ def test_metric_points_arrive_exactly_once(receiver: Receiver, collector: Collec
     provider.shutdown()
 
     assert collector.wait_for_records(4) == 4
-    metrics = {m["name"]: m for b in collector.batches for r in b.request["resource_metrics"]
-               for s in r["scope_metrics"] for m in s["metrics"]}
+    metrics = {
+        m["name"]: m
+        for b in collector.batches
+        for r in b.request["resource_metrics"]
+        for s in r["scope_metrics"]
+        for m in s["metrics"]
+    }
     points = metrics["claude_code.token.usage"]["sum"]["data_points"]
-    assert {p["attributes"]["type"]: p["as_int"] for p in points} == {"input": 120, "output": 25, "cacheRead": 7}
+    assert {p["attributes"]["type"]: p["as_int"] for p in points} == {
+        "input": 120,
+        "output": 25,
+        "cacheRead": 7,
+    }
     assert metrics["claude_code.token.usage"]["sum"]["is_monotonic"] is True
     histogram = metrics["duration"]["histogram"]["data_points"][0]
     assert histogram["count"] == 1 and histogram["sum"] == 12.5

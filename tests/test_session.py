@@ -68,8 +68,13 @@ def run_agent(exports: Dict[str, str], *args: str) -> int:
 
 def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
     github_env, outputs = tmp_path / "github_env", tmp_path / "github_output"
-    env = environ(tmp_path, GITHUB_ENV=str(github_env), GITHUB_OUTPUT=str(outputs), GITHUB_ACTIONS="true",
-                  OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="https://elsewhere.invalid/v1/logs")
+    env = environ(
+        tmp_path,
+        GITHUB_ENV=str(github_env),
+        GITHUB_OUTPUT=str(outputs),
+        GITHUB_ACTIONS="true",
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="https://elsewhere.invalid/v1/logs",
+    )
     start = beacon_run(tmp_path, "ci", "start", "--harness", "claude", env=env)
     assert start.code == 0, start.stderr
     state = state_of(tmp_path)
@@ -80,8 +85,11 @@ def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
     assert exports["OTEL_EXPORTER_OTLP_ENDPOINT"] == state["url"]
     assert exports["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] == ""  # would bypass the receiver: cleared
     assert exports["BEACON_CI_STATE_PATH"] == str(tmp_path / "runner" / "beacon" / "session.json")
-    assert read_github_file(outputs) == {"log-path": state["log_path"], "state-path": state["state_path"],
-                                         "codex-home": ""}
+    assert read_github_file(outputs) == {
+        "log-path": state["log_path"],
+        "state-path": state["state_path"],
+        "codex-home": "",
+    }
 
     assert run_agent(exports) == 0
     assert run_agent(exports) == 0  # a second agent in a later step: the same log
@@ -96,7 +104,7 @@ def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
 def test_export_lines_for_other_ci_systems(tmp_path: Path) -> None:
     start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
     assert start.code == 0
-    script = f'eval "$(cat <<\'EOF\'\n{start.stdout}EOF\n)"; exec {sys.executable} {FAKE_AGENT}'
+    script = f"eval \"$(cat <<'EOF'\n{start.stdout}EOF\n)\"; exec {sys.executable} {FAKE_AGENT}"
     assert subprocess.run(["sh", "-c", script], env=environ(tmp_path), timeout=60).returncode == 0
     assert beacon_run(tmp_path, "ci", "finish").code == 0
 
@@ -117,14 +125,19 @@ def test_finish_twice_and_start_twice(tmp_path: Path) -> None:
 
 def exports_from(stdout: str) -> Dict[str, str]:
     """The `export KEY=value` lines ci start prints outside GitHub Actions (values are plain here)."""
-    pairs = (line[len("export "):].split("=", 1) for line in stdout.splitlines() if line.startswith("export "))
+    pairs = (
+        line[len("export ") :].split("=", 1) for line in stdout.splitlines() if line.startswith("export ")
+    )
     return {key: value.strip("'") for key, value in pairs}
 
 
 def test_finish_without_start(tmp_path: Path) -> None:
     finish = beacon_run(tmp_path, "ci", "finish")
     assert finish.code == beacon.EXIT_ERROR
-    assert finish.stderr.startswith("beacon: no capture to finish:") and "run beacon ci start first" in finish.stderr
+    assert (
+        finish.stderr.startswith("beacon: no capture to finish:")
+        and "run beacon ci start first" in finish.stderr
+    )
 
 
 def test_a_receiver_killed_before_finish_still_validates_what_it_wrote(tmp_path: Path) -> None:
@@ -147,7 +160,9 @@ def test_a_cancelled_job_leaves_a_complete_log(tmp_path: Path) -> None:
     finish = beacon_run(tmp_path, "ci", "finish")
     assert finish.code == 0
     log = Path(state["log_path"]).read_text().splitlines()
-    assert len(log) == EVENTS_PER_SESSION and all(json.loads(line)["capture"]["mode"] == "session" for line in log)
+    assert len(log) == EVENTS_PER_SESSION and all(
+        json.loads(line)["capture"]["mode"] == "session" for line in log
+    )
 
 
 def test_multi_line_values_use_a_heredoc(tmp_path: Path) -> None:

@@ -450,7 +450,9 @@ def test_fake_agent_is_python() -> None:
 
 def test_with_json_on_github_the_document_is_stdouts_last_line(tmp_path: Path) -> None:
     env = environ(tmp_path, GITHUB_ACTIONS="true")
-    run = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent("--no-telemetry"), env=env)
+    run = beacon_run(
+        tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent("--no-telemetry"), env=env
+    )
     assert run.code == beacon.EXIT_VALIDATION
     lines = run.stdout.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("::error::beacon: telemetry validation failed")

@@ -17,9 +17,9 @@ What it measures
 1. end_to_end: records/s through real HTTP into a beacon_otlp.Receiver's consumer, for
    protobuf and OTLP/JSON bodies, with 1 and 8 concurrent clients. Every request carries a
    batch of 512 log records shaped like Claude Code's claude_code.user_prompt / api_request /
-   tool_result events (beacon_otlp.encode_protobuf and
-   beacon_otlp.encode_json), sent with Transfer-Encoding: chunked in 64 KiB chunks (Claude Code
-   sends chunked bodies) over one keep-alive http.client connection per client thread. The clients run in a separate
+   tool_result events (beacon_otlp.encode_protobuf and beacon_otlp.encode_json), sent with
+   Transfer-Encoding: chunked in 64 KiB chunks (Claude Code sends chunked bodies) over one
+   keep-alive http.client connection per client thread. The clients run in a separate
    process (`tools/bench.py --child client`), as an agent would, so that their own Python
    work does not compete with the receiver for this process's GIL. The clock starts when the
    clients are told to go and stops when the consumer (which only counts batch.records) has
@@ -124,8 +124,16 @@ _SCOPE = {"name": "com.anthropic.claude_code.events", "version": "2.1.197"}
 _MODELS = ("claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-haiku-4-5-20251001")
 _WORDS = ("parser", "receiver", "config", "report", "session", "redact", "export", "bench", "wire", "shape")
 # One turn of an agent: a prompt, then model calls alternating with tool calls.
-_TURN = ("user_prompt", "api_request", "tool_result", "api_request", "tool_result", "api_request",
-         "tool_result", "api_request")
+_TURN = (
+    "user_prompt",
+    "api_request",
+    "tool_result",
+    "api_request",
+    "tool_result",
+    "api_request",
+    "tool_result",
+    "api_request",
+)
 
 
 def _iso(ns: int) -> str:
@@ -141,15 +149,22 @@ def _tool_call(rng: random.Random) -> Tuple[str, str, str]:
     if tool == "Bash":
         command = f"python -m pytest -q tests/test_{word}.py -k test_{rng.choice(_WORDS)}_{rng.randrange(50)}"
         tool_input = {"command": command, "description": f"Run the {word} tests", "timeout": 120000}
-        parameters = {"bash_command": "python", "full_command": command,
-                      "description": f"Run the {word} tests", "timeout": 120000}
+        parameters = {
+            "bash_command": "python",
+            "full_command": command,
+            "description": f"Run the {word} tests",
+            "timeout": 120000,
+        }
     elif tool == "Read":
         tool_input = {"file_path": path, "offset": rng.randrange(400), "limit": 200}
         parameters = {}
     elif tool == "Edit":
-        tool_input = {"file_path": path, "old_string": f"def {word}(self, value):\n        return value",
-                      "new_string": f"def {word}(self, value: int) -> int:\n        return value + 1",
-                      "replace_all": False}
+        tool_input = {
+            "file_path": path,
+            "old_string": f"def {word}(self, value):\n        return value",
+            "new_string": f"def {word}(self, value: int) -> int:\n        return value + 1",
+            "replace_all": False,
+        }
         parameters = {}
     else:
         tool_input = {"pattern": f"class {word.title()}", "path": "src", "output_mode": "content", "-n": True}
@@ -189,39 +204,49 @@ def make_request(variant: int, records: int = BATCH_RECORDS) -> Dict[str, Any]:
             attributes["prompt"] = "<REDACTED>"
         elif name == "api_request":
             input_tokens, output_tokens = rng.randrange(3, 4000), rng.randrange(20, 3000)
-            attributes.update({
-                "model": rng.choice(_MODELS),
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "cache_read_tokens": rng.randrange(0, 200_000),
-                "cache_creation_tokens": rng.randrange(0, 20_000),
-                "cost_usd": round(input_tokens * 3e-6 + output_tokens * 1.5e-5, 6),
-                "duration_ms": rng.randrange(400, 60_000),
-                "speed": "normal",
-            })
+            attributes.update(
+                {
+                    "model": rng.choice(_MODELS),
+                    "input_tokens": input_tokens,
+                    "output_tokens": output_tokens,
+                    "cache_read_tokens": rng.randrange(0, 200_000),
+                    "cache_creation_tokens": rng.randrange(0, 20_000),
+                    "cost_usd": round(input_tokens * 3e-6 + output_tokens * 1.5e-5, 6),
+                    "duration_ms": rng.randrange(400, 60_000),
+                    "speed": "normal",
+                }
+            )
         else:
             tool_name, tool_input, tool_parameters = _tool_call(rng)
-            attributes.update({
-                "tool_name": tool_name,
-                "tool_use_id": f"toolu_01{rng.getrandbits(88):022x}",
-                "success": "true" if rng.random() < 0.93 else "false",
-                "duration_ms": rng.randrange(1, 30_000),
-                "decision_type": "accept",
-                "decision_source": "config",
-                "tool_input": tool_input,
-                "tool_parameters": tool_parameters,
-                "tool_result_size_bytes": rng.randrange(0, 50_000),
-            })
-        log_records.append({
-            "time_unix_nano": now,
-            "observed_time_unix_nano": now + rng.randrange(10_000, 2_000_000),
-            "body": f"claude_code.{name}",
-            "attributes": attributes,
-        })
-    return {"resource_logs": [{
-        "resource": {"attributes": dict(_RESOURCE)},
-        "scope_logs": [{"scope": dict(_SCOPE), "log_records": log_records}],
-    }]}
+            attributes.update(
+                {
+                    "tool_name": tool_name,
+                    "tool_use_id": f"toolu_01{rng.getrandbits(88):022x}",
+                    "success": "true" if rng.random() < 0.93 else "false",
+                    "duration_ms": rng.randrange(1, 30_000),
+                    "decision_type": "accept",
+                    "decision_source": "config",
+                    "tool_input": tool_input,
+                    "tool_parameters": tool_parameters,
+                    "tool_result_size_bytes": rng.randrange(0, 50_000),
+                }
+            )
+        log_records.append(
+            {
+                "time_unix_nano": now,
+                "observed_time_unix_nano": now + rng.randrange(10_000, 2_000_000),
+                "body": f"claude_code.{name}",
+                "attributes": attributes,
+            }
+        )
+    return {
+        "resource_logs": [
+            {
+                "resource": {"attributes": dict(_RESOURCE)},
+                "scope_logs": [{"scope": dict(_SCOPE), "log_records": log_records}],
+            }
+        ]
+    }
 
 
 def encode_body(fmt: str, request: Dict[str, Any]) -> bytes:
@@ -250,7 +275,7 @@ def client_main(args: argparse.Namespace) -> int:
     tail_body = encode_body(fmt, make_request(0, tail)) if tail else b""
 
     def chunked(body: bytes) -> Tuple[bytes, ...]:
-        return tuple(body[i:i + CHUNK_BYTES] for i in range(0, len(body), CHUNK_BYTES))
+        return tuple(body[i : i + CHUNK_BYTES] for i in range(0, len(body), CHUNK_BYTES))
 
     chunk_sets = [chunked(b) for b in bodies]
     tail_chunks = chunked(tail_body)
@@ -260,8 +285,9 @@ def client_main(args: argparse.Namespace) -> int:
     ]
     headers = {"Content-Type": FORMATS[fmt], TOKEN_HEADER: token, "User-Agent": "beacon-bench"}
 
-    connections = [http.client.HTTPConnection("127.0.0.1", args.port, timeout=120)
-                   for _ in range(args.clients)]
+    connections = [
+        http.client.HTTPConnection("127.0.0.1", args.port, timeout=120) for _ in range(args.clients)
+    ]
     for conn in connections:
         conn.connect()
     lock = threading.Lock()
@@ -308,9 +334,14 @@ def client_main(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     for conn in connections:
         conn.close()
-    report = dict(totals, statuses={str(k): v for k, v in sorted(statuses.items())}, errors=errors[:10],
-                  error_count=len(errors), client_seconds=elapsed,
-                  body_bytes=len(bodies[0]) if bodies else len(tail_body))
+    report = dict(
+        totals,
+        statuses={str(k): v for k, v in sorted(statuses.items())},
+        errors=errors[:10],
+        error_count=len(errors),
+        client_seconds=elapsed,
+        body_bytes=len(bodies[0]) if bodies else len(tail_body),
+    )
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()
     ok = not errors and set(statuses) <= {200}
@@ -360,17 +391,23 @@ class PipelineSink:
 
     def __init__(self) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="beacon-bench-")
-        env = beacon.Environment(environ={"PATH": os.environ.get("PATH", "")}, stdout=io.StringIO(),
-                                 stderr=io.StringIO())
-        self.capture = beacon.Capture(env, ["claude"], beacon.resolve_paths({}, base_dir=self.tmp.name), "exec")
+        env = beacon.Environment(
+            environ={"PATH": os.environ.get("PATH", "")}, stdout=io.StringIO(), stderr=io.StringIO()
+        )
+        self.capture = beacon.Capture(
+            env, ["claude"], beacon.resolve_paths({}, base_dir=self.tmp.name), "exec"
+        )
 
     def finish(self) -> Dict[str, Any]:
         self.capture.finish()
         with open(self.capture.paths.log_path, "rb") as log:
             lines = sum(1 for _ in log)
         self.tmp.cleanup()
-        return {"events_written": self.capture.writer.written, "log_lines": lines,
-                "write_failures": self.capture.writer.failed}
+        return {
+            "events_written": self.capture.writer.written,
+            "log_lines": lines,
+            "write_failures": self.capture.writer.failed,
+        }
 
 
 def run_scenario(fmt: str, clients: int, records: int, sink: str = "count") -> Dict[str, Any]:
@@ -393,8 +430,20 @@ def run_scenario(fmt: str, clients: int, records: int, sink: str = "count") -> D
     affinity = _pinned_to_one_core() if pipeline is not None else None
     try:
         receiver.start()
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", "client", "--format", fmt,
-               "--clients", str(clients), "--records", str(records), "--port", str(receiver.port)]
+        cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            "client",
+            "--format",
+            fmt,
+            "--clients",
+            str(clients),
+            "--records",
+            str(records),
+            "--port",
+            str(receiver.port),
+        ]
         env = dict(os.environ, **{TOKEN_ENV: token})
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
         if affinity is not None and len(affinity) > 1:
@@ -432,15 +481,20 @@ def run_scenario(fmt: str, clients: int, records: int, sink: str = "count") -> D
         "lost": records - consumer.records,
         "requests": requests,
         "all_200": all_200,
-        "zero_loss": reached and sent == records == consumer.records and all_200
-                     and not client.get("error_count") and stats["consumer_errors"] == 0,
+        "zero_loss": reached
+        and sent == records == consumer.records
+        and all_200
+        and not client.get("error_count")
+        and stats["consumer_errors"] == 0,
         "seconds": round(seconds, 3),
         "body_bytes": client.get("body_bytes"),
         "mb_per_s": round(body_bytes / seconds / 1e6, 1) if reached else None,
     }
     if pipeline is not None:
         result.update(written)
-        result["zero_loss"] = result["zero_loss"] and written.get("events_written") == written.get("log_lines") == records
+        result["zero_loss"] = (
+            result["zero_loss"] and written.get("events_written") == written.get("log_lines") == records
+        )
     if client.get("error_count") or not all_200:
         result["client_statuses"] = client.get("statuses")
         result["client_errors"] = client.get("errors")
@@ -486,7 +540,16 @@ def measure_rss(records: int, sink: str = "count") -> Dict[str, Any]:
     """Run rss_main in a fresh child. Linux carries a parent's peak RSS into ru_maxrss of a
     child it spawns (the exec'd image inherits the old address space's high-water mark), so
     call this while this process is still small: before any body is built."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", "rss", "--records", str(records), "--sink", sink]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        "rss",
+        "--records",
+        str(records),
+        "--sink",
+        sink,
+    ]
     done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
     child = json.loads(done.stdout.strip().splitlines()[-1])
     return {
@@ -506,8 +569,18 @@ def measure_rss(records: int, sink: str = "count") -> Dict[str, Any]:
 
 def measure_exec_overhead(runs: int) -> Dict[str, Any]:
     """Median wall time of `beacon ci exec -- true` minus that of plain `true`."""
-    beacon_cmd = [sys.executable, os.path.join(ROOT, "beacon.py"), "ci", "exec", "--harness", "claude",
-                  "--require-telemetry", "false", "--", "true"]
+    beacon_cmd = [
+        sys.executable,
+        os.path.join(ROOT, "beacon.py"),
+        "ci",
+        "exec",
+        "--harness",
+        "claude",
+        "--require-telemetry",
+        "false",
+        "--",
+        "true",
+    ]
     with tempfile.TemporaryDirectory(prefix="beacon-bench-") as tmp:
         env = dict(os.environ, RUNNER_TEMP=tmp)
         timings: Dict[str, List[float]] = {"beacon": [], "plain": []}
@@ -517,8 +590,12 @@ def measure_exec_overhead(runs: int) -> Dict[str, Any]:
                 subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
                 timings[name].append((time.perf_counter() - started) * 1000)
     beacon_ms, plain_ms = statistics.median(timings["beacon"]), statistics.median(timings["plain"])
-    return {"runs": runs, "beacon_median_ms": round(beacon_ms, 1), "plain_median_ms": round(plain_ms, 1),
-            "added_ms": round(beacon_ms - plain_ms, 1)}
+    return {
+        "runs": runs,
+        "beacon_median_ms": round(beacon_ms, 1),
+        "plain_median_ms": round(plain_ms, 1),
+        "added_ms": round(beacon_ms - plain_ms, 1),
+    }
 
 
 def measure_session(runs: int) -> Dict[str, Any]:
@@ -530,13 +607,23 @@ def measure_session(runs: int) -> Dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="beacon-bench-") as tmp:
             env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
             env["RUNNER_TEMP"] = tmp
-            for name, extra in (("start", ["--harness", "claude"]), ("finish", ["--require-telemetry", "false"])):
+            for name, extra in (
+                ("start", ["--harness", "claude"]),
+                ("finish", ["--require-telemetry", "false"]),
+            ):
                 started = time.perf_counter()
-                subprocess.run([sys.executable, script, "ci", name, *extra], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, check=True)
+                subprocess.run(
+                    [sys.executable, script, "ci", name, *extra],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    check=True,
+                )
                 timings[name].append((time.perf_counter() - started) * 1000)
-    return {"runs": runs, **{f"{name}_median_ms": round(statistics.median(values), 1)
-                             for name, values in timings.items()}}
+    return {
+        "runs": runs,
+        **{f"{name}_median_ms": round(statistics.median(values), 1) for name, values in timings.items()},
+    }
 
 
 # --- forwarding -------------------------------------------------------------------------------
@@ -564,7 +651,7 @@ def _forward_rate(target: str, url: str, environ: Dict[str, str], events: List[D
     forwarder = beacon_export.make_forwarder(target, url, environ)
     started = time.perf_counter()
     for start in range(0, len(events), 100):  # in batches, as the capture submits them
-        forwarder.submit(events[start:start + 100])
+        forwarder.submit(events[start : start + 100])
     result = forwarder.close(120)
     elapsed = time.perf_counter() - started
     if result.failed:
@@ -582,15 +669,25 @@ def measure_forwarding(count: int) -> Dict[str, Any]:
     receiver = beacon_otlp.Receiver(lambda batch: received.update(logs=batch.records), token="bench-token")
     receiver.start()
     try:
-        hec_rate = _forward_rate("splunk", f"http://127.0.0.1:{hec.server_address[1]}",
-                                 {"BEACON_CI_SPLUNK_HEC_TOKEN": "bench-token"}, events)
-        otlp_rate = _forward_rate("otlp", receiver.url, {"BEACON_CI_OTLP_HEADERS": f"{TOKEN_HEADER}=bench-token"},
-                                  events)
+        hec_rate = _forward_rate(
+            "splunk",
+            f"http://127.0.0.1:{hec.server_address[1]}",
+            {"BEACON_CI_SPLUNK_HEC_TOKEN": "bench-token"},
+            events,
+        )
+        otlp_rate = _forward_rate(
+            "otlp", receiver.url, {"BEACON_CI_OTLP_HEADERS": f"{TOKEN_HEADER}=bench-token"}, events
+        )
     finally:
         hec.shutdown()
         receiver.stop()
-    return {"events": count, "hec_events_per_s": hec_rate, "otlp_events_per_s": otlp_rate,
-            "hec_received": _HecSink.events, "otlp_received": received["logs"]}
+    return {
+        "events": count,
+        "hec_events_per_s": hec_rate,
+        "otlp_events_per_s": otlp_rate,
+        "hec_received": _HecSink.events,
+        "otlp_received": received["logs"],
+    }
 
 
 def _sample_events(count: int) -> List[Dict[str, Any]]:
@@ -599,8 +696,9 @@ def _sample_events(count: int) -> List[Dict[str, Any]]:
     protector = beacon.Protector([])
     session: List[Dict[str, Any]] = []
     for signal_name, request in beacon.synthetic_claude_session("bench", time.time_ns()):
-        batch = beacon_otlp.Batch(signal_name, request, PROTOBUF, beacon_otlp.count_records(signal_name, request),
-                                  time.time())
+        batch = beacon_otlp.Batch(
+            signal_name, request, PROTOBUF, beacon_otlp.count_records(signal_name, request), time.time()
+        )
         session += [protector.protect_event(event) for event in normalizer.events(batch)]
     return [session[n % len(session)] for n in range(count)]
 
@@ -642,6 +740,7 @@ def measure_decode(rounds: int, reps: int) -> Dict[str, Any]:
         reference["missing"] = f"{exc} (install the test extras: pip install -e '.[test]')"
         us["reference_parse_plus_to_dict"] = us["reference_parse_only"] = None
     else:
+
         def reference_parse() -> Any:
             message = ExportLogsServiceRequest()
             message.ParseFromString(pb)
@@ -654,8 +753,11 @@ def measure_decode(rounds: int, reps: int) -> Dict[str, Any]:
         agree = agree and json_format.Parse(js, ExportLogsServiceRequest()) == reference_parse()
         us["reference_parse_plus_to_dict"] = best_us_per_record(reference_to_dict, rounds, reps, n)
         us["reference_parse_only"] = best_us_per_record(reference_parse, rounds, reps, n)
-        reference.update(protobuf=google.protobuf.__version__, api_implementation=api_implementation.Type(),
-                         opentelemetry_proto=_dist_version("opentelemetry-proto"))
+        reference.update(
+            protobuf=google.protobuf.__version__,
+            api_implementation=api_implementation.Type(),
+            opentelemetry_proto=_dist_version("opentelemetry-proto"),
+        )
     return {
         "us_per_record": us,
         "bodies_agree": bool(agree),
@@ -669,6 +771,7 @@ def measure_decode(rounds: int, reps: int) -> Dict[str, Any]:
 def _dist_version(name: str) -> Optional[str]:
     try:
         from importlib.metadata import version
+
         return version(name)
     except Exception:
         return None
@@ -724,29 +827,49 @@ def main(argv: Optional[List[str]] = None) -> int:
     ref_us = us["reference_parse_plus_to_dict"]
     zero_loss = all(s["zero_loss"] for f in end_to_end.values() for s in f.values()) and rss["zero_loss"]
     targets: Dict[str, Any] = {
-        "protobuf_1_client_records_per_s": {"value": pb1, "target": f">= {TARGET_RECORDS_PER_S}",
-                                            "met": pb1 >= TARGET_RECORDS_PER_S},
+        "protobuf_1_client_records_per_s": {
+            "value": pb1,
+            "target": f">= {TARGET_RECORDS_PER_S}",
+            "met": pb1 >= TARGET_RECORDS_PER_S,
+        },
         "protobuf_decode_vs_reference": {
             "value": round(ref_us / us["beacon_protobuf"], 2) if ref_us else None,
             "target": ">= 1.0 (reference us/record / beacon us/record)",
-            "met": bool(ref_us) and us["beacon_protobuf"] <= ref_us},
+            "met": bool(ref_us) and us["beacon_protobuf"] <= ref_us,
+        },
         "zero_loss": {"value": zero_loss, "target": "every scenario", "met": zero_loss},
-        "peak_rss_mb": {"value": rss["peak_mb"],
-                        "target": f"< {TARGET_PEAK_RSS_MB:g} MB for {RSS_RECORDS} records",
-                        "met": rss["peak_mb"] < TARGET_PEAK_RSS_MB and rss_records >= RSS_RECORDS},
+        "peak_rss_mb": {
+            "value": rss["peak_mb"],
+            "target": f"< {TARGET_PEAK_RSS_MB:g} MB for {RSS_RECORDS} records",
+            "met": rss["peak_mb"] < TARGET_PEAK_RSS_MB and rss_records >= RSS_RECORDS,
+        },
     }
     pipeline_rate = pipeline["records_per_s"] or 0
-    targets["pipeline_records_per_s_one_core"] = {"value": pipeline_rate, "target": f">= {TARGET_PIPELINE_PER_S}",
-                                                  "met": pipeline_rate >= TARGET_PIPELINE_PER_S}
-    targets["pipeline_zero_loss"] = {"value": pipeline["zero_loss"], "target": "every record written",
-                                     "met": pipeline["zero_loss"]}
-    targets["pipeline_peak_rss_mb"] = {"value": pipeline["peak_mb"],
-                                       "target": f"< {TARGET_PIPELINE_RSS_MB:g} MB for {RSS_RECORDS} records",
-                                       "met": pipeline["peak_mb"] < TARGET_PIPELINE_RSS_MB and rss_records >= RSS_RECORDS}
-    targets["exec_overhead_ms"] = {"value": overhead["added_ms"], "target": f"< {TARGET_EXEC_OVERHEAD_MS:g}",
-                                   "met": overhead["added_ms"] < TARGET_EXEC_OVERHEAD_MS}
-    targets["session_start_ms"] = {"value": session["start_median_ms"], "target": f"< {TARGET_START_MS:g}",
-                                   "met": session["start_median_ms"] < TARGET_START_MS}
+    targets["pipeline_records_per_s_one_core"] = {
+        "value": pipeline_rate,
+        "target": f">= {TARGET_PIPELINE_PER_S}",
+        "met": pipeline_rate >= TARGET_PIPELINE_PER_S,
+    }
+    targets["pipeline_zero_loss"] = {
+        "value": pipeline["zero_loss"],
+        "target": "every record written",
+        "met": pipeline["zero_loss"],
+    }
+    targets["pipeline_peak_rss_mb"] = {
+        "value": pipeline["peak_mb"],
+        "target": f"< {TARGET_PIPELINE_RSS_MB:g} MB for {RSS_RECORDS} records",
+        "met": pipeline["peak_mb"] < TARGET_PIPELINE_RSS_MB and rss_records >= RSS_RECORDS,
+    }
+    targets["exec_overhead_ms"] = {
+        "value": overhead["added_ms"],
+        "target": f"< {TARGET_EXEC_OVERHEAD_MS:g}",
+        "met": overhead["added_ms"] < TARGET_EXEC_OVERHEAD_MS,
+    }
+    targets["session_start_ms"] = {
+        "value": session["start_median_ms"],
+        "target": f"< {TARGET_START_MS:g}",
+        "met": session["start_median_ms"] < TARGET_START_MS,
+    }
     targets["all_met"] = all(t["met"] for t in targets.values())
 
     report = {

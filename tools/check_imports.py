@@ -66,8 +66,11 @@ def violations(path: Path, allowed_top_level: set[str]) -> list[tuple[int, str]]
 
 def main() -> int:
     allowed = set(sys.stdlib_module_names) | top_level_names()
-    found = [(name, line, module) for name in runtime_sources()
-             for line, module in violations(ROOT / name, allowed)]
+    found = [
+        (name, line, module)
+        for name in runtime_sources()
+        for line, module in violations(ROOT / name, allowed)
+    ]
     for name, line, module in found:
         print(f"{name}:{line}: imports {module}, which is not in the standard library", file=sys.stderr)
     return 1 if found else 0

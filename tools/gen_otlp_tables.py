@@ -38,7 +38,7 @@ def _roots() -> Dict[str, Any]:
 
 def _short(full_name: str) -> str:
     assert full_name.startswith(PREFIX), full_name
-    return full_name[len(PREFIX):]
+    return full_name[len(PREFIX) :]
 
 
 def _is_repeated(field: Any) -> bool:

@@ -45,9 +45,21 @@ def npm_install(name: str, package: str, version: str, timeout: float = 600) -> 
             if npm is None:
                 raise RuntimeError("npm is required to install the agent CLIs")
             subprocess.run(
-                [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--no-save",
-                 f"{package}@{version}"],
-                check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    str(prefix),
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-save",
+                    f"{package}@{version}",
+                ],
+                check=True,
+                timeout=timeout,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             marker.touch()
     return prefix / "node_modules" / ".bin"
 
@@ -105,7 +117,9 @@ class FakeModelServer:
 
             def _handle(self) -> None:
                 body = read_body(self)
-                request = RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                request = RecordedRequest(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
                 with server._lock:
                     server.requests.append(request)
                 for method, prefix, route in server.routes:
@@ -138,7 +152,7 @@ class FakeModelServer:
         with self._lock:
             self.errors.append(message)
 
-    def __enter__(self) -> "FakeModelServer":
+    def __enter__(self) -> FakeModelServer:
         self._thread.start()
         return self
 
@@ -163,8 +177,11 @@ def read_body(handler: BaseHTTPRequestHandler) -> bytes:
         handler.rfile.readline()
 
 
-def send_sse(handler: BaseHTTPRequestHandler, events: List[Tuple[Optional[str], Any]],
-             headers: Optional[Dict[str, str]] = None) -> None:
+def send_sse(
+    handler: BaseHTTPRequestHandler,
+    events: List[Tuple[Optional[str], Any]],
+    headers: Optional[Dict[str, str]] = None,
+) -> None:
     """Answer with a complete text/event-stream: (event name or None, JSON data) pairs."""
     parts = []
     for name, data in events:
@@ -181,7 +198,9 @@ def send_sse(handler: BaseHTTPRequestHandler, events: List[Tuple[Optional[str], 
     handler.wfile.write(body)
 
 
-def send_json(handler: BaseHTTPRequestHandler, status: int, document: Any, headers: Optional[Dict[str, str]] = None) -> None:
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, document: Any, headers: Optional[Dict[str, str]] = None
+) -> None:
     body = json.dumps(document).encode("utf-8")
     handler.send_response(status)
     handler.send_header("Content-Type", "application/json")
@@ -219,8 +238,15 @@ def run_in_group(argv: List[str], cwd: Path, env: Dict[str, str], timeout: float
     it, is killed, so nothing the test started outlives it; the test then fails with the
     tail of stderr.
     """
-    process = subprocess.Popen(argv, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        argv,
+        cwd=str(cwd),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -302,8 +328,9 @@ def record_exports(monkeypatch: pytest.MonkeyPatch) -> List[RawExport]:
 Entry = Dict[str, Any]  # one export as session.json describes it
 
 
-def save_bodies(directory: Path, exports: List[RawExport], extension: str,
-                limit: Optional[int] = None) -> Tuple[List[Entry], List[Entry]]:
+def save_bodies(
+    directory: Path, exports: List[RawExport], extension: str, limit: Optional[int] = None
+) -> Tuple[List[Entry], List[Entry]]:
     """Replace the `<nn>-<signal>.<extension>` fixtures in `directory` by these bodies, byte for byte.
 
     Numbered in arrival order; bodies over `limit` bytes are not written. Returns the
@@ -316,8 +343,12 @@ def save_bodies(directory: Path, exports: List[RawExport], extension: str,
     skipped: List[Entry] = []
     for number, export in enumerate(exports, 1):
         name = f"{number:02d}-{export.signal}.{extension}"
-        entry = {"file": name, "path": export.path, "content_type": export.content_type,
-                 "bytes": len(export.body)}
+        entry = {
+            "file": name,
+            "path": export.path,
+            "content_type": export.content_type,
+            "bytes": len(export.body),
+        }
         if limit is not None and len(export.body) > limit:
             skipped.append(entry)
             continue

@@ -68,26 +68,43 @@ def agent_env(home: Path, workdir: Path, api_url: str) -> Dict[str, str]:
     """
     del workdir
     tmp = home / "tmp"
-    return base_env(home, {
-        "ANTHROPIC_BASE_URL": api_url,
-        "ANTHROPIC_API_KEY": API_KEY,
-        "CLAUDE_CODE_TMPDIR": str(tmp),
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",  # no DNS or HTTP to Anthropic's hosts
-        "DISABLE_AUTOUPDATER": "1",
-        "DISABLE_ERROR_REPORTING": "1",
-        "DISABLE_TELEMETRY": "1",  # Anthropic's own analytics only; OTel export is unaffected
-    })
+    return base_env(
+        home,
+        {
+            "ANTHROPIC_BASE_URL": api_url,
+            "ANTHROPIC_API_KEY": API_KEY,
+            "CLAUDE_CODE_TMPDIR": str(tmp),
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",  # no DNS or HTTP to Anthropic's hosts
+            "DISABLE_AUTOUPDATER": "1",
+            "DISABLE_ERROR_REPORTING": "1",
+            "DISABLE_TELEMETRY": "1",  # Anthropic's own analytics only; OTel export is unaffected
+        },
+    )
 
 
 def command(prompt: str = PROMPT, executable: Optional[Path] = None) -> List[str]:
     """`claude -p` with the scripted session's permissions: Bash/Write/Read allowed, `rm` denied."""
-    return [str(executable or install()), "-p", prompt, "--output-format", "json",
-            "--allowedTools", TOOLS, "--disallowedTools", DENY_RULE]
+    return [
+        str(executable or install()),
+        "-p",
+        prompt,
+        "--output-format",
+        "json",
+        "--allowedTools",
+        TOOLS,
+        "--disallowedTools",
+        DENY_RULE,
+    ]
 
 
-def telemetry_env(endpoint: str, token: str, protocol: str = "http/protobuf", traces: bool = False,
-                  interval_ms: int = 1000, resource_attributes: Optional[Dict[str, str]] = None,
-                  ) -> Dict[str, str]:
+def telemetry_env(
+    endpoint: str,
+    token: str,
+    protocol: str = "http/protobuf",
+    traces: bool = False,
+    interval_ms: int = 1000,
+    resource_attributes: Optional[Dict[str, str]] = None,
+) -> Dict[str, str]:
     """OTLP export to `endpoint` (a base URL: the SDK appends /v1/logs, /v1/metrics, /v1/traces).
 
     The protocol must be explicit: unset, Claude silently exports nothing. The token goes
@@ -109,11 +126,13 @@ def telemetry_env(endpoint: str, token: str, protocol: str = "http/protobuf", tr
     if resource_attributes:
         env["OTEL_RESOURCE_ATTRIBUTES"] = ",".join(f"{k}={v}" for k, v in resource_attributes.items())
     if traces:
-        env.update({
-            "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
-            "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_TRACES_EXPORT_INTERVAL": str(interval_ms),
-        })
+        env.update(
+            {
+                "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_TRACES_EXPORT_INTERVAL": str(interval_ms),
+            }
+        )
     return env
 
 
@@ -139,17 +158,39 @@ def steps(workdir: str) -> List[Step]:
         return {"command": command, "description": description}
 
     return [
-        Step("shell", "Bash", bash(MARKER_COMMAND, "Print the marker"),
-             "toolu_01BEACONe2e0000000shell", False),
-        Step("write", "Write", {"file_path": path, "content": FILE_CONTENT},
-             "toolu_01BEACONe2e0000000write", False),
+        Step(
+            "shell", "Bash", bash(MARKER_COMMAND, "Print the marker"), "toolu_01BEACONe2e0000000shell", False
+        ),
+        Step(
+            "write",
+            "Write",
+            {"file_path": path, "content": FILE_CONTENT},
+            "toolu_01BEACONe2e0000000write",
+            False,
+        ),
         Step("read", "Read", {"file_path": path}, "toolu_01BEACONe2e00000000read", False),
-        Step("denied", "Bash", bash(f"rm -rf {workdir}/{DENIED_DIR}", "Remove a directory (denied)"),
-             "toolu_01BEACONe2e000000denied", True, denied=True),
-        Step("failing", "Bash", bash(FAILING_COMMAND, "List a missing directory"),
-             "toolu_01BEACONe2e00000failing", True),
-        Step("secret", "Bash", bash(SECRET_COMMAND, "Print a fake token"),
-             "toolu_01BEACONe2e000000secret", False),
+        Step(
+            "denied",
+            "Bash",
+            bash(f"rm -rf {workdir}/{DENIED_DIR}", "Remove a directory (denied)"),
+            "toolu_01BEACONe2e000000denied",
+            True,
+            denied=True,
+        ),
+        Step(
+            "failing",
+            "Bash",
+            bash(FAILING_COMMAND, "List a missing directory"),
+            "toolu_01BEACONe2e00000failing",
+            True,
+        ),
+        Step(
+            "secret",
+            "Bash",
+            bash(SECRET_COMMAND, "Print a fake token"),
+            "toolu_01BEACONe2e000000secret",
+            False,
+        ),
         Step("final", None, {}, "", False),
     ]
 
@@ -168,11 +209,13 @@ class ScriptedServer(FakeModelServer):
     """
 
     def __init__(self, workdir: Path) -> None:
-        super().__init__([
-            ("HEAD", "/", _answer_probe),
-            ("POST", "/v1/messages/count_tokens", _answer_count_tokens),
-            ("POST", "/v1/messages", _answer_messages),
-        ])
+        super().__init__(
+            [
+                ("HEAD", "/", _answer_probe),
+                ("POST", "/v1/messages/count_tokens", _answer_count_tokens),
+                ("POST", "/v1/messages", _answer_messages),
+            ]
+        )
         self.expected_workdir = str(workdir)
         self.workdir: Optional[str] = None
         self.turns: List[int] = []
@@ -196,8 +239,9 @@ def _answer_probe(server: FakeModelServer, request: RecordedRequest, handler: Ba
     handler.end_headers()
 
 
-def _answer_count_tokens(server: FakeModelServer, request: RecordedRequest,
-                         handler: BaseHTTPRequestHandler) -> None:
+def _answer_count_tokens(
+    server: FakeModelServer, request: RecordedRequest, handler: BaseHTTPRequestHandler
+) -> None:
     """Not sent by 2.1.197 in -p mode; answered correctly should a version start to."""
     assert isinstance(server, ScriptedServer)
     server.side_requests.append(request)
@@ -205,8 +249,9 @@ def _answer_count_tokens(server: FakeModelServer, request: RecordedRequest,
     send_json(handler, 200, {"input_tokens": USAGE_IN})
 
 
-def _answer_messages(server: FakeModelServer, request: RecordedRequest,
-                     handler: BaseHTTPRequestHandler) -> None:
+def _answer_messages(
+    server: FakeModelServer, request: RecordedRequest, handler: BaseHTTPRequestHandler
+) -> None:
     assert isinstance(server, ScriptedServer)
     _check_headers(server, request)
     if request.path != "/v1/messages?beta=true":
@@ -216,26 +261,41 @@ def _answer_messages(server: FakeModelServer, request: RecordedRequest,
     for problem in problems:
         server.fail(f"messages request: {problem}")
     if problems:
-        send_json(handler, 400, {"type": "error", "error": {"type": "invalid_request_error",
-                                                            "message": "; ".join(problems)}})
+        send_json(
+            handler,
+            400,
+            {"type": "error", "error": {"type": "invalid_request_error", "message": "; ".join(problems)}},
+        )
         return
     if not any(tool.get("name") == "Bash" for tool in body.get("tools") or []):
         server.side_requests.append(request)  # not the agent loop: a plain short answer
         number = len(server.side_requests)
-        send_sse(handler, _text_events(body["model"], "OK", f"msg_01BEACONside{number:010d}"),
-                 headers={"request-id": f"req_01BEACONside{number:010d}"})
+        send_sse(
+            handler,
+            _text_events(body["model"], "OK", f"msg_01BEACONside{number:010d}"),
+            headers={"request-id": f"req_01BEACONside{number:010d}"},
+        )
         return
     _note_workdir(server, body)
     step = _next_step(server, body["messages"])
     if step is None:
-        send_json(handler, 400, {"type": "error", "error": {"type": "invalid_request_error",
-                                                            "message": "beyond the scripted session"}})
+        send_json(
+            handler,
+            400,
+            {
+                "type": "error",
+                "error": {"type": "invalid_request_error", "message": "beyond the scripted session"},
+            },
+        )
         return
     server.turns.append(step)
     plan = server.steps()[step]
     number = len(server.turns)
-    events = (_text_events(body["model"], FINAL_TEXT, message_id(number)) if plan.tool is None
-              else _tool_use_events(body["model"], plan, message_id(number)))
+    events = (
+        _text_events(body["model"], FINAL_TEXT, message_id(number))
+        if plan.tool is None
+        else _tool_use_events(body["model"], plan, message_id(number))
+    )
     send_sse(handler, events, headers={"request-id": request_id(number)})  # Claude logs it as request_id
 
 
@@ -314,8 +374,11 @@ def _tool_pairing_problems(turns: List[Dict[str, Any]]) -> List[str]:
 def _note_workdir(server: ScriptedServer, body: Dict[str, Any]) -> None:
     """Take the working directory from the system prompt, where Claude announces it."""
     system = body.get("system")
-    text = system if isinstance(system, str) else " ".join(
-        b.get("text", "") for b in system or [] if isinstance(b, dict))
+    text = (
+        system
+        if isinstance(system, str)
+        else " ".join(b.get("text", "") for b in system or [] if isinstance(b, dict))
+    )
     match = WORKDIR_LINE.search(text)
     if match is None:
         server.fail("no 'Primary working directory:' line in the system prompt")
@@ -341,7 +404,8 @@ def _next_step(server: ScriptedServer, messages: List[Dict[str, Any]]) -> Option
             server.fail(f"conversation replays an unscripted tool call {json.dumps(use)[:200]}")
     for result in results:
         server.tool_results[result.get("tool_use_id", "")] = ToolResult(
-            bool(result.get("is_error")), _result_text(result.get("content")))
+            bool(result.get("is_error")), _result_text(result.get("content"))
+        )
     if len(results) >= len(script):
         server.fail(f"a request after the last scripted step ({len(results)} tool results)")
         return None
@@ -358,18 +422,39 @@ def _result_text(content: Any) -> str:
 
 
 def _message_start(model: str, message_id: str) -> Tuple[str, Dict[str, Any]]:
-    return ("message_start", {"type": "message_start", "message": {
-        "id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
-        "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": USAGE_IN, "output_tokens": 1,
-                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}})
+    return (
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": message_id,
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": USAGE_IN,
+                    "output_tokens": 1,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                },
+            },
+        },
+    )
 
 
 def _message_end(stop_reason: str) -> List[Tuple[str, Dict[str, Any]]]:
     return [
-        ("message_delta", {"type": "message_delta",
-                           "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                           "usage": {"output_tokens": USAGE_OUT}}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": USAGE_OUT},
+            },
+        ),
         ("message_stop", {"type": "message_stop"}),
     ]
 
@@ -378,11 +463,17 @@ def _text_events(model: str, text: str, message_id: str) -> List[Tuple[str, Any]
     half = len(text) // 2
     return [
         _message_start(model, message_id),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}}),
-        *[("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                   "delta": {"type": "text_delta", "text": part}})
-          for part in (text[:half], text[half:])],
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        *[
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": part}},
+            )
+            for part in (text[:half], text[half:])
+        ],
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
         *_message_end("end_turn"),
     ]
@@ -395,11 +486,25 @@ def _tool_use_events(model: str, plan: Step, message_id: str) -> List[Tuple[str,
     return [
         _message_start(model, message_id),
         ("ping", {"type": "ping"}),
-        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
-            "type": "tool_use", "id": plan.call_id, "name": plan.tool, "input": {}}}),
-        *[("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                   "delta": {"type": "input_json_delta", "partial_json": part}})
-          for part in ("", arguments[:cut], arguments[cut:])],
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "tool_use", "id": plan.call_id, "name": plan.tool, "input": {}},
+            },
+        ),
+        *[
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": part},
+                },
+            )
+            for part in ("", arguments[:cut], arguments[cut:])
+        ],
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
         *_message_end("tool_use"),
     ]

@@ -113,7 +113,8 @@ def agent_env(home: Path, workdir: Path, api_url: str, denial: str = DENIAL_HOOK
     decision = "prompt" if denial == DENIAL_HOOK else "forbidden"
     (codex_home / "rules" / "beacon-e2e.rules").write_text(
         f'prefix_rule(pattern={json.dumps(DENIED_COMMAND.split()[:2])}, decision="{decision}", '
-        f'justification="{RULE_JUSTIFICATION}")\n')
+        f'justification="{RULE_JUSTIFICATION}")\n'
+    )
     config = _provider_config(api_url, denial)
     if denial == DENIAL_HOOK:
         config += _hook_config(_write_hook(codex_home))
@@ -122,8 +123,11 @@ def agent_env(home: Path, workdir: Path, api_url: str, denial: str = DENIAL_HOOK
 
 
 def _provider_config(api_url: str, denial: str) -> str:
-    approval = ('approval_policy = "on-request"\napprovals_reviewer = "auto_review"\n'
-                if denial == DENIAL_HOOK else 'approval_policy = "never"\n')
+    approval = (
+        'approval_policy = "on-request"\napprovals_reviewer = "auto_review"\n'
+        if denial == DENIAL_HOOK
+        else 'approval_policy = "never"\n'
+    )
     return (
         f'model = "{MODEL}"\n'
         f'model_provider = "{PROVIDER}"\n'
@@ -149,8 +153,12 @@ def _provider_config(api_url: str, denial: str) -> str:
 
 def _write_hook(codex_home: Path) -> Path:
     """A PermissionRequest hook that denies whatever reaches it (only the rule's `git push`)."""
-    answer = {"hookSpecificOutput": {"hookEventName": "PermissionRequest",
-                                     "decision": {"behavior": "deny", "message": HOOK_MESSAGE}}}
+    answer = {
+        "hookSpecificOutput": {
+            "hookEventName": "PermissionRequest",
+            "decision": {"behavior": "deny", "message": HOOK_MESSAGE},
+        }
+    }
     hook = codex_home / "hooks" / "deny-permission-request.sh"
     hook.parent.mkdir(parents=True, exist_ok=True)
     hook.write_text(f"#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' '{json.dumps(answer)}'\n")
@@ -180,8 +188,13 @@ def command(prompt: str = PROMPT, executable: Optional[Path] = None, denial: str
 # --- telemetry, as beacon will configure it -------------------------------------------------
 
 
-def telemetry_config(user_home: Path, target: Path, endpoint: str, token: str, protocol: str = "binary",
-                     ) -> Dict[str, str]:
+def telemetry_config(
+    user_home: Path,
+    target: Path,
+    endpoint: str,
+    token: str,
+    protocol: str = "binary",
+) -> Dict[str, str]:
     """Generate a CODEX_HOME at `target` exporting every signal to `endpoint`; return its env.
 
     Keeps everything of the user's CODEX_HOME (`user_home`): each entry is linked (rules,
@@ -208,8 +221,10 @@ def otel_table(endpoint: str, token: str, protocol: str) -> str:
     lines = ["[otel]", "log_user_prompt = true"]
     for key, signal in (("exporter", "logs"), ("trace_exporter", "traces"), ("metrics_exporter", "metrics")):
         url = _toml_string(f"{endpoint.rstrip('/')}/v1/{signal}")
-        lines.append(f'{key} = {{ otlp-http = {{ endpoint = {url}, protocol = "{protocol}", '
-                     f'headers = {{ "x-beacon-token" = {_toml_string(token)} }} }} }}')
+        lines.append(
+            f'{key} = {{ otlp-http = {{ endpoint = {url}, protocol = "{protocol}", '
+            f'headers = {{ "x-beacon-token" = {_toml_string(token)} }} }} }}'
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -275,10 +290,12 @@ class ScriptedServer(FakeModelServer):
     """
 
     def __init__(self, workdir: Path) -> None:
-        super().__init__([
-            ("POST", "/v1/responses", _answer_responses),
-            ("POST", "/v1/analytics/codex/turn-costs", _answer_turn_costs),
-        ])
+        super().__init__(
+            [
+                ("POST", "/v1/responses", _answer_responses),
+                ("POST", "/v1/analytics/codex/turn-costs", _answer_turn_costs),
+            ]
+        )
         self.expected_workdir = str(workdir)
         self.workdir: Optional[str] = None
         self.turns: List[int] = []
@@ -305,8 +322,9 @@ def _check_headers(server: FakeModelServer, request: RecordedRequest, accept: st
         server.fail(f"{request.path}: accept {headers.get('accept')!r}, expected {accept!r}")
 
 
-def _answer_turn_costs(server: FakeModelServer, request: RecordedRequest,
-                       handler: BaseHTTPRequestHandler) -> None:
+def _answer_turn_costs(
+    server: FakeModelServer, request: RecordedRequest, handler: BaseHTTPRequestHandler
+) -> None:
     """The CLI asks for the cost of earlier turns; a provider without cost data answers `{}`."""
     assert isinstance(server, ScriptedServer)
     server.side_requests.append(request)
@@ -320,8 +338,9 @@ def _answer_turn_costs(server: FakeModelServer, request: RecordedRequest,
     send_json(handler, 200, {})
 
 
-def _answer_responses(server: FakeModelServer, request: RecordedRequest,
-                      handler: BaseHTTPRequestHandler) -> None:
+def _answer_responses(
+    server: FakeModelServer, request: RecordedRequest, handler: BaseHTTPRequestHandler
+) -> None:
     assert isinstance(server, ScriptedServer)
     _check_headers(server, request, accept="text/event-stream")
     if request.path != "/v1/responses":
@@ -334,8 +353,18 @@ def _answer_responses(server: FakeModelServer, request: RecordedRequest,
         server.fail(f"responses request: {problem}")
     step = None if problems else _next_step(server, body)
     if step is None:
-        send_json(handler, 400, {"error": {"type": "invalid_request_error", "code": None, "param": None,
-                                           "message": "; ".join(problems) or "beyond the scripted session"}})
+        send_json(
+            handler,
+            400,
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": None,
+                    "param": None,
+                    "message": "; ".join(problems) or "beyond the scripted session",
+                }
+            },
+        )
         return
     server.turns.append(step)
     send_sse(handler, _events(body["model"], server.steps()[step], response_id(len(server.turns))))
@@ -377,8 +406,12 @@ def _next_step(server: ScriptedServer, body: Dict[str, Any]) -> Optional[int]:
     outputs = [i for i in items if i.get("type") in CALL_TYPES.values()]
     for done, call in enumerate(calls):
         plan = script[done] if done < len(script) else None
-        replayed = (call.get("type"), call.get("call_id"), call.get("name"),
-                    call.get("arguments", call.get("input")))
+        replayed = (
+            call.get("type"),
+            call.get("call_id"),
+            call.get("name"),
+            call.get("arguments", call.get("input")),
+        )
         if plan is None or replayed != (plan.item_type, plan.call_id, plan.tool, plan.arguments):
             server.fail(f"conversation replays an unscripted call {json.dumps(call)[:200]}")
     for done, output in enumerate(outputs):
@@ -399,11 +432,16 @@ def _next_step(server: ScriptedServer, body: Dict[str, Any]) -> Optional[int]:
 
 def _note_workdir(server: ScriptedServer, items: List[Dict[str, Any]]) -> None:
     """Take the working directory from the `<environment_context>` user message."""
-    texts = [part.get("text", "")
-             for item in items if item.get("type") == "message" and item.get("role") == "user"
-             for part in item.get("content") or [] if isinstance(part, dict)]
-    found = [m.group(1).strip()
-             for text in texts if "<environment_context>" in text for m in CWD.finditer(text)]
+    texts = [
+        part.get("text", "")
+        for item in items
+        if item.get("type") == "message" and item.get("role") == "user"
+        for part in item.get("content") or []
+        if isinstance(part, dict)
+    ]
+    found = [
+        m.group(1).strip() for text in texts if "<environment_context>" in text for m in CWD.finditer(text)
+    ]
     if not found:
         server.fail("no <cwd> in an <environment_context> user message")
         return
@@ -420,21 +458,41 @@ def _item(plan: Step, done: bool) -> Dict[str, Any]:
     status = "completed" if done else "in_progress"
     if plan.item_type == "message":
         content = [{"type": "output_text", "text": FINAL_TEXT, "annotations": []}] if done else []
-        return {"id": "msg_BEACONe2e_final", "type": "message", "status": status, "role": "assistant",
-                "content": content}
-    item = {"id": f"{'fc' if plan.item_type == 'function_call' else 'ctc'}_BEACONe2e_{plan.name}",
-            "type": plan.item_type, "status": status, "call_id": plan.call_id, "name": plan.tool}
+        return {
+            "id": "msg_BEACONe2e_final",
+            "type": "message",
+            "status": status,
+            "role": "assistant",
+            "content": content,
+        }
+    item = {
+        "id": f"{'fc' if plan.item_type == 'function_call' else 'ctc'}_BEACONe2e_{plan.name}",
+        "type": plan.item_type,
+        "status": status,
+        "call_id": plan.call_id,
+        "name": plan.tool,
+    }
     item["arguments" if plan.item_type == "function_call" else "input"] = plan.arguments if done else ""
     return item
 
 
 def _response(model: str, rid: str, output: List[Dict[str, Any]]) -> Dict[str, Any]:
-    response = {"id": rid, "object": "response", "created_at": 1764000000, "model": model,
-                "status": "completed" if output else "in_progress", "output": output}
+    response = {
+        "id": rid,
+        "object": "response",
+        "created_at": 1764000000,
+        "model": model,
+        "status": "completed" if output else "in_progress",
+        "output": output,
+    }
     if output:
-        response["usage"] = {"input_tokens": USAGE_IN, "input_tokens_details": {"cached_tokens": 0},
-                             "output_tokens": USAGE_OUT, "output_tokens_details": {"reasoning_tokens": 0},
-                             "total_tokens": USAGE_IN + USAGE_OUT}
+        response["usage"] = {
+            "input_tokens": USAGE_IN,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": USAGE_OUT,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": USAGE_IN + USAGE_OUT,
+        }
     return response
 
 
@@ -443,13 +501,24 @@ def _events(model: str, plan: Step, rid: str) -> List[Any]:
     done = _item(plan, done=True)
     events: List[Any] = [
         ("response.created", {"type": "response.created", "response": _response(model, rid, [])}),
-        ("response.output_item.added", {"type": "response.output_item.added", "output_index": 0,
-                                        "item": _item(plan, done=False)}),
+        (
+            "response.output_item.added",
+            {"type": "response.output_item.added", "output_index": 0, "item": _item(plan, done=False)},
+        ),
     ]
     if plan.item_type == "message":
-        events.append(("response.output_text.delta", {
-            "type": "response.output_text.delta", "item_id": done["id"], "output_index": 0,
-            "content_index": 0, "delta": FINAL_TEXT}))
+        events.append(
+            (
+                "response.output_text.delta",
+                {
+                    "type": "response.output_text.delta",
+                    "item_id": done["id"],
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": FINAL_TEXT,
+                },
+            )
+        )
     events += [
         ("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": done}),
         ("response.completed", {"type": "response.completed", "response": _response(model, rid, [done])}),

@@ -172,8 +172,10 @@ def check_body(body: Dict[str, Any], steps: List[Step], workdir: Path) -> List[s
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         return ["contents must be a non-empty list"]
-    if any(c.get("role") not in ("user", "model") or not isinstance(c.get("parts"), list) or not c["parts"]
-           for c in contents):
+    if any(
+        c.get("role") not in ("user", "model") or not isinstance(c.get("parts"), list) or not c["parts"]
+        for c in contents
+    ):
         return ["every content needs role user|model and non-empty parts"]
     if contents[-1]["role"] != "user":
         return ["the last content must come from the user"]
@@ -195,10 +197,16 @@ def check_body(body: Dict[str, Any], steps: List[Step], workdir: Path) -> List[s
 
 def check_history(contents: List[Dict[str, Any]], done: List[Step]) -> List[str]:
     """The model's calls in the history are the scripted ones, each answered by its own id."""
-    calls = [p["functionCall"] for c in contents if c["role"] == "model"
-             for p in c["parts"] if "functionCall" in p]
-    results = [p["functionResponse"] for c in contents if c["role"] == "user"
-               for p in c["parts"] if "functionResponse" in p]
+    calls = [
+        p["functionCall"] for c in contents if c["role"] == "model" for p in c["parts"] if "functionCall" in p
+    ]
+    results = [
+        p["functionResponse"]
+        for c in contents
+        if c["role"] == "user"
+        for p in c["parts"]
+        if "functionResponse" in p
+    ]
     expected = [(s.call_id, s.name, s.args) for s in done]
     if [(c.get("id"), c.get("name"), c.get("args")) for c in calls] != expected:
         return [f"history calls differ from the script: {calls!r}"]
@@ -215,9 +223,13 @@ def generate_response(step: Step, turn: int) -> Dict[str, Any]:
     output_tokens = 10 + turn
     return {
         "candidates": [
-            {"content": {"role": "model", "parts": [step.part()]}, "finishReason": "STOP", "index": 0}],
-        "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": output_tokens,
-                          "totalTokenCount": prompt_tokens + output_tokens},
+            {"content": {"role": "model", "parts": [step.part()]}, "finishReason": "STOP", "index": 0}
+        ],
+        "usageMetadata": {
+            "promptTokenCount": prompt_tokens,
+            "candidatesTokenCount": output_tokens,
+            "totalTokenCount": prompt_tokens + output_tokens,
+        },
         "modelVersion": MODEL,
         "responseId": f"beacon-e2e-response-{turn}",
     }
@@ -259,8 +271,13 @@ def command(prompt: str = PROMPT, executable: Optional[Path] = None) -> List[str
     return [str(executable or install()), "--model", MODEL, "--approval-mode", "default", "-p", prompt]
 
 
-def telemetry_env(endpoint: str, token: str, protocol: str = "http/json", log_prompts: bool = True,
-                  resource_attributes: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def telemetry_env(
+    endpoint: str,
+    token: str,
+    protocol: str = "http/json",
+    log_prompts: bool = True,
+    resource_attributes: Optional[Dict[str, str]] = None,
+) -> Dict[str, str]:
     """Export to an OTLP/HTTP base URL (the CLI appends /v1/<signal>), as beacon configures Gemini.
 
     The token header goes through OTEL_EXPORTER_OTLP_HEADERS, which the CLI's OpenTelemetry
