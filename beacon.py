@@ -1168,8 +1168,9 @@ LONG_FIELD_NAMES = frozenset({"message", "text", "command", "reason"})
 RAW_IDENTITY = frozenset({"otel_signal", "event_name", "metric_name", "metric_unit", "span_name"})
 RAW_SHRUNK_BYTES = 256  # raw strings are cut to this when the line is too long
 MESSAGE_SHRUNK_BYTES = 1024
-# The 1.0 fields (and ours) a minimal stand-in for an oversized event keeps.
-MINIMAL_EVENT_FIELDS = (
+# The fields every event has (validation checks them), and those a minimal stand-in for an
+# oversized event keeps: the required ones and who, where and which capture.
+REQUIRED_FIELDS = (
     "timestamp",
     "vendor",
     "product",
@@ -1177,12 +1178,9 @@ MINIMAL_EVENT_FIELDS = (
     "event",
     "severity",
     "endpoint",
-    "user",
     "harness",
-    "capture",
-    "origin",
-    "run",
 )
+MINIMAL_EVENT_FIELDS = (*REQUIRED_FIELDS, "user", "capture", "origin", "run")
 _MAX_EVENT_DEPTH = 64  # deeper structures are cut (and a cycle cannot recurse forever)
 _MAX_JSON_DEPTH = 100  # JSON decoded out of a string, redacted by key
 _MAX_PASSES = 4  # redaction passes over one string (see Protector._redact)
@@ -2438,17 +2436,6 @@ class EventWriter:
 
 
 # --- validate: the four stages of EVENTS.md --------------------------------------------
-
-REQUIRED_FIELDS = (
-    "timestamp",
-    "vendor",
-    "product",
-    "schema_version",
-    "event",
-    "severity",
-    "endpoint",
-    "harness",
-)
 
 
 class Stage(NamedTuple):

@@ -53,12 +53,17 @@ def beacon_run(tmp_path: Path, *argv: str, env: Optional[Dict[str, str]] = None)
     return Run(code, out.getvalue(), err.getvalue(), tmp_path / "runner" / "beacon" / "runtime.jsonl")
 
 
+def exec_claude(tmp_path: Path, *argv: str, env: Optional[Dict[str, str]] = None) -> Run:
+    """`beacon ci exec --json --harness claude` with more options, then `-- COMMAND...`."""
+    return beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", *argv, env=env)
+
+
 def agent(*args: str) -> Tuple[str, ...]:
     return ("--", sys.executable, FAKE_AGENT, *args)
 
 
 def test_exec_captures_validates_and_exits_zero(tmp_path: Path) -> None:
-    run = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent())
+    run = exec_claude(tmp_path, *agent())
     assert run.code == 0, run.stderr
     result = run.result
     assert result["validation"]["status"] == "passed"
@@ -129,8 +134,8 @@ def test_wrong_harness_fails_the_harness_stage(tmp_path: Path) -> None:
 
 
 def test_two_captures_append_to_one_log_and_both_validate(tmp_path: Path) -> None:
-    first = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent())
-    second = beacon_run(tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent())
+    first = exec_claude(tmp_path, *agent())
+    second = exec_claude(tmp_path, *agent())
     assert first.code == second.code == 0
     assert first.result["capture_id"] != second.result["capture_id"]
     assert len(second.events) == 2 * EVENTS_PER_SESSION
@@ -283,13 +288,8 @@ def test_a_full_disk_is_reported_and_fails_validation_without_crashing(tmp_path:
 
 
 def test_a_killed_child_gives_128_plus_the_signal_and_is_still_validated(tmp_path: Path) -> None:
-    run = beacon_run(
+    run = exec_claude(
         tmp_path,
-        "ci",
-        "exec",
-        "--json",
-        "--harness",
-        "claude",
         "--",
         "sh",
         "-c",

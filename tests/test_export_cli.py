@@ -16,7 +16,7 @@ from action_runner import Artifacts, action_copy
 from conftest import ROOT
 from export_servers import HEC_TOKEN, StrictHec, gcs_blob
 from test_action import ACTION_FILES, FAKE, new_job
-from test_exec import EVENTS_PER_SESSION, agent, beacon_run, environ
+from test_exec import EVENTS_PER_SESSION, agent, beacon_run, environ, exec_claude
 from test_session import exports_from, run_agent, state_of, stop_receivers, wait_until_gone  # noqa: F401
 
 import beacon
@@ -48,13 +48,8 @@ def test_exec_uploads_the_log_and_keeps_aws_from_the_agent(
 ) -> None:
     env = environ(tmp_path, **aws_env, **BUCKET, **GITHUB)
     seen = tmp_path / "agent-environ.json"
-    run = beacon_run(
+    run = exec_claude(
         tmp_path,
-        "ci",
-        "exec",
-        "--json",
-        "--harness",
-        "claude",
         "--upload",
         "s3",
         *agent("--environ", str(seen)),
@@ -82,9 +77,7 @@ def test_exec_uploads_to_both_stores_and_one_failing_does_not_stop_the_other(
         BEACON_CI_GCS_BUCKET="audit-logs",
         STORAGE_EMULATOR_HOST=gcs_emulator,
     )
-    run = beacon_run(
-        tmp_path, "ci", "exec", "--json", "--harness", "claude", "--upload", "s3,gcs", *agent(), env=env
-    )
+    run = exec_claude(tmp_path, "--upload", "s3,gcs", *agent(), env=env)
     assert run.code == beacon.EXIT_EXPORT, run.stderr
     s3_result, gcs_result = run.result["uploads"]
     assert (s3_result["status"], gcs_result["status"]) == ("fail", "ok")
@@ -120,13 +113,8 @@ def test_an_upload_without_its_bucket_is_refused_before_the_agent_runs(tmp_path:
 def test_exec_forwards_the_redacted_events_the_log_got(tmp_path: Path, hec: StrictHec) -> None:
     env = environ(tmp_path, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
     seen = tmp_path / "agent-environ.json"
-    run = beacon_run(
+    run = exec_claude(
         tmp_path,
-        "ci",
-        "exec",
-        "--json",
-        "--harness",
-        "claude",
         "--forward",
         "splunk",
         "--forward-endpoint",
@@ -152,13 +140,8 @@ def test_exec_forwards_the_redacted_events_the_log_got(tmp_path: Path, hec: Stri
 def test_a_forward_that_fails_gives_the_export_exit_code(tmp_path: Path, hec: StrictHec) -> None:
     hec.answer_next(400, times=100)  # the HEC refuses everything: nothing is retried, all counted
     env = environ(tmp_path, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
-    run = beacon_run(
+    run = exec_claude(
         tmp_path,
-        "ci",
-        "exec",
-        "--json",
-        "--harness",
-        "claude",
         "--forward",
         "splunk",
         "--forward-endpoint",
@@ -175,10 +158,9 @@ def test_a_forward_that_fails_gives_the_export_exit_code(tmp_path: Path, hec: St
 # --- start and finish ------------------------------------------------------------------------
 
 
-def test_session_forwards_as_events_arrive_and_finish_uploads(
-    tmp_path: Path, hec: StrictHec, aws_env: Dict[str, str], s3: Any
-) -> None:
-    env = environ(tmp_path, **aws_env, **BUCKET, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
+def start_forwarding_session(tmp_path: Path, hec: StrictHec, env: Dict[str, str]) -> None:
+    """ci start forwarding to the HEC, then an agent step; its events are at the HEC while the
+    capture still runs, so a job cancelled now has already delivered them."""
     start = beacon_run(
         tmp_path,
         "ci",
@@ -193,8 +175,14 @@ def test_session_forwards_as_events_arrive_and_finish_uploads(
     )
     assert start.code == 0, start.stderr
     assert run_agent(exports_from(start.stdout)) == 0
-    # Delivered while the capture still runs: a job cancelled now has already sent these.
     assert hec.wait_for_events(EVENTS_PER_SESSION, timeout=10) == EVENTS_PER_SESSION
+
+
+def test_session_forwards_as_events_arrive_and_finish_uploads(
+    tmp_path: Path, hec: StrictHec, aws_env: Dict[str, str], s3: Any
+) -> None:
+    env = environ(tmp_path, **aws_env, **BUCKET, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
+    start_forwarding_session(tmp_path, hec, env)
     state = state_of(tmp_path)
     assert HEC_TOKEN not in json.dumps(state)
     finish = beacon_run(tmp_path, "ci", "finish", "--json", "--upload", "s3", env=env)
@@ -216,20 +204,7 @@ def test_start_refuses_a_forward_without_its_token_and_starts_nothing(tmp_path: 
 
 def test_a_receiver_killed_mid_session_counts_its_forward_failed(tmp_path: Path, hec: StrictHec) -> None:
     env = environ(tmp_path, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
-    start = beacon_run(
-        tmp_path,
-        "ci",
-        "start",
-        "--harness",
-        "claude",
-        "--forward",
-        "splunk",
-        "--forward-endpoint",
-        hec.url,
-        env=env,
-    )
-    assert run_agent(exports_from(start.stdout)) == 0
-    assert hec.wait_for_events(EVENTS_PER_SESSION, timeout=10) == EVENTS_PER_SESSION
+    start_forwarding_session(tmp_path, hec, env)
     state = state_of(tmp_path)
     os.kill(state["pid"], signal.SIGKILL)
     wait_until_gone(state)

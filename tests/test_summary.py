@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 
 import pytest
 from conftest import ROOT
-from test_exec import Run, agent, beacon_run, environ
+from test_exec import Run, agent, beacon_run, environ, exec_claude
 from test_normalize import normalized
 
 import beacon
@@ -450,9 +450,7 @@ def test_fake_agent_is_python() -> None:
 
 def test_with_json_on_github_the_document_is_stdouts_last_line(tmp_path: Path) -> None:
     env = environ(tmp_path, GITHUB_ACTIONS="true")
-    run = beacon_run(
-        tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent("--no-telemetry"), env=env
-    )
+    run = exec_claude(tmp_path, *agent("--no-telemetry"), env=env)
     assert run.code == beacon.EXIT_VALIDATION
     lines = run.stdout.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("::error::beacon: telemetry validation failed")
