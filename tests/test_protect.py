@@ -9,15 +9,14 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import time
 from typing import Any, Dict, List, Tuple
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import beacon
-from beacon import (
+import beacon_protect
+from beacon_protect import (
     FIELD_BYTES,
     LONG_FIELD_BYTES,
     MAX_LINE_BYTES,
@@ -1280,56 +1279,13 @@ def test_property_sanitized_text_is_clean_utf8(text: str) -> None:
     assert sanitize_text(clean) == clean
 
 
-# --- speed -----------------------------------------------------------------------------------
-
-
-def typical_tool_result(i: int) -> Dict[str, Any]:
-    command = "git status --short && npm test -- --runInBand"
-    tool_input = json.dumps({"command": command, "description": "Run tests"})
-    attributes = {
-        "service.name": "claude-code",
-        "service.version": "2.1.197",
-        "user.id": "a" * 64,
-        "session.id": "5f1c2d3e-1111-2222-3333-444455556666",
-        "terminal.type": "non-interactive",
-        "prompt.id": "6f1f1a52-4d1e-4b7c-9a55-3d2f7c1e0b11",
-        "event.name": "tool_result",
-        "event.timestamp": "2026-11-25T10:04:05.123Z",
-        "event.sequence": 4,
-        "tool_name": "Bash",
-        "tool_use_id": f"toolu_01ABCDEFGHJKLMNOPQRST{i:05d}",
-        "success": "true",
-        "duration_ms": "1234",
-        "tool_input_size_bytes": "84",
-        "tool_result_size_bytes": "2311",
-        "tool_input": tool_input,
-    }
-    return base_event(
-        event={
-            "kind": "agent_runtime",
-            "action": "command.executed",
-            "category": "command",
-            "id": f"{i:032x}",
-            "outcome": "success",
-            "sequence": 4,
-        },
-        tool={"name": "Bash", "command": command},
-        command={"command": command, "duration_ms": 1234},
-        gen_ai={"tool": {"name": "Bash", "call": {"id": attributes["tool_use_id"]}}},
-        raw={"otel_signal": "logs", "event_name": "claude_code.tool_result", "attributes": attributes},
-    )
-
-
-def test_protection_is_fast_enough_for_5000_events_a_second() -> None:
-    protector = Protector(secret_values_from_env({"GITHUB_TOKEN": "gh" + "s_" + "x1" * 18}, [RECEIVER_TOKEN]))
-    events = [typical_tool_result(i) for i in range(2000)]
-    started = time.perf_counter()
-    for event in events:
-        protector.protect_event(event)
-    per_event = (time.perf_counter() - started) / len(events)
-    assert per_event < 1 / 5000, f"{per_event * 1e6:.0f} us per event"
+# --- the module's constants ------------------------------------------------------------------
 
 
 def test_module_exports() -> None:
-    assert beacon.REDACTED == "[REDACTED]" and beacon.TRUNCATED_MARKER == "...[truncated]"
-    assert beacon.MAX_LINE_BYTES == 65536 and beacon.LONG_FIELD_BYTES == 4096 and beacon.FIELD_BYTES == 2048
+    assert beacon_protect.REDACTED == "[REDACTED]" and beacon_protect.TRUNCATED_MARKER == "...[truncated]"
+    assert (
+        beacon_protect.MAX_LINE_BYTES == 65536
+        and beacon_protect.LONG_FIELD_BYTES == 4096
+        and beacon_protect.FIELD_BYTES == 2048
+    )
