@@ -16,7 +16,7 @@ from action_runner import Artifacts, action_copy
 from conftest import ROOT
 from export_servers import HEC_TOKEN, StrictHec, gcs_blob
 from test_action import ACTION_FILES, FAKE, new_job
-from test_exec import EVENTS_PER_SESSION, agent, beacon_run, environ, exec_claude
+from test_exec import EVENTS_PER_SESSION, Run, agent, beacon_run, environ, exec_claude
 from test_session import exports_from, run_agent, state_of, stop_receivers, wait_until_gone  # noqa: F401
 
 import beacon
@@ -110,18 +110,17 @@ def test_an_upload_without_its_bucket_is_refused_before_the_agent_runs(tmp_path:
     assert not marker.exists()
 
 
-def test_exec_forwards_the_redacted_events_the_log_got(tmp_path: Path, hec: StrictHec) -> None:
+def exec_forwarding(tmp_path: Path, hec: StrictHec, *agent_args: str) -> Run:
+    """exec of the synthetic agent, forwarding to the strict HEC with its token in the environment."""
     env = environ(tmp_path, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
-    seen = tmp_path / "agent-environ.json"
-    run = exec_claude(
-        tmp_path,
-        "--forward",
-        "splunk",
-        "--forward-endpoint",
-        hec.url,
-        *agent("--environ", str(seen)),
-        env=env,
+    return exec_claude(
+        tmp_path, "--forward", "splunk", "--forward-endpoint", hec.url, *agent(*agent_args), env=env
     )
+
+
+def test_exec_forwards_the_redacted_events_the_log_got(tmp_path: Path, hec: StrictHec) -> None:
+    seen = tmp_path / "agent-environ.json"
+    run = exec_forwarding(tmp_path, hec, "--environ", str(seen))
     assert run.code == 0, run.stderr
     logged = log_events(run.log)
     assert [item["event"] for item in hec.events] == logged and len(logged) == EVENTS_PER_SESSION
@@ -139,16 +138,7 @@ def test_exec_forwards_the_redacted_events_the_log_got(tmp_path: Path, hec: Stri
 
 def test_a_forward_that_fails_gives_the_export_exit_code(tmp_path: Path, hec: StrictHec) -> None:
     hec.answer_next(400, times=100)  # the HEC refuses everything: nothing is retried, all counted
-    env = environ(tmp_path, BEACON_CI_SPLUNK_HEC_TOKEN=HEC_TOKEN)
-    run = exec_claude(
-        tmp_path,
-        "--forward",
-        "splunk",
-        "--forward-endpoint",
-        hec.url,
-        *agent(),
-        env=env,
-    )
+    run = exec_forwarding(tmp_path, hec)
     assert run.code == beacon.EXIT_EXPORT
     assert run.result["forward"]["failed"] == EVENTS_PER_SESSION and run.result["forward"]["sent"] == 0
     assert f"; {EVENTS_PER_SESSION} failed: " in run.stderr
