@@ -136,12 +136,39 @@ def parse_harnesses(text: str) -> List[str]:
 
 
 def harnesses_for_command(command: Sequence[str]) -> List[str]:
-    """The agent a command runs, by its program name; any other program gets every harness."""
-    program = os.path.basename(command[0]).lower() if command else ""
+    """The agent a command runs, by its program name, also when a shell runs it as a one-command
+    script (the action runs `bash -c "$command"`); any other program gets every harness."""
+    program = os.path.basename(_program_of(command)).lower()
     for name in HARNESSES:
         if program == name or program.startswith(name + "-") or program.startswith(name + "."):
             return [name]
     return list(HARNESSES)
+
+
+_SHELLS = frozenset({"bash", "sh", "dash", "zsh"})
+_ASSIGNMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _program_of(command: Sequence[str]) -> str:
+    """command[0], or the program of `sh -c SCRIPT` when SCRIPT is one simple command (leading
+    VAR=value words skipped). A pipeline, a list or several lines could run any agent: the shell."""
+    if (
+        len(command) < 3
+        or os.path.basename(command[0]) not in _SHELLS
+        or command[1] != "-c"
+        or "\n" in command[2]
+    ):
+        return command[0] if command else ""
+    lexer = shlex.shlex(command[2], posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:  # unbalanced quotes: the shell will say so
+        return command[0]
+    if any(word and all(c in lexer.punctuation_chars for c in word) for word in words):
+        return command[0]
+    programs = [word for word in words if not _ASSIGNMENT_RE.match(word)]
+    return programs[0] if programs else command[0]
 
 
 class CapturePaths(NamedTuple):

@@ -137,7 +137,14 @@ def test_parse_harnesses_rejects(text) -> None:
         (["/usr/local/bin/codex", "exec"], ["codex"]),
         (["gemini"], ["gemini"]),
         (["npx", "claude"], ["claude", "codex", "gemini"]),
-        (["bash", "-c", "claude -p x"], ["claude", "codex", "gemini"]),
+        (["bash", "-c", "claude -p 'Review this; then stop' --allowedTools Read"], ["claude"]),
+        (["/bin/sh", "-c", "CI=1 DEBUG=0 /opt/bin/codex exec 'x'"], ["codex"]),
+        (["bash", "-c", "claude -p x && codex exec y"], ["claude", "codex", "gemini"]),
+        (["bash", "-c", "claude -p x | tee out"], ["claude", "codex", "gemini"]),
+        (["bash", "-c", "claude -p x\ncodex exec y"], ["claude", "codex", "gemini"]),
+        (["bash", "-c", "npx --yes @google/gemini-cli -p x"], ["claude", "codex", "gemini"]),
+        (["bash", "-c", "claude -p 'unbalanced"], ["claude", "codex", "gemini"]),
+        (["bash", "-lc", "claude -p x"], ["claude", "codex", "gemini"]),
     ],
 )
 def test_harness_from_the_program_name(command, expected) -> None:
