@@ -1687,10 +1687,6 @@ def report_forward(env: Environment, forwarded: Optional[Mapping[str, Any]]) -> 
     return bool(forwarded["failed"])
 
 
-def export_results(uploads: Sequence[UploadResult]) -> Dict[str, Any]:
-    return {"uploads": [result.to_json() for result in uploads]} if uploads else {}
-
-
 # --- report: the summary of what the agent did ------------------------------------------
 # summarize() folds events into per-harness facts; render_text() is the CI-log table and
 # render_markdown() the GitHub job summary. Agent strings are hostile: the text form keeps them
@@ -2259,7 +2255,7 @@ def start_session(
     forward: Optional[Dict[str, Optional[str]]] = None,
 ) -> Dict[str, Any]:
     """Spawn the detached receiver (its own session, stdio detached) and wait until it listens.
-    `forward` ({"target", "endpoint"}, checked already) is what the receiver forwards to; it
+    `forward` ({"target", "endpoint", "display"}, checked already) is what the receiver forwards to; it
     takes the token from the environment it inherits, never from the state file."""
     for folder in (paths.base_dir, os.path.dirname(paths.state_path), os.path.dirname(paths.log_path)):
         private_dir(folder)
@@ -2712,20 +2708,34 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
     finally:
         capture.finish(args.drain_timeout)
     validation = capture.validate(args.min_events)
+    forwarded = capture.forwarded.to_json() if capture.forwarded else None
+    outputs = {"log-path": capture.paths.log_path}
+    export_failed = conclude(env, args, validation, capture.result(validation), uploads, forwarded, outputs)
+    return exit_code_for(child_code, signal_received, validation, args.require_telemetry, export_failed)
+
+
+def conclude(
+    env: Environment,
+    args: argparse.Namespace,
+    validation: Validation,
+    result: Dict[str, Any],
+    uploads: Sequence[UploadPlan],
+    forwarded: Optional[Dict[str, Any]],
+    outputs: Dict[str, str],
+) -> bool:
+    """The end of exec and finish, after validation: the summary, the uploads, what the forward
+    delivered, the step outputs, then the report. Whether an upload or the forward failed."""
     # The summary (and a GitHub annotation) first: the --json document must be stdout's last line.
     write_summary(env, validation, args.require_telemetry, args.summary)
     uploaded = upload_log(env, uploads)
-    forward_failed = report_forward(env, capture.forwarded.to_json() if capture.forwarded else None)
-    publish_outputs(env, {"log-path": capture.paths.log_path, **verdict_outputs(validation)})
-    report(
-        env,
-        {**capture.result(validation), **export_results(uploaded)},
-        validation,
-        args.json,
-        args.require_telemetry,
-    )
-    export_failed = forward_failed or not all(result.ok for result in uploaded)
-    return exit_code_for(child_code, signal_received, validation, args.require_telemetry, export_failed)
+    forward_failed = report_forward(env, forwarded)
+    publish_outputs(env, {**outputs, **verdict_outputs(validation)})
+    if forwarded:
+        result["forward"] = forwarded
+    if uploaded:
+        result["uploads"] = [upload.to_json() for upload in uploaded]
+    report(env, result, validation, args.json, args.require_telemetry)
+    return forward_failed or not all(upload.ok for upload in uploaded)
 
 
 def _add_validate(subparsers: Any) -> None:
@@ -2779,11 +2789,12 @@ def _add_start(subparsers: Any) -> None:
 def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
     harnesses = parse_harnesses(args.harness) or list(HARNESSES)
     paths = resolve_paths(env.environ, args.base_dir, args.log_path, args.state_path)
-    exports = parse_exports(
-        None, args.forward, args.forward_endpoint, env.environ
-    )  # checked before it starts
+    plan = parse_exports(None, args.forward, args.forward_endpoint, env.environ).forward  # checked first
+    # The receiver plans the forward again from its own environment (the token is never stored).
     forward = (
-        {"target": exports.forward.target, "endpoint": args.forward_endpoint} if exports.forward else None
+        {"target": plan.target, "endpoint": args.forward_endpoint, "display": plan.endpoint.display}
+        if plan
+        else None
     )
     state = _running_session(paths.state_path)
     if state is not None:
@@ -2843,18 +2854,6 @@ def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
         state["capture_id"],
         write_failures=state.get("write_failures", 0),
     )
-    write_summary(env, validation, args.require_telemetry, args.summary)
-    uploaded = upload_log(env, uploads)
-    forward_failed = report_forward(env, state.get("forwarded"))
-    if state.get("forward") and not state.get("forwarded"):
-        env.say(
-            f"forward to {state['forward']['target']}: the receiver stopped before it could say what it "
-            "delivered; counting it failed"
-        )
-        forward_failed = True
-    publish_outputs(
-        env, {"log-path": state["log_path"], "state-path": state["state_path"], **verdict_outputs(validation)}
-    )
     result = {
         "capture_id": state["capture_id"],
         "mode": "session",
@@ -2863,12 +2862,25 @@ def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
         "events": state.get("events", {}),
         "receiver": state.get("receiver"),
         "validation": validation.as_json(),
-        **({"forward": state["forwarded"]} if state.get("forwarded") else {}),
-        **export_results(uploaded),
     }
-    report(env, result, validation, args.json, args.require_telemetry)
-    export_failed = forward_failed or not all(result.ok for result in uploaded)
+    outputs = {"log-path": state["log_path"], "state-path": state["state_path"]}
+    forwarded = session_forwarded(state, validation)
+    export_failed = conclude(env, args, validation, result, uploads, forwarded, outputs)
     return exit_code_for(0, None, validation, args.require_telemetry, export_failed)
+
+
+def session_forwarded(state: Mapping[str, Any], validation: Validation) -> Optional[Dict[str, Any]]:
+    """What the session's receiver says it forwarded. One that died before saying (SIGKILL)
+    confirmed nothing: every event of the capture counts failed, as a forwarder counts them."""
+    if not state.get("forward") or state.get("forwarded"):
+        return state.get("forwarded")
+    return {
+        "target": state["forward"]["target"],
+        "endpoint": state["forward"]["display"],
+        "sent": 0,
+        "failed": validation.event_count,
+        "message": "the receiver stopped before it could say what it delivered (killed?)",
+    }
 
 
 def _add_serve(subparsers: Any) -> None:
