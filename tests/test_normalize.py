@@ -15,7 +15,6 @@ import pytest
 from conftest import ROOT
 
 import beacon
-import beacon_protect
 from beacon_otlp import Batch, count_records, decode, decode_protobuf, encode_protobuf
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -435,7 +434,7 @@ def test_any_record_becomes_a_valid_writable_event(
     events = list(normalizer.events(Batch("logs", request, "application/x-protobuf", 1, 0.0)))
     assert len(events) + normalizer.dropped == 1
     assert normalizer.unmapped == 0  # the mappers themselves cope with any value types
-    protector = beacon_protect.Protector()
+    protector = beacon.Protector()
     for event in events:
         assert beacon.schema_problem(event) is None
         line = beacon.event_line(protector.protect_event(event))

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import beacon_protect
-from beacon_protect import (
+import beacon
+from beacon import (
     FIELD_BYTES,
     LONG_FIELD_BYTES,
     MAX_LINE_BYTES,
@@ -1283,9 +1283,5 @@ def test_property_sanitized_text_is_clean_utf8(text: str) -> None:
 
 
 def test_module_exports() -> None:
-    assert beacon_protect.REDACTED == "[REDACTED]" and beacon_protect.TRUNCATED_MARKER == "...[truncated]"
-    assert (
-        beacon_protect.MAX_LINE_BYTES == 65536
-        and beacon_protect.LONG_FIELD_BYTES == 4096
-        and beacon_protect.FIELD_BYTES == 2048
-    )
+    assert beacon.REDACTED == "[REDACTED]" and beacon.TRUNCATED_MARKER == "...[truncated]"
+    assert beacon.MAX_LINE_BYTES == 65536 and beacon.LONG_FIELD_BYTES == 4096 and beacon.FIELD_BYTES == 2048

@@ -75,7 +75,6 @@ if ROOT not in sys.path:
 import beacon  # noqa: E402
 import beacon_export  # noqa: E402
 import beacon_otlp  # noqa: E402
-import beacon_protect  # noqa: E402
 from beacon_otlp import (  # noqa: E402
     JSON,
     PROTOBUF,
@@ -694,7 +693,7 @@ def measure_forwarding(count: int) -> Dict[str, Any]:
 def _sample_events(count: int) -> List[Dict[str, Any]]:
     """Beacon events as the capture writes them (normalized, protected), from the synthetic session."""
     normalizer = beacon.Normalizer(beacon.CaptureContext.detect({}, "bench", "exec"), time.time)
-    protector = beacon_protect.Protector([])
+    protector = beacon.Protector([])
     session: List[Dict[str, Any]] = []
     for signal_name, request in beacon.synthetic_claude_session("bench", time.time_ns()):
         batch = beacon_otlp.Batch(
