@@ -17,16 +17,14 @@ service: it copies the file and refuses a second artifact of the same name in a 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import yaml
+from agents import run_in_group
 
 TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 TOKEN = re.compile(
@@ -157,7 +155,7 @@ class Job:
         }
         if action_path is not None:
             env["GITHUB_ACTION_PATH"] = str(action_path)
-        code, stdout, stderr = run_step(
+        code, stdout, stderr = run_in_group(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
             self.workspace,
             env,
@@ -231,27 +229,6 @@ class Job:
             for key, value in spec.get("with", {}).items()
         }
         return StepResult(name, "success", stdout=self.artifacts.upload(inputs))
-
-
-def run_step(argv: List[str], cwd: Path, env: Mapping[str, str], timeout: float) -> Tuple[int, str, str]:
-    """Run a step in a process group of its own; on timeout kill that group (and only it)."""
-    process = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        raise AssertionError(f"a step ran longer than {timeout}s; stderr:\n{stderr[-3000:]}") from None
-    return process.returncode, stdout, stderr
 
 
 def read_command_file(path: Path) -> Dict[str, str]:
