@@ -209,8 +209,15 @@ class Receiver:
         with self._state:
             return self._in_flight
 
+    @property
+    def accepting(self) -> bool:
+        """False once stop() has refused further requests (its queue then holds all it will)."""
+        with self._state:
+            return not self._closed
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait until predicate() holds; it is re-checked whenever a request starts or ends."""
+        """Wait until predicate() holds; it is re-checked whenever a request starts or ends,
+        and when stop() stops accepting."""
         with self._state:
             return self._state.wait_for(predicate, timeout)
 
@@ -228,6 +235,7 @@ class Receiver:
                 self._state.wait(deadline - time.monotonic())
             self._closed = True  # a request still in flight now gets no 200: nothing is lost
             self._queue.put(_STOP)
+            self._state.notify_all()
             idle = list(self._connections)
         for conn in idle:
             _shutdown_socket(conn)

@@ -314,8 +314,7 @@ def test_client_that_disconnects_mid_body(receiver: Receiver, collector: Collect
     data = request_bytes(body=pb_logs(10))
     with raw_connect(receiver) as sock:
         sock.sendall(data[: len(data) - 5])
-    assert receiver.wait_idle(quiet=0.05)
-    assert receiver.stats.snapshot()["rejected"] == {"disconnected": 1}
+    assert receiver.wait_for(lambda: receiver.stats.snapshot()["rejected"] == {"disconnected": 1}, timeout=10)
     assert raw_exchange(receiver, request_bytes(body=pb_logs(2)))[0].status == 200
     assert collector.wait_for_records(2) == 2
 
@@ -400,12 +399,18 @@ def test_stop_drains_everything_accepted_even_from_a_slow_consumer() -> None:
         seen.append(batch)
 
     receiver = Receiver(slow_consumer, token=TOKEN).start()
+    stopper = threading.Thread(target=receiver.stop)
     try:
         data = b"".join(request_bytes(body=pb_logs(5, start=5 * i)) for i in range(20))
         assert [r.status for r in raw_exchange(receiver, data, 20)] == [200] * 20  # answered before consumed
-        assert len(seen) == 0
-        threading.Timer(0.1, release.set).start()
+        stopper.start()
+        assert receiver.wait_for(lambda: not receiver.accepting, timeout=10)
+        assert seen == []  # stop() is under way with the whole backlog still queued
+        release.set()
+        stopper.join(30)
+        assert not stopper.is_alive()
     finally:
+        release.set()
         receiver.stop()
     assert sum(b.records for b in seen) == 100
 
@@ -432,7 +437,7 @@ def test_request_in_flight_at_stop_is_not_acknowledged(make_receiver, collector:
     data = request_bytes(body=pb_logs(10))
     with raw_connect(receiver) as sock:
         sock.sendall(data[:-10])
-        assert not receiver.wait_idle(quiet=0.01, timeout=0.2)  # the request is in flight
+        assert receiver.wait_for(lambda: receiver.in_flight == 1, timeout=10)  # its body is being read
         receiver.stop(in_flight_timeout=0.2)
         try:
             sock.sendall(data[-10:])
