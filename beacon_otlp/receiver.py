@@ -2,8 +2,10 @@
 
 Each connection has its own thread that reads, authenticates, decompresses and decodes a
 request and answers at once; decoded batches go through a queue to one consumer thread, so a
-slow consumer (a disk) never slows an exporter. Answers follow the OTLP/HTTP specification and
-never use the retryable codes 429/502/503/504, which would stall an agent's exit flush.
+slow consumer (a disk) does not slow an exporter: only while the queue holds max_queued_records
+does an answer wait for it, and never longer than backpressure_timeout (1 s). Answers follow the
+OTLP/HTTP specification and never use the retryable codes 429/502/503/504, which would stall an
+agent's exit flush.
 """
 
 from __future__ import annotations
@@ -127,7 +129,8 @@ class Receiver:
         request_deadline: float = 60.0,
         max_connections: int = 256,
         max_queued_records: int = 8192,
-        backpressure_timeout: float = 5.0,
+        # Claude Code gives its whole exit flush 2 s: a held answer must leave it time to spare.
+        backpressure_timeout: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not token:
@@ -330,8 +333,9 @@ class Receiver:
 
     def _enqueue(self, batch: Batch) -> None:
         """Queue a decoded batch for the consumer. Decoded records cost memory, so while the
-        consumer is far behind (a flood, a slow disk) the answer waits a little for it: bounded
-        memory under load, and no wait at all in the usual case. Nothing is ever refused."""
+        consumer is far behind (a flood, a slow disk) the answer waits for it, at most
+        backpressure_timeout: bounded memory under load, no wait at all in the usual case.
+        After the wait the batch is queued anyway: nothing is ever refused."""
         deadline = time.monotonic() + self.backpressure_timeout
         with self._state:
             while self._queued_records >= self.max_queued_records and not self._closed:
