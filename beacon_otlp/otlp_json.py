@@ -2,7 +2,8 @@
 
 lowerCamelCase keys (snake_case accepted too), hex trace/span ids, 64-bit ints as strings or
 numbers, enums as ints (names accepted too), bytes as base64; unknown fields are ignored and
-null means "not sent".
+null means "not sent". Invalid UTF-8 and unpaired surrogate escapes ("\\ud800") become U+FFFD,
+as invalid UTF-8 does in protobuf strings: one bad character never costs an agent's event.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from typing import Any, Dict, Tuple
 
 from . import tables as t
@@ -30,6 +32,10 @@ _INT_RANGES: Dict[int, Tuple[int, int]] = {
     t.FIXED32: (0, (1 << 32) - 1),
 }
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# json.loads joins escaped surrogate pairs into one character and leaves unpaired ones as they
+# are, which no UTF-8 encoder takes: a body that escapes a surrogate has its strings checked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def decode_json(signal: str, data: bytes) -> Dict[str, Any]:
@@ -45,7 +51,7 @@ def decode_json(signal: str, data: bytes) -> Dict[str, Any]:
     except ValueError as exc:
         raise DecodeError(f"invalid JSON: {exc}") from None
     try:
-        return _JsonDecoder().message(document, spec, 0)
+        return _JsonDecoder(_SURROGATE_ESCAPE.search(text) is not None).message(document, spec, 0)
     except _FieldError as exc:
         raise DecodeError(f"{spec.name}{exc.path}: {exc.problem}") from None
 
@@ -64,10 +70,14 @@ class _FieldError(DecodeError):
 
 
 class _JsonDecoder:
-    __slots__ = ("budget",)
+    __slots__ = ("budget", "surrogates")
 
-    def __init__(self) -> None:
+    def __init__(self, surrogates: bool) -> None:
         self.budget = MAX_ELEMENTS
+        self.surrogates = surrogates  # strings may hold unpaired surrogates
+
+    def string(self, value: str) -> str:
+        return _SURROGATE.sub("\ufffd", value) if self.surrogates else value
 
     def _enter(self, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -123,6 +133,8 @@ class _JsonDecoder:
                 key = ""
             elif not isinstance(key, str):
                 raise _FieldError(f"expected a string, got {_json_type(key)}").under(f"[{index}].key")
+            else:
+                key = self.string(key)
             value = item.get("value")
             try:
                 out[key] = None if value is None else self.any_value(value, depth + 1)
@@ -152,7 +164,7 @@ class _JsonDecoder:
         if kind == t.STRING:
             if not isinstance(value, str):
                 raise _FieldError(f"expected a string, got {_json_type(value)}")
-            return value
+            return self.string(value)
         if kind == t.MESSAGE:
             return self.message(value, f.spec, depth + 1)  # type: ignore[arg-type]
         if kind == t.ANY:

@@ -8,7 +8,9 @@ message by walking its descriptor, independently of beacon_otlp's generated tabl
 - decode_json(OTLP/JSON of the message, camelCase or snake_case) == reference shape;
 - encode_protobuf(shape) decodes back to the shape, and the reference parses it to the shape;
 - unknown fields anywhere, and packed or unpacked repeated scalars, change nothing;
-- invalid UTF-8 in string fields becomes U+FFFD.
+- invalid UTF-8 in string fields becomes U+FFFD, in protobuf and in OTLP/JSON (as do unpaired
+  surrogate escapes in JSON), where the reference rejects the whole request: a deliberate
+  difference, so that one bad character never costs an agent's event.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ pytest.importorskip("opentelemetry.proto", reason="the reference (opentelemetry-
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor as FD
+from google.protobuf.message import DecodeError as ReferenceDecodeError
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -601,12 +604,10 @@ def test_special_doubles_in_every_double_field(value: float) -> None:
     assert_same_shape(decode_protobuf("metrics", encode_protobuf("metrics", expected)), expected)
 
 
+# A stray byte, a truncated sequence, an overlong form, an encoded surrogate, past U+10FFFF.
+BAD_UTF8 = [b"\xff", b"\xc3", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"]
 INVALID_UTF8 = (
-    st.tuples(
-        st.text(max_size=3),
-        st.sampled_from([b"\xff", b"\xc3", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"]),
-        st.binary(max_size=4),
-    )
+    st.tuples(st.text(max_size=3), st.sampled_from(BAD_UTF8), st.binary(max_size=4))
     .map(lambda parts: parts[0].encode() + parts[1] + parts[2])
     .filter(lambda raw: not is_utf8(raw))
 )
@@ -628,15 +629,61 @@ def logs_with_text(raw: bytes) -> bytes:
     return len_field(1, len_field(3, raw) + len_field(2, len_field(2, record)))
 
 
+def logs_json_with_text(text: bytes) -> bytes:
+    """logs_with_text's request as OTLP/JSON, with `text` spliced into its strings as it is."""
+    value = {"stringValue": "@"}
+    record = {"severityText": "@", "body": value, "attributes": [{"key": "@", "value": value}]}
+    document = {"resourceLogs": [{"schemaUrl": "@", "scopeLogs": [{"logRecords": [record]}]}]}
+    return json.dumps(document).encode("ascii").replace(b"@", text)
+
+
 @SETTINGS
 @given(raw=INVALID_UTF8)
 def test_invalid_utf8_becomes_replacement_characters(raw: bytes) -> None:
+    with pytest.raises(ReferenceDecodeError):  # the reference rejects the whole request
+        logs_service_pb2.ExportLogsServiceRequest.FromString(logs_with_text(raw))
     text = raw.decode("utf-8", "replace")
     assert "\ufffd" in text
     expected = logs_service_pb2.ExportLogsServiceRequest.FromString(logs_with_text(text.encode("utf-8")))
     record = expected.resource_logs[0].scope_logs[0].log_records[0]
     assert expected.resource_logs[0].schema_url == record.severity_text == record.body.string_value == text
     assert_same_shape(decode_protobuf("logs", logs_with_text(raw)), reference_shape(expected))
+
+
+@pytest.mark.parametrize("bad", BAD_UTF8, ids=lambda bad: bad.hex())
+def test_invalid_utf8_in_json_decodes_as_it_does_in_protobuf(bad: bytes) -> None:
+    raw = b"a" + bad + b"z"
+    body = logs_json_with_text(raw)
+    with pytest.raises(UnicodeDecodeError):  # the reference rejects the whole request
+        json_format.Parse(body, logs_service_pb2.ExportLogsServiceRequest())
+    decoded = decode_json("logs", body)
+    assert decoded["resource_logs"][0]["schema_url"] == raw.decode("utf-8", "replace")
+    assert_same_shape(decoded, decode_protobuf("logs", logs_with_text(raw)))
+
+
+@pytest.mark.parametrize(
+    "escaped, text",
+    [
+        ("\\ud800", "\ufffd"),
+        ("a\\uDC00z", "a\ufffdz"),
+        ("\\ud83dz", "\ufffdz"),
+        ("\\ude01\\ud83d", "\ufffd\ufffd"),  # a pair in the wrong order
+    ],
+)
+def test_unpaired_surrogate_escapes_in_json_become_replacement_characters(escaped: str, text: str) -> None:
+    body = logs_json_with_text(escaped.encode("ascii"))
+    with pytest.raises(json_format.ParseError):  # the reference rejects the whole request
+        json_format.Parse(body, logs_service_pb2.ExportLogsServiceRequest())
+    expected = decode_protobuf("logs", logs_with_text(text.encode("utf-8")))
+    assert expected["resource_logs"][0]["schema_url"] == text
+    assert_same_shape(decode_json("logs", body), expected)
+
+
+def test_an_escaped_surrogate_pair_in_json_is_one_character() -> None:
+    body = logs_json_with_text(b"\\ud83d\\ude01")
+    expected = json_format.Parse(body, logs_service_pb2.ExportLogsServiceRequest())
+    assert expected.resource_logs[0].schema_url == "\U0001f601"
+    assert_same_shape(decode_json("logs", body), reference_shape(expected))
 
 
 @pytest.mark.skipif(
