@@ -16,7 +16,17 @@ import re
 from typing import Any, Dict, Tuple
 
 from . import tables as t
-from .shape import ANY_VALUE, MAX_DEPTH, MAX_ELEMENTS, DecodeError, Field, LimitError, Spec, root_spec
+from .shape import (
+    ANY_VALUE,
+    MAX_DEPTH,
+    MAX_ELEMENTS,
+    DecodeError,
+    Field,
+    LimitError,
+    NestingError,
+    Spec,
+    root_spec,
+)
 
 _INT_RANGES: Dict[int, Tuple[int, int]] = {
     t.INT64: (-(1 << 63), (1 << 63) - 1),
@@ -47,7 +57,7 @@ def decode_json(signal: str, data: bytes) -> Dict[str, Any]:
     try:
         document = json.loads(text)
     except RecursionError:
-        raise LimitError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+        raise NestingError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise DecodeError(f"invalid JSON: {exc}") from None
     try:
@@ -81,7 +91,7 @@ class _JsonDecoder:
 
     def _enter(self, depth: int) -> None:
         if depth > MAX_DEPTH:
-            raise LimitError(f"nesting deeper than {MAX_DEPTH} levels")
+            raise NestingError(f"nesting deeper than {MAX_DEPTH} levels")
         self.budget -= 1
         if self.budget < 0:
             raise LimitError(f"more than {MAX_ELEMENTS} decoded elements in one request")

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, NamedTuple, Optional, Set, Tuple, Type
 
 from .otlp_json import decode_json
-from .shape import DecodeError, LimitError
+from .shape import DecodeError, LimitError, NestingError
 from .wire import decode_protobuf, encode_rpc_status
 
 TOKEN_HEADER = "x-beacon-token"
@@ -309,6 +309,8 @@ class Receiver:
                 request = _DECODERS[content_type](signal, data)
             except LimitError as exc:
                 raise _Reject(413, "too_large", str(exc), close=False) from None
+            except NestingError as exc:  # bad data, not a size: the OTLP spec's 413 is for sizes
+                raise _Reject(400, "too_deep", str(exc), close=False) from None
             except DecodeError as exc:
                 raise _Reject(400, "bad_data", str(exc), close=False) from None
             records = count_records(signal, request)

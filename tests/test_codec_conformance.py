@@ -25,11 +25,11 @@ from importlib.metadata import version
 from typing import Any, Callable, Dict, List
 
 import pytest
-from conftest import I32, I64, VARINT, len_field, tag, varint
+from conftest import DEEPEST, I32, I64, VARINT, len_field, tag, varint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beacon_otlp import decode_json, decode_protobuf, encode_protobuf, tables
+from beacon_otlp import MAX_DEPTH, NestingError, decode_json, decode_protobuf, encode_protobuf, tables
 from beacon_otlp.shape import SPECS
 
 pytest.importorskip("opentelemetry.proto", reason="the reference (opentelemetry-proto) is not installed")
@@ -602,6 +602,40 @@ def test_special_doubles_in_every_double_field(value: float) -> None:
     assert_same_shape(decode_protobuf("metrics", request.SerializeToString()), expected)
     assert_same_shape(decode_json("metrics", json.dumps(otlp_json(request)).encode()), expected)
     assert_same_shape(decode_protobuf("metrics", encode_protobuf("metrics", expected)), expected)
+
+
+def nested_any_values(kind: str, levels: int) -> Any:
+    """A logs request whose record body is `levels` arrays or kvlists, one inside the other."""
+    value = common_pb2.AnyValue(string_value="x")
+    for level in range(levels):
+        outer = common_pb2.AnyValue()
+        if kind == "array":
+            outer.array_value.values.add().CopyFrom(value)
+        else:
+            outer.kvlist_value.values.add(key=f"k{level}").value.CopyFrom(value)
+        value = outer
+    request = logs_service_pb2.ExportLogsServiceRequest()
+    request.resource_logs.add().scope_logs.add().log_records.add().body.CopyFrom(value)
+    return request
+
+
+@pytest.mark.parametrize("kind", sorted(DEEPEST))
+def test_the_deepest_nesting_allowed_decodes_as_the_reference(kind: str) -> None:
+    request = nested_any_values(kind, DEEPEST[kind])
+    expected = reference_shape(request)
+    assert_same_shape(decode_protobuf("logs", request.SerializeToString()), expected)
+    assert_same_shape(decode_json("logs", json.dumps(otlp_json(request)).encode()), expected)
+
+
+@pytest.mark.parametrize("kind", sorted(DEEPEST))
+def test_one_level_deeper_is_a_nesting_error(kind: str) -> None:
+    request = nested_any_values(kind, DEEPEST[kind] + 1)
+    body = request.SerializeToString()
+    assert logs_service_pb2.ExportLogsServiceRequest.FromString(body) == request  # the reference goes deeper
+    with pytest.raises(NestingError, match=f"^nesting deeper than {MAX_DEPTH} levels$"):
+        decode_protobuf("logs", body)
+    with pytest.raises(NestingError, match=f"^nesting deeper than {MAX_DEPTH} levels$"):
+        decode_json("logs", json.dumps(otlp_json(request)).encode())
 
 
 # A stray byte, a truncated sequence, an overlong form, an encoded surrogate, past U+10FFFF.

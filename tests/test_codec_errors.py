@@ -1,6 +1,7 @@
 """Bad OTLP input never crashes or hangs the decoders.
 
-Every problem surfaces as a DecodeError (a LimitError when the body is too deep or too big)
+Every problem surfaces as a DecodeError (a NestingError when the body is too deep, a LimitError
+when it decodes to too much)
 whose message says what is wrong and where; no other exception escapes, whatever the bytes.
 Needs no protobuf package: bodies are built by hand, guided by beacon_otlp's field tables
 (which test_codec_conformance checks against the reference).
@@ -13,7 +14,7 @@ import re
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
-from conftest import I32, I64, LEN, VARINT, len_field, tag, varint
+from conftest import DEEPEST, I32, I64, LEN, LEVEL_COST, VARINT, len_field, tag, varint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from beacon_otlp import (
     SIGNALS,
     DecodeError,
     LimitError,
+    NestingError,
     decode_json,
     decode_protobuf,
     encode_protobuf,
@@ -39,7 +41,7 @@ Decoder = Callable[[str, bytes], Any]
 
 
 def raises_decode_error(decode: Decoder, signal: str, body: bytes, match: str) -> DecodeError:
-    """The DecodeError (exactly: not a LimitError) that decoding `body` raises."""
+    """The DecodeError (exactly: not a LimitError or NestingError) that decoding `body` raises."""
     with pytest.raises(DecodeError, match=match) as info:
         decode(signal, body)
     assert type(info.value) is DecodeError, f"{type(info.value).__name__}: {info.value}"
@@ -410,11 +412,6 @@ def test_a_ten_byte_varint_is_fine() -> None:
 
 # --- nesting and size limits ------------------------------------------------------------------
 
-BODY_DEPTH = 4  # the request is level 0, then ResourceLogs, ScopeLogs, LogRecord, and its body
-# Levels per nesting: AnyValue > ArrayValue > AnyValue, and AnyValue > KeyValueList > KeyValue > AnyValue.
-LEVEL_COST = {"array": 2, "kvlist": 3}
-DEEPEST = {kind: (MAX_DEPTH - BODY_DEPTH) // cost for kind, cost in LEVEL_COST.items()}
-
 
 def nested_protobuf(kind: str, levels: int) -> bytes:
     """A logs request whose body is `levels` arrays or kvlists, one inside the other, around "x"."""
@@ -460,15 +457,15 @@ def test_both_decoders_accept_nesting_up_to_the_depth_limit(kind: str) -> None:
 @pytest.mark.parametrize("levels", [1, 2, 1000], ids=lambda n: f"{n} past")
 @pytest.mark.parametrize("kind", sorted(LEVEL_COST))
 @BOTH_NESTED
-def test_nesting_past_the_depth_limit_is_a_limit_error(
+def test_nesting_past_the_depth_limit_is_a_nesting_error(
     decode: Decoder, nested: Any, kind: str, levels: int
 ) -> None:
-    with pytest.raises(LimitError, match=f"deeper than {MAX_DEPTH} levels"):
+    with pytest.raises(NestingError, match=f"deeper than {MAX_DEPTH} levels"):
         decode("logs", nested(kind, DEEPEST[kind] + levels))
 
 
-def test_json_too_deep_for_the_json_parser_is_a_limit_error() -> None:
-    with pytest.raises(LimitError, match=f"JSON nested deeper than {MAX_DEPTH} levels"):
+def test_json_too_deep_for_the_json_parser_is_a_nesting_error() -> None:
+    with pytest.raises(NestingError, match=f"JSON nested deeper than {MAX_DEPTH} levels"):
         decode_json("logs", nested_json("array", 200_000))
 
 

@@ -9,13 +9,23 @@ import socket
 import threading
 import time
 import zlib
-from typing import Callable, List
+from typing import Any, Callable, List
 
 import pytest
-from conftest import TOKEN, Collector, raw_connect, raw_exchange, read_response, request_bytes
+from conftest import (
+    DEEPEST,
+    TOKEN,
+    Collector,
+    RawResponse,
+    raw_connect,
+    raw_exchange,
+    read_response,
+    request_bytes,
+)
+from google.protobuf import json_format
 from google.rpc import status_pb2
 
-from beacon_otlp import Batch, Receiver, encode_protobuf
+from beacon_otlp import JSON, MAX_DEPTH, PROTOBUF, Batch, Receiver, encode_json, encode_protobuf
 
 MiB = 1024 * 1024
 
@@ -58,6 +68,14 @@ def json_logs(n: int, start: int = 0) -> bytes:
         for i in range(start, start + n)
     ]
     return json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": records}]}]}).encode()
+
+
+def rpc_status(response: RawResponse) -> Any:
+    """The google.rpc.Status an error answer carries, decoded as its content type says."""
+    if response.headers["content-type"] == JSON:
+        return json_format.Parse(response.body, status_pb2.Status())
+    assert response.headers["content-type"] == PROTOBUF
+    return status_pb2.Status.FromString(response.body)
 
 
 def indexes(collector: Collector) -> List[int]:
@@ -306,6 +324,24 @@ def test_element_limit_is_413(receiver: Receiver) -> None:
 
     body = b"\x0a\x00" * (MAX_ELEMENTS + 1)  # that many empty ResourceLogs
     assert raw_exchange(receiver, request_bytes(body=body))[0].status == 413
+
+
+@pytest.mark.parametrize("content_type, encode", [(PROTOBUF, encode_protobuf), (JSON, encode_json)])
+def test_nesting_too_deep_is_bad_data(
+    receiver: Receiver, collector: Collector, content_type: str, encode: Callable
+) -> None:
+    """Too deep is not too large (the spec's 413 is about sizes): 400, as the reference parsers
+    reject what nests past their own depth limits."""
+    body: Any = "x"
+    for _ in range(DEEPEST["array"] + 1):
+        body = [body]
+    data = encode("logs", {"resource_logs": [{"scope_logs": [{"log_records": [{"body": body}]}]}]})
+    (response,) = raw_exchange(receiver, request_bytes(body=data, content_type=content_type))
+    assert response.status == 400
+    status = rpc_status(response)
+    assert (status.code, status.message) == (3, f"nesting deeper than {MAX_DEPTH} levels")
+    assert receiver.stats.snapshot()["rejected"] == {"too_deep": 1}
+    assert collector.batches == []
 
 
 # --- faults -------------------------------------------------------------------------------
