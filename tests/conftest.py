@@ -52,7 +52,8 @@ def collector() -> Collector:
 
 @pytest.fixture
 def make_receiver(collector: Collector) -> Iterator[Callable[..., Receiver]]:
-    """Start receivers with the collector as consumer; every one is stopped after the test."""
+    """Start receivers with the collector as consumer; every one is stopped after the test, and
+    must never have answered 429 or 5xx (exporters retry those and stall an agent's exit)."""
     started: List[Receiver] = []
 
     def make(**options: object) -> Receiver:
@@ -64,6 +65,11 @@ def make_receiver(collector: Collector) -> Iterator[Callable[..., Receiver]]:
     yield make
     for receiver in started:
         receiver.stop()
+    for receiver in started:
+        retryable = [
+            r for r in receiver.stats.snapshot()["requests"] if r["status"] == 429 or r["status"] >= 500
+        ]
+        assert retryable == [], "the receiver answered 429 or 5xx"
 
 
 @pytest.fixture
