@@ -334,6 +334,7 @@ def otlp_json(
     enum_names: bool = False,
     int64_numbers: bool = False,
     print_defaults: bool = False,
+    upper_case_ids: bool = False,
 ) -> Dict[str, Any]:
     """json_format's ProtoJSON, with the ids in hex as the OTLP spec requires."""
     options = {"preserving_proto_field_name": snake_case, "use_integers_for_enums": not enum_names}
@@ -341,18 +342,24 @@ def otlp_json(
         options[_UNQUOTE_INT64] = True
     if print_defaults and _PRINT_DEFAULTS:
         options[_PRINT_DEFAULTS] = True
-    return hex_ids(json_format.MessageToDict(message, **options))
+    return hex_ids(json_format.MessageToDict(message, **options), upper_case_ids)
 
 
-def hex_ids(node: Any) -> Any:
+def hex_ids(node: Any, upper_case: bool = False) -> Any:
+    """Base64 ids as hex, which the OTLP spec says is case-insensitive."""
     if isinstance(node, dict):
         return {
-            key: base64.b64decode(value).hex() if key in ID_JSON_KEYS else hex_ids(value)
+            key: hex_id(value, upper_case) if key in ID_JSON_KEYS else hex_ids(value, upper_case)
             for key, value in node.items()
         }
     if isinstance(node, list):
-        return [hex_ids(item) for item in node]
+        return [hex_ids(item, upper_case) for item in node]
     return node
+
+
+def hex_id(value: str, upper_case: bool) -> str:
+    digits = base64.b64decode(value).hex()
+    return digits.upper() if upper_case else digits
 
 
 def with_noise(node: Any) -> Any:
@@ -376,6 +383,7 @@ def json_bodies(draw: Callable[..., Any], message: Any, snake_case: bool) -> byt
         enum_names=draw(st.booleans()),
         int64_numbers=draw(st.booleans()),
         print_defaults=draw(st.booleans()),
+        upper_case_ids=draw(st.booleans()),
     )
     if draw(st.booleans()):
         document = with_noise(document)
@@ -569,6 +577,22 @@ def test_empty_requests_and_empty_messages(signal: str) -> None:
         assert_same_shape(decode_protobuf(signal, request.SerializeToString()), expected)
         assert_same_shape(decode_json(signal, json.dumps(otlp_json(request)).encode()), expected)
     assert_same_shape(decode_protobuf(signal, b""), reference_shape(REQUEST_TYPES[signal]()))
+
+
+def test_json_ids_in_upper_case_hex_decode_to_lower_case() -> None:
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add(name="s")
+    span.trace_id = bytes.fromhex("5b8efff798038103d269b633813fc60c")
+    span.span_id = bytes.fromhex("fafbfcfdfeff0001")
+    span.links.add(trace_id=span.trace_id, span_id=bytes.fromhex("abcdef0123456789"))
+    document = otlp_json(request, upper_case_ids=True)
+    sent = document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert (sent["traceId"], sent["spanId"]) == ("5B8EFFF798038103D269B633813FC60C", "FAFBFCFDFEFF0001")
+    decoded = decode_json("traces", json.dumps(document).encode())
+    assert_same_shape(decoded, reference_shape(request))
+    span_shape = decoded["resource_spans"][0]["scope_spans"][0]["spans"][0]
+    assert span_shape["span_id"] == "fafbfcfdfeff0001"
+    assert span_shape["links"][0]["span_id"] == "abcdef0123456789"
 
 
 def set_doubles(message: Any, value: float) -> Any:

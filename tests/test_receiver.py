@@ -24,6 +24,8 @@ from conftest import (
 )
 from google.protobuf import json_format
 from google.rpc import status_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from beacon_otlp import JSON, MAX_DEPTH, PROTOBUF, Batch, Receiver, encode_json, encode_protobuf
 
@@ -124,6 +126,21 @@ def test_json_answer_is_an_empty_json_object(receiver: Receiver, collector: Coll
     assert collector.wait_for_records(5) == 5
 
 
+@pytest.mark.parametrize(
+    "path, response_type",
+    [
+        ("/v1/traces", trace_service_pb2.ExportTraceServiceResponse),
+        ("/v1/metrics", metrics_service_pb2.ExportMetricsServiceResponse),
+    ],
+)
+def test_json_answers_on_every_signal_are_empty_json_objects(
+    receiver: Receiver, path: str, response_type: Any
+) -> None:
+    (response,) = raw_exchange(receiver, request_bytes(path, b"{}", content_type=JSON))
+    assert (response.status, response.headers["content-type"], response.body) == (200, JSON, b"{}")
+    assert json_format.Parse(response.body, response_type()) == response_type()  # partial_success unset
+
+
 def test_pipelined_keep_alive_requests_on_one_connection(receiver: Receiver, collector: Collector) -> None:
     data = b"".join(request_bytes(body=pb_logs(10, start=10 * i)) for i in range(3))
     data += request_bytes(chunks=[json_logs(10, start=30)], content_type="application/json")
@@ -193,12 +210,48 @@ def test_all_three_signals_and_stats(receiver: Receiver, collector: Collector) -
     stats = receiver.stats.snapshot()
     assert stats["records"] == {"logs": 1, "traces": 2, "metrics": 3}
     assert stats["rejected"] == {}
-    assert stats["bytes_received"] == len(pb_logs(1)) + len(traces) + len(metrics)
-    assert {(r["signal"], r["status"], r["count"]) for r in stats["requests"]} == {
-        ("logs", 200, 1),
-        ("traces", 200, 1),
-        ("metrics", 200, 1),
+    assert stats["bytes_received"] == stats["bytes_decoded"] == len(pb_logs(1)) + len(traces) + len(metrics)
+    assert stats["requests"] == [
+        {"signal": signal, "content_type": PROTOBUF, "status": 200, "count": 1}
+        for signal in ("logs", "metrics", "traces")
+    ]
+
+
+def test_stats_count_json_and_every_rejection_by_reason(receiver: Receiver) -> None:
+    chunked_head = request_bytes(chunks=[])[: -len(b"0\r\n\r\n")]
+    gzipped = gzip.compress(json_logs(3))
+    exchanges = [
+        (request_bytes(body=json_logs(3), content_type=JSON), 200),
+        (request_bytes(body=gzipped, content_type=JSON, extra=("Content-Encoding: gzip",)), 200),
+        (request_bytes("/v1/profiles", pb_logs(1)), 404),
+        (request_bytes("/v1/traces", method="PUT"), 405),
+        (request_bytes("/v1/metrics", b"{}", content_type="text/plain"), 415),
+        (request_bytes(body=pb_logs(1), extra=("Content-Encoding: br",)), 415),
+        (chunked_head + b"zz\r\nabc\r\n0\r\n\r\n", 400),
+        (request_bytes(body=b"not gzip", extra=("Content-Encoding: gzip",)), 400),
+    ]
+    assert [raw_exchange(receiver, data)[0].status for data, _ in exchanges] == [s for _, s in exchanges]
+    stats = receiver.stats.snapshot()
+    assert stats["rejected"] == {
+        "not_found": 1,
+        "method_not_allowed": 1,
+        "unsupported_media_type": 1,
+        "unsupported_encoding": 1,
+        "bad_framing": 1,
+        "bad_compression": 1,
     }
+    assert {(r["signal"], r["content_type"], r["status"]): r["count"] for r in stats["requests"]} == {
+        ("logs", JSON, 200): 2,
+        ("unknown", PROTOBUF, 404): 1,
+        ("traces", PROTOBUF, 405): 1,
+        ("metrics", "other", 415): 1,
+        ("logs", PROTOBUF, 415): 1,
+        ("logs", PROTOBUF, 400): 2,
+    }
+    assert stats["records"] == {"logs": 6}
+    # Bytes as sent: every body read, accepted or not; decoded: the accepted ones, inflated.
+    assert stats["bytes_received"] == len(json_logs(3)) + len(gzipped) + len(b"not gzip")
+    assert stats["bytes_decoded"] == 2 * len(json_logs(3))
 
 
 def test_empty_request_is_a_success(receiver: Receiver, collector: Collector) -> None:
@@ -263,6 +316,29 @@ def test_undecodable_json_is_400_with_a_json_status(receiver: Receiver) -> None:
     assert response.headers["content-type"] == "application/json"
     status = json.loads(response.body)
     assert status["code"] == 3 and "resourceLogs" in status["message"]
+
+
+# Requests each error answer is for; google.rpc.Code: NOT_FOUND, UNIMPLEMENTED,
+# RESOURCE_EXHAUSTED and INVALID_ARGUMENT.
+ERROR_REQUESTS = {
+    404: (lambda content_type: request_bytes("/v1/profiles", b"{}", content_type=content_type), 5),
+    405: (lambda content_type: request_bytes(method="GET", content_type=content_type), 12),
+    413: (lambda content_type: request_bytes(body=b"{}" + bytes(100), content_type=content_type), 8),
+    415: (lambda content_type: request_bytes(content_type=content_type, extra=("Content-Encoding: br",)), 3),
+}
+
+
+@pytest.mark.parametrize("content_type", [PROTOBUF, JSON])
+@pytest.mark.parametrize("status", sorted(ERROR_REQUESTS))
+def test_error_answers_are_rpc_statuses_in_the_request_content_type(
+    make_receiver, content_type: str, status: int
+) -> None:
+    receiver = make_receiver(max_body=100)
+    build, code = ERROR_REQUESTS[status]
+    (response,) = raw_exchange(receiver, build(content_type))
+    assert (response.status, response.headers["content-type"]) == (status, content_type)
+    rpc = rpc_status(response)
+    assert rpc.code == code and rpc.message
 
 
 def test_corrupt_gzip_is_400(receiver: Receiver) -> None:
