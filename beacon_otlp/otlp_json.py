@@ -1,19 +1,21 @@
 """OTLP/JSON (the OTLP spec's JSON mapping) decoded to the same plain shape as protobuf.
 
-lowerCamelCase keys (snake_case accepted too), hex trace/span ids, 64-bit ints as strings or
-numbers, enums as ints (names accepted too), bytes as base64; unknown fields are ignored and
-null means "not sent". Invalid UTF-8 and unpaired surrogate escapes ("\\ud800") become U+FFFD,
-as invalid UTF-8 does in protobuf strings: one bad character never costs an agent's event.
+lowerCamelCase keys (snake_case accepted too), hex trace/span ids, integers as JSON numbers or
+strings holding one ("12", "1e3"), enums as ints (names accepted too), bytes as base64; unknown
+fields are ignored and null means "not sent". Invalid UTF-8 and unpaired surrogate escapes
+("\\ud800") become U+FFFD, as invalid UTF-8 does in protobuf strings: one bad character never
+costs an agent's event.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import decimal
 import json
 import math
 import re
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Tuple, Union
 
 from . import tables as t
 from .shape import (
@@ -42,6 +44,11 @@ _INT_RANGES: Dict[int, Tuple[int, int]] = {
     t.FIXED32: (0, (1 << 32) - 1),
 }
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# An integer in a string is written as a JSON number, as in the proto3 JSON mapping ("12", "-3",
+# "1e3", "1.0"): int() and Decimal() alone would take "+12", " 12", "1_000" and non-ASCII digits.
+_JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_MAX_NUMBER_CHARS = 64  # far more than any 64-bit integer needs
 # json.loads joins escaped surrogate pairs into one character and leaves unpaired ones as they
 # are, which no UTF-8 encoder takes: a body that escapes a surrogate has its strings checked.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
@@ -195,13 +202,11 @@ class _JsonDecoder:
 def _integer(value: Any, kind: int, f: Field) -> int:
     if isinstance(value, bool):
         raise _FieldError("expected an integer, got a boolean")
+    number: Union[int, decimal.Decimal]
     if isinstance(value, str):
         if f.enum is not None and value in f.enum:
             return f.enum[value]
-        try:
-            number = int(value.strip(), 10)
-        except ValueError:
-            raise _FieldError(f"expected an integer, got the string {value[:40]!r}") from None
+        number = _integer_in_string(value)
     elif isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
@@ -209,9 +214,20 @@ def _integer(value: Any, kind: int, f: Field) -> int:
     else:
         raise _FieldError(f"expected an integer, got {_json_type(value)}")
     low, high = _INT_RANGES[kind]
-    if not low <= number <= high:
+    if not low <= number <= high:  # before int(): "1e999999999" must not become a huge int
         raise _FieldError(f"{number} is out of range for this field")
-    return number
+    return int(number)
+
+
+def _integer_in_string(value: str) -> Union[int, decimal.Decimal]:
+    if len(value) <= _MAX_NUMBER_CHARS:
+        if _JSON_INTEGER.fullmatch(value):
+            return int(value)
+        if _JSON_NUMBER.fullmatch(value):
+            number = decimal.Decimal(value)
+            if number == number.to_integral_value():
+                return number
+    raise _FieldError(f"expected an integer, got the string {value[:40]!r}")
 
 
 def _number(value: Any) -> float:
