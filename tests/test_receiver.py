@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import zlib
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Optional
 
 import pytest
 from conftest import (
@@ -447,26 +447,46 @@ def test_slowloris_does_not_block_other_clients_and_is_cut_off(make_receiver, co
     assert receiver.stats.snapshot()["rejected"] == {"timeout": 1}
 
 
-def test_trickling_client_meets_the_request_deadline(make_receiver, collector: Collector) -> None:
+def trickle(sock: socket.socket, data: bytes, interval: float = 0.05) -> Optional[bytes]:
+    """Send `data` a byte per `interval` (each well within the read timeout), watching between
+    bytes for the server to close the connection. Returns what it sent before closing, or None
+    if it never closed."""
+    received = b""
+    sock.settimeout(interval)
+    for byte in data:
+        try:
+            sock.sendall(bytes([byte]))
+            while True:
+                chunk = sock.recv(1024)
+                if not chunk:
+                    return received
+                received += chunk
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return received
+    return None
+
+
+def test_body_trickling_client_meets_the_request_deadline(make_receiver, collector: Collector) -> None:
     receiver = make_receiver(read_timeout=5, request_deadline=0.5)
-    done = threading.Event()
     data = request_bytes(body=pb_logs(10))
     with raw_connect(receiver) as sock:
         sock.sendall(data[:-40])
-        for byte in data[-40:]:  # one byte every 50 ms: each read is within the read timeout
-            try:
-                sock.sendall(bytes([byte]))
-            except OSError:
-                break
-            if done.wait(0.05):
-                break
-        sock.settimeout(10)
-        try:
-            answer = sock.recv(1024)
-        except ConnectionResetError:
-            answer = b""
-    assert answer == b""  # cut off without a 200
+        assert trickle(sock, data[-40:]) == b""  # 2 s of bytes: cut off without a 200
     assert collector.batches == []
+
+
+def test_header_trickling_client_meets_the_request_deadline(make_receiver, collector: Collector) -> None:
+    """The deadline covers the request line and headers too: a client that trickles header
+    bytes cannot hold a connection thread, nor with 255 others every connection slot."""
+    receiver = make_receiver(read_timeout=5, request_deadline=0.5)
+    with raw_connect(receiver) as sock:
+        sock.sendall(b"POST /v1/logs HTTP/1.1\r\n")
+        assert raw_exchange(receiver, request_bytes(body=pb_logs(3)))[0].status == 200
+        assert trickle(sock, b"X-Slow: " + b"a" * 400 + b"\r\n") == b""  # 20 s of bytes: cut off
+    assert collector.wait_for_records(3) == 3
+    assert receiver.stats.snapshot()["rejected"] == {"timeout": 1}
 
 
 def test_fifty_concurrent_exporters(receiver: Receiver, collector: Collector) -> None:
