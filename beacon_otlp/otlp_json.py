@@ -46,13 +46,15 @@ _INT_RANGES: Dict[int, Tuple[int, int]] = {
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 # An integer in a string is written as a JSON number, as in the proto3 JSON mapping ("12", "-3",
 # "1e3", "1.0"): int() and Decimal() alone would take "+12", " 12", "1_000" and non-ASCII digits.
-_JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _MAX_NUMBER_CHARS = 64  # far more than any 64-bit integer needs
-# json.loads joins escaped surrogate pairs into one character and leaves unpaired ones as they
-# are, which no UTF-8 encoder takes: a body that escapes a surrogate has its strings checked.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# json.loads joins an escaped surrogate pair into one character but leaves an unpaired surrogate
+# escape as a lone surrogate, which no UTF-8 encoder takes: such escapes become \ufffd first.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# An escaped backslash (kept: the "u" after it is text), a surrogate pair (kept), or a surrogate.
+_ESCAPED_SURROGATES = re.compile(
+    r"\\\\|(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
 
 
 def decode_json(signal: str, data: bytes) -> Dict[str, Any]:
@@ -61,6 +63,8 @@ def decode_json(signal: str, data: bytes) -> Dict[str, Any]:
     text = bytes(data).decode("utf-8", "replace")
     if text.startswith("\ufeff"):
         text = text[1:]
+    if _SURROGATE_ESCAPE.search(text) is not None:  # rare: one scan is all the others cost
+        text = _ESCAPED_SURROGATES.sub(_unpaired_to_replacement, text)
     try:
         document = json.loads(text)
     except RecursionError:
@@ -68,9 +72,14 @@ def decode_json(signal: str, data: bytes) -> Dict[str, Any]:
     except ValueError as exc:
         raise DecodeError(f"invalid JSON: {exc}") from None
     try:
-        return _JsonDecoder(_SURROGATE_ESCAPE.search(text) is not None).message(document, spec, 0)
+        return _JsonDecoder().message(document, spec, 0)
     except _FieldError as exc:
         raise DecodeError(f"{spec.name}{exc.path}: {exc.problem}") from None
+
+
+def _unpaired_to_replacement(match: re.Match[str]) -> str:
+    escape = match.group(0)
+    return escape if escape[1] == "\\" or match.group(1) else "\\ufffd"
 
 
 class _FieldError(DecodeError):
@@ -87,14 +96,10 @@ class _FieldError(DecodeError):
 
 
 class _JsonDecoder:
-    __slots__ = ("budget", "surrogates")
+    __slots__ = ("budget",)
 
-    def __init__(self, surrogates: bool) -> None:
+    def __init__(self) -> None:
         self.budget = MAX_ELEMENTS
-        self.surrogates = surrogates  # strings may hold unpaired surrogates
-
-    def string(self, value: str) -> str:
-        return _SURROGATE.sub("\ufffd", value) if self.surrogates else value
 
     def _enter(self, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -150,8 +155,6 @@ class _JsonDecoder:
                 key = ""
             elif not isinstance(key, str):
                 raise _FieldError(f"expected a string, got {_json_type(key)}").under(f"[{index}].key")
-            else:
-                key = self.string(key)
             value = item.get("value")
             try:
                 out[key] = None if value is None else self.any_value(value, depth + 1)
@@ -181,7 +184,7 @@ class _JsonDecoder:
         if kind == t.STRING:
             if not isinstance(value, str):
                 raise _FieldError(f"expected a string, got {_json_type(value)}")
-            return self.string(value)
+            return value
         if kind == t.MESSAGE:
             return self.message(value, f.spec, depth + 1)  # type: ignore[arg-type]
         if kind == t.ANY:
@@ -221,12 +224,17 @@ def _integer(value: Any, kind: int, f: Field) -> int:
 
 def _integer_in_string(value: str) -> Union[int, decimal.Decimal]:
     if len(value) <= _MAX_NUMBER_CHARS:
-        if _JSON_INTEGER.fullmatch(value):
-            return int(value)
-        if _JSON_NUMBER.fullmatch(value):
-            number = decimal.Decimal(value)
-            if number == number.to_integral_value():
+        try:
+            number = int(value)
+        except ValueError:
+            pass
+        else:
+            if str(number) == value:  # the usual, plain form ("12", "-3"), the fastest check
                 return number
+        if _JSON_NUMBER.fullmatch(value):
+            exact = decimal.Decimal(value)
+            if exact == exact.to_integral_value():
+                return exact
     raise _FieldError(f"expected an integer, got the string {value[:40]!r}")
 
 

@@ -726,6 +726,7 @@ def test_invalid_utf8_in_json_decodes_as_it_does_in_protobuf(bad: bytes) -> None
         ("a\\uDC00z", "a\ufffdz"),
         ("\\ud83dz", "\ufffdz"),
         ("\\ude01\\ud83d", "\ufffd\ufffd"),  # a pair in the wrong order
+        ("\\\\\\ud800\\\\", "\\\ufffd\\"),  # between escaped backslashes
     ],
 )
 def test_unpaired_surrogate_escapes_in_json_become_replacement_characters(escaped: str, text: str) -> None:
@@ -737,10 +738,32 @@ def test_unpaired_surrogate_escapes_in_json_become_replacement_characters(escape
     assert_same_shape(decode_json("logs", body), expected)
 
 
-def test_an_escaped_surrogate_pair_in_json_is_one_character() -> None:
-    body = logs_json_with_text(b"\\ud83d\\ude01")
+ANY_CODE_POINTS = st.lists(st.one_of(st.characters(), st.integers(0xD800, 0xDFFF).map(chr)), max_size=8)
+
+
+@SETTINGS
+@given(code_points=ANY_CODE_POINTS)
+def test_json_strings_decode_as_utf16_reads_their_escapes(code_points: List[str]) -> None:
+    """json.dumps escapes every code point outside ASCII, surrogates included: an escaped pair
+    is one character, and an unpaired surrogate becomes U+FFFD, as a UTF-16 decoder reads them."""
+    text = "".join(code_points)
+    expected = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    body = json.dumps({"resourceLogs": [{"schemaUrl": text}]}).encode("ascii")
+    assert decode_json("logs", body)["resource_logs"][0]["schema_url"] == expected
+
+
+@pytest.mark.parametrize(
+    "escaped, text",
+    [
+        ("\\ud83d\\ude01", "\U0001f601"),  # a surrogate pair: one character
+        ("\\\\ud800", "\\ud800"),  # an escaped backslash, then text
+        ("\\\\\\ud83d\\ude01\\\\", "\\\U0001f601\\"),
+    ],
+)
+def test_other_escapes_in_json_decode_as_the_reference(escaped: str, text: str) -> None:
+    body = logs_json_with_text(escaped.encode("ascii"))
     expected = json_format.Parse(body, logs_service_pb2.ExportLogsServiceRequest())
-    assert expected.resource_logs[0].schema_url == "\U0001f601"
+    assert expected.resource_logs[0].schema_url == text
     assert_same_shape(decode_json("logs", body), reference_shape(expected))
 
 
