@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 from .otlp_json import decode_json, encode_json
 from .receiver import JSON, PROTOBUF, TOKEN_HEADER, Batch, Receiver, ReceiverStats, count_records
-from .shape import MAX_DEPTH, MAX_ELEMENTS, SIGNALS, DecodeError, LimitError
+from .shape import MAX_DEPTH, MAX_ELEMENTS, SIGNALS, DecodeError, LimitError, NestingError
 from .wire import decode_protobuf, encode_protobuf
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Batch",
     "DecodeError",
     "LimitError",
+    "NestingError",
     "Receiver",
     "ReceiverStats",
     "count_records",

@@ -1,20 +1,34 @@
 """OTLP/JSON (the OTLP spec's JSON mapping) decoded to the same plain shape as protobuf.
 
-lowerCamelCase keys (snake_case accepted too), hex trace/span ids, 64-bit ints as strings or
-numbers, enums as ints (names accepted too), bytes as base64; unknown fields are ignored and
-null means "not sent".
+lowerCamelCase keys (snake_case accepted too), hex trace/span ids, integers as JSON numbers or
+strings holding one ("12", "1e3"), enums as ints (names accepted too), bytes as base64; unknown
+fields are ignored and null means "not sent". Invalid UTF-8 and unpaired surrogate escapes
+("\\ud800") become U+FFFD, as invalid UTF-8 does in protobuf strings: one bad character never
+costs an agent's event.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import decimal
 import json
 import math
-from typing import Any, Dict, Tuple
+import re
+from typing import Any, Dict, Tuple, Union
 
 from . import tables as t
-from .shape import ANY_VALUE, MAX_DEPTH, MAX_ELEMENTS, DecodeError, Field, LimitError, Spec, root_spec
+from .shape import (
+    ANY_VALUE,
+    MAX_DEPTH,
+    MAX_ELEMENTS,
+    DecodeError,
+    Field,
+    LimitError,
+    NestingError,
+    Spec,
+    root_spec,
+)
 
 _INT_RANGES: Dict[int, Tuple[int, int]] = {
     t.INT64: (-(1 << 63), (1 << 63) - 1),
@@ -30,6 +44,17 @@ _INT_RANGES: Dict[int, Tuple[int, int]] = {
     t.FIXED32: (0, (1 << 32) - 1),
 }
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# An integer in a string is written as a JSON number, as in the proto3 JSON mapping ("12", "-3",
+# "1e3", "1.0"): int() and Decimal() alone would take "+12", " 12", "1_000" and non-ASCII digits.
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_MAX_NUMBER_CHARS = 64  # far more than any 64-bit integer needs
+# json.loads joins an escaped surrogate pair into one character but leaves an unpaired surrogate
+# escape as a lone surrogate, which no UTF-8 encoder takes: such escapes become \ufffd first.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# An escaped backslash (kept: the "u" after it is text), a surrogate pair (kept), or a surrogate.
+_ESCAPED_SURROGATES = re.compile(
+    r"\\\\|(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
 
 
 def decode_json(signal: str, data: bytes) -> Dict[str, Any]:
@@ -38,16 +63,23 @@ def decode_json(signal: str, data: bytes) -> Dict[str, Any]:
     text = bytes(data).decode("utf-8", "replace")
     if text.startswith("\ufeff"):
         text = text[1:]
+    if _SURROGATE_ESCAPE.search(text) is not None:  # rare: one scan is all the others cost
+        text = _ESCAPED_SURROGATES.sub(_unpaired_to_replacement, text)
     try:
         document = json.loads(text)
     except RecursionError:
-        raise LimitError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+        raise NestingError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise DecodeError(f"invalid JSON: {exc}") from None
     try:
         return _JsonDecoder().message(document, spec, 0)
     except _FieldError as exc:
         raise DecodeError(f"{spec.name}{exc.path}: {exc.problem}") from None
+
+
+def _unpaired_to_replacement(match: re.Match[str]) -> str:
+    escape = match.group(0)
+    return escape if escape[1] == "\\" or match.group(1) else "\\ufffd"
 
 
 class _FieldError(DecodeError):
@@ -71,7 +103,7 @@ class _JsonDecoder:
 
     def _enter(self, depth: int) -> None:
         if depth > MAX_DEPTH:
-            raise LimitError(f"nesting deeper than {MAX_DEPTH} levels")
+            raise NestingError(f"nesting deeper than {MAX_DEPTH} levels")
         self.budget -= 1
         if self.budget < 0:
             raise LimitError(f"more than {MAX_ELEMENTS} decoded elements in one request")
@@ -173,13 +205,11 @@ class _JsonDecoder:
 def _integer(value: Any, kind: int, f: Field) -> int:
     if isinstance(value, bool):
         raise _FieldError("expected an integer, got a boolean")
+    number: Union[int, decimal.Decimal]
     if isinstance(value, str):
         if f.enum is not None and value in f.enum:
             return f.enum[value]
-        try:
-            number = int(value.strip(), 10)
-        except ValueError:
-            raise _FieldError(f"expected an integer, got the string {value[:40]!r}") from None
+        number = _integer_in_string(value)
     elif isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
@@ -187,9 +217,25 @@ def _integer(value: Any, kind: int, f: Field) -> int:
     else:
         raise _FieldError(f"expected an integer, got {_json_type(value)}")
     low, high = _INT_RANGES[kind]
-    if not low <= number <= high:
+    if not low <= number <= high:  # before int(): "1e999999999" must not become a huge int
         raise _FieldError(f"{number} is out of range for this field")
-    return number
+    return int(number)
+
+
+def _integer_in_string(value: str) -> Union[int, decimal.Decimal]:
+    if len(value) <= _MAX_NUMBER_CHARS:
+        try:
+            number = int(value)
+        except ValueError:
+            pass
+        else:
+            if str(number) == value:  # the usual, plain form ("12", "-3"), the fastest check
+                return number
+        if _JSON_NUMBER.fullmatch(value):
+            exact = decimal.Decimal(value)
+            if exact == exact.to_integral_value():
+                return exact
+    raise _FieldError(f"expected an integer, got the string {value[:40]!r}")
 
 
 def _number(value: Any) -> float:

@@ -2,13 +2,16 @@
 
 Each connection has its own thread that reads, authenticates, decompresses and decodes a
 request and answers at once; decoded batches go through a queue to one consumer thread, so a
-slow consumer (a disk) never slows an exporter. Answers follow the OTLP/HTTP specification and
-never use the retryable codes 429/502/503/504, which would stall an agent's exit flush.
+slow consumer (a disk) does not slow an exporter: only while the queue holds max_queued_records
+does an answer wait for it, and never longer than backpressure_timeout (1 s). Answers follow the
+OTLP/HTTP specification and never use the retryable codes 429/502/503/504, which would stall an
+agent's exit flush.
 """
 
 from __future__ import annotations
 
 import hmac
+import io
 import json
 import queue
 import socket
@@ -21,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, NamedTuple, Optional, Set, Tuple, Type
 
 from .otlp_json import decode_json
-from .shape import DecodeError, LimitError
+from .shape import DecodeError, LimitError, NestingError
 from .wire import decode_protobuf, encode_rpc_status
 
 TOKEN_HEADER = "x-beacon-token"
@@ -127,7 +130,8 @@ class Receiver:
         request_deadline: float = 60.0,
         max_connections: int = 256,
         max_queued_records: int = 8192,
-        backpressure_timeout: float = 5.0,
+        # Claude Code gives its whole exit flush 2 s: a held answer must leave it time to spare.
+        backpressure_timeout: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not token:
@@ -209,8 +213,15 @@ class Receiver:
         with self._state:
             return self._in_flight
 
+    @property
+    def accepting(self) -> bool:
+        """False once stop() has refused further requests (its queue then holds all it will)."""
+        with self._state:
+            return not self._closed
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait until predicate() holds; it is re-checked whenever a request starts or ends."""
+        """Wait until predicate() holds; it is re-checked whenever a request starts or ends,
+        and when stop() stops accepting."""
         with self._state:
             return self._state.wait_for(predicate, timeout)
 
@@ -228,6 +239,7 @@ class Receiver:
                 self._state.wait(deadline - time.monotonic())
             self._closed = True  # a request still in flight now gets no 200: nothing is lost
             self._queue.put(_STOP)
+            self._state.notify_all()
             idle = list(self._connections)
         for conn in idle:
             _shutdown_socket(conn)
@@ -290,14 +302,15 @@ class Receiver:
         sent = 0
         try:
             self._check_headers(handler, path, content_type)
-            deadline = time.monotonic() + self.request_deadline
-            body = _read_body(handler, self.max_body, deadline)
+            body = _read_body(handler, self.max_body)
             sent = len(body)
             data = _inflate(body, handler.headers.get("Content-Encoding", ""), self.max_decoded)
             try:
                 request = _DECODERS[content_type](signal, data)
             except LimitError as exc:
                 raise _Reject(413, "too_large", str(exc), close=False) from None
+            except NestingError as exc:  # bad data, not a size: the OTLP spec's 413 is for sizes
+                raise _Reject(400, "too_deep", str(exc), close=False) from None
             except DecodeError as exc:
                 raise _Reject(400, "bad_data", str(exc), close=False) from None
             records = count_records(signal, request)
@@ -322,8 +335,9 @@ class Receiver:
 
     def _enqueue(self, batch: Batch) -> None:
         """Queue a decoded batch for the consumer. Decoded records cost memory, so while the
-        consumer is far behind (a flood, a slow disk) the answer waits a little for it: bounded
-        memory under load, and no wait at all in the usual case. Nothing is ever refused."""
+        consumer is far behind (a flood, a slow disk) the answer waits for it, at most
+        backpressure_timeout: bounded memory under load, no wait at all in the usual case.
+        After the wait the batch is queued anyway: nothing is ever refused."""
         deadline = time.monotonic() + self.backpressure_timeout
         with self._state:
             while self._queued_records >= self.max_queued_records and not self._closed:
@@ -391,8 +405,20 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.timeout_seconds  # type: ignore[attr-defined,misc]
         super().setup()
+        self.rfile.close()  # replaced by a reader that also keeps the request deadline
+        deadline = self.server.receiver.request_deadline  # type: ignore[attr-defined]
+        self.reader = _RequestReader(self.connection, self.timeout, deadline)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def handle_one_request(self) -> None:
+        self.reader.start_request()
+        self.dispatched = False
+        super().handle_one_request()
+        if self.reader.timed_out and not self.dispatched:  # cut off before its headers were read
+            self.server.receiver.stats.count(("unknown", "other", 0), "timeout")  # type: ignore[attr-defined]
 
     def _dispatch(self) -> None:
+        self.dispatched = True
         self.server.receiver.handle(self)  # type: ignore[attr-defined]
 
     do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
@@ -436,32 +462,71 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
+class _RequestReader(io.RawIOBase):
+    """A connection's socket as its handler reads it. Each read waits at most the read timeout,
+    and all the reads of one request (request line, headers and body) end by its deadline,
+    counted from its first byte: a client trickling bytes holds a thread no longer than that,
+    and no number of such clients holds the connection slots for good."""
+
+    def __init__(self, sock: socket.socket, read_timeout: float, request_deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._read_timeout, self._request_deadline = read_timeout, request_deadline
+        self._socket_timeout = sock.gettimeout()
+        self._deadline: Optional[float] = None  # set by the first byte of a request
+        self.timed_out = False  # a read of the current request timed out
+
+    def readable(self) -> bool:
+        return True
+
+    def start_request(self) -> None:
+        """The next byte read begins a new request: waiting for it is idle time, not the request's."""
+        self._deadline = None
+        self.timed_out = False
+
+    def readinto(self, buffer: Any) -> int:
+        timeout = self._read_timeout
+        if self._deadline is not None:
+            timeout = min(timeout, self._deadline - time.monotonic())
+        try:
+            if timeout <= 0:
+                raise socket.timeout("request deadline passed")
+            if timeout != self._socket_timeout:  # the usual case sets nothing
+                self._sock.settimeout(timeout)
+                self._socket_timeout = timeout
+            n = self._sock.recv_into(buffer)
+        except socket.timeout:
+            self.timed_out = self._deadline is not None
+            raise
+        if n and self._deadline is None:
+            self._deadline = time.monotonic() + self._request_deadline
+        return n
+
+
 def _media_type(header: str) -> str:
     return header.split(";", 1)[0].strip().lower()
 
 
-def _read_body(handler: BaseHTTPRequestHandler, limit: int, deadline: float) -> bytes:
+def _read_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes:
     rfile = handler.rfile
     encoding = handler.headers.get("Transfer-Encoding", "").strip().lower()
     try:
         if encoding == "chunked":
-            return _read_chunked(rfile, limit, deadline)
+            return _read_chunked(rfile, limit)
         if encoding:
             raise _Reject(400, "bad_framing", f"unsupported Transfer-Encoding {encoding[:32]!r}")
         length = int(handler.headers.get("Content-Length") or 0)
-        return _read_exactly(rfile, length, deadline)
+        return _read_exactly(rfile, length)
     except (socket.timeout, TimeoutError):
         raise _Drop("timeout") from None
     except (ConnectionError, OSError):
         raise _Drop("disconnected") from None
 
 
-def _read_exactly(rfile: Any, n: int, deadline: float) -> bytes:
-    """Read n bytes, one socket read at a time so a trickling client meets the deadline."""
+def _read_exactly(rfile: Any, n: int) -> bytes:
+    """Read n bytes as they arrive: a declared length costs no memory before its bytes do."""
     parts = []
     while n > 0:
-        if time.monotonic() > deadline:
-            raise _Drop("timeout")
         part = rfile.read1(min(n, 1 * MiB))
         if not part:
             raise _Drop("disconnected")
@@ -470,7 +535,7 @@ def _read_exactly(rfile: Any, n: int, deadline: float) -> bytes:
     return b"".join(parts)
 
 
-def _read_chunked(rfile: Any, limit: int, deadline: float) -> bytes:
+def _read_chunked(rfile: Any, limit: int) -> bytes:
     body = bytearray()
     while True:
         line = rfile.readline(1024)
@@ -488,7 +553,7 @@ def _read_chunked(rfile: Any, limit: int, deadline: float) -> bytes:
             break
         if len(body) + size > limit:
             raise _Reject(413, "too_large", f"body larger than {limit} bytes")
-        body += _read_exactly(rfile, size, deadline)
+        body += _read_exactly(rfile, size)
         if rfile.readline(3) not in (b"\r\n", b"\n"):
             raise _Reject(400, "bad_framing", "chunk not followed by CRLF")
     for _ in range(64):  # trailer fields, ignored

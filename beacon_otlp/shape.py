@@ -30,7 +30,12 @@ class DecodeError(ValueError):
 
 
 class LimitError(DecodeError):
-    """The body is well formed so far but larger or deeper than the limits allow."""
+    """The body is well formed so far but decodes to more than the limits allow (a size)."""
+
+
+class NestingError(DecodeError):
+    """The body nests messages or values deeper than MAX_DEPTH: not a size, but data no OTLP
+    exporter sends (the reference parsers have a depth limit too)."""
 
 
 class Field:

@@ -21,6 +21,7 @@ from .shape import (
     DecodeError,
     Field,
     LimitError,
+    NestingError,
     Spec,
     root_spec,
 )
@@ -98,7 +99,7 @@ class _Decoder:
 
     def _enter(self, depth: int) -> None:
         if depth > MAX_DEPTH:
-            raise LimitError(f"nesting deeper than {MAX_DEPTH} levels")
+            raise NestingError(f"nesting deeper than {MAX_DEPTH} levels")
         self.budget -= 1
         if self.budget < 0:
             raise LimitError(f"more than {MAX_ELEMENTS} decoded elements in one request")

@@ -17,7 +17,7 @@ from agents import RawExport, record_exports  # noqa: E402
 # The export stores and the strict HEC endpoint, as fixtures for every test module.
 from export_servers import aws_env, gcs_emulator, hec, moto_url, s3  # noqa: E402, F401
 
-from beacon_otlp import Batch, Receiver  # noqa: E402
+from beacon_otlp import MAX_DEPTH, Batch, Receiver  # noqa: E402
 
 TOKEN = "test-token_0123456789abcdef"
 
@@ -52,7 +52,8 @@ def collector() -> Collector:
 
 @pytest.fixture
 def make_receiver(collector: Collector) -> Iterator[Callable[..., Receiver]]:
-    """Start receivers with the collector as consumer; every one is stopped after the test."""
+    """Start receivers with the collector as consumer; every one is stopped after the test, and
+    must never have answered 429 or 5xx (exporters retry those and stall an agent's exit)."""
     started: List[Receiver] = []
 
     def make(**options: object) -> Receiver:
@@ -64,6 +65,11 @@ def make_receiver(collector: Collector) -> Iterator[Callable[..., Receiver]]:
     yield make
     for receiver in started:
         receiver.stop()
+    for receiver in started:
+        retryable = [
+            r for r in receiver.stats.snapshot()["requests"] if r["status"] == 429 or r["status"] >= 500
+        ]
+        assert retryable == [], "the receiver answered 429 or 5xx"
 
 
 @pytest.fixture
@@ -156,3 +162,12 @@ def tag(number: int, wire: int) -> bytes:
 
 def len_field(number: int, payload: bytes) -> bytes:
     return tag(number, LEN) + varint(len(payload)) + payload
+
+
+# --- the deepest nesting the decoders accept -------------------------------------------------
+
+BODY_DEPTH = 4  # the request is level 0, then ResourceLogs, ScopeLogs, LogRecord, and its body
+# Levels per nesting: AnyValue > ArrayValue > AnyValue, and AnyValue > KeyValueList > KeyValue > AnyValue.
+LEVEL_COST = {"array": 2, "kvlist": 3}
+# Arrays or kvlists, one inside the other, that a log record's body may hold.
+DEEPEST = {kind: (MAX_DEPTH - BODY_DEPTH) // cost for kind, cost in LEVEL_COST.items()}

@@ -8,7 +8,9 @@ message by walking its descriptor, independently of beacon_otlp's generated tabl
 - decode_json(OTLP/JSON of the message, camelCase or snake_case) == reference shape;
 - encode_protobuf(shape) decodes back to the shape, and the reference parses it to the shape;
 - unknown fields anywhere, and packed or unpacked repeated scalars, change nothing;
-- invalid UTF-8 in string fields becomes U+FFFD.
+- invalid UTF-8 in string fields becomes U+FFFD, in protobuf and in OTLP/JSON (as do unpaired
+  surrogate escapes in JSON), where the reference rejects the whole request: a deliberate
+  difference, so that one bad character never costs an agent's event.
 """
 
 from __future__ import annotations
@@ -23,17 +25,18 @@ from importlib.metadata import version
 from typing import Any, Callable, Dict, List
 
 import pytest
-from conftest import I32, I64, VARINT, len_field, tag, varint
+from conftest import DEEPEST, I32, I64, VARINT, len_field, tag, varint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beacon_otlp import decode_json, decode_protobuf, encode_protobuf, tables
+from beacon_otlp import MAX_DEPTH, NestingError, decode_json, decode_protobuf, encode_protobuf, tables
 from beacon_otlp.shape import SPECS
 
 pytest.importorskip("opentelemetry.proto", reason="the reference (opentelemetry-proto) is not installed")
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor as FD
+from google.protobuf.message import DecodeError as ReferenceDecodeError
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -331,6 +334,7 @@ def otlp_json(
     enum_names: bool = False,
     int64_numbers: bool = False,
     print_defaults: bool = False,
+    upper_case_ids: bool = False,
 ) -> Dict[str, Any]:
     """json_format's ProtoJSON, with the ids in hex as the OTLP spec requires."""
     options = {"preserving_proto_field_name": snake_case, "use_integers_for_enums": not enum_names}
@@ -338,18 +342,24 @@ def otlp_json(
         options[_UNQUOTE_INT64] = True
     if print_defaults and _PRINT_DEFAULTS:
         options[_PRINT_DEFAULTS] = True
-    return hex_ids(json_format.MessageToDict(message, **options))
+    return hex_ids(json_format.MessageToDict(message, **options), upper_case_ids)
 
 
-def hex_ids(node: Any) -> Any:
+def hex_ids(node: Any, upper_case: bool = False) -> Any:
+    """Base64 ids as hex, which the OTLP spec says is case-insensitive."""
     if isinstance(node, dict):
         return {
-            key: base64.b64decode(value).hex() if key in ID_JSON_KEYS else hex_ids(value)
+            key: hex_id(value, upper_case) if key in ID_JSON_KEYS else hex_ids(value, upper_case)
             for key, value in node.items()
         }
     if isinstance(node, list):
-        return [hex_ids(item) for item in node]
+        return [hex_ids(item, upper_case) for item in node]
     return node
+
+
+def hex_id(value: str, upper_case: bool) -> str:
+    digits = base64.b64decode(value).hex()
+    return digits.upper() if upper_case else digits
 
 
 def with_noise(node: Any) -> Any:
@@ -373,6 +383,7 @@ def json_bodies(draw: Callable[..., Any], message: Any, snake_case: bool) -> byt
         enum_names=draw(st.booleans()),
         int64_numbers=draw(st.booleans()),
         print_defaults=draw(st.booleans()),
+        upper_case_ids=draw(st.booleans()),
     )
     if draw(st.booleans()):
         document = with_noise(document)
@@ -568,6 +579,22 @@ def test_empty_requests_and_empty_messages(signal: str) -> None:
     assert_same_shape(decode_protobuf(signal, b""), reference_shape(REQUEST_TYPES[signal]()))
 
 
+def test_json_ids_in_upper_case_hex_decode_to_lower_case() -> None:
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add(name="s")
+    span.trace_id = bytes.fromhex("5b8efff798038103d269b633813fc60c")
+    span.span_id = bytes.fromhex("fafbfcfdfeff0001")
+    span.links.add(trace_id=span.trace_id, span_id=bytes.fromhex("abcdef0123456789"))
+    document = otlp_json(request, upper_case_ids=True)
+    sent = document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert (sent["traceId"], sent["spanId"]) == ("5B8EFFF798038103D269B633813FC60C", "FAFBFCFDFEFF0001")
+    decoded = decode_json("traces", json.dumps(document).encode())
+    assert_same_shape(decoded, reference_shape(request))
+    span_shape = decoded["resource_spans"][0]["scope_spans"][0]["spans"][0]
+    assert span_shape["span_id"] == "fafbfcfdfeff0001"
+    assert span_shape["links"][0]["span_id"] == "abcdef0123456789"
+
+
 def set_doubles(message: Any, value: float) -> Any:
     """Set every double field in `message` and the sub-messages it has to `value`."""
     for field in message.DESCRIPTOR.fields:
@@ -601,12 +628,44 @@ def test_special_doubles_in_every_double_field(value: float) -> None:
     assert_same_shape(decode_protobuf("metrics", encode_protobuf("metrics", expected)), expected)
 
 
+def nested_any_values(kind: str, levels: int) -> Any:
+    """A logs request whose record body is `levels` arrays or kvlists, one inside the other."""
+    value = common_pb2.AnyValue(string_value="x")
+    for level in range(levels):
+        outer = common_pb2.AnyValue()
+        if kind == "array":
+            outer.array_value.values.add().CopyFrom(value)
+        else:
+            outer.kvlist_value.values.add(key=f"k{level}").value.CopyFrom(value)
+        value = outer
+    request = logs_service_pb2.ExportLogsServiceRequest()
+    request.resource_logs.add().scope_logs.add().log_records.add().body.CopyFrom(value)
+    return request
+
+
+@pytest.mark.parametrize("kind", sorted(DEEPEST))
+def test_the_deepest_nesting_allowed_decodes_as_the_reference(kind: str) -> None:
+    request = nested_any_values(kind, DEEPEST[kind])
+    expected = reference_shape(request)
+    assert_same_shape(decode_protobuf("logs", request.SerializeToString()), expected)
+    assert_same_shape(decode_json("logs", json.dumps(otlp_json(request)).encode()), expected)
+
+
+@pytest.mark.parametrize("kind", sorted(DEEPEST))
+def test_one_level_deeper_is_a_nesting_error(kind: str) -> None:
+    request = nested_any_values(kind, DEEPEST[kind] + 1)
+    body = request.SerializeToString()
+    assert logs_service_pb2.ExportLogsServiceRequest.FromString(body) == request  # the reference goes deeper
+    with pytest.raises(NestingError, match=f"^nesting deeper than {MAX_DEPTH} levels$"):
+        decode_protobuf("logs", body)
+    with pytest.raises(NestingError, match=f"^nesting deeper than {MAX_DEPTH} levels$"):
+        decode_json("logs", json.dumps(otlp_json(request)).encode())
+
+
+# A stray byte, a truncated sequence, an overlong form, an encoded surrogate, past U+10FFFF.
+BAD_UTF8 = [b"\xff", b"\xc3", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"]
 INVALID_UTF8 = (
-    st.tuples(
-        st.text(max_size=3),
-        st.sampled_from([b"\xff", b"\xc3", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"]),
-        st.binary(max_size=4),
-    )
+    st.tuples(st.text(max_size=3), st.sampled_from(BAD_UTF8), st.binary(max_size=4))
     .map(lambda parts: parts[0].encode() + parts[1] + parts[2])
     .filter(lambda raw: not is_utf8(raw))
 )
@@ -628,15 +687,84 @@ def logs_with_text(raw: bytes) -> bytes:
     return len_field(1, len_field(3, raw) + len_field(2, len_field(2, record)))
 
 
+def logs_json_with_text(text: bytes) -> bytes:
+    """logs_with_text's request as OTLP/JSON, with `text` spliced into its strings as it is."""
+    value = {"stringValue": "@"}
+    record = {"severityText": "@", "body": value, "attributes": [{"key": "@", "value": value}]}
+    document = {"resourceLogs": [{"schemaUrl": "@", "scopeLogs": [{"logRecords": [record]}]}]}
+    return json.dumps(document).encode("ascii").replace(b"@", text)
+
+
 @SETTINGS
 @given(raw=INVALID_UTF8)
 def test_invalid_utf8_becomes_replacement_characters(raw: bytes) -> None:
+    with pytest.raises(ReferenceDecodeError):  # the reference rejects the whole request
+        logs_service_pb2.ExportLogsServiceRequest.FromString(logs_with_text(raw))
     text = raw.decode("utf-8", "replace")
     assert "\ufffd" in text
     expected = logs_service_pb2.ExportLogsServiceRequest.FromString(logs_with_text(text.encode("utf-8")))
     record = expected.resource_logs[0].scope_logs[0].log_records[0]
     assert expected.resource_logs[0].schema_url == record.severity_text == record.body.string_value == text
     assert_same_shape(decode_protobuf("logs", logs_with_text(raw)), reference_shape(expected))
+
+
+@pytest.mark.parametrize("bad", BAD_UTF8, ids=lambda bad: bad.hex())
+def test_invalid_utf8_in_json_decodes_as_it_does_in_protobuf(bad: bytes) -> None:
+    raw = b"a" + bad + b"z"
+    body = logs_json_with_text(raw)
+    with pytest.raises(UnicodeDecodeError):  # the reference rejects the whole request
+        json_format.Parse(body, logs_service_pb2.ExportLogsServiceRequest())
+    decoded = decode_json("logs", body)
+    assert decoded["resource_logs"][0]["schema_url"] == raw.decode("utf-8", "replace")
+    assert_same_shape(decoded, decode_protobuf("logs", logs_with_text(raw)))
+
+
+@pytest.mark.parametrize(
+    "escaped, text",
+    [
+        ("\\ud800", "\ufffd"),
+        ("a\\uDC00z", "a\ufffdz"),
+        ("\\ud83dz", "\ufffdz"),
+        ("\\ude01\\ud83d", "\ufffd\ufffd"),  # a pair in the wrong order
+        ("\\\\\\ud800\\\\", "\\\ufffd\\"),  # between escaped backslashes
+    ],
+)
+def test_unpaired_surrogate_escapes_in_json_become_replacement_characters(escaped: str, text: str) -> None:
+    body = logs_json_with_text(escaped.encode("ascii"))
+    with pytest.raises(json_format.ParseError):  # the reference rejects the whole request
+        json_format.Parse(body, logs_service_pb2.ExportLogsServiceRequest())
+    expected = decode_protobuf("logs", logs_with_text(text.encode("utf-8")))
+    assert expected["resource_logs"][0]["schema_url"] == text
+    assert_same_shape(decode_json("logs", body), expected)
+
+
+ANY_CODE_POINTS = st.lists(st.one_of(st.characters(), st.integers(0xD800, 0xDFFF).map(chr)), max_size=8)
+
+
+@SETTINGS
+@given(code_points=ANY_CODE_POINTS)
+def test_json_strings_decode_as_utf16_reads_their_escapes(code_points: List[str]) -> None:
+    """json.dumps escapes every code point outside ASCII, surrogates included: an escaped pair
+    is one character, and an unpaired surrogate becomes U+FFFD, as a UTF-16 decoder reads them."""
+    text = "".join(code_points)
+    expected = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    body = json.dumps({"resourceLogs": [{"schemaUrl": text}]}).encode("ascii")
+    assert decode_json("logs", body)["resource_logs"][0]["schema_url"] == expected
+
+
+@pytest.mark.parametrize(
+    "escaped, text",
+    [
+        ("\\ud83d\\ude01", "\U0001f601"),  # a surrogate pair: one character
+        ("\\\\ud800", "\\ud800"),  # an escaped backslash, then text
+        ("\\\\\\ud83d\\ude01\\\\", "\\\U0001f601\\"),
+    ],
+)
+def test_other_escapes_in_json_decode_as_the_reference(escaped: str, text: str) -> None:
+    body = logs_json_with_text(escaped.encode("ascii"))
+    expected = json_format.Parse(body, logs_service_pb2.ExportLogsServiceRequest())
+    assert expected.resource_logs[0].schema_url == text
+    assert_same_shape(decode_json("logs", body), reference_shape(expected))
 
 
 @pytest.mark.skipif(

@@ -1,6 +1,7 @@
 """Bad OTLP input never crashes or hangs the decoders.
 
-Every problem surfaces as a DecodeError (a LimitError when the body is too deep or too big)
+Every problem surfaces as a DecodeError (a NestingError when the body is too deep, a LimitError
+when it decodes to too much)
 whose message says what is wrong and where; no other exception escapes, whatever the bytes.
 Needs no protobuf package: bodies are built by hand, guided by beacon_otlp's field tables
 (which test_codec_conformance checks against the reference).
@@ -8,12 +9,13 @@ Needs no protobuf package: bodies are built by hand, guided by beacon_otlp's fie
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
-from conftest import I32, I64, LEN, VARINT, len_field, tag, varint
+from conftest import DEEPEST, I32, I64, LEN, LEVEL_COST, VARINT, len_field, tag, varint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +25,7 @@ from beacon_otlp import (
     SIGNALS,
     DecodeError,
     LimitError,
+    NestingError,
     decode_json,
     decode_protobuf,
     encode_protobuf,
@@ -39,7 +42,7 @@ Decoder = Callable[[str, bytes], Any]
 
 
 def raises_decode_error(decode: Decoder, signal: str, body: bytes, match: str) -> DecodeError:
-    """The DecodeError (exactly: not a LimitError) that decoding `body` raises."""
+    """The DecodeError (exactly: not a LimitError or NestingError) that decoding `body` raises."""
     with pytest.raises(DecodeError, match=match) as info:
         decode(signal, body)
     assert type(info.value) is DecodeError, f"{type(info.value).__name__}: {info.value}"
@@ -410,11 +413,6 @@ def test_a_ten_byte_varint_is_fine() -> None:
 
 # --- nesting and size limits ------------------------------------------------------------------
 
-BODY_DEPTH = 4  # the request is level 0, then ResourceLogs, ScopeLogs, LogRecord, and its body
-# Levels per nesting: AnyValue > ArrayValue > AnyValue, and AnyValue > KeyValueList > KeyValue > AnyValue.
-LEVEL_COST = {"array": 2, "kvlist": 3}
-DEEPEST = {kind: (MAX_DEPTH - BODY_DEPTH) // cost for kind, cost in LEVEL_COST.items()}
-
 
 def nested_protobuf(kind: str, levels: int) -> bytes:
     """A logs request whose body is `levels` arrays or kvlists, one inside the other, around "x"."""
@@ -460,15 +458,15 @@ def test_both_decoders_accept_nesting_up_to_the_depth_limit(kind: str) -> None:
 @pytest.mark.parametrize("levels", [1, 2, 1000], ids=lambda n: f"{n} past")
 @pytest.mark.parametrize("kind", sorted(LEVEL_COST))
 @BOTH_NESTED
-def test_nesting_past_the_depth_limit_is_a_limit_error(
+def test_nesting_past_the_depth_limit_is_a_nesting_error(
     decode: Decoder, nested: Any, kind: str, levels: int
 ) -> None:
-    with pytest.raises(LimitError, match=f"deeper than {MAX_DEPTH} levels"):
+    with pytest.raises(NestingError, match=f"deeper than {MAX_DEPTH} levels"):
         decode("logs", nested(kind, DEEPEST[kind] + levels))
 
 
-def test_json_too_deep_for_the_json_parser_is_a_limit_error() -> None:
-    with pytest.raises(LimitError, match=f"JSON nested deeper than {MAX_DEPTH} levels"):
+def test_json_too_deep_for_the_json_parser_is_a_nesting_error() -> None:
+    with pytest.raises(NestingError, match=f"JSON nested deeper than {MAX_DEPTH} levels"):
         decode_json("logs", nested_json("array", 200_000))
 
 
@@ -655,6 +653,33 @@ WRONG_JSON_TYPES = [
         log_record(observedTimeUnixNano={}),
         f"{RECORD}.observedTimeUnixNano: expected an integer, got an object",
     ),
+    *(
+        (
+            f"integer string {text!r}",
+            log_body_value({"intValue": text}),
+            f"{BODY}.intValue: expected an integer, got the string {text!r}",
+        )
+        # Python's int() takes all but the last three; JSON numbers are none of them.
+        for text in (
+            "1_000",
+            "\u0661\u0662",
+            "+12",
+            " 12",
+            "12\n",
+            "012",
+            "0x10",
+            "1.5",
+            "1e-1",
+            "12.",
+            ".5e1",
+            "",
+        )
+    ),
+    (
+        "exponent far out of range",
+        log_record(timeUnixNano="1e999999999"),
+        f"{RECORD}.timeUnixNano: 1E+999999999 {OUT_OF_RANGE}",
+    ),
     ("negative fixed64", log_record(timeUnixNano="-1"), f"{RECORD}.timeUnixNano: -1 {OUT_OF_RANGE}"),
     (
         "fixed64 of 2**64",
@@ -799,6 +824,61 @@ def test_a_json_value_of_the_wrong_type_is_rejected(document: Document, expected
     signal, request = document
     error = raises_decode_error(decode_json, signal, json.dumps(request).encode(), match=re.escape(expected))
     assert str(error).startswith(tables.ROOTS[signal] + ".")  # the path starts at the request
+
+
+@pytest.mark.parametrize(
+    "text, number",
+    [
+        ("0", 0),
+        ("-0", 0),
+        ("-12", -12),
+        ("1e3", 1000),
+        ("1E+3", 1000),
+        ("1.0", 1),
+        ("10e-1", 1),
+        ("0e999999", 0),
+    ],
+)
+def test_an_integer_string_may_be_any_json_number_of_integer_value(text: str, number: int) -> None:
+    signal, request = log_body_value({"intValue": text})
+    assert first_log_body(decode_json(signal, json.dumps(request).encode())) == number
+
+
+def json_number_value(text: str) -> Optional[decimal.Decimal]:
+    """What `text` means as a JSON number, by the json module's own grammar, or None."""
+    if text != text.strip():  # json.loads skips the white space around a value
+        return None
+    try:
+        value = json.loads(text, parse_int=decimal.Decimal, parse_float=decimal.Decimal, parse_constant=str)
+    except ValueError:
+        return None
+    return value if isinstance(value, decimal.Decimal) else None
+
+
+INTEGER_TEXTS = st.one_of(
+    st.integers(-(2**64), 2**64).map(str),
+    st.builds("{}e{}".format, st.integers(-(10**6), 10**6), st.integers(-8, 25)),
+    st.builds(
+        "{}.{}".format, st.integers(-(10**6), 10**6), st.sampled_from(["0", "00", "5", "0e2", "50E-1"])
+    ),
+    st.text(alphabet="0123456789-+.eE_ x\u0661\u0662\uff11", max_size=8),
+)
+
+
+@FUZZ
+@given(text=INTEGER_TEXTS)
+def test_integer_strings_are_exactly_the_json_numbers_of_integer_value(text: str) -> None:
+    """An OTLP/JSON 64-bit integer in a string decodes iff the json module reads the string as a
+    number that is an integer in range, and then to that number."""
+    value = json_number_value(text)
+    low, high = -(2**63), 2**63 - 1
+    expected = int(value) if value is not None and low <= value <= high and value == int(value) else None
+    signal, request = log_body_value({"intValue": text})
+    try:
+        decoded = first_log_body(decode_json(signal, json.dumps(request).encode()))
+    except DecodeError:
+        decoded = None
+    assert decoded == expected
 
 
 # --- fuzzing: bounded random input, only DecodeError may come out -----------------------------

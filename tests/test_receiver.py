@@ -7,14 +7,27 @@ import http.client
 import json
 import socket
 import threading
+import time
 import zlib
-from typing import Callable, List
+from typing import Any, Callable, List, Optional
 
 import pytest
-from conftest import TOKEN, Collector, raw_connect, raw_exchange, read_response, request_bytes
+from conftest import (
+    DEEPEST,
+    TOKEN,
+    Collector,
+    RawResponse,
+    raw_connect,
+    raw_exchange,
+    read_response,
+    request_bytes,
+)
+from google.protobuf import json_format
 from google.rpc import status_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from beacon_otlp import Batch, Receiver, encode_protobuf
+from beacon_otlp import JSON, MAX_DEPTH, PROTOBUF, Batch, Receiver, encode_json, encode_protobuf
 
 MiB = 1024 * 1024
 
@@ -57,6 +70,14 @@ def json_logs(n: int, start: int = 0) -> bytes:
         for i in range(start, start + n)
     ]
     return json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": records}]}]}).encode()
+
+
+def rpc_status(response: RawResponse) -> Any:
+    """The google.rpc.Status an error answer carries, decoded as its content type says."""
+    if response.headers["content-type"] == JSON:
+        return json_format.Parse(response.body, status_pb2.Status())
+    assert response.headers["content-type"] == PROTOBUF
+    return status_pb2.Status.FromString(response.body)
 
 
 def indexes(collector: Collector) -> List[int]:
@@ -103,6 +124,21 @@ def test_json_answer_is_an_empty_json_object(receiver: Receiver, collector: Coll
     assert (response.status, response.body) == (200, b"{}")
     assert response.headers["content-type"] == "application/json"
     assert collector.wait_for_records(5) == 5
+
+
+@pytest.mark.parametrize(
+    "path, response_type",
+    [
+        ("/v1/traces", trace_service_pb2.ExportTraceServiceResponse),
+        ("/v1/metrics", metrics_service_pb2.ExportMetricsServiceResponse),
+    ],
+)
+def test_json_answers_on_every_signal_are_empty_json_objects(
+    receiver: Receiver, path: str, response_type: Any
+) -> None:
+    (response,) = raw_exchange(receiver, request_bytes(path, b"{}", content_type=JSON))
+    assert (response.status, response.headers["content-type"], response.body) == (200, JSON, b"{}")
+    assert json_format.Parse(response.body, response_type()) == response_type()  # partial_success unset
 
 
 def test_pipelined_keep_alive_requests_on_one_connection(receiver: Receiver, collector: Collector) -> None:
@@ -174,12 +210,48 @@ def test_all_three_signals_and_stats(receiver: Receiver, collector: Collector) -
     stats = receiver.stats.snapshot()
     assert stats["records"] == {"logs": 1, "traces": 2, "metrics": 3}
     assert stats["rejected"] == {}
-    assert stats["bytes_received"] == len(pb_logs(1)) + len(traces) + len(metrics)
-    assert {(r["signal"], r["status"], r["count"]) for r in stats["requests"]} == {
-        ("logs", 200, 1),
-        ("traces", 200, 1),
-        ("metrics", 200, 1),
+    assert stats["bytes_received"] == stats["bytes_decoded"] == len(pb_logs(1)) + len(traces) + len(metrics)
+    assert stats["requests"] == [
+        {"signal": signal, "content_type": PROTOBUF, "status": 200, "count": 1}
+        for signal in ("logs", "metrics", "traces")
+    ]
+
+
+def test_stats_count_json_and_every_rejection_by_reason(receiver: Receiver) -> None:
+    chunked_head = request_bytes(chunks=[])[: -len(b"0\r\n\r\n")]
+    gzipped = gzip.compress(json_logs(3))
+    exchanges = [
+        (request_bytes(body=json_logs(3), content_type=JSON), 200),
+        (request_bytes(body=gzipped, content_type=JSON, extra=("Content-Encoding: gzip",)), 200),
+        (request_bytes("/v1/profiles", pb_logs(1)), 404),
+        (request_bytes("/v1/traces", method="PUT"), 405),
+        (request_bytes("/v1/metrics", b"{}", content_type="text/plain"), 415),
+        (request_bytes(body=pb_logs(1), extra=("Content-Encoding: br",)), 415),
+        (chunked_head + b"zz\r\nabc\r\n0\r\n\r\n", 400),
+        (request_bytes(body=b"not gzip", extra=("Content-Encoding: gzip",)), 400),
+    ]
+    assert [raw_exchange(receiver, data)[0].status for data, _ in exchanges] == [s for _, s in exchanges]
+    stats = receiver.stats.snapshot()
+    assert stats["rejected"] == {
+        "not_found": 1,
+        "method_not_allowed": 1,
+        "unsupported_media_type": 1,
+        "unsupported_encoding": 1,
+        "bad_framing": 1,
+        "bad_compression": 1,
     }
+    assert {(r["signal"], r["content_type"], r["status"]): r["count"] for r in stats["requests"]} == {
+        ("logs", JSON, 200): 2,
+        ("unknown", PROTOBUF, 404): 1,
+        ("traces", PROTOBUF, 405): 1,
+        ("metrics", "other", 415): 1,
+        ("logs", PROTOBUF, 415): 1,
+        ("logs", PROTOBUF, 400): 2,
+    }
+    assert stats["records"] == {"logs": 6}
+    # Bytes as sent: every body read, accepted or not; decoded: the accepted ones, inflated.
+    assert stats["bytes_received"] == len(json_logs(3)) + len(gzipped) + len(b"not gzip")
+    assert stats["bytes_decoded"] == 2 * len(json_logs(3))
 
 
 def test_empty_request_is_a_success(receiver: Receiver, collector: Collector) -> None:
@@ -246,6 +318,29 @@ def test_undecodable_json_is_400_with_a_json_status(receiver: Receiver) -> None:
     assert status["code"] == 3 and "resourceLogs" in status["message"]
 
 
+# Requests each error answer is for; google.rpc.Code: NOT_FOUND, UNIMPLEMENTED,
+# RESOURCE_EXHAUSTED and INVALID_ARGUMENT.
+ERROR_REQUESTS = {
+    404: (lambda content_type: request_bytes("/v1/profiles", b"{}", content_type=content_type), 5),
+    405: (lambda content_type: request_bytes(method="GET", content_type=content_type), 12),
+    413: (lambda content_type: request_bytes(body=b"{}" + bytes(100), content_type=content_type), 8),
+    415: (lambda content_type: request_bytes(content_type=content_type, extra=("Content-Encoding: br",)), 3),
+}
+
+
+@pytest.mark.parametrize("content_type", [PROTOBUF, JSON])
+@pytest.mark.parametrize("status", sorted(ERROR_REQUESTS))
+def test_error_answers_are_rpc_statuses_in_the_request_content_type(
+    make_receiver, content_type: str, status: int
+) -> None:
+    receiver = make_receiver(max_body=100)
+    build, code = ERROR_REQUESTS[status]
+    (response,) = raw_exchange(receiver, build(content_type))
+    assert (response.status, response.headers["content-type"]) == (status, content_type)
+    rpc = rpc_status(response)
+    assert rpc.code == code and rpc.message
+
+
 def test_corrupt_gzip_is_400(receiver: Receiver) -> None:
     data = request_bytes(body=gzip.compress(pb_logs(5))[:-12], extra=("Content-Encoding: gzip",))
     assert raw_exchange(receiver, data)[0].status == 400
@@ -307,6 +402,24 @@ def test_element_limit_is_413(receiver: Receiver) -> None:
     assert raw_exchange(receiver, request_bytes(body=body))[0].status == 413
 
 
+@pytest.mark.parametrize("content_type, encode", [(PROTOBUF, encode_protobuf), (JSON, encode_json)])
+def test_nesting_too_deep_is_bad_data(
+    receiver: Receiver, collector: Collector, content_type: str, encode: Callable
+) -> None:
+    """Too deep is not too large (the spec's 413 is about sizes): 400, as the reference parsers
+    reject what nests past their own depth limits."""
+    body: Any = "x"
+    for _ in range(DEEPEST["array"] + 1):
+        body = [body]
+    data = encode("logs", {"resource_logs": [{"scope_logs": [{"log_records": [{"body": body}]}]}]})
+    (response,) = raw_exchange(receiver, request_bytes(body=data, content_type=content_type))
+    assert response.status == 400
+    status = rpc_status(response)
+    assert (status.code, status.message) == (3, f"nesting deeper than {MAX_DEPTH} levels")
+    assert receiver.stats.snapshot()["rejected"] == {"too_deep": 1}
+    assert collector.batches == []
+
+
 # --- faults -------------------------------------------------------------------------------
 
 
@@ -314,8 +427,7 @@ def test_client_that_disconnects_mid_body(receiver: Receiver, collector: Collect
     data = request_bytes(body=pb_logs(10))
     with raw_connect(receiver) as sock:
         sock.sendall(data[: len(data) - 5])
-    assert receiver.wait_idle(quiet=0.05)
-    assert receiver.stats.snapshot()["rejected"] == {"disconnected": 1}
+    assert receiver.wait_for(lambda: receiver.stats.snapshot()["rejected"] == {"disconnected": 1}, timeout=10)
     assert raw_exchange(receiver, request_bytes(body=pb_logs(2)))[0].status == 200
     assert collector.wait_for_records(2) == 2
 
@@ -335,26 +447,46 @@ def test_slowloris_does_not_block_other_clients_and_is_cut_off(make_receiver, co
     assert receiver.stats.snapshot()["rejected"] == {"timeout": 1}
 
 
-def test_trickling_client_meets_the_request_deadline(make_receiver, collector: Collector) -> None:
+def trickle(sock: socket.socket, data: bytes, interval: float = 0.05) -> Optional[bytes]:
+    """Send `data` a byte per `interval` (each well within the read timeout), watching between
+    bytes for the server to close the connection. Returns what it sent before closing, or None
+    if it never closed."""
+    received = b""
+    sock.settimeout(interval)
+    for byte in data:
+        try:
+            sock.sendall(bytes([byte]))
+            while True:
+                chunk = sock.recv(1024)
+                if not chunk:
+                    return received
+                received += chunk
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return received
+    return None
+
+
+def test_body_trickling_client_meets_the_request_deadline(make_receiver, collector: Collector) -> None:
     receiver = make_receiver(read_timeout=5, request_deadline=0.5)
-    done = threading.Event()
     data = request_bytes(body=pb_logs(10))
     with raw_connect(receiver) as sock:
         sock.sendall(data[:-40])
-        for byte in data[-40:]:  # one byte every 50 ms: each read is within the read timeout
-            try:
-                sock.sendall(bytes([byte]))
-            except OSError:
-                break
-            if done.wait(0.05):
-                break
-        sock.settimeout(10)
-        try:
-            answer = sock.recv(1024)
-        except ConnectionResetError:
-            answer = b""
-    assert answer == b""  # cut off without a 200
+        assert trickle(sock, data[-40:]) == b""  # 2 s of bytes: cut off without a 200
     assert collector.batches == []
+
+
+def test_header_trickling_client_meets_the_request_deadline(make_receiver, collector: Collector) -> None:
+    """The deadline covers the request line and headers too: a client that trickles header
+    bytes cannot hold a connection thread, nor with 255 others every connection slot."""
+    receiver = make_receiver(read_timeout=5, request_deadline=0.5)
+    with raw_connect(receiver) as sock:
+        sock.sendall(b"POST /v1/logs HTTP/1.1\r\n")
+        assert raw_exchange(receiver, request_bytes(body=pb_logs(3)))[0].status == 200
+        assert trickle(sock, b"X-Slow: " + b"a" * 400 + b"\r\n") == b""  # 20 s of bytes: cut off
+    assert collector.wait_for_records(3) == 3
+    assert receiver.stats.snapshot()["rejected"] == {"timeout": 1}
 
 
 def test_fifty_concurrent_exporters(receiver: Receiver, collector: Collector) -> None:
@@ -400,12 +532,18 @@ def test_stop_drains_everything_accepted_even_from_a_slow_consumer() -> None:
         seen.append(batch)
 
     receiver = Receiver(slow_consumer, token=TOKEN).start()
+    stopper = threading.Thread(target=receiver.stop)
     try:
         data = b"".join(request_bytes(body=pb_logs(5, start=5 * i)) for i in range(20))
         assert [r.status for r in raw_exchange(receiver, data, 20)] == [200] * 20  # answered before consumed
-        assert len(seen) == 0
-        threading.Timer(0.1, release.set).start()
+        stopper.start()
+        assert receiver.wait_for(lambda: not receiver.accepting, timeout=10)
+        assert seen == []  # stop() is under way with the whole backlog still queued
+        release.set()
+        stopper.join(30)
+        assert not stopper.is_alive()
     finally:
+        release.set()
         receiver.stop()
     assert sum(b.records for b in seen) == 100
 
@@ -432,7 +570,7 @@ def test_request_in_flight_at_stop_is_not_acknowledged(make_receiver, collector:
     data = request_bytes(body=pb_logs(10))
     with raw_connect(receiver) as sock:
         sock.sendall(data[:-10])
-        assert not receiver.wait_idle(quiet=0.01, timeout=0.2)  # the request is in flight
+        assert receiver.wait_for(lambda: receiver.in_flight == 1, timeout=10)  # its body is being read
         receiver.stop(in_flight_timeout=0.2)
         try:
             sock.sendall(data[-10:])
@@ -485,7 +623,11 @@ def test_ipv6_loopback(collector: Collector) -> None:
     assert collector.records == 2
 
 
-def test_a_flood_waits_for_a_slow_consumer_instead_of_filling_memory() -> None:
+# Claude Code's whole exit flush has 2 s: an answer held by backpressure must come well within.
+EXIT_FLUSH_BUDGET = 2.0
+
+
+def test_a_flood_waits_for_a_slow_consumer_at_most_the_backpressure_cap() -> None:
     release = threading.Event()
     seen: List[Batch] = []
 
@@ -493,21 +635,16 @@ def test_a_flood_waits_for_a_slow_consumer_instead_of_filling_memory() -> None:
         release.wait(30)
         seen.append(batch)
 
-    receiver = Receiver(slow_consumer, token=TOKEN, max_queued_records=5, backpressure_timeout=30).start()
-    answers: List[int] = []
+    receiver = Receiver(slow_consumer, token=TOKEN, max_queued_records=5).start()
+    assert receiver.backpressure_timeout == 1.0
     try:
         assert raw_exchange(receiver, request_bytes(body=pb_logs(5)))[0].status == 200  # fills the queue
-        second = threading.Thread(
-            target=lambda: answers.append(
-                raw_exchange(receiver, request_bytes(body=pb_logs(5, start=5)))[0].status
-            )
-        )
-        second.start()
-        assert receiver.wait_for(lambda: receiver.in_flight == 1, timeout=10)  # held by backpressure
-        assert answers == []
-        release.set()  # the consumer catches up; the held request is queued and answered
-        second.join(30)
-        assert answers == [200]
+        started = time.monotonic()
+        (response,) = raw_exchange(receiver, request_bytes(body=pb_logs(5, start=5)))
+        held = time.monotonic() - started
+        assert seen == []  # the consumer never caught up: the cap ended the hold
+        assert response.status == 200
+        assert receiver.backpressure_timeout <= held < EXIT_FLUSH_BUDGET
     finally:
         release.set()
         receiver.stop()

@@ -37,6 +37,15 @@ def exporter_options(receiver: Receiver, signal: str, compression: Compression) 
     }
 
 
+def assert_compression_travelled(receiver: Receiver, compression: Compression) -> None:
+    """Gzip bodies arrive smaller than they decode; identity bodies arrive as they decode."""
+    stats = receiver.stats.snapshot()
+    if compression == Compression.Gzip:
+        assert 0 < stats["bytes_received"] < stats["bytes_decoded"]
+    else:
+        assert 0 < stats["bytes_received"] == stats["bytes_decoded"]
+
+
 def records_of(collector: Collector, signal: str) -> List[Dict[str, Any]]:
     out = []
     for batch in collector.batches:
@@ -76,6 +85,7 @@ def test_log_records_arrive_exactly_once(
     encodings = {key["content_type"] for key in receiver.stats.snapshot()["requests"]}
     assert encodings == {"application/x-protobuf"}
     assert receiver.stats.snapshot()["records"] == {"logs": 300}
+    assert_compression_travelled(receiver, compression)
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS, ids=["identity", "gzip"])
@@ -105,6 +115,7 @@ def test_spans_arrive_exactly_once(
     for span in spans:
         assert (span["trace_id"], span["span_id"]) == expected[span["name"]]
         assert span["end_time_unix_nano"] >= span["start_time_unix_nano"] > 0
+    assert_compression_travelled(receiver, compression)
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS, ids=["identity", "gzip"])
@@ -140,3 +151,4 @@ def test_metric_points_arrive_exactly_once(
     assert metrics["claude_code.token.usage"]["sum"]["is_monotonic"] is True
     histogram = metrics["duration"]["histogram"]["data_points"][0]
     assert histogram["count"] == 1 and histogram["sum"] == 12.5
+    assert_compression_travelled(receiver, compression)
