@@ -2779,9 +2779,12 @@ def resolve_command(command: Sequence[str], environ: Mapping[str, str]) -> List[
 def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int, Optional[int]]:
     """Run the child in its own process group with our stdio; forward SIGINT/SIGTERM/SIGHUP to
     the group. Returns (exit code, the first signal beacon received), 128+N for a signal death."""
+    # A group of its own in beacon's session (not a session of its own): it keeps the terminal.
+    # Before 3.11, preexec_fn is the only way; os.setpgrp is a bare system call, safe to make there.
     options: Dict[str, Any] = (
-        {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}
+        {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
     )
+    terminal = foreground_terminal()
     try:
         child = subprocess.Popen(list(command), env=dict(child_env), **options)
     except OSError as exc:
@@ -2798,13 +2801,54 @@ def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS} if in_main_thread else {}
     try:
+        if terminal is not None:
+            give_terminal(terminal, child.pid)
         code = child.wait()
     finally:
+        if terminal is not None:
+            set_foreground(terminal, os.getpgrp())
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if code < 0:
         code = 128 - code
     return code, (received[0] if received else None)
+
+
+def foreground_terminal() -> Optional[int]:
+    """The descriptor (stdin, stdout or stderr) of beacon's terminal when beacon's process group
+    is its foreground group; None without a terminal or when beacon runs in the background."""
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+                return fd
+        except OSError:  # not our controlling terminal
+            continue
+    return None
+
+
+def give_terminal(fd: int, pgid: int) -> None:
+    """Make the child's group the terminal's foreground: a background group is stopped
+    (SIGTTIN, SIGTTOU) as soon as it reads the terminal or changes its modes. Keys such as
+    Ctrl-C then signal the child's group directly, as they would without beacon."""
+    set_foreground(fd, pgid)
+    # It may have read the terminal before it got it, and been stopped: continue it. A process
+    # that was not stopped ignores SIGCONT (unless it handles it).
+    try:
+        os.killpg(pgid, signal.SIGCONT)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def set_foreground(fd: int, pgid: int) -> None:
+    """tcsetpgrp, from the background too: there it raises SIGTTOU, which would stop beacon
+    (blocked meanwhile). A terminal that has gone away (hung up) is left alone."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+    try:
+        os.tcsetpgrp(fd, pgid)
+    except OSError:
+        pass
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def exit_code_for(

@@ -3,13 +3,17 @@ process (tests/fake_agent.py exports like Claude Code), plus real signals in a s
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
+import select
 import signal
 import stat
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -196,21 +200,34 @@ def test_unwritable_log_path_fails_before_the_child_starts(tmp_path: Path) -> No
 
 
 def test_a_grandchild_holding_a_connection_cannot_hang_exec(tmp_path: Path) -> None:
+    drain_timeout = 1.0
+    started = time.monotonic()
     run = beacon_run(
-        tmp_path, "ci", "exec", "--drain-timeout", "1", "--harness", "claude", *agent("--grandchild")
+        tmp_path,
+        "ci",
+        "exec",
+        "--drain-timeout",
+        str(drain_timeout),
+        "--harness",
+        "claude",
+        *agent("--grandchild"),
     )
+    elapsed = time.monotonic() - started
     assert run.code == 0
     assert len(run.events) == EVENTS_PER_SESSION
+    # The drain waited for the grandchild's connection until its timeout, not longer
+    assert drain_timeout <= elapsed < drain_timeout + 5
 
 
 # --- signals: a real beacon process ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_signals_are_forwarded_then_drained_and_validated(tmp_path: Path, signum: int) -> None:
+def interrupt_beacon(tmp_path: Path, signum: int, *command: str) -> Tuple[int, str]:
+    """Run `beacon ci exec -- COMMAND` in a process of its own, send it `signum` once the command
+    has printed "ready", and return beacon's exit code and stderr."""
     env = {**environ(tmp_path), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--harness", "claude", *agent("--on-signal")],
+        [sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--harness", "claude", "--", *command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -225,10 +242,99 @@ def test_signals_are_forwarded_then_drained_and_validated(tmp_path: Path, signum
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == 128 + signum, stderr
+    return proc.returncode, stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signals_are_forwarded_then_drained_and_validated(tmp_path: Path, signum: int) -> None:
+    code, stderr = interrupt_beacon(tmp_path, signum, sys.executable, FAKE_AGENT, "--on-signal")
+    assert code == 128 + signum, stderr
     log = tmp_path / "runner" / "beacon" / "runtime.jsonl"
     assert len(log.read_text().splitlines()) == EVENTS_PER_SESSION
     assert "validation passed" in stderr
+
+
+def test_a_forwarded_signal_reaches_a_grandchild_in_the_childs_group(tmp_path: Path) -> None:
+    ids = tmp_path / "grandchild.json"
+    # The shell survives SIGTERM (trapped) and waits for the agent, whose status it exits with.
+    script = 'trap : TERM; "$@" & agent=$!; wait $agent; wait $agent'
+    command = ("sh", "-c", script, "sh", sys.executable, FAKE_AGENT, "--on-signal", "--process", str(ids))
+    code, stderr = interrupt_beacon(tmp_path, signal.SIGTERM, *command)
+    assert code == 128 + signal.SIGTERM, stderr
+    grandchild = json.loads(ids.read_text())
+    assert grandchild["pgid"] != grandchild["pid"]  # in the group the shell leads, not its own
+    assert grandchild["pgid"] != os.getpgrp()
+    log = tmp_path / "runner" / "beacon" / "runtime.jsonl"  # it exports only once signalled
+    assert len(log.read_text().splitlines()) == EVENTS_PER_SESSION
+
+
+def test_the_child_leads_its_own_process_group_in_beacons_session(tmp_path: Path) -> None:
+    ids = tmp_path / "child.json"
+    run = exec_claude(tmp_path, *agent("--process", str(ids)))
+    assert run.code == 0, run.stderr
+    child = json.loads(ids.read_text())
+    assert child["pgid"] == child["pid"] != os.getpgrp()
+    assert child["sid"] == os.getsid(0)  # the same session: it can still use beacon's terminal
+
+
+def test_stdin_stdout_and_stderr_pass_through_untouched(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 64 + b"\r\n\x1b[31mno newline at the end"
+    proc = run_beacon_process(tmp_path, "ci", "exec", "--harness", "claude", *agent("--echo"), input=data)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == data  # beacon itself writes nothing to stdout without --json
+    assert proc.stderr.startswith(data)  # then beacon's own report
+    assert proc.stderr[len(data) :].startswith(b"beacon: ")
+
+
+def read_terminal(master: int, timeout: float) -> bytes:
+    """Everything written to a pseudo-terminal until every process has closed it."""
+    output, deadline = b"", time.monotonic() + timeout
+    while True:
+        ready, _, _ = select.select([master], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            raise TimeoutError(f"the terminal is still open; so far: {output!r}")
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: no process has the terminal open any more
+            return output
+        if not chunk:
+            return output
+        output += chunk
+
+
+def test_the_child_reads_beacons_terminal(tmp_path: Path) -> None:
+    # In a background process group the child would be stopped (SIGTTIN) on its first read.
+    # TOSTOP would also stop beacon writing its report if it had not taken the terminal back.
+    master, terminal = os.openpty()
+    modes = termios.tcgetattr(terminal)
+    modes[3] = (modes[3] & ~termios.ECHO) | termios.TOSTOP  # lflag: only the agent echoes
+    termios.tcsetattr(terminal, termios.TCSANOW, modes)
+
+    def take_terminal() -> None:  # beacon leads a new session whose controlling terminal it is
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--harness", "claude", *agent("--echo")],
+        env=environ(tmp_path),
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        preexec_fn=take_terminal,
+    )
+    os.close(terminal)
+    try:
+        os.write(master, b"typed at the terminal\n\x04")  # a line, then end of file (Ctrl-D)
+        output = read_terminal(master, timeout=60)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(master)
+    assert output.count(b"typed at the terminal\r\n") == 2, output  # stdout and stderr
+    assert code == 0, output
+    assert b"validation passed: 6 events" in output
 
 
 # --- ci validate ---------------------------------------------------------------------------
@@ -255,8 +361,10 @@ def test_validate_a_missing_log(tmp_path: Path) -> None:
 
 
 def run_beacon_process(
-    tmp_path: Path, *argv: str, file_size_limit: Optional[int] = None
+    tmp_path: Path, *argv: str, file_size_limit: Optional[int] = None, input: Optional[bytes] = None
 ) -> subprocess.CompletedProcess:
+    """beacon in a process of its own: text output, or bytes when given bytes as its stdin."""
+
     def limit_file_size() -> None:  # the kernel refuses writes past the limit, as on a full disk
         import resource
 
@@ -268,7 +376,8 @@ def run_beacon_process(
         [sys.executable, "-B", str(ROOT / "beacon.py"), *argv],
         env=environ(tmp_path),
         capture_output=True,
-        text=True,
+        text=input is None,
+        input=input,
         timeout=120,
         preexec_fn=limit_file_size if file_size_limit else None,
     )
