@@ -346,7 +346,7 @@ def write_codex_home(
     are what denies a tool call."""
     private_dir(target)
     config = _read_text(os.path.join(user_home, "config.toml"))
-    text = _without_otel_tables(config).rstrip("\n")
+    text = _without_root_otel(config).rstrip("\n")
     text = (text + "\n\n" if text else "") + _codex_otel_table(endpoint, token, OTLP_PROTOCOLS[protocol][1])
     _write_private(os.path.join(target, "config.toml"), text)
     try:
@@ -378,17 +378,83 @@ def _codex_otel_table(endpoint: str, token: str, protocol: str) -> str:
     )
 
 
-def _without_otel_tables(config: str) -> str:
-    """The user's config.toml minus its [otel] and [otel.*] tables (ours replace them)."""
-    out, skipping = [], False
-    for line in config.splitlines():
-        header = re.match(r"\s*\[\[?\s*([^\]]+?)\s*\]", line)
-        if header:
-            name = header.group(1).strip().strip('"')
-            skipping = name == "otel" or name.startswith("otel.")
-        if not skipping:
-            out.append(line)
-    return "\n".join(out)
+def _without_root_otel(config: str) -> str:
+    """The user's config.toml minus its root `otel` settings in every form TOML has: [otel] and
+    [otel.*] tables, dotted keys (otel.environment = ...) and an inline table (otel = {...}).
+    Ours replace them, and TOML refuses a table defined twice. An `otel` key inside another
+    table ([profiles.x] otel = ...) is not the root one and stays."""
+    kept: List[str] = []
+    table: Optional[str] = None  # the first key of the current table's name; None at the root
+    for statement in _toml_statements(config):
+        code = statement.lstrip()
+        if code.startswith("["):
+            table = _toml_first_key(code.lstrip("["))
+        elif table is None and _toml_first_key(code) == "otel":
+            continue
+        if table != "otel":
+            kept.append(statement)
+    return "".join(kept)
+
+
+def _toml_statements(text: str) -> List[str]:
+    """TOML text cut into statements, each with its line ending: a table header, a key/value
+    (whose array or multi-line string may span lines), a comment or a blank line."""
+    statements: List[str] = []
+    start = depth = i = 0
+    while i < len(text):
+        char = text[i]
+        if char in "\"'":
+            i = _toml_string_end(text, i)
+            continue
+        if char == "#":
+            end = text.find("\n", i)
+            i = end if end >= 0 else len(text)
+            continue
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        elif char == "\n" and not depth:
+            statements.append(text[start : i + 1])
+            start = i + 1
+        i += 1
+    if start < len(text):
+        statements.append(text[start:])
+    return statements
+
+
+def _toml_string_end(text: str, i: int) -> int:
+    """Where the string opening at i ends: basic strings have escapes, literal ones do not; a
+    one-line string left open ends with its line."""
+    quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else text[i]
+    j = i + len(quote)
+    while j < len(text):
+        if text.startswith(quote, j):
+            return j + len(quote)
+        if text[j] == "\\" and quote[0] == '"':
+            j += 2
+            continue
+        if text[j] == "\n" and len(quote) == 1:
+            return j
+        j += 1
+    return len(text)
+
+
+_TOML_KEY_RE = re.compile(r"""\s*(?:([A-Za-z0-9_-]+)|"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)')""")
+
+
+def _toml_first_key(text: str) -> Optional[str]:
+    """The first component of the (dotted) key that text starts with, unquoted; None if none."""
+    match = _TOML_KEY_RE.match(text)
+    if not match:
+        return None
+    bare, basic, literal = match.groups()
+    if basic is not None:
+        try:
+            return str(json.loads(f'"{basic}"'))  # TOML's escapes are JSON's (but \U, rare in a key)
+        except ValueError:
+            return basic
+    return bare if bare is not None else literal
 
 
 def _read_text(path: str) -> str:
