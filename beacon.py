@@ -259,7 +259,7 @@ _OTLP_OVERRIDES = (
     *(
         f"OTEL_EXPORTER_OTLP_{signal}_{setting}"
         for signal in ("LOGS", "METRICS", "TRACES")
-        for setting in ("ENDPOINT", "PROTOCOL", "HEADERS")
+        for setting in ("ENDPOINT", "PROTOCOL", "HEADERS", "COMPRESSION")
     ),
     "OTEL_EXPORTER_OTLP_COMPRESSION",
     "OTEL_SDK_DISABLED",

@@ -29,26 +29,31 @@ def test_claude_settings_and_the_token_header() -> None:
     assert env["PATH"] == "/bin"
 
 
+INHERITED_OVERRIDES = {
+    **{
+        f"OTEL_EXPORTER_OTLP_{signal}_{setting}": value
+        for signal in ("LOGS", "METRICS", "TRACES")
+        for setting, value in (
+            ("ENDPOINT", "https://elsewhere/v1/x"),
+            ("PROTOCOL", "grpc"),
+            ("HEADERS", "a=b"),
+            ("COMPRESSION", "gzip"),  # Codex exports nothing when compression is set
+        )
+    },
+    "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+    "OTEL_SDK_DISABLED": "true",
+}
+
+
 def test_inherited_overrides_are_cleared_and_user_intervals_kept() -> None:
     parent = {
-        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "https://elsewhere/v1/logs",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
-        "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "a=b",
-        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
-        "OTEL_SDK_DISABLED": "true",
+        **INHERITED_OVERRIDES,
         "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer theirs",
         "OTEL_METRIC_EXPORT_INTERVAL": "30000",
         "OTEL_LOG_TOOL_DETAILS": "0",
     }
     env = child(parent)
-    for name in (
-        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-        "OTEL_EXPORTER_OTLP_COMPRESSION",
-        "OTEL_SDK_DISABLED",
-    ):
-        assert name not in env
+    assert not set(INHERITED_OVERRIDES) & set(env)
     assert env["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-beacon-token={TOKEN}"  # their credentials stay home
     assert env["OTEL_METRIC_EXPORT_INTERVAL"] == "30000"  # the user's choice
     assert env["OTEL_LOGS_EXPORT_INTERVAL"] == "1000" and env["OTEL_BLRP_SCHEDULE_DELAY"] == "1000"
