@@ -1,10 +1,11 @@
 """A stand-in agent for fast exec tests: exports beacon's synthetic Claude Code session to
 wherever its environment points (as Claude Code reads it), then exits as told.
 
-    python fake_agent.py [--exit N] [--no-telemetry] [--signals S,...] [--token T] [--on-signal]
-                         [--grandchild] [--echo] [--marker PATH] [--environ PATH] [--process PATH]
+    python fake_agent.py [--exit N] [--no-telemetry] [--signals S,...] [--repeat N] [--token T]
+                         [--on-signal] [--grandchild] [--echo] [--marker PATH] [--environ PATH]
+                         [--process PATH]
 
---signals exports only these signals' requests (logs, metrics).
+--signals exports only these signals' requests (logs, metrics); --repeat exports the session N times.
 --token sends T as its token instead of the one it was given (the receiver answers 401).
 --on-signal waits for SIGTERM/SIGINT/SIGHUP, exports, and exits 128+signal (as Claude does);
 99 without exporting if no signal comes within a minute.
@@ -94,6 +95,7 @@ def main() -> int:
     parser.add_argument("--exit", type=int, default=0)
     parser.add_argument("--no-telemetry", action="store_true")
     parser.add_argument("--signals", default="logs,metrics")
+    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--token")
     parser.add_argument("--on-signal", action="store_true")
     parser.add_argument("--grandchild", action="store_true")
@@ -133,7 +135,8 @@ def main() -> int:
         export()
         return 128 + received[0]
     if not args.no_telemetry:
-        export(args.signals.split(","), args.token)
+        for _ in range(args.repeat):
+            export(args.signals.split(","), args.token)
     return args.exit
 
 

@@ -337,6 +337,92 @@ def test_the_child_reads_beacons_terminal(tmp_path: Path) -> None:
     assert b"validation passed: 6 events" in output
 
 
+# --- writing ---------------------------------------------------------------------------------
+
+
+def test_the_log_is_appended_to_even_past_another_writer(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.jsonl"
+    first, second = beacon.EventWriter(str(path)), beacon.EventWriter(str(path))
+    try:
+        assert fcntl.fcntl(first._fd, fcntl.F_GETFL) & os.O_APPEND
+        for writer, n in ((first, 1), (second, 2), (first, 3)):  # each at the end, not at its offset
+            assert writer.write({"n": n})
+    finally:
+        first.close()
+        second.close()
+    assert path.read_text() == '{"n":1}\n{"n":2}\n{"n":3}\n'
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_each_event_is_one_write_and_close_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = beacon.EventWriter(str(tmp_path / "runtime.jsonl"))
+    writes: List[bytes] = []
+    synced: List[int] = []
+    real_write, real_fsync = os.write, os.fsync
+
+    def write(fd: int, data: bytes) -> int:
+        if fd == writer._fd:
+            writes.append(bytes(data))
+        return real_write(fd, data)
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "fsync", fsync)
+    events = [{"n": n, "text": "x" * 10_000 * n} for n in range(5)]
+    for event in events:
+        writer.write(event)
+    fd = writer._fd
+    assert not synced  # not per event: once, at the end
+    writer.close()
+    assert writes == [beacon.event_line(event) for event in events]
+    assert synced == [fd]
+
+
+def test_two_captures_appending_at_once_both_validate(tmp_path: Path) -> None:
+    log, sessions = tmp_path / "shared.jsonl", 100
+    argv = ("ci", "exec", "--json", "--harness", "claude", "--log-path", str(log))
+    command = agent("--echo", "--repeat", str(sessions))  # exports at the end of its stdin
+    gate, opener = os.pipe()
+    runs: List[subprocess.Popen] = []
+    try:
+        try:
+            for _ in range(2):
+                runs.append(
+                    subprocess.Popen(
+                        [sys.executable, str(ROOT / "beacon.py"), *argv, *command],
+                        env=environ(tmp_path),
+                        stdin=gate,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                    )
+                )
+        finally:
+            os.close(gate)
+            os.close(opener)  # both agents see the end of their stdin at once, and start exporting
+        outputs = [proc.communicate(timeout=120) for proc in runs]
+    finally:
+        for proc in runs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert [proc.returncode for proc in runs] == [0, 0], outputs
+    captures = [json.loads(out.splitlines()[-1])["capture_id"] for out, _ in outputs]
+    for capture in captures:
+        check = beacon_run(
+            tmp_path, "ci", "validate", "--json", "--log-path", str(log), "--capture-id", capture
+        )
+        assert check.code == 0, check.stderr
+        assert check.result["validation"]["event_count"] == sessions * EVENTS_PER_SESSION
+    whole = beacon_run(tmp_path, "ci", "validate", "--json", "--log-path", str(log))
+    assert whole.code == 0  # every line parses: none was torn
+    order = [json.loads(line)["capture"]["id"] for line in log.read_text().splitlines()]
+    assert len(order) == 2 * sessions * EVENTS_PER_SESSION
+    assert sum(a != b for a, b in zip(order, order[1:])) > 1  # the captures' lines interleave
+
+
 # --- ci validate ---------------------------------------------------------------------------
 
 
