@@ -2573,7 +2573,7 @@ def schema_problem(event: Any) -> Optional[str]:
     if missing:
         return f"missing {', '.join(missing)}"
     inner = event["event"]
-    if event["vendor"] != "beacon" or event["product"] != "endpoint-agent" or not event["schema_version"]:
+    if (event["vendor"], event["product"], event["schema_version"]) != ("beacon", "endpoint-agent", "1.0"):
         return "vendor/product/schema_version are not beacon/endpoint-agent/1.0"
     if not isinstance(inner, dict) or not inner.get("kind") or not inner.get("action"):
         return "event.kind or event.action missing"
@@ -2803,7 +2803,7 @@ class Capture:
             return f"the receiver rejected {sum(rejected.values())} of {requests} requests ({reasons})"
         if not stats["records"].get("logs"):
             return (
-                f"the receiver got {requests} requests but no log records "
+                f"the receiver got {requests} request{'s' if requests != 1 else ''} but no log records "
                 f"({', '.join(f'{k} {v}' for k, v in sorted(stats['records'].items())) or 'all empty'})"
             )
         return f"the receiver got {stats['records'].get('logs', 0)} log records"

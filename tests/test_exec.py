@@ -107,7 +107,32 @@ def test_child_exit_code_wins(tmp_path: Path) -> None:
 def test_no_telemetry_fails_required_validation_with_a_diagnosis(tmp_path: Path) -> None:
     run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent("--no-telemetry"))
     assert run.code == beacon.EXIT_VALIDATION
-    assert "event_count: 0 events, want at least 1; the receiver got no requests" in run.stderr
+    assert (
+        "event_count: 0 events, want at least 1; the receiver got no requests: did the agent run, "
+        "and is its telemetry on? (managed settings can override CLAUDE_CODE_ENABLE_TELEMETRY; "
+        "Codex ignores OTEL_* variables and reads CODEX_HOME)\n"
+    ) in run.stderr
+
+
+def test_requests_with_a_wrong_token_are_diagnosed_as_rejected(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent("--token", "not-the-token"))
+    assert run.code == beacon.EXIT_VALIDATION
+    assert (
+        "event_count: 0 events, want at least 1; the receiver rejected 2 of 2 requests (unauthorized 2)\n"
+        in (run.stderr)
+    )
+
+
+def test_telemetry_without_log_records_is_diagnosed(tmp_path: Path) -> None:
+    run = beacon_run(
+        tmp_path, "ci", "exec", "--min-events", "3", "--harness", "claude", *agent("--signals", "metrics")
+    )
+    assert run.code == beacon.EXIT_VALIDATION
+    # the metrics alone give the two token.usage events
+    assert (
+        "event_count: 2 events, want at least 3; the receiver got 1 request but no log records (metrics 2)\n"
+        in (run.stderr)
+    )
 
 
 def test_no_telemetry_is_a_warning_when_not_required(tmp_path: Path) -> None:
@@ -435,6 +460,27 @@ def test_validate_reports_a_malformed_line(tmp_path: Path) -> None:
     stages = {s["name"]: s for s in check.result["validation"]["stages"]}
     assert stages["runtime_log_parseable"]["status"] == "fail"
     assert stages["runtime_log_parseable"]["detail"].startswith(f"line {EVENTS_PER_SESSION + 1}: not JSON")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("schema_version", "2.0"), ("schema_version", 1.0), ("vendor", "other"), ("product", "other")],
+)
+def test_validate_requires_beacon_1_0_events(tmp_path: Path, field: str, value: Any) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent())
+    lines = run.log.read_text().splitlines()
+    wrong = {**json.loads(lines[1]), field: value}
+    run.log.write_text("\n".join([lines[0], json.dumps(wrong), *lines[2:]]) + "\n")
+    check = beacon_run(tmp_path, "ci", "validate", "--json")
+    assert check.code == beacon.EXIT_VALIDATION
+    stages = {s["name"]: s for s in check.result["validation"]["stages"]}
+    assert stages["runtime_log_parseable"] == {
+        "name": "runtime_log_parseable",
+        "status": "fail",
+        "detail": "line 2: vendor/product/schema_version are not beacon/endpoint-agent/1.0",
+        "bad_lines": 1,
+        "lines": EVENTS_PER_SESSION,
+    }
 
 
 def test_validate_a_missing_log(tmp_path: Path) -> None:
