@@ -2869,7 +2869,9 @@ def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int
     try:
         if terminal is not None:
             give_terminal(terminal, child.pid)
-        code = child.wait()
+            code = wait_in_foreground(child, terminal)
+        else:
+            code = child.wait()
     finally:
         if terminal is not None:
             set_foreground(terminal, os.getpgrp())
@@ -2903,6 +2905,21 @@ def give_terminal(fd: int, pgid: int) -> None:
         os.killpg(pgid, signal.SIGCONT)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def wait_in_foreground(child: subprocess.Popen[Any], terminal: int) -> int:
+    """child.wait() for a child that has the terminal. When it is stopped (Ctrl-Z), beacon takes
+    the terminal back and stops with the same signal, so that the shell sees its job stopped;
+    when the shell continues beacon (fg), the child gets the terminal back and continues too."""
+    while True:
+        _, status = os.waitpid(child.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            break
+        set_foreground(terminal, os.getpgrp())
+        os.kill(os.getpid(), os.WSTOPSIG(status))  # returns once continued
+        give_terminal(terminal, child.pid)
+    child.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return child.returncode
 
 
 def set_foreground(fd: int, pgid: int) -> None:

@@ -3,6 +3,7 @@ process (tests/fake_agent.py exports like Claude Code), plus real signals in a s
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import json
@@ -15,7 +16,7 @@ import sys
 import termios
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from conftest import ROOT
@@ -311,54 +312,90 @@ def test_stdin_stdout_and_stderr_pass_through_untouched(tmp_path: Path) -> None:
     assert proc.stderr[len(data) :].startswith(b"beacon: ")
 
 
-def read_terminal(master: int, timeout: float) -> bytes:
-    """Everything written to a pseudo-terminal until every process has closed it."""
+def read_until(fd: int, timeout: float, end: Optional[bytes] = None) -> bytes:
+    """What fd gives until `end` has come, or with no `end` until every writer has closed it."""
     output, deadline = b"", time.monotonic() + timeout
-    while True:
-        ready, _, _ = select.select([master], [], [], max(deadline - time.monotonic(), 0))
+    while end is None or end not in output:
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
         if not ready:
-            raise TimeoutError(f"the terminal is still open; so far: {output!r}")
+            raise TimeoutError(f"still waiting for {end!r}; so far: {output!r}")
         try:
-            chunk = os.read(master, 65536)
+            chunk = os.read(fd, 65536)
         except OSError:  # EIO: no process has the terminal open any more
-            return output
+            chunk = b""
         if not chunk:
-            return output
+            if end is None:
+                return output
+            raise EOFError(f"closed before {end!r}; so far: {output!r}")
         output += chunk
+    return output
 
 
-def test_the_child_reads_beacons_terminal(tmp_path: Path) -> None:
-    # In a background process group the child would be stopped (SIGTTIN) on its first read.
-    # TOSTOP would also stop beacon writing its report if it had not taken the terminal back.
+def open_terminal() -> Tuple[int, int]:
+    """A pseudo-terminal (master, terminal) that does not echo input, and stops a background
+    process writing to it (TOSTOP): beacon must hold the terminal whenever it writes."""
     master, terminal = os.openpty()
     modes = termios.tcgetattr(terminal)
     modes[3] = (modes[3] & ~termios.ECHO) | termios.TOSTOP  # lflag: only the agent echoes
     termios.tcsetattr(terminal, termios.TCSANOW, modes)
+    return master, terminal
 
-    def take_terminal() -> None:  # beacon leads a new session whose controlling terminal it is
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--harness", "claude", *agent("--echo")],
+@contextlib.contextmanager
+def terminal_job(tmp_path: Path, *argv: str) -> Iterator[Tuple[int, subprocess.Popen]]:
+    """`beacon ARGV...` as the foreground job of a job-control shell (tests/job_shell.py) on a
+    new pseudo-terminal. Yields the terminal's master side and the shell, whose stdout is
+    its report after the `started` line; on failure, kills the job and the shell."""
+    master, terminal = open_terminal()
+    shell = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "job_shell.py"),
+            sys.executable,
+            str(ROOT / "beacon.py"),
+            *argv,
+        ],
         env=environ(tmp_path),
         stdin=terminal,
-        stdout=terminal,
+        stdout=subprocess.PIPE,
         stderr=terminal,
         start_new_session=True,
-        preexec_fn=take_terminal,
     )
     os.close(terminal)
+    job = None
     try:
-        os.write(master, b"typed at the terminal\n\x04")  # a line, then end of file (Ctrl-D)
-        output = read_terminal(master, timeout=60)
-        code = proc.wait(timeout=60)
+        job = int(read_until(shell.stdout.fileno(), timeout=60, end=b"\n").split()[1])
+        yield master, shell
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if shell.poll() is None:
+            # The agent's group becomes orphaned with beacon gone: the kernel hangs it up.
+            for group in [shell.pid] if job is None else [job, shell.pid]:
+                with contextlib.suppress(ProcessLookupError):  # it was just ending
+                    os.killpg(group, signal.SIGKILL)
+        shell.wait()
         os.close(master)
+
+
+def test_the_child_reads_beacons_terminal(tmp_path: Path) -> None:
+    # In a background process group the child would be stopped (SIGTTIN) on its first read.
+    with terminal_job(tmp_path, "ci", "exec", "--harness", "claude", *agent("--echo")) as (master, shell):
+        os.write(master, b"typed at the terminal\n\x04")  # a line, then end of file (Ctrl-D)
+        output = read_until(master, timeout=60)
+        assert shell.stdout.read() == b"exited 0\n", output
     assert output.count(b"typed at the terminal\r\n") == 2, output  # stdout and stderr
-    assert code == 0, output
+    assert b"validation passed: 6 events" in output
+
+
+def test_ctrl_z_suspends_the_agent_and_beacon_and_fg_resumes_both(tmp_path: Path) -> None:
+    with terminal_job(tmp_path, "ci", "exec", "--harness", "claude", *agent("--echo")) as (master, shell):
+        os.write(master, b"before\n")
+        read_until(master, timeout=60, end=b"before")  # the agent is reading the terminal
+        os.write(master, b"\x1a")  # Ctrl-Z
+        assert read_until(shell.stdout.fileno(), timeout=60, end=b"\n") == b"stopped SIGTSTP\n"
+        os.write(master, b"after\n\x04")  # the shell has run fg: the agent reads on, to the end
+        output = read_until(master, timeout=60)
+        assert shell.stdout.read() == b"exited 0\n", output
+    assert output.count(b"after\r\n") == 2, output  # stdout and stderr
     assert b"validation passed: 6 events" in output
 
 
