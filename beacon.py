@@ -2874,7 +2874,7 @@ def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int
             code = child.wait()
     finally:
         if terminal is not None:
-            set_foreground(terminal, os.getpgrp())
+            take_terminal_back(terminal, child.pid)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if code < 0:
@@ -2901,6 +2901,21 @@ def give_terminal(fd: int, pgid: int) -> None:
     set_foreground(fd, pgid)
     # It may have read the terminal before it got it, and been stopped: continue it. A process
     # that was not stopped ignores SIGCONT (unless it handles it).
+    continue_group(pgid)
+
+
+def take_terminal_back(fd: int, pgid: int) -> None:
+    """Make beacon's group the foreground again, if the child's group still is (when the shell
+    runs beacon in the background, bg, the shell has the terminal and keeps it)."""
+    try:
+        holder = os.tcgetpgrp(fd)
+    except OSError:
+        return
+    if holder == pgid:
+        set_foreground(fd, os.getpgrp())
+
+
+def continue_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGCONT)
     except (ProcessLookupError, PermissionError):
@@ -2908,16 +2923,19 @@ def give_terminal(fd: int, pgid: int) -> None:
 
 
 def wait_in_foreground(child: subprocess.Popen[Any], terminal: int) -> int:
-    """child.wait() for a child that has the terminal. When it is stopped (Ctrl-Z), beacon takes
-    the terminal back and stops with the same signal, so that the shell sees its job stopped;
-    when the shell continues beacon (fg), the child gets the terminal back and continues too."""
+    """child.wait() for a child that has the terminal. When it is stopped (Ctrl-Z), beacon
+    stops with the same signal, so that the shell sees its job stopped; continued by the shell,
+    beacon continues the child: in the foreground (fg) with the terminal, else (bg) without."""
     while True:
         _, status = os.waitpid(child.pid, os.WUNTRACED)
         if not os.WIFSTOPPED(status):
             break
-        set_foreground(terminal, os.getpgrp())
+        take_terminal_back(terminal, child.pid)
         os.kill(os.getpid(), os.WSTOPSIG(status))  # returns once continued
-        give_terminal(terminal, child.pid)
+        if foreground_terminal() == terminal:
+            give_terminal(terminal, child.pid)
+        else:
+            continue_group(child.pid)
     child.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
     return child.returncode
 

@@ -16,7 +16,7 @@ import sys
 import termios
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 from conftest import ROOT
@@ -342,19 +342,16 @@ def open_terminal() -> Tuple[int, int]:
 
 
 @contextlib.contextmanager
-def terminal_job(tmp_path: Path, *argv: str) -> Iterator[Tuple[int, subprocess.Popen]]:
+def terminal_job(
+    tmp_path: Path, *argv: str, shell_options: Sequence[str] = ()
+) -> Iterator[Tuple[int, subprocess.Popen]]:
     """`beacon ARGV...` as the foreground job of a job-control shell (tests/job_shell.py) on a
     new pseudo-terminal. Yields the terminal's master side and the shell, whose stdout is
     its report after the `started` line; on failure, kills the job and the shell."""
     master, terminal = open_terminal()
+    shell_command = [sys.executable, str(ROOT / "tests" / "job_shell.py"), *shell_options]
     shell = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "job_shell.py"),
-            sys.executable,
-            str(ROOT / "beacon.py"),
-            *argv,
-        ],
+        [*shell_command, sys.executable, str(ROOT / "beacon.py"), *argv],
         env=environ(tmp_path),
         stdin=terminal,
         stdout=subprocess.PIPE,
@@ -396,6 +393,22 @@ def test_ctrl_z_suspends_the_agent_and_beacon_and_fg_resumes_both(tmp_path: Path
         output = read_until(master, timeout=60)
         assert shell.stdout.read() == b"exited 0\n", output
     assert output.count(b"after\r\n") == 2, output  # stdout and stderr
+    assert b"validation passed: 6 events" in output
+
+
+def test_after_bg_the_agent_runs_in_the_background_until_it_reads_the_terminal(tmp_path: Path) -> None:
+    exec_argv = ("ci", "exec", "--harness", "claude", *agent("--echo"))
+    with terminal_job(tmp_path, *exec_argv, shell_options=["--bg-first"]) as (master, shell):
+        os.write(master, b"before\n")
+        read_until(master, timeout=60, end=b"before")
+        os.write(master, b"\x1a")  # Ctrl-Z, then the shell runs bg: the terminal stays the shell's
+        assert read_until(shell.stdout.fileno(), timeout=60, end=b"\n") == b"stopped SIGTSTP\n"
+        # The agent, reading on in the background, is stopped as it would be without beacon.
+        assert read_until(shell.stdout.fileno(), timeout=60, end=b"\n") == b"stopped SIGTTIN\n"
+        os.write(master, b"after\n\x04")  # the shell has run fg
+        output = read_until(master, timeout=60)
+        assert shell.stdout.read() == b"exited 0\n", output
+    assert output.count(b"after\r\n") == 2, output
     assert b"validation passed: 6 events" in output
 
 
