@@ -95,6 +95,21 @@ def hold_connection() -> None:
     conn.sock.recv(1)  # until the receiver closes the connection
 
 
+def wait_for_a_signal() -> Optional[int]:
+    """Say "ready" on stdout, then wait (a minute at most) for SIGTERM, SIGINT or SIGHUP."""
+    got = threading.Event()
+    received = []
+
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signum)
+        got.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
+    print("ready", flush=True)
+    return received[0] if got.wait(60) else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--exit", type=int, default=0)
@@ -124,25 +139,16 @@ def main() -> int:
         return 0
     if args.grandchild:
         start_grandchild()
+    code = args.exit
     if args.on_signal:
-        got = threading.Event()
-        received = []
-
-        def handler(signum: int, _frame: object) -> None:
-            received.append(signum)
-            got.set()
-
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, handler)
-        print("ready", flush=True)
-        if not got.wait(60):
+        signum = wait_for_a_signal()
+        if signum is None:
             return 99
-        export()
-        return 128 + received[0]
+        code = 128 + signum
     if not args.no_telemetry:
         for _ in range(args.repeat):
             export(args.signals.split(","), args.token)
-    return args.exit
+    return code
 
 
 if __name__ == "__main__":

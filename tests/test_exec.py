@@ -312,15 +312,16 @@ def test_stdin_stdout_and_stderr_pass_through_untouched(tmp_path: Path) -> None:
     assert proc.stderr[len(data) :].startswith(b"beacon: ")
 
 
-def read_until(fd: int, timeout: float, end: Optional[bytes] = None) -> bytes:
-    """What fd gives until `end` has come, or with no `end` until every writer has closed it."""
+def read_until(fd: int, timeout: float, end: Optional[bytes] = None, size: int = 65536) -> bytes:
+    """What fd gives, `size` bytes at most at a time, until `end` has come, or with no `end`
+    until every writer has closed it."""
     output, deadline = b"", time.monotonic() + timeout
     while end is None or end not in output:
         ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
         if not ready:
             raise TimeoutError(f"still waiting for {end!r}; so far: {output!r}")
         try:
-            chunk = os.read(fd, 65536)
+            chunk = os.read(fd, size)
         except OSError:  # EIO: no process has the terminal open any more
             chunk = b""
         if not chunk:
@@ -329,6 +330,11 @@ def read_until(fd: int, timeout: float, end: Optional[bytes] = None) -> bytes:
             raise EOFError(f"closed before {end!r}; so far: {output!r}")
         output += chunk
     return output
+
+
+def report_line(shell: subprocess.Popen) -> bytes:
+    """The next line job_shell.py reports (read a byte at a time: no further)."""
+    return read_until(shell.stdout.fileno(), timeout=60, end=b"\n", size=1)
 
 
 def open_terminal() -> Tuple[int, int]:
@@ -361,7 +367,7 @@ def terminal_job(
     os.close(terminal)
     job = None
     try:
-        job = int(read_until(shell.stdout.fileno(), timeout=60, end=b"\n").split()[1])
+        job = int(report_line(shell).split()[1])
         yield master, shell
     finally:
         if shell.poll() is None:
@@ -388,7 +394,7 @@ def test_ctrl_z_suspends_the_agent_and_beacon_and_fg_resumes_both(tmp_path: Path
         os.write(master, b"before\n")
         read_until(master, timeout=60, end=b"before")  # the agent is reading the terminal
         os.write(master, b"\x1a")  # Ctrl-Z
-        assert read_until(shell.stdout.fileno(), timeout=60, end=b"\n") == b"stopped SIGTSTP\n"
+        assert report_line(shell) == b"stopped SIGTSTP\n"
         os.write(master, b"after\n\x04")  # the shell has run fg: the agent reads on, to the end
         output = read_until(master, timeout=60)
         assert shell.stdout.read() == b"exited 0\n", output
@@ -402,9 +408,9 @@ def test_after_bg_the_agent_runs_in_the_background_until_it_reads_the_terminal(t
         os.write(master, b"before\n")
         read_until(master, timeout=60, end=b"before")
         os.write(master, b"\x1a")  # Ctrl-Z, then the shell runs bg: the terminal stays the shell's
-        assert read_until(shell.stdout.fileno(), timeout=60, end=b"\n") == b"stopped SIGTSTP\n"
+        assert report_line(shell) == b"stopped SIGTSTP\n"
         # The agent, reading on in the background, is stopped as it would be without beacon.
-        assert read_until(shell.stdout.fileno(), timeout=60, end=b"\n") == b"stopped SIGTTIN\n"
+        assert report_line(shell) == b"stopped SIGTTIN\n"
         os.write(master, b"after\n\x04")  # the shell has run fg
         output = read_until(master, timeout=60)
         assert shell.stdout.read() == b"exited 0\n", output
@@ -459,31 +465,30 @@ def test_each_event_is_one_write_and_close_fsyncs(tmp_path: Path, monkeypatch: p
 def test_two_captures_appending_at_once_both_validate(tmp_path: Path) -> None:
     log, sessions = tmp_path / "shared.jsonl", 100
     argv = ("ci", "exec", "--json", "--harness", "claude", "--log-path", str(log))
-    command = agent("--echo", "--repeat", str(sessions))  # exports at the end of its stdin
-    gate, opener = os.pipe()
+    command = agent("--on-signal", "--repeat", str(sessions))  # exports once signalled
     runs: List[subprocess.Popen] = []
     try:
-        try:
-            for _ in range(2):
-                runs.append(
-                    subprocess.Popen(
-                        [sys.executable, str(ROOT / "beacon.py"), *argv, *command],
-                        env=environ(tmp_path),
-                        stdin=gate,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                    )
+        for _ in range(2):
+            runs.append(
+                subprocess.Popen(
+                    [sys.executable, str(ROOT / "beacon.py"), *argv, *command],
+                    env={**environ(tmp_path), "PYTHONUNBUFFERED": "1"},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
                 )
-        finally:
-            os.close(gate)
-            os.close(opener)  # both agents see the end of their stdin at once, and start exporting
+            )
+        for proc in runs:
+            assert proc.stdout.readline() == "ready\n"  # both agents are up and waiting
+        for proc in runs:
+            proc.send_signal(signal.SIGTERM)  # beacon forwards it: both start exporting at once
         outputs = [proc.communicate(timeout=120) for proc in runs]
     finally:
         for proc in runs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    assert [proc.returncode for proc in runs] == [0, 0], outputs
+    assert [proc.returncode for proc in runs] == [128 + signal.SIGTERM] * 2, outputs
     captures = [json.loads(out.splitlines()[-1])["capture_id"] for out, _ in outputs]
     for capture in captures:
         check = beacon_run(
