@@ -1,5 +1,6 @@
 """beacon ci exec and ci validate: in-process through main(argv, env) with a real child
-process (tests/fake_agent.py exports like Claude Code), plus real signals in a subprocess."""
+process (tests/fake_agent.py exports like Claude Code), plus beacon in processes of its own for
+real signals, a real terminal (under tests/job_shell.py) and captures running side by side."""
 
 from __future__ import annotations
 
