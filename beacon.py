@@ -259,7 +259,7 @@ _OTLP_OVERRIDES = (
     *(
         f"OTEL_EXPORTER_OTLP_{signal}_{setting}"
         for signal in ("LOGS", "METRICS", "TRACES")
-        for setting in ("ENDPOINT", "PROTOCOL", "HEADERS")
+        for setting in ("ENDPOINT", "PROTOCOL", "HEADERS", "COMPRESSION")
     ),
     "OTEL_EXPORTER_OTLP_COMPRESSION",
     "OTEL_SDK_DISABLED",
@@ -346,7 +346,7 @@ def write_codex_home(
     are what denies a tool call."""
     private_dir(target)
     config = _read_text(os.path.join(user_home, "config.toml"))
-    text = _without_otel_tables(config).rstrip("\n")
+    text = _without_root_otel(config).rstrip("\n")
     text = (text + "\n\n" if text else "") + _codex_otel_table(endpoint, token, OTLP_PROTOCOLS[protocol][1])
     _write_private(os.path.join(target, "config.toml"), text)
     try:
@@ -378,17 +378,83 @@ def _codex_otel_table(endpoint: str, token: str, protocol: str) -> str:
     )
 
 
-def _without_otel_tables(config: str) -> str:
-    """The user's config.toml minus its [otel] and [otel.*] tables (ours replace them)."""
-    out, skipping = [], False
-    for line in config.splitlines():
-        header = re.match(r"\s*\[\[?\s*([^\]]+?)\s*\]", line)
-        if header:
-            name = header.group(1).strip().strip('"')
-            skipping = name == "otel" or name.startswith("otel.")
-        if not skipping:
-            out.append(line)
-    return "\n".join(out)
+def _without_root_otel(config: str) -> str:
+    """The user's config.toml minus its root `otel` settings in every form TOML has: [otel] and
+    [otel.*] tables, dotted keys (otel.environment = ...) and an inline table (otel = {...}).
+    Ours replace them, and TOML refuses a table defined twice. An `otel` key inside another
+    table ([profiles.x] otel = ...) is not the root one and stays."""
+    kept: List[str] = []
+    table: Optional[str] = None  # the first key of the current table's name; None at the root
+    for statement in _toml_statements(config):
+        code = statement.lstrip()
+        if code.startswith("["):
+            table = _toml_first_key(code.lstrip("["))
+        elif table is None and _toml_first_key(code) == "otel":
+            continue
+        if table != "otel":
+            kept.append(statement)
+    return "".join(kept)
+
+
+def _toml_statements(text: str) -> List[str]:
+    """TOML text cut into statements, each with its line ending: a table header, a key/value
+    (whose array or multi-line string may span lines), a comment or a blank line."""
+    statements: List[str] = []
+    start = depth = i = 0
+    while i < len(text):
+        char = text[i]
+        if char in "\"'":
+            i = _toml_string_end(text, i)
+            continue
+        if char == "#":
+            end = text.find("\n", i)
+            i = end if end >= 0 else len(text)
+            continue
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        elif char == "\n" and not depth:
+            statements.append(text[start : i + 1])
+            start = i + 1
+        i += 1
+    if start < len(text):
+        statements.append(text[start:])
+    return statements
+
+
+def _toml_string_end(text: str, i: int) -> int:
+    """Where the string opening at i ends: basic strings have escapes, literal ones do not; a
+    one-line string left open ends with its line."""
+    quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else text[i]
+    j = i + len(quote)
+    while j < len(text):
+        if text.startswith(quote, j):
+            return j + len(quote)
+        if text[j] == "\\" and quote[0] == '"':
+            j += 2
+            continue
+        if text[j] == "\n" and len(quote) == 1:
+            return j
+        j += 1
+    return len(text)
+
+
+_TOML_KEY_RE = re.compile(r"""\s*(?:([A-Za-z0-9_-]+)|"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)')""")
+
+
+def _toml_first_key(text: str) -> Optional[str]:
+    """The first component of the (dotted) key that text starts with, unquoted; None if none."""
+    match = _TOML_KEY_RE.match(text)
+    if not match:
+        return None
+    bare, basic, literal = match.groups()
+    if basic is not None:
+        try:
+            return str(json.loads(f'"{basic}"'))  # TOML's escapes are JSON's (but \U, rare in a key)
+        except ValueError:
+            return basic
+    return bare if bare is not None else literal
 
 
 def _read_text(path: str) -> str:
@@ -2507,7 +2573,7 @@ def schema_problem(event: Any) -> Optional[str]:
     if missing:
         return f"missing {', '.join(missing)}"
     inner = event["event"]
-    if event["vendor"] != "beacon" or event["product"] != "endpoint-agent" or not event["schema_version"]:
+    if (event["vendor"], event["product"], event["schema_version"]) != ("beacon", "endpoint-agent", "1.0"):
         return "vendor/product/schema_version are not beacon/endpoint-agent/1.0"
     if not isinstance(inner, dict) or not inner.get("kind") or not inner.get("action"):
         return "event.kind or event.action missing"
@@ -2737,7 +2803,7 @@ class Capture:
             return f"the receiver rejected {sum(rejected.values())} of {requests} requests ({reasons})"
         if not stats["records"].get("logs"):
             return (
-                f"the receiver got {requests} requests but no log records "
+                f"the receiver got {requests} request{'s' if requests != 1 else ''} but no log records "
                 f"({', '.join(f'{k} {v}' for k, v in sorted(stats['records'].items())) or 'all empty'})"
             )
         return f"the receiver got {stats['records'].get('logs', 0)} log records"
@@ -2779,9 +2845,12 @@ def resolve_command(command: Sequence[str], environ: Mapping[str, str]) -> List[
 def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int, Optional[int]]:
     """Run the child in its own process group with our stdio; forward SIGINT/SIGTERM/SIGHUP to
     the group. Returns (exit code, the first signal beacon received), 128+N for a signal death."""
+    # A group of its own in beacon's session (not a session of its own): it keeps the terminal.
+    # Before 3.11, preexec_fn is the only way; os.setpgrp is a bare system call, safe to make there.
     options: Dict[str, Any] = (
-        {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}
+        {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
     )
+    terminal = foreground_terminal()
     try:
         child = subprocess.Popen(list(command), env=dict(child_env), **options)
     except OSError as exc:
@@ -2798,13 +2867,89 @@ def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS} if in_main_thread else {}
     try:
-        code = child.wait()
+        if terminal is not None:
+            give_terminal(terminal, child.pid)
+            code = wait_in_foreground(child, terminal)
+        else:
+            code = child.wait()
     finally:
+        if terminal is not None:
+            take_terminal_back(terminal, child.pid)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if code < 0:
         code = 128 - code
     return code, (received[0] if received else None)
+
+
+def foreground_terminal() -> Optional[int]:
+    """The descriptor (stdin, stdout or stderr) of beacon's terminal when beacon's process group
+    is its foreground group; None without a terminal or when beacon runs in the background."""
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+                return fd
+        except OSError:  # not our controlling terminal
+            continue
+    return None
+
+
+def give_terminal(fd: int, pgid: int) -> None:
+    """Make the child's group the terminal's foreground: a background group is stopped
+    (SIGTTIN, SIGTTOU) as soon as it reads the terminal or changes its modes. Keys such as
+    Ctrl-C then signal the child's group directly, as they would without beacon."""
+    set_foreground(fd, pgid)
+    # It may have read the terminal before it got it, and been stopped: continue it. A process
+    # that was not stopped ignores SIGCONT (unless it handles it).
+    continue_group(pgid)
+
+
+def take_terminal_back(fd: int, pgid: int) -> None:
+    """Make beacon's group the foreground again, if the child's group still is (when the shell
+    runs beacon in the background, bg, the shell has the terminal and keeps it)."""
+    try:
+        holder = os.tcgetpgrp(fd)
+    except OSError:
+        return
+    if holder == pgid:
+        set_foreground(fd, os.getpgrp())
+
+
+def continue_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGCONT)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def wait_in_foreground(child: subprocess.Popen[Any], terminal: int) -> int:
+    """child.wait() for a child that has the terminal. When it is stopped (Ctrl-Z), beacon
+    stops with the same signal, so that the shell sees its job stopped; continued by the shell,
+    beacon continues the child: in the foreground (fg) with the terminal, else (bg) without."""
+    while True:
+        _, status = os.waitpid(child.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            break
+        take_terminal_back(terminal, child.pid)
+        os.kill(os.getpid(), os.WSTOPSIG(status))  # returns once continued
+        if foreground_terminal() == terminal:
+            give_terminal(terminal, child.pid)
+        else:
+            continue_group(child.pid)
+    child.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return child.returncode
+
+
+def set_foreground(fd: int, pgid: int) -> None:
+    """tcsetpgrp, from the background too: there it raises SIGTTOU, which would stop beacon
+    (blocked meanwhile). A terminal that has gone away (hung up) is left alone."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+    try:
+        os.tcsetpgrp(fd, pgid)
+    except OSError:
+        pass
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def exit_code_for(

@@ -1,24 +1,34 @@
 """A stand-in agent for fast exec tests: exports beacon's synthetic Claude Code session to
 wherever its environment points (as Claude Code reads it), then exits as told.
 
-    python fake_agent.py [--exit N] [--no-telemetry] [--on-signal] [--grandchild] [--marker PATH]
-                         [--environ PATH]
+    python fake_agent.py [--exit N] [--no-telemetry] [--signals S,...] [--repeat N] [--token T]
+                         [--on-signal] [--grandchild] [--echo] [--marker PATH] [--environ PATH]
+                         [--process PATH]
 
---on-signal waits for SIGTERM/SIGINT/SIGHUP, exports, and exits 128+signal (as Claude does).
---grandchild leaves a child process holding an open connection to the receiver.
+--signals exports only these signals' requests (logs, metrics); --repeat exports the session N times.
+--token sends T as its token instead of the one it was given (the receiver answers 401).
+--on-signal waits for SIGTERM/SIGINT/SIGHUP, exports, and exits 128+signal (as Claude does);
+99 without exporting if no signal comes within a minute.
+--grandchild leaves a child process holding an open connection to the receiver, until the
+receiver closes it.
+--echo copies its stdin to its stdout and to its stderr, byte for byte, until end of file.
 --environ writes the names of the variables in its environment to PATH, as a JSON list.
+--process writes its pid, process group and session to PATH, as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import urllib.parse
 from pathlib import Path
+from typing import Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,62 +36,119 @@ import beacon
 import beacon_otlp
 
 
-def export() -> None:
-    endpoint = os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
-    name, _, token = os.environ["OTEL_EXPORTER_OTLP_HEADERS"].partition("=")
-    assert name == beacon_otlp.TOKEN_HEADER, name
+def export(signals: Sequence[str] = ("logs", "metrics"), token: Optional[str] = None) -> None:
+    endpoint, given = endpoint_and_token()
     json_protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") == "http/json"
     for signal_name, request in beacon.synthetic_claude_session("fake-agent", 1_764_000_000_000_000_000):
+        if signal_name not in signals:
+            continue
         if json_protocol:
             body, content_type = beacon_otlp.encode_json(signal_name, request), beacon_otlp.JSON
         else:
             body, content_type = beacon_otlp.encode_protobuf(signal_name, request), beacon_otlp.PROTOBUF
-        status = beacon.post_otlp(endpoint, token, signal_name, body, content_type)
-        assert status == 200, status
+        refused = token not in (None, given)
+        try:
+            status = beacon.post_otlp(endpoint, token or given, signal_name, body, content_type)
+        except ConnectionError:  # refused at its headers, the rest of its body meets a closed socket
+            assert refused
+            continue
+        assert status == (401 if refused else 200), status
 
 
-def hold_connection(endpoint: str) -> None:
-    """A grandchild that keeps a connection to the receiver open until it is killed."""
-    host, port = endpoint.rsplit("/", 1)[-1].rsplit(":", 1)
-    code = (
-        f"import socket,time; s=socket.create_connection(({host!r},{int(port)})); "
-        "s.sendall(b'POST /v1/logs HTTP/1.1\\r\\nContent-Length: 100\\r\\n\\r\\n'); time.sleep(3600)"
+def echo() -> None:
+    while True:
+        data = os.read(0, 65536)
+        if not data:
+            return
+        for fd in (1, 2):
+            os.write(fd, data)
+
+
+def endpoint_and_token() -> tuple:
+    name, _, token = os.environ["OTEL_EXPORTER_OTLP_HEADERS"].partition("=")
+    assert name == beacon_otlp.TOKEN_HEADER, name
+    return os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"], token
+
+
+def start_grandchild() -> None:
+    """Leave a grandchild holding a connection to the receiver; return once it holds it."""
+    grandchild = subprocess.Popen(
+        [sys.executable, __file__, "--hold-connection"], stdout=subprocess.PIPE, text=True
     )
-    subprocess.Popen([sys.executable, "-c", code])
+    assert grandchild.stdout is not None
+    assert grandchild.stdout.readline() == "connected\n"
+
+
+def hold_connection() -> None:
+    """The grandchild: one export, then the connection kept open (as an exporter keeps it
+    alive) until the receiver closes it, which ends the grandchild."""
+    endpoint, token = endpoint_and_token()
+    url = urllib.parse.urlsplit(endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=None)
+    headers = {"Content-Type": beacon_otlp.PROTOBUF, beacon_otlp.TOKEN_HEADER: token}
+    conn.request("POST", "/v1/logs", body=b"", headers=headers)  # an empty export: admitted, answered
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 200, response.status
+    print("connected", flush=True)
+    assert conn.sock is not None
+    conn.sock.recv(1)  # until the receiver closes the connection
+
+
+def wait_for_a_signal() -> Optional[int]:
+    """Say "ready" on stdout, then wait (a minute at most) for SIGTERM, SIGINT or SIGHUP."""
+    got = threading.Event()
+    received = []
+
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signum)
+        got.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
+    print("ready", flush=True)
+    return received[0] if got.wait(60) else None
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--exit", type=int, default=0)
     parser.add_argument("--no-telemetry", action="store_true")
+    parser.add_argument("--signals", default="logs,metrics")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--token")
     parser.add_argument("--on-signal", action="store_true")
     parser.add_argument("--grandchild", action="store_true")
+    parser.add_argument("--hold-connection", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--marker")
     parser.add_argument("--environ")
+    parser.add_argument("--process")
+    parser.add_argument("--echo", action="store_true")
     args = parser.parse_args()
     if args.marker:
         Path(args.marker).write_text("ran")
     if args.environ:
         Path(args.environ).write_text(json.dumps(sorted(os.environ)))
+    if args.process:
+        ids = {"pid": os.getpid(), "pgid": os.getpgrp(), "sid": os.getsid(0)}
+        Path(args.process).write_text(json.dumps(ids))
+    if args.echo:
+        echo()
+    if args.hold_connection:
+        hold_connection()
+        return 0
     if args.grandchild:
-        hold_connection(os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"])
+        start_grandchild()
+    code = args.exit
     if args.on_signal:
-        got = threading.Event()
-        received = []
-
-        def handler(signum: int, _frame: object) -> None:
-            received.append(signum)
-            got.set()
-
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, handler)
-        print("ready", flush=True)
-        got.wait(60)
-        export()
-        return 128 + received[0] if received else 99
+        signum = wait_for_a_signal()
+        if signum is None:
+            return 99
+        code = 128 + signum
     if not args.no_telemetry:
-        export()
-    return args.exit
+        for _ in range(args.repeat):
+            export(args.signals.split(","), args.token)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,17 +1,23 @@
 """beacon ci exec and ci validate: in-process through main(argv, env) with a real child
-process (tests/fake_agent.py exports like Claude Code), plus real signals in a subprocess."""
+process (tests/fake_agent.py exports like Claude Code), plus beacon in processes of its own for
+real signals, a real terminal (under tests/job_shell.py) and captures running side by side."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import os
+import select
 import signal
 import stat
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 from conftest import ROOT
@@ -103,7 +109,32 @@ def test_child_exit_code_wins(tmp_path: Path) -> None:
 def test_no_telemetry_fails_required_validation_with_a_diagnosis(tmp_path: Path) -> None:
     run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent("--no-telemetry"))
     assert run.code == beacon.EXIT_VALIDATION
-    assert "event_count: 0 events, want at least 1; the receiver got no requests" in run.stderr
+    assert (
+        "event_count: 0 events, want at least 1; the receiver got no requests: did the agent run, "
+        "and is its telemetry on? (managed settings can override CLAUDE_CODE_ENABLE_TELEMETRY; "
+        "Codex ignores OTEL_* variables and reads CODEX_HOME)\n"
+    ) in run.stderr
+
+
+def test_requests_with_a_wrong_token_are_diagnosed_as_rejected(tmp_path: Path) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent("--token", "not-the-token"))
+    assert run.code == beacon.EXIT_VALIDATION
+    assert (
+        "event_count: 0 events, want at least 1; the receiver rejected 2 of 2 requests (unauthorized 2)\n"
+        in (run.stderr)
+    )
+
+
+def test_telemetry_without_log_records_is_diagnosed(tmp_path: Path) -> None:
+    run = beacon_run(
+        tmp_path, "ci", "exec", "--min-events", "3", "--harness", "claude", *agent("--signals", "metrics")
+    )
+    assert run.code == beacon.EXIT_VALIDATION
+    # the metrics alone give the two token.usage events
+    assert (
+        "event_count: 2 events, want at least 3; the receiver got 1 request but no log records (metrics 2)\n"
+        in (run.stderr)
+    )
 
 
 def test_no_telemetry_is_a_warning_when_not_required(tmp_path: Path) -> None:
@@ -196,21 +227,34 @@ def test_unwritable_log_path_fails_before_the_child_starts(tmp_path: Path) -> No
 
 
 def test_a_grandchild_holding_a_connection_cannot_hang_exec(tmp_path: Path) -> None:
+    drain_timeout = 1.0
+    started = time.monotonic()
     run = beacon_run(
-        tmp_path, "ci", "exec", "--drain-timeout", "1", "--harness", "claude", *agent("--grandchild")
+        tmp_path,
+        "ci",
+        "exec",
+        "--drain-timeout",
+        str(drain_timeout),
+        "--harness",
+        "claude",
+        *agent("--grandchild"),
     )
+    elapsed = time.monotonic() - started
     assert run.code == 0
     assert len(run.events) == EVENTS_PER_SESSION
+    # The drain waited for the grandchild's connection until its timeout, not longer
+    assert drain_timeout <= elapsed < drain_timeout + 5
 
 
 # --- signals: a real beacon process ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_signals_are_forwarded_then_drained_and_validated(tmp_path: Path, signum: int) -> None:
+def interrupt_beacon(tmp_path: Path, signum: int, *command: str) -> Tuple[int, str]:
+    """Run `beacon ci exec -- COMMAND` in a process of its own, send it `signum` once the command
+    has printed "ready", and return beacon's exit code and stderr."""
     env = {**environ(tmp_path), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--harness", "claude", *agent("--on-signal")],
+        [sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--harness", "claude", "--", *command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -225,10 +269,239 @@ def test_signals_are_forwarded_then_drained_and_validated(tmp_path: Path, signum
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == 128 + signum, stderr
+    return proc.returncode, stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signals_are_forwarded_then_drained_and_validated(tmp_path: Path, signum: int) -> None:
+    code, stderr = interrupt_beacon(tmp_path, signum, sys.executable, FAKE_AGENT, "--on-signal")
+    assert code == 128 + signum, stderr
     log = tmp_path / "runner" / "beacon" / "runtime.jsonl"
     assert len(log.read_text().splitlines()) == EVENTS_PER_SESSION
     assert "validation passed" in stderr
+
+
+def test_a_forwarded_signal_reaches_a_grandchild_in_the_childs_group(tmp_path: Path) -> None:
+    ids = tmp_path / "grandchild.json"
+    # The shell survives SIGTERM (trapped) and waits for the agent, whose status it exits with.
+    script = 'trap : TERM; "$@" & agent=$!; wait $agent; wait $agent'
+    command = ("sh", "-c", script, "sh", sys.executable, FAKE_AGENT, "--on-signal", "--process", str(ids))
+    code, stderr = interrupt_beacon(tmp_path, signal.SIGTERM, *command)
+    assert code == 128 + signal.SIGTERM, stderr
+    grandchild = json.loads(ids.read_text())
+    assert grandchild["pgid"] != grandchild["pid"]  # in the group the shell leads, not its own
+    assert grandchild["pgid"] != os.getpgrp()
+    log = tmp_path / "runner" / "beacon" / "runtime.jsonl"  # it exports only once signalled
+    assert len(log.read_text().splitlines()) == EVENTS_PER_SESSION
+
+
+def test_the_child_leads_its_own_process_group_in_beacons_session(tmp_path: Path) -> None:
+    ids = tmp_path / "child.json"
+    run = exec_claude(tmp_path, *agent("--process", str(ids)))
+    assert run.code == 0, run.stderr
+    child = json.loads(ids.read_text())
+    assert child["pgid"] == child["pid"] != os.getpgrp()
+    assert child["sid"] == os.getsid(0)  # the same session: it can still use beacon's terminal
+
+
+def test_stdin_stdout_and_stderr_pass_through_untouched(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 64 + b"\r\n\x1b[31mno newline at the end"
+    proc = run_beacon_process(tmp_path, "ci", "exec", "--harness", "claude", *agent("--echo"), input=data)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == data  # beacon itself writes nothing to stdout without --json
+    assert proc.stderr.startswith(data)  # then beacon's own report
+    assert proc.stderr[len(data) :].startswith(b"beacon: ")
+
+
+def read_until(fd: int, timeout: float, end: Optional[bytes] = None, size: int = 65536) -> bytes:
+    """What fd gives, `size` bytes at most at a time, until `end` has come, or with no `end`
+    until every writer has closed it."""
+    output, deadline = b"", time.monotonic() + timeout
+    while end is None or end not in output:
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            raise TimeoutError(f"still waiting for {end!r}; so far: {output!r}")
+        try:
+            chunk = os.read(fd, size)
+        except OSError:  # EIO: no process has the terminal open any more
+            chunk = b""
+        if not chunk:
+            if end is None:
+                return output
+            raise EOFError(f"closed before {end!r}; so far: {output!r}")
+        output += chunk
+    return output
+
+
+def report_line(shell: subprocess.Popen) -> bytes:
+    """The next line job_shell.py reports (read a byte at a time: no further)."""
+    return read_until(shell.stdout.fileno(), timeout=60, end=b"\n", size=1)
+
+
+def open_terminal() -> Tuple[int, int]:
+    """A pseudo-terminal (master, terminal) that does not echo input, and stops a background
+    process writing to it (TOSTOP): beacon must hold the terminal whenever it writes."""
+    master, terminal = os.openpty()
+    modes = termios.tcgetattr(terminal)
+    modes[3] = (modes[3] & ~termios.ECHO) | termios.TOSTOP  # lflag: only the agent echoes
+    termios.tcsetattr(terminal, termios.TCSANOW, modes)
+    return master, terminal
+
+
+@contextlib.contextmanager
+def terminal_job(
+    tmp_path: Path, *argv: str, shell_options: Sequence[str] = ()
+) -> Iterator[Tuple[int, subprocess.Popen]]:
+    """`beacon ARGV...` as the foreground job of a job-control shell (tests/job_shell.py) on a
+    new pseudo-terminal. Yields the terminal's master side and the shell, whose stdout is
+    its report after the `started` line; on failure, kills the job and the shell."""
+    master, terminal = open_terminal()
+    shell_command = [sys.executable, str(ROOT / "tests" / "job_shell.py"), *shell_options]
+    shell = subprocess.Popen(
+        [*shell_command, sys.executable, str(ROOT / "beacon.py"), *argv],
+        env=environ(tmp_path),
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    job = None
+    try:
+        job = int(report_line(shell).split()[1])
+        yield master, shell
+    finally:
+        if shell.poll() is None:
+            # The agent's group becomes orphaned with beacon gone: the kernel hangs it up.
+            for group in [shell.pid] if job is None else [job, shell.pid]:
+                with contextlib.suppress(ProcessLookupError):  # it was just ending
+                    os.killpg(group, signal.SIGKILL)
+        shell.wait()
+        os.close(master)
+
+
+def test_the_child_reads_beacons_terminal(tmp_path: Path) -> None:
+    # In a background process group the child would be stopped (SIGTTIN) on its first read.
+    with terminal_job(tmp_path, "ci", "exec", "--harness", "claude", *agent("--echo")) as (master, shell):
+        os.write(master, b"typed at the terminal\n\x04")  # a line, then end of file (Ctrl-D)
+        output = read_until(master, timeout=60)
+        assert shell.stdout.read() == b"exited 0\n", output
+    assert output.count(b"typed at the terminal\r\n") == 2, output  # stdout and stderr
+    assert b"validation passed: 6 events" in output
+
+
+def test_ctrl_z_suspends_the_agent_and_beacon_and_fg_resumes_both(tmp_path: Path) -> None:
+    with terminal_job(tmp_path, "ci", "exec", "--harness", "claude", *agent("--echo")) as (master, shell):
+        os.write(master, b"before\n")
+        read_until(master, timeout=60, end=b"before")  # the agent is reading the terminal
+        os.write(master, b"\x1a")  # Ctrl-Z
+        assert report_line(shell) == b"stopped SIGTSTP\n"
+        os.write(master, b"after\n\x04")  # the shell has run fg: the agent reads on, to the end
+        output = read_until(master, timeout=60)
+        assert shell.stdout.read() == b"exited 0\n", output
+    assert output.count(b"after\r\n") == 2, output  # stdout and stderr
+    assert b"validation passed: 6 events" in output
+
+
+def test_after_bg_the_agent_runs_in_the_background_until_it_reads_the_terminal(tmp_path: Path) -> None:
+    exec_argv = ("ci", "exec", "--harness", "claude", *agent("--echo"))
+    with terminal_job(tmp_path, *exec_argv, shell_options=["--bg-first"]) as (master, shell):
+        os.write(master, b"before\n")
+        read_until(master, timeout=60, end=b"before")
+        os.write(master, b"\x1a")  # Ctrl-Z, then the shell runs bg: the terminal stays the shell's
+        assert report_line(shell) == b"stopped SIGTSTP\n"
+        # The agent, reading on in the background, is stopped as it would be without beacon.
+        assert report_line(shell) == b"stopped SIGTTIN\n"
+        os.write(master, b"after\n\x04")  # the shell has run fg
+        output = read_until(master, timeout=60)
+        assert shell.stdout.read() == b"exited 0\n", output
+    assert output.count(b"after\r\n") == 2, output
+    assert b"validation passed: 6 events" in output
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def test_the_log_is_appended_to_even_past_another_writer(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.jsonl"
+    first, second = beacon.EventWriter(str(path)), beacon.EventWriter(str(path))
+    try:
+        assert fcntl.fcntl(first._fd, fcntl.F_GETFL) & os.O_APPEND
+        for writer, n in ((first, 1), (second, 2), (first, 3)):  # each at the end, not at its offset
+            assert writer.write({"n": n})
+    finally:
+        first.close()
+        second.close()
+    assert path.read_text() == '{"n":1}\n{"n":2}\n{"n":3}\n'
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_each_event_is_one_write_and_close_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = beacon.EventWriter(str(tmp_path / "runtime.jsonl"))
+    writes: List[bytes] = []
+    synced: List[int] = []
+    real_write, real_fsync = os.write, os.fsync
+
+    def write(fd: int, data: bytes) -> int:
+        if fd == writer._fd:
+            writes.append(bytes(data))
+        return real_write(fd, data)
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "fsync", fsync)
+    events = [{"n": n, "text": "x" * 10_000 * n} for n in range(5)]
+    for event in events:
+        writer.write(event)
+    fd = writer._fd
+    assert not synced  # not per event: once, at the end
+    writer.close()
+    assert writes == [beacon.event_line(event) for event in events]
+    assert synced == [fd]
+
+
+def test_two_captures_appending_at_once_both_validate(tmp_path: Path) -> None:
+    log, sessions = tmp_path / "shared.jsonl", 100
+    argv = ("ci", "exec", "--json", "--harness", "claude", "--log-path", str(log))
+    command = agent("--on-signal", "--repeat", str(sessions))  # exports once signalled
+    runs: List[subprocess.Popen] = []
+    try:
+        for _ in range(2):
+            runs.append(
+                subprocess.Popen(
+                    [sys.executable, str(ROOT / "beacon.py"), *argv, *command],
+                    env={**environ(tmp_path), "PYTHONUNBUFFERED": "1"},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        for proc in runs:
+            assert proc.stdout.readline() == "ready\n"  # both agents are up and waiting
+        for proc in runs:
+            proc.send_signal(signal.SIGTERM)  # beacon forwards it: both start exporting at once
+        outputs = [proc.communicate(timeout=120) for proc in runs]
+    finally:
+        for proc in runs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert [proc.returncode for proc in runs] == [128 + signal.SIGTERM] * 2, outputs
+    captures = [json.loads(out.splitlines()[-1])["capture_id"] for out, _ in outputs]
+    for capture in captures:
+        check = beacon_run(
+            tmp_path, "ci", "validate", "--json", "--log-path", str(log), "--capture-id", capture
+        )
+        assert check.code == 0, check.stderr
+        assert check.result["validation"]["event_count"] == sessions * EVENTS_PER_SESSION
+    whole = beacon_run(tmp_path, "ci", "validate", "--json", "--log-path", str(log))
+    assert whole.code == 0  # every line parses: none was torn
+    order = [json.loads(line)["capture"]["id"] for line in log.read_text().splitlines()]
+    assert len(order) == 2 * sessions * EVENTS_PER_SESSION
+    assert sum(a != b for a, b in zip(order, order[1:])) > 1  # the captures' lines interleave
 
 
 # --- ci validate ---------------------------------------------------------------------------
@@ -245,6 +518,27 @@ def test_validate_reports_a_malformed_line(tmp_path: Path) -> None:
     assert stages["runtime_log_parseable"]["detail"].startswith(f"line {EVENTS_PER_SESSION + 1}: not JSON")
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [("schema_version", "2.0"), ("schema_version", 1.0), ("vendor", "other"), ("product", "other")],
+)
+def test_validate_requires_beacon_1_0_events(tmp_path: Path, field: str, value: Any) -> None:
+    run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent())
+    lines = run.log.read_text().splitlines()
+    wrong = {**json.loads(lines[1]), field: value}
+    run.log.write_text("\n".join([lines[0], json.dumps(wrong), *lines[2:]]) + "\n")
+    check = beacon_run(tmp_path, "ci", "validate", "--json")
+    assert check.code == beacon.EXIT_VALIDATION
+    stages = {s["name"]: s for s in check.result["validation"]["stages"]}
+    assert stages["runtime_log_parseable"] == {
+        "name": "runtime_log_parseable",
+        "status": "fail",
+        "detail": "line 2: vendor/product/schema_version are not beacon/endpoint-agent/1.0",
+        "bad_lines": 1,
+        "lines": EVENTS_PER_SESSION,
+    }
+
+
 def test_validate_a_missing_log(tmp_path: Path) -> None:
     check = beacon_run(tmp_path, "ci", "validate", "--log-path", str(tmp_path / "nope.jsonl"))
     assert check.code == beacon.EXIT_VALIDATION
@@ -255,8 +549,10 @@ def test_validate_a_missing_log(tmp_path: Path) -> None:
 
 
 def run_beacon_process(
-    tmp_path: Path, *argv: str, file_size_limit: Optional[int] = None
+    tmp_path: Path, *argv: str, file_size_limit: Optional[int] = None, input: Optional[bytes] = None
 ) -> subprocess.CompletedProcess:
+    """beacon in a process of its own: text output, or bytes when given bytes as its stdin."""
+
     def limit_file_size() -> None:  # the kernel refuses writes past the limit, as on a full disk
         import resource
 
@@ -268,7 +564,8 @@ def run_beacon_process(
         [sys.executable, "-B", str(ROOT / "beacon.py"), *argv],
         env=environ(tmp_path),
         capture_output=True,
-        text=True,
+        text=input is None,
+        input=input,
         timeout=120,
         preexec_fn=limit_file_size if file_size_limit else None,
     )

@@ -29,26 +29,31 @@ def test_claude_settings_and_the_token_header() -> None:
     assert env["PATH"] == "/bin"
 
 
+INHERITED_OVERRIDES = {
+    **{
+        f"OTEL_EXPORTER_OTLP_{signal}_{setting}": value
+        for signal in ("LOGS", "METRICS", "TRACES")
+        for setting, value in (
+            ("ENDPOINT", "https://elsewhere/v1/x"),
+            ("PROTOCOL", "grpc"),
+            ("HEADERS", "a=b"),
+            ("COMPRESSION", "gzip"),  # Codex exports nothing when compression is set
+        )
+    },
+    "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+    "OTEL_SDK_DISABLED": "true",
+}
+
+
 def test_inherited_overrides_are_cleared_and_user_intervals_kept() -> None:
     parent = {
-        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "https://elsewhere/v1/logs",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
-        "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "a=b",
-        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
-        "OTEL_SDK_DISABLED": "true",
+        **INHERITED_OVERRIDES,
         "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer theirs",
         "OTEL_METRIC_EXPORT_INTERVAL": "30000",
         "OTEL_LOG_TOOL_DETAILS": "0",
     }
     env = child(parent)
-    for name in (
-        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-        "OTEL_EXPORTER_OTLP_COMPRESSION",
-        "OTEL_SDK_DISABLED",
-    ):
-        assert name not in env
+    assert not set(INHERITED_OVERRIDES) & set(env)
     assert env["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-beacon-token={TOKEN}"  # their credentials stay home
     assert env["OTEL_METRIC_EXPORT_INTERVAL"] == "30000"  # the user's choice
     assert env["OTEL_LOGS_EXPORT_INTERVAL"] == "1000" and env["OTEL_BLRP_SCHEDULE_DELAY"] == "1000"
@@ -109,6 +114,73 @@ def test_codex_home_without_a_user_config(tmp_path: Path) -> None:
     home = beacon.write_codex_home(str(tmp_path / "gen"), str(tmp_path / "none"), URL, TOKEN)
     assert (Path(home) / "config.toml").read_text().startswith("[otel]\n")
     assert not (Path(home) / "auth.json").exists()
+
+
+USER_SETTINGS = (
+    'model = "gpt-5"\nnotes = """\n[otel]\nnot a table: a line of a string\n"""\nshell = ["bash", "-lc"]\n'
+)
+PROFILES = '\n[profiles.ci]\notel = { environment = "profile" }\n\n[profiles.other.otel]\nx = 1\n'
+
+
+@pytest.mark.parametrize(
+    "user_config",
+    [
+        '[otel]\nenvironment = "dev"\n\n[otel.exporter."otlp-grpc"]\nendpoint = "http://old"\n',
+        '[[otel.hooks]]\nname = "a"\n\n[ "otel" . trace_exporter ]\nendpoint = "http://old"\n',
+        'otel.environment = "dev"\notel.exporter = { otlp-http = { endpoint = "http://old" } }\n',
+        '"otel".environment = "dev" # a comment\notel . log_user_prompt = false\n',
+        'otel = { environment = "dev", exporter = "none" }\n',
+        "otel.resource = [\n  'a = [b]',\n  \"c\",\n]\notel.note = '''\nmore = 1\n'''\n",
+        "",
+    ],
+    ids=[
+        "tables",
+        "array-and-quoted-tables",
+        "dotted-keys",
+        "quoted-keys",
+        "inline-table",
+        "multi-line",
+        "none",
+    ],
+)
+def test_codex_config_replaces_the_root_otel_settings_in_every_form(tmp_path: Path, user_config: str) -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    user = tmp_path / "user-codex"
+    user.mkdir()
+    (user / "config.toml").write_text(USER_SETTINGS + user_config + PROFILES)
+    home = beacon.write_codex_home(str(tmp_path / "gen"), str(user), URL, TOKEN)
+    config = tomllib.loads((Path(home) / "config.toml").read_text())
+    expected = tomllib.loads(USER_SETTINGS + PROFILES)
+    assert {name: value for name, value in config.items() if name != "otel"} == expected
+    assert config["profiles"]["ci"]["otel"] == {"environment": "profile"}  # not the root otel
+    assert config["profiles"]["other"]["otel"] == {"x": 1}
+    assert set(config["otel"]) == {
+        "environment",
+        "log_user_prompt",
+        "exporter",
+        "trace_exporter",
+        "metrics_exporter",
+    }
+    assert config["otel"]["environment"] == "ci"
+    assert config["otel"]["exporter"] == {
+        "otlp-http": {
+            "endpoint": f"{URL}/v1/logs",
+            "protocol": "binary",
+            "headers": {"x-beacon-token": TOKEN},
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({"CODEX_HOME": "/opt/codex", "HOME": "/home/u"}, "/opt/codex"),
+        ({"HOME": "/home/u"}, "/home/u/.codex"),
+        ({"CODEX_HOME": "", "HOME": "/home/u"}, "/home/u/.codex"),
+    ],
+)
+def test_the_users_codex_home(environ, expected) -> None:
+    assert beacon.user_codex_home(environ) == expected
 
 
 @pytest.mark.parametrize(
