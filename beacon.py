@@ -1488,24 +1488,56 @@ def _fold(text: str) -> str:
 
 
 # Known credential formats, replaced whole wherever they appear, each with the hints that must
-# occur for it to be tried. Case-sensitive, as the prefixes are. Open-ended lengths, so that two
-# keys glued together go in one match (the result is stable when protected again).
-_TOKEN_PATTERNS: Tuple[Tuple[Tuple[str, ...], re.Pattern[str]], ...] = tuple(
-    (hints, re.compile(source))
-    for hints, source in (
-        (("sk-",), r"sk-(?<![A-Za-z0-9]sk-)[A-Za-z0-9_\-]{20,}"),  # Anthropic sk-ant-, OpenAI sk-, sk-proj-
-        (("k_live_", "k_test_"), r"[sr]k_(?<![A-Za-z0-9][sr]k_)(?:live|test)_[A-Za-z0-9]{10,}"),  # Stripe
-        (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{36,}"),  # GitHub
-        (("github_pat_",), r"github_pat_[A-Za-z0-9_]{22,}"),
-        (("AKIA", "ASIA"), r"A(?<![A-Z0-9]A)(?:KIA|SIA)[A-Z0-9]{16,}"),  # AWS access key ids
-        (("AIza",), r"AIza[0-9A-Za-z_\-]{35,}"),  # Google API keys
-        (("xox",), r"xox[abposr]-[A-Za-z0-9\-]{10,}"),  # Slack
-        (("npm_",), r"npm_[A-Za-z0-9]{36,}"),
-        (("pypi-",), r"pypi-AgE[A-Za-z0-9_\-]{16,}"),  # PyPI macaroons: pypi-AgEIcHlwaS5vcmc...
+# occur for it to be tried, and for a loose prefix, a test of the body that a real key passes.
+# Case-sensitive, as the prefixes are. Open-ended lengths (or repeats), so that two keys glued
+# together go in one match (the result is stable when protected again).
+# GitLab personal, deploy, runner, trigger, CI job, mail, OAuth, SCIM, feed and agent tokens;
+# routable ones end in .xx.yyyyyyy. Too many prefixes to hint at one by one (each hint is a search
+# of every string): the hint is "gl", and the gate searches for the prefixes in one pattern.
+_GITLAB_KINDS = r"(?:pat|dt|rt|rtr|ptt|cbt|imt|oas|soat|ft|agent)-"
+_GITLAB_PREFIX_RE = re.compile("gl" + _GITLAB_KINDS)
+_GITLAB_TOKEN = r"gl(?<![A-Za-z0-9]gl)" + _GITLAB_KINDS + r"[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9_\-]+)*"
+# Package and branch names (sk-learn-contrib-2-extras): lowercase words and numbers joined by '-'.
+_HYPHENATED_WORDS_RE = re.compile(r"[a-z]+(?:-(?:[a-z]+|[0-9]+))*")
+_DIGIT_RE = re.compile(r"[0-9]")
+
+
+Replacer = Callable[["re.Match[str]", str], Optional[str]]
+
+
+def _random_key(match: re.Match[str], text: str) -> Optional[str]:
+    """An sk- key whose body reads as random (every real one has a digit: sk-ant-api03-, OpenAI's
+    T3BlbkFJ, 150 random characters), not as hyphenated words."""
+    body = match.group("body")
+    random = bool(_DIGIT_RE.search(body)) and not _HYPHENATED_WORDS_RE.fullmatch(body)
+    return REDACTED if random else None
+
+
+_TOKEN_PATTERNS: Tuple[Tuple[Tuple[str, ...], re.Pattern[str], Optional[Replacer]], ...] = tuple(
+    (hints, re.compile(source), accept)
+    for hints, source, accept in (
+        # Anthropic sk-ant-, OpenAI sk-, sk-proj-, sk-svcacct-, and the providers that copied them
+        (("sk-",), r"sk-(?<![A-Za-z0-9]sk-)(?P<body>[A-Za-z0-9_\-]{20,})", _random_key),
+        # Stripe
+        (("k_live_", "k_test_"), r"[sr]k_(?<![A-Za-z0-9][sr]k_)(?:live|test)_[A-Za-z0-9]{10,}", None),
+        (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{36,}", None),  # GitHub
+        (("github_pat_",), r"github_pat_[A-Za-z0-9_]{22,}", None),
+        (("gl",), _GITLAB_TOKEN, None),
+        (  # AWS access key ids: exactly 16 after the prefix, a word of its own (or glued to another)
+            ("AKIA", "ASIA"),
+            r"A(?<![A-Z0-9]A)(?:KIA|SIA)[A-Z0-9]{16}(?:A(?:KIA|SIA)[A-Z0-9]{16})*(?![A-Za-z0-9])",
+            None,
+        ),
+        (("AIza",), r"AIza[0-9A-Za-z_\-]{35,}", None),  # Google API keys
+        (("xox",), r"xox[abposre]-[A-Za-z0-9\-]{10,}", None),  # Slack bot, user, refresh... tokens
+        (("xapp-",), r"xapp-[0-9]+-[A-Za-z0-9\-]{10,}", None),  # Slack app-level tokens
+        (("npm_",), r"npm_[A-Za-z0-9]{36,}", None),
+        (("pypi-",), r"pypi-AgE[A-Za-z0-9_\-]{16,}", None),  # PyPI macaroons: pypi-AgEIcHlwaS5vcmc...
         (
             ("eyJ",),
             r"eyJ(?<![A-Za-z0-9_\-]eyJ)(?=(?P<h>[A-Za-z0-9_\-]{4,}))(?P=h)"  # JWT: header.payload.sig
             r"\.eyJ(?=(?P<p>[A-Za-z0-9_\-]{4,}))(?P=p)\.[A-Za-z0-9_\-]*",
+            None,
         ),
     )
 )
@@ -1594,7 +1626,8 @@ _PASSWORD_PROGRAM_RE = re.compile(r"(?<![\w.\-])(?:" + "|".join(_PASSWORD_PROGRA
 _SEGMENT_END_RE = re.compile(r"[\n|;&]")
 _DASH_P_RE = re.compile(r"-(?<!\S-)p(?P<space>[ \t]*)[\"']?(?P<value>[^\s\"'`;|&]+)")
 _WORDS_RE = re.compile(r"[A-Za-z][a-z]*(?:[-.'][A-Za-z][a-z]*)*\.?")
-# Every rule needs one of these (or an exact value); a string with none is returned untouched.
+# Every rule needs one of these (or an exact value, or a GitLab token); a string with none is
+# returned untouched.
 _CASE_HINTS = (
     "sk-",
     "k_live_",
@@ -1609,6 +1642,7 @@ _CASE_HINTS = (
     "ASIA",
     "AIza",
     "xox",
+    "xapp-",
     "npm_",
     "pypi-",
     "eyJ",
@@ -1646,9 +1680,9 @@ def _redact_patterns(text: str) -> str:
         text = _redact_pem(text)
     if "://" in text:
         text = _substitute(text, text, _URL_PASSWORD_RE, _password_value)
-    for hints, pattern in _TOKEN_PATTERNS:
+    for hints, pattern, accept in _TOKEN_PATTERNS:
         if _has_hint(text, hints):
-            text = pattern.sub(REDACTED, text)
+            text = pattern.sub(REDACTED, text) if accept is None else _substitute(text, text, pattern, accept)
     low = _fold(text)
     if "pwd" in low or "password" in low:
         text = _substitute(text, low, _ADO_PASSWORD_RE, _ado_password)
@@ -1661,9 +1695,6 @@ def _redact_patterns(text: str) -> str:
     if "basic" in low:
         text = _substitute(text, low, _BASIC_RE, _basic_value)
     return text
-
-
-Replacer = Callable[["re.Match[str]", str], Optional[str]]
 
 
 def _substitute(text: str, haystack: str, pattern: re.Pattern[str], replace: Replacer) -> str:
@@ -2084,6 +2115,7 @@ class Protector:
             _has_hint(text, _CASE_HINTS)
             or _has_hint(text.lower(), _LOWER_HINTS)
             or _has_hint(text, self._exact)
+            or ("gl" in text and _GITLAB_PREFIX_RE.search(text) is not None)
         )
 
     def _redact_json(self, text: str, depth: int) -> Optional[str]:

@@ -120,6 +120,8 @@ def _corpus() -> List[Tuple[str, str, List[str]]]:
     openssh, ssh_lines = _pem("OPENSSH ")
     pkcs8, pkcs8_lines = _pem("")
     pw = "Pw-" + body(12, 17)
+    gitlab = body(20, 23, ALNUM + "-_")
+    slack_app = "1-A" + body(10, 24, UPPER_DIGITS) + "-" + body(13, 25, "0123456789") + "-" + body(64, 26)
     return [
         ("anthropic", "sk-" + "ant-api03-" + anthropic, [anthropic[:12], anthropic[-12:]]),
         ("openai", "sk-" + openai, [openai[:12], openai[-12:]]),
@@ -137,6 +139,10 @@ def _corpus() -> List[Tuple[str, str, List[str]]]:
         ("google", "AI" + "za" + google, [google[:12], google[-12:]]),
         ("slack", "xo" + "xb-" + slack, [slack[-12:]]),
         ("slack_user", "xo" + "xp-" + slack, [slack[-12:]]),
+        ("slack_app", "xa" + "pp-" + slack_app, [slack_app[-20:]]),
+        ("gitlab_pat", "gl" + "pat-" + gitlab, [gitlab]),
+        ("gitlab_deploy", "gl" + "dt-" + gitlab, [gitlab]),
+        ("gitlab_runner", "gl" + "rt-" + gitlab, [gitlab]),
         ("stripe_live", "sk" + "_live_" + stripe, [stripe]),
         ("stripe_restricted", "rk" + "_live_" + stripe, [stripe]),
         ("stripe_test", "sk" + "_test_" + stripe, [stripe]),
@@ -496,6 +502,11 @@ FALSE_POSITIVES = [
     "mysql -u root -p appdb; mysql -p$MYSQL_PASSWORD appdb",
     "mkdir -p build/out && cp -p a b",
     "the cookie_consent banner and chocolate-cookie recipes",
+    # sk- package and branch names, words that start like an AWS key id
+    "pip install sk-learn-contrib-lightning-extras",
+    "pip install sk-learn-contrib-2-extras==0.3.1 && git checkout task-sk-improve-logging-for-deploys",
+    "ASIAPACIFICREGIONSNAMES",
+    "ASIAPACIFICREGIONSNAMES, EURASIANMARKETSREGIONCODES and AKIACONFIGURATIONPROFILENAME",
 ]
 
 
@@ -845,6 +856,19 @@ def _ranged(prefix: str, low: int, high: int, alphabet: str = ALNUM) -> st.Searc
     return st.text(alphabet=alphabet, min_size=low, max_size=high).map(lambda b: (prefix + b, b))
 
 
+def _random_key(
+    prefix: str, low: int, high: int, alphabet: str = ALNUM
+) -> st.SearchStrategy[Tuple[str, str]]:
+    # Random base62 as real keys are: with a digit and an uppercase letter (hyphenated lowercase
+    # words after sk- are package names, not keys).
+    return st.builds(
+        lambda text, digit, upper: text + digit + upper,
+        st.text(alphabet=alphabet, min_size=low - 2, max_size=high - 2),
+        st.sampled_from("0123456789"),
+        st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    ).map(lambda b: (prefix + b, b))
+
+
 def _pem_strategy() -> st.SearchStrategy[Tuple[str, str]]:
     def build(kind: str, payload: bytes) -> Tuple[str, str]:
         encoded = base64.b64encode(payload).decode()
@@ -935,9 +959,9 @@ def _credential(size: int) -> st.SearchStrategy[str]:
 
 
 SECRETS = st.one_of(
-    _ranged("sk-" + "ant-api03-", 80, 100, ALNUM + "-_"),
-    _fixed("sk-", 48),
-    _ranged("sk-" + "proj-", 40, 120, ALNUM + "-_"),
+    _random_key("sk-" + "ant-api03-", 80, 100, ALNUM + "-_"),
+    _random_key("sk-", 48, 48),
+    _random_key("sk-" + "proj-", 40, 120, ALNUM + "-_"),
     st.sampled_from("pousr").flatmap(lambda c: _fixed("gh" + c + "_", 36)),
     st.tuples(_fixed("", 22), _fixed("", 59)).map(
         lambda t: ("github" + "_pat_" + t[0][0] + "_" + t[1][0], t[0][0] + "_" + t[1][0])
@@ -949,6 +973,8 @@ SECRETS = st.one_of(
         lambda p: _ranged(p, 16, 99)
     ),
     _fixed("np" + "m_", 36),
+    st.sampled_from(["pat", "dt", "rt", "ptt", "cbt"]).flatmap(lambda k: _ranged("gl" + k + "-", 20, 40)),
+    _ranged("xa" + "pp-1-A", 20, 60, ALNUM + "-"),
     _ranged("py" + "pi-AgEIcHlwaS5vcmc", 50, 150, ALNUM + "-_"),
     st.tuples(
         _ranged("", 10, 40, ALNUM + "-_"),
@@ -1201,6 +1227,9 @@ FRAGMENTS = st.one_of(
             ENV_SECRET,
             "true",
             "0" * 40,
+            "gl" + "pat-",
+            "xa" + "pp-1-",
+            "sk-learn-",
         ]
     ),
     st.text(alphabet=ALNUM + "-_=+/.", min_size=1, max_size=50),
@@ -1250,6 +1279,8 @@ TRIGGERS = (
     "npm_",
     "pypi-",
     "eyj",
+    "gl",
+    "xapp",
     "akia",
     "asia",
     "aiza",
