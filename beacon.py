@@ -1608,21 +1608,34 @@ _USER_FLAG_RE = re.compile(
     r"-(?<!\S-)(?:u|U|-user|-proxy-user)(?:[ \t]+|=)?[\"']?"
     r"(?P<user>[^\s:\"'`]*):(?P<value>[^\s\"'`]+)"
 )
-# mysql -pPASSWORD (attached only: "-p name" prompts, then names a database) and sshpass -p PASSWORD,
-# within the command's own segment of the line.
-_PASSWORD_PROGRAMS = (
-    "mysql",
-    "mysqldump",
-    "mysqladmin",
-    "mysqlimport",
-    "mysqlshow",
-    "mysqlcheck",
-    "mariadb",
-    "mariadb-dump",
-    "mariadb-admin",
-    "sshpass",
+# Commands whose -p takes a password, within the command's own segment of the line, and whether
+# it may be a separate argument: mysql's only attached, -pPASSWORD ("-p name" prompts, then names a
+# database); sshpass's, the registry logins' and twine's also "-p PASSWORD".
+_PASSWORD_PROGRAMS = {
+    "mysql": False,
+    "mysqldump": False,
+    "mysqladmin": False,
+    "mysqlimport": False,
+    "mysqlshow": False,
+    "mysqlcheck": False,
+    "mariadb": False,
+    "mariadb-dump": False,
+    "mariadb-admin": False,
+    "sshpass": True,
+    "docker login": True,
+    "podman login": True,
+    "buildah login": True,
+    "skopeo login": True,
+    "nerdctl login": True,
+    "oras login": True,
+    "helm registry login": True,
+    "twine": True,
+}
+_PASSWORD_PROGRAM_RE = re.compile(
+    r"(?<![\w.\-])(?:"
+    + "|".join(program.replace(" ", r"[ \t]+") for program in _PASSWORD_PROGRAMS)
+    + r")(?![\w.\-])"
 )
-_PASSWORD_PROGRAM_RE = re.compile(r"(?<![\w.\-])(?:" + "|".join(_PASSWORD_PROGRAMS) + r")(?![\w.\-])")
 _SEGMENT_END_RE = re.compile(r"[\n|;&]")
 _DASH_P_RE = re.compile(r"-(?<!\S-)p(?P<space>[ \t]*)[\"']?(?P<value>[^\s\"'`;|&]+)")
 _WORDS_RE = re.compile(r"[A-Za-z][a-z]*(?:[-.'][A-Za-z][a-z]*)*\.?")
@@ -1776,7 +1789,7 @@ def _redact_dash_p(text: str) -> str:
             continue  # in the segment just handled
         boundary = _SEGMENT_END_RE.search(text, program.end())
         segment_end = boundary.start() if boundary else len(text)
-        attached_only = program.group() != "sshpass"
+        attached_only = not _PASSWORD_PROGRAMS[" ".join(program.group().split())]
         for flag in _DASH_P_RE.finditer(text, program.end(), segment_end):
             if (attached_only and flag.group("space")) or not _is_secret_value(flag.group("value")):
                 continue
@@ -1871,8 +1884,8 @@ def _redact_labelled(text: str) -> str:
 def _redact_argv(items: List[Any]) -> bool:
     """An argument vector ["mysql", "--password", "x"]: the item after a secret-named flag without
     its own value is replaced (in place), as are the password of ["curl", "-u", "user:password"],
-    mysql's ["-pPASSWORD"] and sshpass's ["-p", "PASSWORD"]. Whether anything was."""
-    program = os.path.basename(items[0]) if items and isinstance(items[0], str) else ""
+    mysql's ["-pPASSWORD"] and sshpass's (or docker login's) ["-p", "PASSWORD"]. Whether anything was."""
+    program = _password_program(items)
     changed = False
     for index, flag in enumerate(items):
         if not isinstance(flag, str) or not flag.startswith("-"):
@@ -1892,7 +1905,9 @@ def _redact_argv(items: List[Any]) -> bool:
             if password == user or password.isdigit() or not _is_secret_value(password):
                 continue
             items[index + 1] = f"{user}:{REDACTED}"
-        elif (program == "sshpass" and flag == "-p") or ("=" not in flag and is_secret_name(flag)):
+        elif (flag == "-p" and _PASSWORD_PROGRAMS.get(program, False)) or (
+            "=" not in flag and is_secret_name(flag)
+        ):
             if not _is_secret_value(value):
                 continue
             items[index + 1] = REDACTED
@@ -1900,6 +1915,18 @@ def _redact_argv(items: List[Any]) -> bool:
             continue
         changed = True
     return changed
+
+
+def _password_program(items: List[Any]) -> str:
+    """The entry of _PASSWORD_PROGRAMS an argument vector runs ("docker login"), or ""."""
+    words = [item for item in items[:3] if isinstance(item, str)]
+    if words:
+        words[0] = os.path.basename(words[0])
+    for size in (3, 2, 1):
+        program = " ".join(words[:size])
+        if program in _PASSWORD_PROGRAMS:
+            return program
+    return ""
 
 
 def _unique_pairs(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:

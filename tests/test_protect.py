@@ -186,6 +186,8 @@ def _corpus() -> List[Tuple[str, str, List[str]]]:
         ("authorization_basic", "Authorization: Basic " + basic, [basic]),
         ("basic_anywhere", "Basic " + basic, [basic]),
         ("authorization_token", "Authorization: token " + pw, [pw]),
+        ("docker_login_p", "docker login -u bot -p " + pw + " ghcr.io", [pw]),
+        ("docker_login_password", "docker login --password " + pw + " ghcr.io", [pw]),
         ("env_exact", ENV_SECRET, [ENV_SECRET]),
         ("receiver_token", RECEIVER_TOKEN, [RECEIVER_TOKEN]),
     ]
@@ -387,6 +389,12 @@ def test_a_secret_flag_in_an_argument_vector_hides_the_next_argument() -> None:
         (["docker", "run", "-u", "1000:1000", "img"], ["docker", "run", "-u", "1000:1000", "img"]),
         (["mkdir", "-p", "build"], ["mkdir", "-p", "build"]),
         (["mysql", "-p", "appdb"], ["mysql", "-p", "appdb"]),
+        (
+            ["docker", "login", "-u", "bot", "-p", "pa55word9", "ghcr.io"],
+            ["docker", "login", "-u", "bot", "-p", "[REDACTED]", "ghcr.io"],
+        ),
+        (["helm", "registry", "login", "-p", "pa55word9"], ["helm", "registry", "login", "-p", "[REDACTED]"]),
+        (["docker", "run", "-p", "8080:80", "img"], ["docker", "run", "-p", "8080:80", "img"]),
     ],
 )
 def test_command_line_credentials_in_an_argument_vector(argv: List[str], expected: List[str]) -> None:
@@ -507,6 +515,8 @@ FALSE_POSITIVES = [
     "pip install sk-learn-contrib-2-extras==0.3.1 && git checkout task-sk-improve-logging-for-deploys",
     "ASIAPACIFICREGIONSNAMES",
     "ASIAPACIFICREGIONSNAMES, EURASIANMARKETSREGIONCODES and AKIACONFIGURATIONPROFILENAME",
+    # ports, schemas, columns and blocks that only look like a credential's place
+    "docker run -p 8080:80 nginx && docker login --password-stdin ghcr.io",
 ]
 
 
@@ -1230,6 +1240,7 @@ FRAGMENTS = st.one_of(
             "gl" + "pat-",
             "xa" + "pp-1-",
             "sk-learn-",
+            "docker login -p ",
         ]
     ),
     st.text(alphabet=ALNUM + "-_=+/.", min_size=1, max_size=50),
@@ -1281,6 +1292,7 @@ TRIGGERS = (
     "eyj",
     "gl",
     "xapp",
+    "-p",
     "akia",
     "asia",
     "aiza",
