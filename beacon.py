@@ -1554,7 +1554,8 @@ _ADO_PASSWORD_RE = re.compile(
     r"p(?:assword|wd)[ \t]*=[ \t]*(?!\[redacted\])(?=(?P<value>[^;\s\"'=][^;\r\n=]*))(?P=value)(?=;|\Z)"
 )
 # A label word, then the rest of the name it is part of, then this: label [quote] separator
-# [scheme] value. Separators: = : := => (not == or ::), or spaces after a --flag. Values:
+# [scheme] value. Separators: = : := => (not == or ::), with spaces (no-break ones included)
+# around them, or spaces after a --flag, or a tab (a column of `name<TAB>value`). Values:
 # \"escaped\" (JSON inside a string), "double", 'single', `backtick` quoted (all words, to the
 # closing quote or the end of the line), or bare up to a space, quote, comma, ';' or '&' ('='
 # included: base64 padding). An Authorization scheme word is kept.
@@ -1581,9 +1582,11 @@ _LABEL_WORDS = (
 _NAME_REST_RE = re.compile(r"[a-z0-9_.\-]*")
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _AUTH_SCHEMES = r"(?:bearer|basic|token|digest|negotiate)"
+_SPACE = "[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]"  # horizontal whitespace
+_SEPARATOR = _SPACE + r"*(?::=|=>|=(?![=~])|:(?![:=]))" + _SPACE + "*"
 _ASSIGNMENT_RE = re.compile(
     r"(?:\\?[\"'`])?\]?"
-    r"(?:[ \t]*(?::=|=>|=(?![=~])|:(?![:=]))[ \t]*|(?P<space>[ \t]+)(?=[^\s\-]))"
+    r"(?:" + _SEPARATOR + r"|(?P<space>" + _SPACE + r"+)(?=[^\s\-]))"
     r"(?:" + _AUTH_SCHEMES + r"[ \t]+(?=\S))?"
     r"(?:\\\"(?P<v1>(?:(?!\\\").)*)(?:\\\")?"
     r"|\"(?P<v2>(?:[^\"\\\n]|\\.)*)\"?"
@@ -1593,6 +1596,10 @@ _ASSIGNMENT_RE = re.compile(
     r"(?P<v5>[^\s\"'`,;&{\[(<)\]}>\\](?:[^\s\"'`,;&\\]|\\(?![nrt\"'`\\]))*))"
 )
 _VALUE_GROUPS = ("v1", "v2", "v3", "v4", "v5")
+# A YAML block scalar after the label (`password: |`): its value is the lines indented below.
+_BLOCK_HEADER_RE = re.compile(
+    r"(?:[\"'])?" + _SPACE + r"*:" + _SPACE + r"*[|>][1-9]?[+\-]?[1-9]?(?=[ \t]*(?:#[^\n]*)?\r?\n)"
+)
 # "Bearer x" and "Basic x" outside an Authorization header: prose says "bearer token" too, so a
 # Bearer credential must not read as words, and a Basic one must decode to user:password.
 _BEARER_RE = re.compile(r"bearer(?<![a-z0-9_]bearer)[ \t]+(?P<value>[a-z0-9._~+/\-]+=*)")
@@ -1842,9 +1849,9 @@ def _label_starts(low: str) -> List[int]:
 
 
 def _redact_labelled(text: str) -> str:
-    """Replace the values of secret-labelled assignments, headers and flags, labels kept; and
-    the other occurrences in the text of those values that look like credentials (not words:
-    `token=function` must not erase every "function")."""
+    """Replace the values of secret-labelled assignments, headers, flags and YAML block scalars,
+    labels kept; and the other occurrences in the text of those values that look like credentials
+    (not words: `token=function` must not erase every "function")."""
     low = _fold(text)
     pieces: List[str] = []
     found: List[str] = []
@@ -1856,29 +1863,72 @@ def _redact_labelled(text: str) -> str:
         rest = _NAME_REST_RE.match(low, label.end())
         name_end = rest.end() if rest else label.end()
         pos = name_end  # later label words in this name make the same name: judged once
-        match = _ASSIGNMENT_RE.match(low, name_end)
-        if match is None:
-            continue
         name_start = start
         while name_start > done and text[name_start - 1] in _NAME_CHARS:  # csrf_token, AWS_SECRET_...
             name_start -= 1
-        name = text[name_start:name_end]
-        group = next(group for group in _VALUE_GROUPS if match.start(group) >= 0)
-        value = text[match.start(group) : match.end(group)]
-        separator_ok = match.group("space") is None or name.startswith("-")  # "--token v", not "token v"
-        if not (separator_ok and is_secret_name(name) and _is_secret_value(value)):
+        span = _labelled_value(text, low, name_start, name_end)
+        if span is None:
             continue  # pos is past the name only: the value may itself hold a labelled secret
-        pieces.extend((text[done : match.start(group)], REDACTED))
-        done = pos = match.end(group)
+        value = text[span[0] : span[1]]
+        pieces.extend((text[done : span[0]], REDACTED))
+        done = pos = span[1]
         if _looks_like_credential(value):
             found.append(value)
     if not pieces:
         return text
     pieces.append(text[done:])
     redacted = "".join(pieces)
-    for value in sorted(found, key=len, reverse=True):
+    for value in sorted(set(found), key=lambda value: (-len(value), value)):  # longest first, each once
         redacted = redacted.replace(value, REDACTED)
     return redacted
+
+
+def _labelled_value(text: str, low: str, name_start: int, name_end: int) -> Optional[Tuple[int, int]]:
+    """Where the secret value of the name text[name_start:name_end] is, if it names one."""
+    name = text[name_start:name_end]
+    if not is_secret_name(name):
+        return None
+    span = _value_after(text, low, name_start, name_end, name.startswith("-"))
+    return span if span is not None and _is_secret_value(text[span[0] : span[1]]) else None
+
+
+def _value_after(text: str, low: str, key_start: int, key_end: int, flag: bool) -> Optional[Tuple[int, int]]:
+    """The span of the value assigned to the key text[key_start:key_end]: a block scalar's lines,
+    or what _ASSIGNMENT_RE finds (space-separated only after a --flag or with a tab)."""
+    block = _BLOCK_HEADER_RE.match(low, key_end)
+    if block is not None:
+        return _block_scalar(text, key_start, block.end())
+    match = _ASSIGNMENT_RE.match(low, key_end)
+    if match is None:
+        return None
+    space = match.group("space")
+    if space is not None and not flag and "\t" not in space:  # "--token v", not prose "token v"
+        return None
+    group = next(group for group in _VALUE_GROUPS if match.start(group) >= 0)
+    return match.start(group), match.end(group)
+
+
+def _block_scalar(text: str, key_start: int, header_end: int) -> Optional[Tuple[int, int]]:
+    """The content of the YAML block scalar whose header ends at header_end: from its first
+    non-blank character to the end of its last line indented deeper than the key's line (its
+    "- " list markers included); None if empty."""
+    before_key = text[text.rfind("\n", 0, key_start) + 1 : key_start]
+    column = len(before_key) - len(before_key.lstrip(" \t-"))
+    line_start = text.find("\n", header_end) + 1
+    first = end = -1
+    while 0 < line_start < len(text):
+        line_end = text.find("\n", line_start)
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[line_start:line_end]
+        content = line.lstrip(" \t")
+        if content.strip():  # blank lines neither end the block nor belong to it
+            indent = len(line) - len(content)
+            if indent <= column:
+                break
+            first = line_start + indent if first < 0 else first
+            end = line_start + len(line.rstrip())
+        line_start = line_end + 1
+    return (first, end) if first >= 0 else None
 
 
 def _redact_argv(items: List[Any]) -> bool:

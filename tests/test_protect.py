@@ -188,6 +188,9 @@ def _corpus() -> List[Tuple[str, str, List[str]]]:
         ("authorization_token", "Authorization: token " + pw, [pw]),
         ("docker_login_p", "docker login -u bot -p " + pw + " ghcr.io", [pw]),
         ("docker_login_password", "docker login --password " + pw + " ghcr.io", [pw]),
+        ("nbsp_separator", "password:\u00a0" + pw, [pw]),
+        ("tab_separator", "password\t" + pw, [pw]),
+        ("yaml_block_scalar", "password: |\n  " + pw, [pw]),
         ("env_exact", ENV_SECRET, [ENV_SECRET]),
         ("receiver_token", RECEIVER_TOKEN, [RECEIVER_TOKEN]),
     ]
@@ -517,6 +520,8 @@ FALSE_POSITIVES = [
     "ASIAPACIFICREGIONSNAMES, EURASIANMARKETSREGIONCODES and AKIACONFIGURATIONPROFILENAME",
     # ports, schemas, columns and blocks that only look like a credential's place
     "docker run -p 8080:80 nginx && docker login --password-stdin ghcr.io",
+    "input_tokens\t120\toutput_tokens\t25",
+    "run: |\n  echo $TOKEN\n  make deploy",
 ]
 
 
@@ -916,6 +921,9 @@ _LABELS = [
     "X-Api-Key",
 ]
 _FORMS = [
+    "{l}:\u00a0{v}",
+    "{l}\t{v}",
+    "{l}: |\n  {v}",
     "{l}={v}",
     "{l}: {v}",
     "{l} = {v}",
@@ -1237,6 +1245,9 @@ FRAGMENTS = st.one_of(
             ENV_SECRET,
             "true",
             "0" * 40,
+            "\u00a0",
+            "|",
+            ": |\n  ",
             "gl" + "pat-",
             "xa" + "pp-1-",
             "sk-learn-",
