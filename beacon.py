@@ -1584,14 +1584,17 @@ _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _AUTH_SCHEMES = r"(?:bearer|basic|token|digest|negotiate)"
 _SPACE = "[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]"  # horizontal whitespace
 _SEPARATOR = _SPACE + r"*(?::=|=>|=(?![=~])|:(?![:=]))" + _SPACE + "*"
+_QUOTED_VALUE = (
+    r"\\\"(?P<v1>(?:(?!\\\").)*)(?:\\\")?"
+    r"|\"(?P<v2>(?:[^\"\\\n]|\\.)*)\"?"
+    r"|'(?P<v3>(?:[^'\\\n]|\\.)*)'?"
+)
+_QUOTED_GROUPS = ("v1", "v2", "v3")
 _ASSIGNMENT_RE = re.compile(
     r"(?:\\?[\"'`])?\]?"
     r"(?:" + _SEPARATOR + r"|(?P<space>" + _SPACE + r"+)(?=[^\s\-]))"
     r"(?:" + _AUTH_SCHEMES + r"[ \t]+(?=\S))?"
-    r"(?:\\\"(?P<v1>(?:(?!\\\").)*)(?:\\\")?"
-    r"|\"(?P<v2>(?:[^\"\\\n]|\\.)*)\"?"
-    r"|'(?P<v3>(?:[^'\\\n]|\\.)*)'?"
-    r"|`(?P<v4>[^`\n]*)`?"
+    r"(?:" + _QUOTED_VALUE + r"|`(?P<v4>[^`\n]*)`?"
     r"|(?!" + _AUTH_SCHEMES + r"[ \t]+\S)"
     r"(?P<v5>[^\s\"'`,;&{\[(<)\]}>\\](?:[^\s\"'`,;&\\]|\\(?![nrt\"'`\\]))*))"
 )
@@ -1600,6 +1603,22 @@ _VALUE_GROUPS = ("v1", "v2", "v3", "v4", "v5")
 _BLOCK_HEADER_RE = re.compile(
     r"(?:[\"'])?" + _SPACE + r"*:" + _SPACE + r"*[|>][1-9]?[+\-]?[1-9]?(?=[ \t]*(?:#[^\n]*)?\r?\n)"
 )
+# A secret name as the value of a name (or key) field, its value in the value field that follows
+# on the same line or the next: Kubernetes `- name: DB_PASSWORD` / `  value: x`, HAR headers, logfmt.
+_PAIR_NAME_FIELD_RE = re.compile(
+    r"(?:^|[\s{,(\[])(?:-[ \t]+)?\\?[\"']?(?:name|key)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?\Z", re.MULTILINE
+)
+_PAIR_VALUE_FIELD_RE = re.compile(
+    r"\\?[\"']?[ \t]*,?[ \t]*(?:\r?\n[ \t]*(?:-[ \t]+)?)?\\?[\"']?(?P<key>value)(?=\\?[\"']?[ \t]*[:=])"
+)
+# A quoted secret name opening a [name, value] pair in a list: [["X-Api-Key", "x"]], [('a', 'b')].
+_LISTED_PAIR_OPEN_RE = re.compile(r"[\[(,][ \t]*[\[(][ \t]*\\?[\"']\Z")
+_LISTED_PAIR_RE = re.compile(r"\\?[\"'][ \t]*,[ \t]*(?:" + _QUOTED_VALUE + ")")
+_PAIR_NAME_WINDOW = 24  # characters before the name in which its field's name (or list) must be
+# The same in decoded JSON and events: {"name": ..., "value": ...} with a few more fields at most.
+_PAIR_NAME_KEYS = ("name", "Name", "NAME", "key", "Key", "KEY")
+_PAIR_VALUE_KEYS = ("value", "Value", "VALUE")
+_PAIR_MAX_FIELDS = 8
 # "Bearer x" and "Basic x" outside an Authorization header: prose says "bearer token" too, so a
 # Bearer credential must not read as words, and a Basic one must decode to user:password.
 _BEARER_RE = re.compile(r"bearer(?<![a-z0-9_]bearer)[ \t]+(?P<value>[a-z0-9._~+/\-]+=*)")
@@ -1849,9 +1868,9 @@ def _label_starts(low: str) -> List[int]:
 
 
 def _redact_labelled(text: str) -> str:
-    """Replace the values of secret-labelled assignments, headers, flags and YAML block scalars,
-    labels kept; and the other occurrences in the text of those values that look like credentials
-    (not words: `token=function` must not erase every "function")."""
+    """Replace the values of secret-labelled assignments, headers, flags, YAML block scalars and
+    name/value pairs, labels kept; and the other occurrences in the text of those values that look
+    like credentials (not words: `token=function` must not erase every "function")."""
     low = _fold(text)
     pieces: List[str] = []
     found: List[str] = []
@@ -1884,12 +1903,30 @@ def _redact_labelled(text: str) -> str:
 
 
 def _labelled_value(text: str, low: str, name_start: int, name_end: int) -> Optional[Tuple[int, int]]:
-    """Where the secret value of the name text[name_start:name_end] is, if it names one."""
+    """Where the secret value of the name text[name_start:name_end] is, if it names one: after
+    the name, or, the name being a name field's value, after the value field that follows."""
     name = text[name_start:name_end]
     if not is_secret_name(name):
         return None
     span = _value_after(text, low, name_start, name_end, name.startswith("-"))
+    if span is None:
+        span = _paired_value(text, low, name_start, name_end)
     return span if span is not None and _is_secret_value(text[span[0] : span[1]]) else None
+
+
+def _paired_value(text: str, low: str, name_start: int, name_end: int) -> Optional[Tuple[int, int]]:
+    """The value paired with a name that is itself a value: the value field after the name field
+    holding it (`- name: DB_PASSWORD` / `  value: x`, `"name": "X-Api-Key", "value": "x"`), or the
+    second item of a [name, value] pair in a list (`[("X-Api-Key", "x")]`)."""
+    window = max(low.rfind("\n", 0, name_start) + 1, name_start - _PAIR_NAME_WINDOW)
+    field = _PAIR_VALUE_FIELD_RE.match(low, name_end)
+    if field is not None and _PAIR_NAME_FIELD_RE.search(low, window, name_start):
+        return _value_after(text, low, field.start("key"), field.end("key"), False)
+    pair = _LISTED_PAIR_RE.match(low, name_end)
+    if pair is not None and _LISTED_PAIR_OPEN_RE.search(low, window, name_start):
+        group = next(group for group in _QUOTED_GROUPS if pair.start(group) >= 0)
+        return pair.start(group), pair.end(group)
+    return None
 
 
 def _value_after(text: str, low: str, key_start: int, key_end: int, flag: bool) -> Optional[Tuple[int, int]]:
@@ -1965,6 +2002,51 @@ def _redact_argv(items: List[Any]) -> bool:
             continue
         changed = True
     return changed
+
+
+def _redact_list(items: List[Any]) -> bool:
+    """A list's credentials (see _redact_argv and _redact_listed_pairs), replaced in place;
+    whether there were any."""
+    changed = _redact_argv(items)
+    return _redact_listed_pairs(items) or changed
+
+
+def _redact_listed_pairs(items: List[Any]) -> bool:
+    """A list of [name, value] pairs (HTTP header lists, dict items as JSON): the value of each
+    pair a secret name labels is replaced, in place. Whether one was."""
+    changed = False
+    for item in items:
+        if (
+            isinstance(item, list)
+            and len(item) == 2
+            and _names_a_secret(item[0])
+            and _is_secret_payload(item[1])
+        ):
+            item[1] = REDACTED
+            changed = True
+    return changed
+
+
+def _redact_pair(mapping: Dict[str, Any]) -> bool:
+    """An object {"name": "DB_PASSWORD", "value": "x"} (Kubernetes env, HAR headers, Postman and
+    Terraform variables): the value its secret name labels is replaced, in place. Whether it was."""
+    if len(mapping) > _PAIR_MAX_FIELDS:
+        return False
+    for value_key in _PAIR_VALUE_KEYS:
+        if value_key in mapping:
+            break
+    else:
+        return False
+    if not _is_secret_payload(mapping[value_key]):
+        return False
+    if not any(_names_a_secret(mapping.get(key)) for key in _PAIR_NAME_KEYS):
+        return False
+    mapping[value_key] = REDACTED
+    return True
+
+
+def _names_a_secret(name: Any) -> bool:
+    return isinstance(name, str) and len(name) <= _CACHE_CHARS and is_secret_name(name)
 
 
 def _password_program(items: List[Any]) -> str:
@@ -2219,7 +2301,7 @@ class Protector:
         if isinstance(value, list):
             items = [self._redact_structure(item, depth + 1) for item in value]
             redacted = [item for item, _ in items]
-            return redacted, _redact_argv(redacted) or any(changed for _, changed in items)
+            return redacted, _redact_list(redacted) or any(changed for _, changed in items)
         if isinstance(value, dict):
             return self._redact_object(value, depth)
         return value, False
@@ -2236,7 +2318,7 @@ class Protector:
                 new_item, item_changed = self._redact_structure(item, depth + 1)
             result[_unique_key(result, new_key)] = new_item
             changed = changed or key_changed or item_changed
-        return result, changed
+        return result, _redact_pair(result) or changed
 
     # --- one event ----------------------------------------------------------------------
 
@@ -2292,6 +2374,9 @@ class Protector:
             if new_key in result:
                 new_key = _unique_key(result, new_key)
             result[new_key] = value
+        if len(result) <= _PAIR_MAX_FIELDS and _redact_pair(result):
+            findings.redacted = True
+            bound += len(REDACTED) + 2
         findings.bound += bound
         return result
 
@@ -2326,7 +2411,7 @@ class Protector:
                 return _cut_too_deep(findings)
             findings.bound += 2 + len(value)
             items = [self._protect_value(item, limit, findings, depth + 1) for item in value]
-            if _redact_argv(items):
+            if _redact_list(items):
                 findings.redacted = True
             return items
         if value is None or isinstance(value, bool):

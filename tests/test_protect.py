@@ -191,6 +191,9 @@ def _corpus() -> List[Tuple[str, str, List[str]]]:
         ("nbsp_separator", "password:\u00a0" + pw, [pw]),
         ("tab_separator", "password\t" + pw, [pw]),
         ("yaml_block_scalar", "password: |\n  " + pw, [pw]),
+        ("name_value_json", '{"env":[{"name":"DB_PASSWORD","value":"' + pw + '"}]}', [pw]),
+        ("name_value_yaml", "- name: DB_PASSWORD\n  value: " + pw, [pw]),
+        ("header_pairs", '[["X-Api-Key","' + pw + '"]]', [pw]),
         ("env_exact", ENV_SECRET, [ENV_SECRET]),
         ("receiver_token", RECEIVER_TOKEN, [RECEIVER_TOKEN]),
     ]
@@ -520,8 +523,11 @@ FALSE_POSITIVES = [
     "ASIAPACIFICREGIONSNAMES, EURASIANMARKETSREGIONCODES and AKIACONFIGURATIONPROFILENAME",
     # ports, schemas, columns and blocks that only look like a credential's place
     "docker run -p 8080:80 nginx && docker login --password-stdin ghcr.io",
+    'required: ["password", "email"]',
     "input_tokens\t120\toutput_tokens\t25",
     "run: |\n  echo $TOKEN\n  make deploy",
+    '{"name": "input_tokens", "value": 120}',
+    "- name: GITHUB_TOKEN\n  valueFrom:\n    secretKeyRef: {name: gh}",
 ]
 
 
@@ -957,6 +963,23 @@ def _labelled_strategy() -> st.SearchStrategy[Tuple[str, str]]:
     )
 
 
+def _pair_strategy() -> st.SearchStrategy[Tuple[str, str]]:
+    """A secret name and its value apart: an object's name and value fields, YAML, a header list."""
+    forms = [
+        '{{"name": "{l}", "value": "{v}"}}',
+        '{{"key":"{l}","value":"{v}"}}',
+        "- name: {l}\n  value: {v}",
+        '[["Accept", "json"], ["{l}", "{v}"]]',
+        "[('{l}', '{v}')]",
+    ]
+    return st.builds(
+        lambda form, label, v: (form.format(l=label, v=v[1]), v[1]),
+        st.sampled_from(forms),
+        st.sampled_from(_LABELS),
+        _labelled_strategy(),
+    )
+
+
 def _basic_strategy() -> st.SearchStrategy[Tuple[str, str]]:
     pair = st.tuples(
         st.text(alphabet=ALNUM, min_size=1, max_size=12),
@@ -993,6 +1016,7 @@ SECRETS = st.one_of(
     _fixed("np" + "m_", 36),
     st.sampled_from(["pat", "dt", "rt", "ptt", "cbt"]).flatmap(lambda k: _ranged("gl" + k + "-", 20, 40)),
     _ranged("xa" + "pp-1-A", 20, 60, ALNUM + "-"),
+    _pair_strategy(),
     _ranged("py" + "pi-AgEIcHlwaS5vcmc", 50, 150, ALNUM + "-_"),
     st.tuples(
         _ranged("", 10, 40, ALNUM + "-_"),
@@ -1245,6 +1269,12 @@ FRAGMENTS = st.one_of(
             ENV_SECRET,
             "true",
             "0" * 40,
+            "name: ",
+            "value: ",
+            '{"name":"',
+            '","value":"',
+            '[["',
+            '", "',
             "\u00a0",
             "|",
             ": |\n  ",
