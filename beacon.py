@@ -1469,6 +1469,30 @@ def _is_secret_payload(value: Any) -> bool:
     return True
 
 
+# \uXXXX, \xXX and \/ escapes (JSON, JavaScript, Python reprs), with any run of backslashes
+# before them (an escape in a string escaped again). Starts only at a run's first backslash, and
+# with a literal (see the next section).
+_ESCAPE_RE = re.compile(r"\\(?<!\\\\)\\*(?:u(?P<u>[0-9a-fA-F]{4})|x(?P<x>[0-9a-fA-F]{2})|/)")
+
+
+def _unescaped(text: str) -> str:
+    """`text` with the escapes above decoded (and sanitized again), or `text` itself when it has none."""
+    if "\\" not in text:
+        return text
+    plain = text
+    for _ in range(_MAX_PASSES):  # \u005c decodes to a backslash, which may start another escape
+        decoded = _ESCAPE_RE.sub(_decode_escape, plain)
+        if decoded == plain:
+            break
+        plain = decoded
+    return text if plain == text else sanitize_text(plain)
+
+
+def _decode_escape(match: re.Match[str]) -> str:
+    code = match.group("u") or match.group("x")
+    return chr(int(code, 16)) if code else "/"
+
+
 # --- redaction patterns -----------------------------------------------------------------
 # Python's regex engine tries an alternation at every position, which costs milliseconds on a
 # 60 KB tool input. So each rule runs only when a literal hint occurs in the text (a fast
@@ -2166,15 +2190,25 @@ def _plausible_secret(value: str) -> bool:
     )
 
 
+_PERCENT_ESCAPE_RE = re.compile(r"%[0-9A-F]{2}")
+
+
 def _exact_forms(value: str) -> List[str]:
-    # The value as written, as sanitized text shows it, and as it appears in a URL or a JSON string.
+    # The value as written, as sanitized text shows it, as it appears in a JSON string, and
+    # percent-encoded as URLs and forms carry it: '/' kept or not, '+' or %20 for a space, upper-
+    # or lowercase hex (a JSON string's \/ and \u escapes are decoded before matching instead).
+    encoded = [
+        quote(value, safe=safe)
+        for quote in (urllib.parse.quote, urllib.parse.quote_plus)
+        for safe in ("", "/")
+    ]
     return [
         value,
         sanitize_text(value),
-        urllib.parse.quote(value, safe=""),
-        urllib.parse.quote_plus(value, safe=""),
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
+        *encoded,
+        *(_PERCENT_ESCAPE_RE.sub(lambda escape: escape.group().lower(), form) for form in encoded),
     ]
 
 
@@ -2195,9 +2229,9 @@ class _Findings:
 class Protector:
     """Sanitizes, redacts, truncates and caps events (EVENTS.md "Protection"), for one capture.
 
-    `secret_values` are replaced wherever they appear as a plain substring (also URL-encoded
-    or JSON-escaped); values shorter than MIN_SECRET_LENGTH are ignored. Results for short
-    strings are cached (events repeat most of their keys and values)."""
+    `secret_values` are replaced wherever they appear as a plain substring (also URL-encoded,
+    JSON-escaped, or written with \\u escapes); values shorter than MIN_SECRET_LENGTH are
+    ignored. Results for short strings are cached (events repeat most of their keys and values)."""
 
     def __init__(self, secret_values: Iterable[str] = ()) -> None:
         forms = {
@@ -2246,6 +2280,16 @@ class Protector:
             while core.endswith(TRUNCATED_MARKER):
                 core = core[: -len(TRUNCATED_MARKER)]
             return self._redact(core, depth) + text[len(core) :]
+        redacted = self._redact_as_written(text, depth)
+        # An escape can hide a secret from every rule (\u0067hp_...): what the text says once its
+        # escapes are decoded is redacted too, and replaces the text when that found more.
+        plain = _unescaped(redacted)
+        if plain is redacted:
+            return redacted
+        again = self._redact_as_written(plain, depth)
+        return redacted if again == plain else again
+
+    def _redact_as_written(self, text: str, depth: int) -> str:
         if not self._has_hint(text):
             return text
         stripped = text.strip()

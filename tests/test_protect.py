@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 from typing import Any, Dict, List, Tuple
+from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -122,6 +124,7 @@ def _corpus() -> List[Tuple[str, str, List[str]]]:
     pw = "Pw-" + body(12, 17)
     gitlab = body(20, 23, ALNUM + "-_")
     slack_app = "1-A" + body(10, 24, UPPER_DIGITS) + "-" + body(13, 25, "0123456789") + "-" + body(64, 26)
+    env_escaped = ENV_SECRET[:3] + f"\\u{ord(ENV_SECRET[3]):04x}" + ENV_SECRET[4:]
     return [
         ("anthropic", "sk-" + "ant-api03-" + anthropic, [anthropic[:12], anthropic[-12:]]),
         ("openai", "sk-" + openai, [openai[:12], openai[-12:]]),
@@ -194,7 +197,9 @@ def _corpus() -> List[Tuple[str, str, List[str]]]:
         ("name_value_json", '{"env":[{"name":"DB_PASSWORD","value":"' + pw + '"}]}', [pw]),
         ("name_value_yaml", "- name: DB_PASSWORD\n  value: " + pw, [pw]),
         ("header_pairs", '[["X-Api-Key","' + pw + '"]]', [pw]),
+        ("json_unicode_escape", '{"cmd":"echo \\u0067' + "hp_" + gh + '"}', [gh[:12], gh[-12:]]),
         ("env_exact", ENV_SECRET, [ENV_SECRET]),
+        ("env_unicode_escape", '{"k":"' + env_escaped + '"}', [ENV_SECRET[4:]]),
         ("receiver_token", RECEIVER_TOKEN, [RECEIVER_TOKEN]),
     ]
 
@@ -284,13 +289,35 @@ def test_an_unterminated_private_key_is_redacted_to_the_end() -> None:
     assert PROTECTOR.redact_text(text) == "key:\n-----BEGIN RSA PRIVATE KEY-----[REDACTED]"
 
 
-def test_exact_values_are_found_url_encoded_and_json_escaped() -> None:
-    secret = "p@ss w0rd/" + body(10)
-    protector = Protector(secret_values_from_env({"DB_PASSWORD": secret}))
-    from urllib.parse import quote
+ODD_SECRET = "p@ss w0rd/with+chars&=" + body(6, 31)
 
-    for text in (f"x {secret} y", f"https://h/?p={quote(secret, safe='')}", json.dumps({"v": secret})[1:-1]):
-        assert body(10) not in protector.redact_text(text)
+
+def _lower_hex(text: str) -> str:
+    return re.sub("%[0-9A-F]{2}", lambda escape: escape.group().lower(), text)
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        ODD_SECRET,
+        quote(ODD_SECRET, safe=""),
+        _lower_hex(quote(ODD_SECRET, safe="")),
+        quote(ODD_SECRET),  # '/' kept, as in a path
+        _lower_hex(quote(ODD_SECRET)),
+        quote_plus(ODD_SECRET),
+        _lower_hex(quote_plus(ODD_SECRET)),
+        json.dumps(ODD_SECRET)[1:-1],
+        json.dumps(ODD_SECRET)[1:-1].replace("/", "\\/"),  # JSON's optional \/
+        "".join(f"\\u{ord(char):04x}" for char in ODD_SECRET),
+        "".join(f"\\x{ord(char):02x}" for char in ODD_SECRET),  # a Python or JavaScript string
+    ],
+    ids=lambda encoded: encoded[:12],
+)
+def test_exact_values_are_found_in_every_encoding(encoded: str) -> None:
+    protector = Protector(secret_values_from_env({"DB_PASSWORD": ODD_SECRET}))
+    assert protector.redact_text(f"x {encoded} y") == f"x {REDACTED} y"
+    protected = protector.protect_event(base_event(message=json.dumps({"v": f"x {encoded} y"})))
+    assert ODD_SECRET not in line(protected) and encoded not in line(protected)
 
 
 # --- structured values -----------------------------------------------------------------------
@@ -528,6 +555,7 @@ FALSE_POSITIVES = [
     "run: |\n  echo $TOKEN\n  make deploy",
     '{"name": "input_tokens", "value": 120}',
     "- name: GITHUB_TOKEN\n  valueFrom:\n    secretKeyRef: {name: gh}",
+    "path: C:\\Users\\u\\xtools\\global-config.json",
 ]
 
 
@@ -980,6 +1008,11 @@ def _pair_strategy() -> st.SearchStrategy[Tuple[str, str]]:
     )
 
 
+def _escaped_prefix(strategy: st.SearchStrategy[Tuple[str, str]]) -> st.SearchStrategy[Tuple[str, str]]:
+    # The format's first character as a \u escape (JSON, JavaScript): the rest must still go.
+    return strategy.map(lambda pair: (f"\\u{ord(pair[0][0]):04x}" + pair[0][1:], pair[1]))
+
+
 def _basic_strategy() -> st.SearchStrategy[Tuple[str, str]]:
     pair = st.tuples(
         st.text(alphabet=ALNUM, min_size=1, max_size=12),
@@ -1016,6 +1049,13 @@ SECRETS = st.one_of(
     _fixed("np" + "m_", 36),
     st.sampled_from(["pat", "dt", "rt", "ptt", "cbt"]).flatmap(lambda k: _ranged("gl" + k + "-", 20, 40)),
     _ranged("xa" + "pp-1-A", 20, 60, ALNUM + "-"),
+    _escaped_prefix(
+        st.one_of(
+            _fixed("gh" + "p_", 36),
+            _fixed("AK" + "IA", 16, UPPER_DIGITS),
+            _random_key("sk-" + "proj-", 40, 80, ALNUM + "-_"),
+        )
+    ),
     _pair_strategy(),
     _ranged("py" + "pi-AgEIcHlwaS5vcmc", 50, 150, ALNUM + "-_"),
     st.tuples(
@@ -1269,6 +1309,11 @@ FRAGMENTS = st.one_of(
             ENV_SECRET,
             "true",
             "0" * 40,
+            "\\u0067",
+            "\\u005c",
+            "\\\\",
+            "\\/",
+            "\\x41",
             "name: ",
             "value: ",
             '{"name":"',
@@ -1334,6 +1379,9 @@ TRIGGERS = (
     "gl",
     "xapp",
     "-p",
+    "\\u",
+    "\\x",
+    "\\/",
     "akia",
     "asia",
     "aiza",
