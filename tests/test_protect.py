@@ -888,6 +888,23 @@ def test_secret_values_from_env() -> None:
     assert [len(v) for v in values] == sorted((len(v) for v in values), reverse=True)
 
 
+def test_exact_values_skip_numbers_common_words_and_system_paths() -> None:
+    # Erased wherever they appear, these would wreck ordinary text: dates and counts, words,
+    # the paths a variable points at. Under a label they are still redacted.
+    environ = {
+        "BUILD_KEY": "20261125",
+        "LOG_SECRET": "disabled",
+        "CACHE_TOKEN": "/home/runner/.cache/app",
+        "DEPLOY_TOKEN": "Tq7-" + body(12, 40),
+    }
+    assert secret_values_from_env(environ) == [environ["DEPLOY_TOKEN"]]
+    protector = Protector(secret_values_from_env(environ))
+    text = "build 20261125 logged to /home/runner/.cache/app with tracing disabled"
+    assert protector.redact_text(text) == text
+    assert protector.redact_text("api_key=20261125") == f"api_key={REDACTED}"
+    assert protector.redact_text(f"deploy {environ['DEPLOY_TOKEN']}") == f"deploy {REDACTED}"
+
+
 def test_exact_values_are_replaced_longest_first() -> None:
     protector = Protector(["abcdefgh", "abcdefgh-ijkl"])
     assert protector.redact_text("x abcdefgh-ijkl y abcdefgh z") == f"x {REDACTED} y {REDACTED} z"
