@@ -1535,6 +1535,30 @@ def _is_secret_payload(value: Any) -> bool:
     return True
 
 
+# \uXXXX, \xXX and \/ escapes (JSON, JavaScript, Python reprs), with any run of backslashes
+# before them (an escape in a string escaped again). Starts only at a run's first backslash, and
+# with a literal (see the next section).
+_ESCAPE_RE = re.compile(r"\\(?<!\\\\)\\*(?:u(?P<u>[0-9a-fA-F]{4})|x(?P<x>[0-9a-fA-F]{2})|/)")
+
+
+def _unescaped(text: str) -> str:
+    """`text` with the escapes above decoded (and sanitized again), or `text` itself when it has none."""
+    if "\\" not in text:
+        return text
+    plain = text
+    for _ in range(_MAX_PASSES):  # \u005c decodes to a backslash, which may start another escape
+        decoded = _ESCAPE_RE.sub(_decode_escape, plain)
+        if decoded == plain:
+            break
+        plain = decoded
+    return text if plain == text else sanitize_text(plain)
+
+
+def _decode_escape(match: re.Match[str]) -> str:
+    code = match.group("u") or match.group("x")
+    return chr(int(code, 16)) if code else "/"
+
+
 # --- redaction patterns -----------------------------------------------------------------
 # Python's regex engine tries an alternation at every position, which costs milliseconds on a
 # 60 KB tool input. So each rule runs only when a literal hint occurs in the text (a fast
@@ -1554,24 +1578,56 @@ def _fold(text: str) -> str:
 
 
 # Known credential formats, replaced whole wherever they appear, each with the hints that must
-# occur for it to be tried. Case-sensitive, as the prefixes are. Open-ended lengths, so that two
-# keys glued together go in one match (the result is stable when protected again).
-_TOKEN_PATTERNS: Tuple[Tuple[Tuple[str, ...], re.Pattern[str]], ...] = tuple(
-    (hints, re.compile(source))
-    for hints, source in (
-        (("sk-",), r"sk-(?<![A-Za-z0-9]sk-)[A-Za-z0-9_\-]{20,}"),  # Anthropic sk-ant-, OpenAI sk-, sk-proj-
-        (("k_live_", "k_test_"), r"[sr]k_(?<![A-Za-z0-9][sr]k_)(?:live|test)_[A-Za-z0-9]{10,}"),  # Stripe
-        (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{36,}"),  # GitHub
-        (("github_pat_",), r"github_pat_[A-Za-z0-9_]{22,}"),
-        (("AKIA", "ASIA"), r"A(?<![A-Z0-9]A)(?:KIA|SIA)[A-Z0-9]{16,}"),  # AWS access key ids
-        (("AIza",), r"AIza[0-9A-Za-z_\-]{35,}"),  # Google API keys
-        (("xox",), r"xox[abposr]-[A-Za-z0-9\-]{10,}"),  # Slack
-        (("npm_",), r"npm_[A-Za-z0-9]{36,}"),
-        (("pypi-",), r"pypi-AgE[A-Za-z0-9_\-]{16,}"),  # PyPI macaroons: pypi-AgEIcHlwaS5vcmc...
+# occur for it to be tried, and for a loose prefix, a test of the body that a real key passes.
+# Case-sensitive, as the prefixes are. Open-ended lengths (or repeats), so that two keys glued
+# together go in one match (the result is stable when protected again).
+# GitLab personal, deploy, runner, trigger, CI job, mail, OAuth, SCIM, feed and agent tokens;
+# routable ones end in .xx.yyyyyyy. Too many prefixes to hint at one by one (each hint is a search
+# of every string): the hint is "gl", and the gate searches for the prefixes in one pattern.
+_GITLAB_KINDS = r"(?:pat|dt|rt|rtr|ptt|cbt|imt|oas|soat|ft|agent)-"
+_GITLAB_PREFIX_RE = re.compile("gl" + _GITLAB_KINDS)
+_GITLAB_TOKEN = r"gl(?<![A-Za-z0-9]gl)" + _GITLAB_KINDS + r"[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9_\-]+)*"
+# Package and branch names (sk-learn-contrib-2-extras): lowercase words and numbers joined by '-'.
+_HYPHENATED_WORDS_RE = re.compile(r"[a-z]+(?:-(?:[a-z]+|[0-9]+))*")
+_DIGIT_RE = re.compile(r"[0-9]")
+
+
+Replacer = Callable[["re.Match[str]", str], Optional[str]]
+
+
+def _random_key(match: re.Match[str], text: str) -> Optional[str]:
+    """An sk- key whose body reads as random (every real one has a digit: sk-ant-api03-, OpenAI's
+    T3BlbkFJ, 150 random characters), not as hyphenated words."""
+    body = match.group("body")
+    random = bool(_DIGIT_RE.search(body)) and not _HYPHENATED_WORDS_RE.fullmatch(body)
+    return REDACTED if random else None
+
+
+_TOKEN_PATTERNS: Tuple[Tuple[Tuple[str, ...], re.Pattern[str], Optional[Replacer]], ...] = tuple(
+    (hints, re.compile(source), accept)
+    for hints, source, accept in (
+        # Anthropic sk-ant-, OpenAI sk-, sk-proj-, sk-svcacct-, and the providers that copied them
+        (("sk-",), r"sk-(?<![A-Za-z0-9]sk-)(?P<body>[A-Za-z0-9_\-]{20,})", _random_key),
+        # Stripe
+        (("k_live_", "k_test_"), r"[sr]k_(?<![A-Za-z0-9][sr]k_)(?:live|test)_[A-Za-z0-9]{10,}", None),
+        (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{36,}", None),  # GitHub
+        (("github_pat_",), r"github_pat_[A-Za-z0-9_]{22,}", None),
+        (("gl",), _GITLAB_TOKEN, None),
+        (  # AWS access key ids: exactly 16 after the prefix, a word of its own (or glued to another)
+            ("AKIA", "ASIA"),
+            r"A(?<![A-Z0-9]A)(?:KIA|SIA)[A-Z0-9]{16}(?:A(?:KIA|SIA)[A-Z0-9]{16})*(?![A-Za-z0-9])",
+            None,
+        ),
+        (("AIza",), r"AIza[0-9A-Za-z_\-]{35,}", None),  # Google API keys
+        (("xox",), r"xox[abposre]-[A-Za-z0-9\-]{10,}", None),  # Slack bot, user, refresh... tokens
+        (("xapp-",), r"xapp-[0-9]+-[A-Za-z0-9\-]{10,}", None),  # Slack app-level tokens
+        (("npm_",), r"npm_[A-Za-z0-9]{36,}", None),
+        (("pypi-",), r"pypi-AgE[A-Za-z0-9_\-]{16,}", None),  # PyPI macaroons: pypi-AgEIcHlwaS5vcmc...
         (
             ("eyJ",),
             r"eyJ(?<![A-Za-z0-9_\-]eyJ)(?=(?P<h>[A-Za-z0-9_\-]{4,}))(?P=h)"  # JWT: header.payload.sig
             r"\.eyJ(?=(?P<p>[A-Za-z0-9_\-]{4,}))(?P=p)\.[A-Za-z0-9_\-]*",
+            None,
         ),
     )
 )
@@ -1588,7 +1644,8 @@ _ADO_PASSWORD_RE = re.compile(
     r"p(?:assword|wd)[ \t]*=[ \t]*(?!\[redacted\])(?=(?P<value>[^;\s\"'=][^;\r\n=]*))(?P=value)(?=;|\Z)"
 )
 # A label word, then the rest of the name it is part of, then this: label [quote] separator
-# [scheme] value. Separators: = : := => (not == or ::), or spaces after a --flag. Values:
+# [scheme] value. Separators: = : := => (not == or ::), with spaces (no-break ones included)
+# around them, or spaces after a --flag, or a tab (a column of `name<TAB>value`). Values:
 # \"escaped\" (JSON inside a string), "double", 'single', `backtick` quoted (all words, to the
 # closing quote or the end of the line), or bare up to a space, quote, comma, ';' or '&' ('='
 # included: base64 padding). An Authorization scheme word is kept.
@@ -1615,18 +1672,43 @@ _LABEL_WORDS = (
 _NAME_REST_RE = re.compile(r"[a-z0-9_.\-]*")
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _AUTH_SCHEMES = r"(?:bearer|basic|token|digest|negotiate)"
-_ASSIGNMENT_RE = re.compile(
-    r"(?:\\?[\"'`])?\]?"
-    r"(?:[ \t]*(?::=|=>|=(?![=~])|:(?![:=]))[ \t]*|(?P<space>[ \t]+)(?=[^\s\-]))"
-    r"(?:" + _AUTH_SCHEMES + r"[ \t]+(?=\S))?"
-    r"(?:\\\"(?P<v1>(?:(?!\\\").)*)(?:\\\")?"
+_SPACE = "[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]"  # horizontal whitespace
+_SEPARATOR = _SPACE + r"*(?::=|=>|=(?![=~])|:(?![:=]))" + _SPACE + "*"
+_QUOTED_VALUE = (
+    r"\\\"(?P<v1>(?:(?!\\\").)*)(?:\\\")?"
     r"|\"(?P<v2>(?:[^\"\\\n]|\\.)*)\"?"
     r"|'(?P<v3>(?:[^'\\\n]|\\.)*)'?"
-    r"|`(?P<v4>[^`\n]*)`?"
+)
+_QUOTED_GROUPS = ("v1", "v2", "v3")
+_ASSIGNMENT_RE = re.compile(
+    r"(?:\\?[\"'`])?\]?"
+    r"(?:" + _SEPARATOR + r"|(?P<space>" + _SPACE + r"+)(?=[^\s\-]))"
+    r"(?:" + _AUTH_SCHEMES + r"[ \t]+(?=\S))?"
+    r"(?:" + _QUOTED_VALUE + r"|`(?P<v4>[^`\n]*)`?"
     r"|(?!" + _AUTH_SCHEMES + r"[ \t]+\S)"
     r"(?P<v5>[^\s\"'`,;&{\[(<)\]}>\\](?:[^\s\"'`,;&\\]|\\(?![nrt\"'`\\]))*))"
 )
 _VALUE_GROUPS = ("v1", "v2", "v3", "v4", "v5")
+# A YAML block scalar after the label (`password: |`): its value is the lines indented below.
+_BLOCK_HEADER_RE = re.compile(
+    r"(?:[\"'])?" + _SPACE + r"*:" + _SPACE + r"*[|>][1-9]?[+\-]?[1-9]?(?=[ \t]*(?:#[^\n]*)?\r?\n)"
+)
+# A secret name as the value of a name (or key) field, its value in the value field that follows
+# on the same line or the next: Kubernetes `- name: DB_PASSWORD` / `  value: x`, HAR headers, logfmt.
+_PAIR_NAME_FIELD_RE = re.compile(
+    r"(?:^|[\s{,(\[])(?:-[ \t]+)?\\?[\"']?(?:name|key)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?\Z", re.MULTILINE
+)
+_PAIR_VALUE_FIELD_RE = re.compile(
+    r"\\?[\"']?[ \t]*,?[ \t]*(?:\r?\n[ \t]*(?:-[ \t]+)?)?\\?[\"']?(?P<key>value)(?=\\?[\"']?[ \t]*[:=])"
+)
+# A quoted secret name opening a [name, value] pair in a list: [["X-Api-Key", "x"]], [('a', 'b')].
+_LISTED_PAIR_OPEN_RE = re.compile(r"[\[(,][ \t]*[\[(][ \t]*\\?[\"']\Z")
+_LISTED_PAIR_RE = re.compile(r"\\?[\"'][ \t]*,[ \t]*(?:" + _QUOTED_VALUE + ")")
+_PAIR_NAME_WINDOW = 24  # characters before the name in which its field's name (or list) must be
+# The same in decoded JSON and events: {"name": ..., "value": ...} with a few more fields at most.
+_PAIR_NAME_KEYS = ("name", "Name", "NAME", "key", "Key", "KEY")
+_PAIR_VALUE_KEYS = ("value", "Value", "VALUE")
+_PAIR_MAX_FIELDS = 8
 # "Bearer x" and "Basic x" outside an Authorization header: prose says "bearer token" too, so a
 # Bearer credential must not read as words, and a Basic one must decode to user:password.
 _BEARER_RE = re.compile(r"bearer(?<![a-z0-9_]bearer)[ \t]+(?P<value>[a-z0-9._~+/\-]+=*)")
@@ -1642,25 +1724,39 @@ _USER_FLAG_RE = re.compile(
     r"-(?<!\S-)(?:u|U|-user|-proxy-user)(?:[ \t]+|=)?[\"']?"
     r"(?P<user>[^\s:\"'`]*):(?P<value>[^\s\"'`]+)"
 )
-# mysql -pPASSWORD (attached only: "-p name" prompts, then names a database) and sshpass -p PASSWORD,
-# within the command's own segment of the line.
-_PASSWORD_PROGRAMS = (
-    "mysql",
-    "mysqldump",
-    "mysqladmin",
-    "mysqlimport",
-    "mysqlshow",
-    "mysqlcheck",
-    "mariadb",
-    "mariadb-dump",
-    "mariadb-admin",
-    "sshpass",
+# Commands whose -p takes a password, within the command's own segment of the line, and whether
+# it may be a separate argument: mysql's only attached, -pPASSWORD ("-p name" prompts, then names a
+# database); sshpass's, the registry logins' and twine's also "-p PASSWORD".
+_PASSWORD_PROGRAMS = {
+    "mysql": False,
+    "mysqldump": False,
+    "mysqladmin": False,
+    "mysqlimport": False,
+    "mysqlshow": False,
+    "mysqlcheck": False,
+    "mariadb": False,
+    "mariadb-dump": False,
+    "mariadb-admin": False,
+    "sshpass": True,
+    "docker login": True,
+    "podman login": True,
+    "buildah login": True,
+    "skopeo login": True,
+    "nerdctl login": True,
+    "oras login": True,
+    "helm registry login": True,
+    "twine": True,
+}
+_PASSWORD_PROGRAM_RE = re.compile(
+    r"(?<![\w.\-])(?:"
+    + "|".join(program.replace(" ", r"[ \t]+") for program in _PASSWORD_PROGRAMS)
+    + r")(?![\w.\-])"
 )
-_PASSWORD_PROGRAM_RE = re.compile(r"(?<![\w.\-])(?:" + "|".join(_PASSWORD_PROGRAMS) + r")(?![\w.\-])")
 _SEGMENT_END_RE = re.compile(r"[\n|;&]")
 _DASH_P_RE = re.compile(r"-(?<!\S-)p(?P<space>[ \t]*)[\"']?(?P<value>[^\s\"'`;|&]+)")
 _WORDS_RE = re.compile(r"[A-Za-z][a-z]*(?:[-.'][A-Za-z][a-z]*)*\.?")
-# Every rule needs one of these (or an exact value); a string with none is returned untouched.
+# Every rule needs one of these (or an exact value, or a GitLab token); a string with none is
+# returned untouched.
 _CASE_HINTS = (
     "sk-",
     "k_live_",
@@ -1675,6 +1771,7 @@ _CASE_HINTS = (
     "ASIA",
     "AIza",
     "xox",
+    "xapp-",
     "npm_",
     "pypi-",
     "eyJ",
@@ -1712,9 +1809,9 @@ def _redact_patterns(text: str) -> str:
         text = _redact_pem(text)
     if "://" in text:
         text = _substitute(text, text, _URL_PASSWORD_RE, _password_value)
-    for hints, pattern in _TOKEN_PATTERNS:
+    for hints, pattern, accept in _TOKEN_PATTERNS:
         if _has_hint(text, hints):
-            text = pattern.sub(REDACTED, text)
+            text = pattern.sub(REDACTED, text) if accept is None else _substitute(text, text, pattern, accept)
     low = _fold(text)
     if "pwd" in low or "password" in low:
         text = _substitute(text, low, _ADO_PASSWORD_RE, _ado_password)
@@ -1727,9 +1824,6 @@ def _redact_patterns(text: str) -> str:
     if "basic" in low:
         text = _substitute(text, low, _BASIC_RE, _basic_value)
     return text
-
-
-Replacer = Callable[["re.Match[str]", str], Optional[str]]
 
 
 def _substitute(text: str, haystack: str, pattern: re.Pattern[str], replace: Replacer) -> str:
@@ -1811,7 +1905,7 @@ def _redact_dash_p(text: str) -> str:
             continue  # in the segment just handled
         boundary = _SEGMENT_END_RE.search(text, program.end())
         segment_end = boundary.start() if boundary else len(text)
-        attached_only = program.group() != "sshpass"
+        attached_only = not _PASSWORD_PROGRAMS[" ".join(program.group().split())]
         for flag in _DASH_P_RE.finditer(text, program.end(), segment_end):
             if (attached_only and flag.group("space")) or not _is_secret_value(flag.group("value")):
                 continue
@@ -1864,9 +1958,9 @@ def _label_starts(low: str) -> List[int]:
 
 
 def _redact_labelled(text: str) -> str:
-    """Replace the values of secret-labelled assignments, headers and flags, labels kept; and
-    the other occurrences in the text of those values that look like credentials (not words:
-    `token=function` must not erase every "function")."""
+    """Replace the values of secret-labelled assignments, headers, flags, YAML block scalars and
+    name/value pairs, labels kept; and the other occurrences in the text of those values that look
+    like credentials (not words: `token=function` must not erase every "function")."""
     low = _fold(text)
     pieces: List[str] = []
     found: List[str] = []
@@ -1878,36 +1972,97 @@ def _redact_labelled(text: str) -> str:
         rest = _NAME_REST_RE.match(low, label.end())
         name_end = rest.end() if rest else label.end()
         pos = name_end  # later label words in this name make the same name: judged once
-        match = _ASSIGNMENT_RE.match(low, name_end)
-        if match is None:
-            continue
         name_start = start
         while name_start > done and text[name_start - 1] in _NAME_CHARS:  # csrf_token, AWS_SECRET_...
             name_start -= 1
-        name = text[name_start:name_end]
-        group = next(group for group in _VALUE_GROUPS if match.start(group) >= 0)
-        value = text[match.start(group) : match.end(group)]
-        separator_ok = match.group("space") is None or name.startswith("-")  # "--token v", not "token v"
-        if not (separator_ok and is_secret_name(name) and _is_secret_value(value)):
+        span = _labelled_value(text, low, name_start, name_end)
+        if span is None:
             continue  # pos is past the name only: the value may itself hold a labelled secret
-        pieces.extend((text[done : match.start(group)], REDACTED))
-        done = pos = match.end(group)
+        value = text[span[0] : span[1]]
+        pieces.extend((text[done : span[0]], REDACTED))
+        done = pos = span[1]
         if _looks_like_credential(value):
             found.append(value)
     if not pieces:
         return text
     pieces.append(text[done:])
     redacted = "".join(pieces)
-    for value in sorted(found, key=len, reverse=True):
+    for value in sorted(set(found), key=lambda value: (-len(value), value)):  # longest first, each once
         redacted = redacted.replace(value, REDACTED)
     return redacted
+
+
+def _labelled_value(text: str, low: str, name_start: int, name_end: int) -> Optional[Tuple[int, int]]:
+    """Where the secret value of the name text[name_start:name_end] is, if it names one: after
+    the name, or, the name being a name field's value, after the value field that follows."""
+    name = text[name_start:name_end]
+    if not is_secret_name(name):
+        return None
+    span = _value_after(text, low, name_start, name_end, name.startswith("-"))
+    if span is None:
+        span = _paired_value(text, low, name_start, name_end)
+    return span if span is not None and _is_secret_value(text[span[0] : span[1]]) else None
+
+
+def _paired_value(text: str, low: str, name_start: int, name_end: int) -> Optional[Tuple[int, int]]:
+    """The value paired with a name that is itself a value: the value field after the name field
+    holding it (`- name: DB_PASSWORD` / `  value: x`, `"name": "X-Api-Key", "value": "x"`), or the
+    second item of a [name, value] pair in a list (`[("X-Api-Key", "x")]`)."""
+    window = max(low.rfind("\n", 0, name_start) + 1, name_start - _PAIR_NAME_WINDOW)
+    field = _PAIR_VALUE_FIELD_RE.match(low, name_end)
+    if field is not None and _PAIR_NAME_FIELD_RE.search(low, window, name_start):
+        return _value_after(text, low, field.start("key"), field.end("key"), False)
+    pair = _LISTED_PAIR_RE.match(low, name_end)
+    if pair is not None and _LISTED_PAIR_OPEN_RE.search(low, window, name_start):
+        group = next(group for group in _QUOTED_GROUPS if pair.start(group) >= 0)
+        return pair.start(group), pair.end(group)
+    return None
+
+
+def _value_after(text: str, low: str, key_start: int, key_end: int, flag: bool) -> Optional[Tuple[int, int]]:
+    """The span of the value assigned to the key text[key_start:key_end]: a block scalar's lines,
+    or what _ASSIGNMENT_RE finds (space-separated only after a --flag or with a tab)."""
+    block = _BLOCK_HEADER_RE.match(low, key_end)
+    if block is not None:
+        return _block_scalar(text, key_start, block.end())
+    match = _ASSIGNMENT_RE.match(low, key_end)
+    if match is None:
+        return None
+    space = match.group("space")
+    if space is not None and not flag and "\t" not in space:  # "--token v", not prose "token v"
+        return None
+    group = next(group for group in _VALUE_GROUPS if match.start(group) >= 0)
+    return match.start(group), match.end(group)
+
+
+def _block_scalar(text: str, key_start: int, header_end: int) -> Optional[Tuple[int, int]]:
+    """The content of the YAML block scalar whose header ends at header_end: from its first
+    non-blank character to the end of its last line indented deeper than the key's line (its
+    "- " list markers included); None if empty."""
+    before_key = text[text.rfind("\n", 0, key_start) + 1 : key_start]
+    column = len(before_key) - len(before_key.lstrip(" \t-"))
+    line_start = text.find("\n", header_end) + 1
+    first = end = -1
+    while 0 < line_start < len(text):
+        line_end = text.find("\n", line_start)
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[line_start:line_end]
+        content = line.lstrip(" \t")
+        if content.strip():  # blank lines neither end the block nor belong to it
+            indent = len(line) - len(content)
+            if indent <= column:
+                break
+            first = line_start + indent if first < 0 else first
+            end = line_start + len(line.rstrip())
+        line_start = line_end + 1
+    return (first, end) if first >= 0 else None
 
 
 def _redact_argv(items: List[Any]) -> bool:
     """An argument vector ["mysql", "--password", "x"]: the item after a secret-named flag without
     its own value is replaced (in place), as are the password of ["curl", "-u", "user:password"],
-    mysql's ["-pPASSWORD"] and sshpass's ["-p", "PASSWORD"]. Whether anything was."""
-    program = os.path.basename(items[0]) if items and isinstance(items[0], str) else ""
+    mysql's ["-pPASSWORD"] and sshpass's (or docker login's) ["-p", "PASSWORD"]. Whether anything was."""
+    program = _password_program(items)
     changed = False
     for index, flag in enumerate(items):
         if not isinstance(flag, str) or not flag.startswith("-"):
@@ -1927,7 +2082,9 @@ def _redact_argv(items: List[Any]) -> bool:
             if password == user or password.isdigit() or not _is_secret_value(password):
                 continue
             items[index + 1] = f"{user}:{REDACTED}"
-        elif (program == "sshpass" and flag == "-p") or ("=" not in flag and is_secret_name(flag)):
+        elif (flag == "-p" and _PASSWORD_PROGRAMS.get(program, False)) or (
+            "=" not in flag and is_secret_name(flag)
+        ):
             if not _is_secret_value(value):
                 continue
             items[index + 1] = REDACTED
@@ -1935,6 +2092,63 @@ def _redact_argv(items: List[Any]) -> bool:
             continue
         changed = True
     return changed
+
+
+def _redact_list(items: List[Any]) -> bool:
+    """A list's credentials (see _redact_argv and _redact_listed_pairs), replaced in place;
+    whether there were any."""
+    changed = _redact_argv(items)
+    return _redact_listed_pairs(items) or changed
+
+
+def _redact_listed_pairs(items: List[Any]) -> bool:
+    """A list of [name, value] pairs (HTTP header lists, dict items as JSON): the value of each
+    pair a secret name labels is replaced, in place. Whether one was."""
+    changed = False
+    for item in items:
+        if (
+            isinstance(item, list)
+            and len(item) == 2
+            and _names_a_secret(item[0])
+            and _is_secret_payload(item[1])
+        ):
+            item[1] = REDACTED
+            changed = True
+    return changed
+
+
+def _redact_pair(mapping: Dict[str, Any]) -> bool:
+    """An object {"name": "DB_PASSWORD", "value": "x"} (Kubernetes env, HAR headers, Postman and
+    Terraform variables): the value its secret name labels is replaced, in place. Whether it was."""
+    if len(mapping) > _PAIR_MAX_FIELDS:
+        return False
+    for value_key in _PAIR_VALUE_KEYS:
+        if value_key in mapping:
+            break
+    else:
+        return False
+    if not _is_secret_payload(mapping[value_key]):
+        return False
+    if not any(_names_a_secret(mapping.get(key)) for key in _PAIR_NAME_KEYS):
+        return False
+    mapping[value_key] = REDACTED
+    return True
+
+
+def _names_a_secret(name: Any) -> bool:
+    return isinstance(name, str) and len(name) <= _CACHE_CHARS and is_secret_name(name)
+
+
+def _password_program(items: List[Any]) -> str:
+    """The entry of _PASSWORD_PROGRAMS an argument vector runs ("docker login"), or ""."""
+    words = [item for item in items[:3] if isinstance(item, str)]
+    if words:
+        words[0] = os.path.basename(words[0])
+    for size in (3, 2, 1):
+        program = " ".join(words[:size])
+        if program in _PASSWORD_PROGRAMS:
+            return program
+    return ""
 
 
 def _unique_pairs(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
@@ -2042,15 +2256,25 @@ def _plausible_secret(value: str) -> bool:
     )
 
 
+_PERCENT_ESCAPE_RE = re.compile(r"%[0-9A-F]{2}")
+
+
 def _exact_forms(value: str) -> List[str]:
-    # The value as written, as sanitized text shows it, and as it appears in a URL or a JSON string.
+    # The value as written, as sanitized text shows it, as it appears in a JSON string, and
+    # percent-encoded as URLs and forms carry it: '/' kept or not, '+' or %20 for a space, upper-
+    # or lowercase hex (a JSON string's \/ and \u escapes are decoded before matching instead).
+    encoded = [
+        quote(value, safe=safe)
+        for quote in (urllib.parse.quote, urllib.parse.quote_plus)
+        for safe in ("", "/")
+    ]
     return [
         value,
         sanitize_text(value),
-        urllib.parse.quote(value, safe=""),
-        urllib.parse.quote_plus(value, safe=""),
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
+        *encoded,
+        *(_PERCENT_ESCAPE_RE.sub(lambda escape: escape.group().lower(), form) for form in encoded),
     ]
 
 
@@ -2071,9 +2295,9 @@ class _Findings:
 class Protector:
     """Sanitizes, redacts, truncates and caps events (EVENTS.md "Protection"), for one capture.
 
-    `secret_values` are replaced wherever they appear as a plain substring (also URL-encoded
-    or JSON-escaped); values shorter than MIN_SECRET_LENGTH are ignored. Results for short
-    strings are cached (events repeat most of their keys and values)."""
+    `secret_values` are replaced wherever they appear as a plain substring (also URL-encoded,
+    JSON-escaped, or written with \\u escapes); values shorter than MIN_SECRET_LENGTH are
+    ignored. Results for short strings are cached (events repeat most of their keys and values)."""
 
     def __init__(self, secret_values: Iterable[str] = ()) -> None:
         forms = {
@@ -2122,6 +2346,16 @@ class Protector:
             while core.endswith(TRUNCATED_MARKER):
                 core = core[: -len(TRUNCATED_MARKER)]
             return self._redact(core, depth) + text[len(core) :]
+        redacted = self._redact_as_written(text, depth)
+        # An escape can hide a secret from every rule (\u0067hp_...): what the text says once its
+        # escapes are decoded is redacted too, and replaces the text when that found more.
+        plain = _unescaped(redacted)
+        if plain is redacted:
+            return redacted
+        again = self._redact_as_written(plain, depth)
+        return redacted if again == plain else again
+
+    def _redact_as_written(self, text: str, depth: int) -> str:
         if not self._has_hint(text):
             return text
         stripped = text.strip()
@@ -2150,6 +2384,7 @@ class Protector:
             _has_hint(text, _CASE_HINTS)
             or _has_hint(text.lower(), _LOWER_HINTS)
             or _has_hint(text, self._exact)
+            or ("gl" in text and _GITLAB_PREFIX_RE.search(text) is not None)
         )
 
     def _redact_json(self, text: str, depth: int) -> Optional[str]:
@@ -2176,7 +2411,7 @@ class Protector:
         if isinstance(value, list):
             items = [self._redact_structure(item, depth + 1) for item in value]
             redacted = [item for item, _ in items]
-            return redacted, _redact_argv(redacted) or any(changed for _, changed in items)
+            return redacted, _redact_list(redacted) or any(changed for _, changed in items)
         if isinstance(value, dict):
             return self._redact_object(value, depth)
         return value, False
@@ -2193,7 +2428,7 @@ class Protector:
                 new_item, item_changed = self._redact_structure(item, depth + 1)
             result[_unique_key(result, new_key)] = new_item
             changed = changed or key_changed or item_changed
-        return result, changed
+        return result, _redact_pair(result) or changed
 
     # --- one event ----------------------------------------------------------------------
 
@@ -2249,6 +2484,9 @@ class Protector:
             if new_key in result:
                 new_key = _unique_key(result, new_key)
             result[new_key] = value
+        if len(result) <= _PAIR_MAX_FIELDS and _redact_pair(result):
+            findings.redacted = True
+            bound += len(REDACTED) + 2
         findings.bound += bound
         return result
 
@@ -2283,7 +2521,7 @@ class Protector:
                 return _cut_too_deep(findings)
             findings.bound += 2 + len(value)
             items = [self._protect_value(item, limit, findings, depth + 1) for item in value]
-            if _redact_argv(items):
+            if _redact_list(items):
                 findings.redacted = True
             return items
         if value is None or isinstance(value, bool):

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 from typing import Any, Dict, List, Tuple
+from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -120,6 +122,9 @@ def _corpus() -> List[Tuple[str, str, List[str]]]:
     openssh, ssh_lines = _pem("OPENSSH ")
     pkcs8, pkcs8_lines = _pem("")
     pw = "Pw-" + body(12, 17)
+    gitlab = body(20, 23, ALNUM + "-_")
+    slack_app = "1-A" + body(10, 24, UPPER_DIGITS) + "-" + body(13, 25, "0123456789") + "-" + body(64, 26)
+    env_escaped = ENV_SECRET[:3] + f"\\u{ord(ENV_SECRET[3]):04x}" + ENV_SECRET[4:]
     return [
         ("anthropic", "sk-" + "ant-api03-" + anthropic, [anthropic[:12], anthropic[-12:]]),
         ("openai", "sk-" + openai, [openai[:12], openai[-12:]]),
@@ -137,6 +142,10 @@ def _corpus() -> List[Tuple[str, str, List[str]]]:
         ("google", "AI" + "za" + google, [google[:12], google[-12:]]),
         ("slack", "xo" + "xb-" + slack, [slack[-12:]]),
         ("slack_user", "xo" + "xp-" + slack, [slack[-12:]]),
+        ("slack_app", "xa" + "pp-" + slack_app, [slack_app[-20:]]),
+        ("gitlab_pat", "gl" + "pat-" + gitlab, [gitlab]),
+        ("gitlab_deploy", "gl" + "dt-" + gitlab, [gitlab]),
+        ("gitlab_runner", "gl" + "rt-" + gitlab, [gitlab]),
         ("stripe_live", "sk" + "_live_" + stripe, [stripe]),
         ("stripe_restricted", "rk" + "_live_" + stripe, [stripe]),
         ("stripe_test", "sk" + "_test_" + stripe, [stripe]),
@@ -180,7 +189,17 @@ def _corpus() -> List[Tuple[str, str, List[str]]]:
         ("authorization_basic", "Authorization: Basic " + basic, [basic]),
         ("basic_anywhere", "Basic " + basic, [basic]),
         ("authorization_token", "Authorization: token " + pw, [pw]),
+        ("docker_login_p", "docker login -u bot -p " + pw + " ghcr.io", [pw]),
+        ("docker_login_password", "docker login --password " + pw + " ghcr.io", [pw]),
+        ("nbsp_separator", "password:\u00a0" + pw, [pw]),
+        ("tab_separator", "password\t" + pw, [pw]),
+        ("yaml_block_scalar", "password: |\n  " + pw, [pw]),
+        ("name_value_json", '{"env":[{"name":"DB_PASSWORD","value":"' + pw + '"}]}', [pw]),
+        ("name_value_yaml", "- name: DB_PASSWORD\n  value: " + pw, [pw]),
+        ("header_pairs", '[["X-Api-Key","' + pw + '"]]', [pw]),
+        ("json_unicode_escape", '{"cmd":"echo \\u0067' + "hp_" + gh + '"}', [gh[:12], gh[-12:]]),
         ("env_exact", ENV_SECRET, [ENV_SECRET]),
+        ("env_unicode_escape", '{"k":"' + env_escaped + '"}', [ENV_SECRET[4:]]),
         ("receiver_token", RECEIVER_TOKEN, [RECEIVER_TOKEN]),
     ]
 
@@ -270,13 +289,35 @@ def test_an_unterminated_private_key_is_redacted_to_the_end() -> None:
     assert PROTECTOR.redact_text(text) == "key:\n-----BEGIN RSA PRIVATE KEY-----[REDACTED]"
 
 
-def test_exact_values_are_found_url_encoded_and_json_escaped() -> None:
-    secret = "p@ss w0rd/" + body(10)
-    protector = Protector(secret_values_from_env({"DB_PASSWORD": secret}))
-    from urllib.parse import quote
+ODD_SECRET = "p@ss w0rd/with+chars&=" + body(6, 31)
 
-    for text in (f"x {secret} y", f"https://h/?p={quote(secret, safe='')}", json.dumps({"v": secret})[1:-1]):
-        assert body(10) not in protector.redact_text(text)
+
+def _lower_hex(text: str) -> str:
+    return re.sub("%[0-9A-F]{2}", lambda escape: escape.group().lower(), text)
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        ODD_SECRET,
+        quote(ODD_SECRET, safe=""),
+        _lower_hex(quote(ODD_SECRET, safe="")),
+        quote(ODD_SECRET),  # '/' kept, as in a path
+        _lower_hex(quote(ODD_SECRET)),
+        quote_plus(ODD_SECRET),
+        _lower_hex(quote_plus(ODD_SECRET)),
+        json.dumps(ODD_SECRET)[1:-1],
+        json.dumps(ODD_SECRET)[1:-1].replace("/", "\\/"),  # JSON's optional \/
+        "".join(f"\\u{ord(char):04x}" for char in ODD_SECRET),
+        "".join(f"\\x{ord(char):02x}" for char in ODD_SECRET),  # a Python or JavaScript string
+    ],
+    ids=lambda encoded: encoded[:12],
+)
+def test_exact_values_are_found_in_every_encoding(encoded: str) -> None:
+    protector = Protector(secret_values_from_env({"DB_PASSWORD": ODD_SECRET}))
+    assert protector.redact_text(f"x {encoded} y") == f"x {REDACTED} y"
+    protected = protector.protect_event(base_event(message=json.dumps({"v": f"x {encoded} y"})))
+    assert ODD_SECRET not in line(protected) and encoded not in line(protected)
 
 
 # --- structured values -----------------------------------------------------------------------
@@ -381,6 +422,12 @@ def test_a_secret_flag_in_an_argument_vector_hides_the_next_argument() -> None:
         (["docker", "run", "-u", "1000:1000", "img"], ["docker", "run", "-u", "1000:1000", "img"]),
         (["mkdir", "-p", "build"], ["mkdir", "-p", "build"]),
         (["mysql", "-p", "appdb"], ["mysql", "-p", "appdb"]),
+        (
+            ["docker", "login", "-u", "bot", "-p", "pa55word9", "ghcr.io"],
+            ["docker", "login", "-u", "bot", "-p", "[REDACTED]", "ghcr.io"],
+        ),
+        (["helm", "registry", "login", "-p", "pa55word9"], ["helm", "registry", "login", "-p", "[REDACTED]"]),
+        (["docker", "run", "-p", "8080:80", "img"], ["docker", "run", "-p", "8080:80", "img"]),
     ],
 )
 def test_command_line_credentials_in_an_argument_vector(argv: List[str], expected: List[str]) -> None:
@@ -496,6 +543,19 @@ FALSE_POSITIVES = [
     "mysql -u root -p appdb; mysql -p$MYSQL_PASSWORD appdb",
     "mkdir -p build/out && cp -p a b",
     "the cookie_consent banner and chocolate-cookie recipes",
+    # sk- package and branch names, words that start like an AWS key id
+    "pip install sk-learn-contrib-lightning-extras",
+    "pip install sk-learn-contrib-2-extras==0.3.1 && git checkout task-sk-improve-logging-for-deploys",
+    "ASIAPACIFICREGIONSNAMES",
+    "ASIAPACIFICREGIONSNAMES, EURASIANMARKETSREGIONCODES and AKIACONFIGURATIONPROFILENAME",
+    # ports, schemas, columns and blocks that only look like a credential's place
+    "docker run -p 8080:80 nginx && docker login --password-stdin ghcr.io",
+    'required: ["password", "email"]',
+    "input_tokens\t120\toutput_tokens\t25",
+    "run: |\n  echo $TOKEN\n  make deploy",
+    '{"name": "input_tokens", "value": 120}',
+    "- name: GITHUB_TOKEN\n  valueFrom:\n    secretKeyRef: {name: gh}",
+    "path: C:\\Users\\u\\xtools\\global-config.json",
 ]
 
 
@@ -828,6 +888,23 @@ def test_secret_values_from_env() -> None:
     assert [len(v) for v in values] == sorted((len(v) for v in values), reverse=True)
 
 
+def test_exact_values_skip_numbers_common_words_and_system_paths() -> None:
+    # Erased wherever they appear, these would wreck ordinary text: dates and counts, words,
+    # the paths a variable points at. Under a label they are still redacted.
+    environ = {
+        "BUILD_KEY": "20261125",
+        "LOG_SECRET": "disabled",
+        "CACHE_TOKEN": "/home/runner/.cache/app",
+        "DEPLOY_TOKEN": "Tq7-" + body(12, 40),
+    }
+    assert secret_values_from_env(environ) == [environ["DEPLOY_TOKEN"]]
+    protector = Protector(secret_values_from_env(environ))
+    text = "build 20261125 logged to /home/runner/.cache/app with tracing disabled"
+    assert protector.redact_text(text) == text
+    assert protector.redact_text("api_key=20261125") == f"api_key={REDACTED}"
+    assert protector.redact_text(f"deploy {environ['DEPLOY_TOKEN']}") == f"deploy {REDACTED}"
+
+
 def test_exact_values_are_replaced_longest_first() -> None:
     protector = Protector(["abcdefgh", "abcdefgh-ijkl"])
     assert protector.redact_text("x abcdefgh-ijkl y abcdefgh z") == f"x {REDACTED} y {REDACTED} z"
@@ -843,6 +920,19 @@ def _fixed(prefix: str, size: int, alphabet: str = ALNUM) -> st.SearchStrategy[T
 
 def _ranged(prefix: str, low: int, high: int, alphabet: str = ALNUM) -> st.SearchStrategy[Tuple[str, str]]:
     return st.text(alphabet=alphabet, min_size=low, max_size=high).map(lambda b: (prefix + b, b))
+
+
+def _random_key(
+    prefix: str, low: int, high: int, alphabet: str = ALNUM
+) -> st.SearchStrategy[Tuple[str, str]]:
+    # Random base62 as real keys are: with a digit and an uppercase letter (hyphenated lowercase
+    # words after sk- are package names, not keys).
+    return st.builds(
+        lambda text, digit, upper: text + digit + upper,
+        st.text(alphabet=alphabet, min_size=low - 2, max_size=high - 2),
+        st.sampled_from("0123456789"),
+        st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    ).map(lambda b: (prefix + b, b))
 
 
 def _pem_strategy() -> st.SearchStrategy[Tuple[str, str]]:
@@ -882,6 +972,9 @@ _LABELS = [
     "X-Api-Key",
 ]
 _FORMS = [
+    "{l}:\u00a0{v}",
+    "{l}\t{v}",
+    "{l}: |\n  {v}",
     "{l}={v}",
     "{l}: {v}",
     "{l} = {v}",
@@ -915,6 +1008,28 @@ def _labelled_strategy() -> st.SearchStrategy[Tuple[str, str]]:
     )
 
 
+def _pair_strategy() -> st.SearchStrategy[Tuple[str, str]]:
+    """A secret name and its value apart: an object's name and value fields, YAML, a header list."""
+    forms = [
+        '{{"name": "{l}", "value": "{v}"}}',
+        '{{"key":"{l}","value":"{v}"}}',
+        "- name: {l}\n  value: {v}",
+        '[["Accept", "json"], ["{l}", "{v}"]]',
+        "[('{l}', '{v}')]",
+    ]
+    return st.builds(
+        lambda form, label, v: (form.format(l=label, v=v[1]), v[1]),
+        st.sampled_from(forms),
+        st.sampled_from(_LABELS),
+        _labelled_strategy(),
+    )
+
+
+def _escaped_prefix(strategy: st.SearchStrategy[Tuple[str, str]]) -> st.SearchStrategy[Tuple[str, str]]:
+    # The format's first character as a \u escape (JSON, JavaScript): the rest must still go.
+    return strategy.map(lambda pair: (f"\\u{ord(pair[0][0]):04x}" + pair[0][1:], pair[1]))
+
+
 def _basic_strategy() -> st.SearchStrategy[Tuple[str, str]]:
     pair = st.tuples(
         st.text(alphabet=ALNUM, min_size=1, max_size=12),
@@ -935,9 +1050,9 @@ def _credential(size: int) -> st.SearchStrategy[str]:
 
 
 SECRETS = st.one_of(
-    _ranged("sk-" + "ant-api03-", 80, 100, ALNUM + "-_"),
-    _fixed("sk-", 48),
-    _ranged("sk-" + "proj-", 40, 120, ALNUM + "-_"),
+    _random_key("sk-" + "ant-api03-", 80, 100, ALNUM + "-_"),
+    _random_key("sk-", 48, 48),
+    _random_key("sk-" + "proj-", 40, 120, ALNUM + "-_"),
     st.sampled_from("pousr").flatmap(lambda c: _fixed("gh" + c + "_", 36)),
     st.tuples(_fixed("", 22), _fixed("", 59)).map(
         lambda t: ("github" + "_pat_" + t[0][0] + "_" + t[1][0], t[0][0] + "_" + t[1][0])
@@ -949,6 +1064,16 @@ SECRETS = st.one_of(
         lambda p: _ranged(p, 16, 99)
     ),
     _fixed("np" + "m_", 36),
+    st.sampled_from(["pat", "dt", "rt", "ptt", "cbt"]).flatmap(lambda k: _ranged("gl" + k + "-", 20, 40)),
+    _ranged("xa" + "pp-1-A", 20, 60, ALNUM + "-"),
+    _escaped_prefix(
+        st.one_of(
+            _fixed("gh" + "p_", 36),
+            _fixed("AK" + "IA", 16, UPPER_DIGITS),
+            _random_key("sk-" + "proj-", 40, 80, ALNUM + "-_"),
+        )
+    ),
+    _pair_strategy(),
     _ranged("py" + "pi-AgEIcHlwaS5vcmc", 50, 150, ALNUM + "-_"),
     st.tuples(
         _ranged("", 10, 40, ALNUM + "-_"),
@@ -1201,6 +1326,24 @@ FRAGMENTS = st.one_of(
             ENV_SECRET,
             "true",
             "0" * 40,
+            "\\u0067",
+            "\\u005c",
+            "\\\\",
+            "\\/",
+            "\\x41",
+            "name: ",
+            "value: ",
+            '{"name":"',
+            '","value":"',
+            '[["',
+            '", "',
+            "\u00a0",
+            "|",
+            ": |\n  ",
+            "gl" + "pat-",
+            "xa" + "pp-1-",
+            "sk-learn-",
+            "docker login -p ",
         ]
     ),
     st.text(alphabet=ALNUM + "-_=+/.", min_size=1, max_size=50),
@@ -1250,6 +1393,12 @@ TRIGGERS = (
     "npm_",
     "pypi-",
     "eyj",
+    "gl",
+    "xapp",
+    "-p",
+    "\\u",
+    "\\x",
+    "\\/",
     "akia",
     "asia",
     "aiza",
