@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 from conftest import ROOT
@@ -18,6 +18,7 @@ import beacon
 from beacon_otlp import Batch, count_records, decode, decode_protobuf, encode_protobuf
 
 FIXTURES = ROOT / "tests" / "fixtures"
+AGENTS = ("claude", "codex", "gemini")
 CONTEXT = beacon.CaptureContext(
     "cap-test", "exec", {"provider": "github_actions", "run_id": "7"}, "host", "linux", "ci"
 )
@@ -53,19 +54,19 @@ def workdir(agent: str, protocol: str) -> str:
     return next(r for r in session(agent)["runs"] if r["protocol"] == protocol)["workdir"]
 
 
-def test_every_event_is_a_valid_beacon_event_stamped_with_the_capture() -> None:
-    for agent, protocol in (("claude", "http/json"), ("claude", "http/protobuf"), ("codex", "binary")):
-        for event in normalized(agent, protocol):
-            assert beacon.schema_problem(event) is None, event
-            assert event["capture"] == {
-                "id": "cap-test",
-                "mode": "exec",
-                "beacon_version": beacon.__version__,
-            }
-            assert event["origin"] == "ci" and event["run"] == {"provider": "github_actions", "run_id": "7"}
-            assert event["event"]["category"] == beacon.category_of(event["event"]["action"])
-            assert len(event["event"]["id"]) == 32
-            assert event["timestamp"].endswith("Z") and len(event["timestamp"]) == 24
+def recorded_runs() -> List[Tuple[str, str]]:
+    return [(agent, run["protocol"]) for agent in AGENTS for run in session(agent)["runs"]]
+
+
+@pytest.mark.parametrize("agent, protocol", recorded_runs())
+def test_every_event_is_a_valid_beacon_event_stamped_with_the_capture(agent: str, protocol: str) -> None:
+    for event in normalized(agent, protocol):
+        assert beacon.schema_problem(event) is None, event
+        assert event["capture"] == {"id": "cap-test", "mode": "exec", "beacon_version": beacon.__version__}
+        assert event["origin"] == "ci" and event["run"] == {"provider": "github_actions", "run_id": "7"}
+        assert event["event"]["category"] == beacon.category_of(event["event"]["action"])
+        assert len(event["event"]["id"]) == 32
+        assert event["timestamp"].endswith("Z") and len(event["timestamp"]) == 24
 
 
 # --- Claude Code ----------------------------------------------------------------------------
