@@ -519,13 +519,23 @@ def outcome(value: Any) -> Optional[str]:
     return None
 
 
+# Decision words, matched on how each word of the decision starts, case-insensitive. What the
+# agents send: Claude `accept`/`reject`; Codex `approved`, `approved_for_session`,
+# `approved_execpolicy_amendment`, `denied`, `timed_out`, `abort`; Gemini `accept`, `reject`,
+# `modify`, `auto_accept` and the outcomes behind them (`proceed_once`, `proceed_always*`,
+# `cancel`). A call whose approval was cancelled, declined or timed out did not run: a denial.
+# Words that grant nothing either way (`modify`, `network_policy_amendment`) stay a request.
+_DENYING = ("reject", "deny", "deni", "disallow", "abort", "cancel", "declin", "block", "timed", "timeout")
+_ALLOWING = ("accept", "approv", "allow", "proceed", "grant")
+
+
 def approval_action(decision: str) -> str:
     """One vocabulary for every harness's decision words."""
-    lowered = decision.strip().lower()
-    if lowered in ("accept", "accepted", "approve", "approved", "allow", "allowed", "auto_approved"):
-        return "approval.allowed"
-    if lowered in ("reject", "rejected", "deny", "denied", "abort", "aborted", "block", "blocked"):
+    words = re.findall(r"[a-z]+", decision.lower())
+    if any(word.startswith(_DENYING) for word in words):
         return "approval.denied"
+    if any(word.startswith(_ALLOWING) for word in words):
+        return "approval.allowed"
     return "approval.requested"
 
 

@@ -58,6 +58,32 @@ def recorded_runs() -> List[Tuple[str, str]]:
     return [(agent, run["protocol"]) for agent in AGENTS for run in session(agent)["runs"]]
 
 
+def log_events(service: str, *records: Dict[str, Any], **resource: Any) -> List[Dict[str, Any]]:
+    """The events of one logs export from `service`, each record given as the agent sends it."""
+    request = {
+        "resource_logs": [
+            {
+                "resource": {"attributes": {"service.name": service, **resource}},
+                "scope_logs": [{"log_records": list(records)}],
+            }
+        ]
+    }
+    request = decode_protobuf("logs", encode_protobuf("logs", request))  # the shape a receiver hands over
+    normalizer = beacon.Normalizer(CONTEXT, clock=lambda: 1_764_000_000.0)
+    return list(normalizer.events(Batch("logs", request, "application/x-protobuf", len(records), 0.0)))
+
+
+def only_event(service: str, name: str, **attributes: Any) -> Dict[str, Any]:
+    """The one event of a single record: Claude's `claude_code.<name>` body with the short
+    event.name, the full name elsewhere."""
+    if service == "claude-code":
+        record = {"body": f"claude_code.{name}", "attributes": {"event.name": name, **attributes}}
+    else:
+        record = {"body": name, "attributes": {"event.name": name, **attributes}}
+    (event,) = log_events(service, record)
+    return event
+
+
 @pytest.mark.parametrize("agent, protocol", recorded_runs())
 def test_every_event_is_a_valid_beacon_event_stamped_with_the_capture(agent: str, protocol: str) -> None:
     for event in normalized(agent, protocol):
@@ -159,6 +185,71 @@ def test_claude_protocols_give_the_same_events() -> None:
         for protocol in ("http/json", "http/protobuf")
     ]
     assert runs[0] == runs[1]
+
+
+# --- approvals: one vocabulary -------------------------------------------------------------------
+
+# Every decision word the agents send (agents/*.md, their telemetry code), and what it means.
+DECISIONS = [
+    ("accept", "approval.allowed"),  # Claude, Gemini
+    ("reject", "approval.denied"),  # Claude, Gemini
+    ("approved", "approval.allowed"),  # Codex ReviewDecision, lowercased
+    ("approved_for_session", "approval.allowed"),
+    ("approved_execpolicy_amendment", "approval.allowed"),
+    ("approved_mcp_policy_amendment", "approval.allowed"),
+    ("denied", "approval.denied"),
+    ("abort", "approval.denied"),
+    ("timed_out", "approval.denied"),
+    ("network_policy_amendment", "approval.requested"),  # allows or denies: it does not say
+    ("auto_accept", "approval.allowed"),  # Gemini
+    ("modify", "approval.requested"),
+    ("proceed_once", "approval.allowed"),  # Gemini outcomes behind its decisions
+    ("proceed_always", "approval.allowed"),
+    ("proceed_always_server", "approval.allowed"),
+    ("proceed_always_tool", "approval.allowed"),
+    ("cancel", "approval.denied"),
+    ("Approved", "approval.allowed"),  # any case
+    ("DENIED", "approval.denied"),
+    ("allow", "approval.allowed"),
+    ("allowed", "approval.allowed"),
+    ("approve", "approval.allowed"),
+    ("rejected", "approval.denied"),
+    ("deny", "approval.denied"),
+    ("ask", "approval.requested"),
+    ("", "approval.requested"),
+]
+
+
+@pytest.mark.parametrize("decision, action", DECISIONS)
+def test_every_decision_word_has_one_meaning(decision: str, action: str) -> None:
+    assert beacon.approval_action(decision) == action
+
+
+@pytest.mark.parametrize("decision, action", DECISIONS)
+def test_each_agent_decision_record_uses_the_vocabulary(decision: str, action: str) -> None:
+    claude_decision = only_event(
+        "claude-code", "tool_decision", decision=decision, source="user_temporary", tool_name="Bash"
+    )
+    codex_decision = only_event(
+        "codex_exec", "codex.tool_decision", decision=decision, source="User", tool_name="exec_command"
+    )
+    assert claude_decision["event"]["action"] == codex_decision["event"]["action"] == action
+    assert claude_decision["approval"] == {"required": True, "decision": decision, "reason": "user_temporary"}
+    assert codex_decision["approval"] == {"required": True, "decision": decision, "reason": "User"}
+    gemini_call = only_event(
+        "gemini-cli", "gemini_cli.tool_call", function_name="list_directory", decision=decision, success=True
+    )
+    assert gemini_call["event"]["action"] == (
+        "approval.denied" if action == "approval.denied" else "tool.invoked"
+    )
+
+
+@pytest.mark.parametrize(
+    "source", ["config", "hook", "user_permanent", "user_temporary", "user_abort", "unknown"]
+)
+def test_a_claude_decision_source_is_its_reason_not_its_meaning(source: str) -> None:
+    event = only_event("claude-code", "tool_decision", decision="accept", source=source, tool_name="Read")
+    assert event["event"]["action"] == "approval.allowed" and event["approval"]["reason"] == source
 
 
 # --- Codex ------------------------------------------------------------------------------------
