@@ -592,7 +592,7 @@ class Normalizer:
     def keeps(self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
         if harness_name(text(res_attrs.get("service.name"))) != "codex_cli":
             return True
-        return codex_keeps(first(record["attributes"], "event.name"), text(record["body"]))
+        return codex_keeps(record["attributes"], text(record["body"]))
 
     # --- building blocks ---------------------------------------------------------------
 
@@ -848,6 +848,23 @@ def set_error(
     event["severity"] = severity
 
 
+# Gemini and Codex log every attempt of a model request, and both retry rate limits and server
+# errors (Gemini also 499). Neither record says whether it was the last attempt (Codex's
+# zero-based `attempt` counts up to a limit kept in the user's config, not in the record), so an
+# error they retry is `medium` (more attempts usually follow) and any other `high`. Claude logs
+# `api_error` once, after its own retries (its `attempt` is how many were made): always `high`.
+def retried_status(status: Optional[int]) -> bool:
+    return status is not None and (status in (429, 499) or 500 <= status < 600)
+
+
+def set_api_error(
+    event: Dict[str, Any], error_type: str, message: str, status: Optional[int], retried: bool = False
+) -> None:
+    """A failed model request: outcome failure, the error's type, message and status."""
+    set_outcome(event, "failure")
+    set_error(event, error_type, message, status, severity="medium" if retried else "high")
+
+
 def set_usage(event: Dict[str, Any], attrs: Mapping[str, Any], slots: Mapping[str, str]) -> None:
     """gen_ai.usage from an event's own counters, e.g. {'input_tokens': 'input_tokens', ...}."""
     usage: Dict[str, Any] = {}
@@ -944,7 +961,7 @@ def map_claude_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -
         if duration is not None:
             event["event"]["duration_ms"] = duration
     elif short in ("api_error", "api_retries_exhausted", "internal_error"):
-        set_error(event, short, first(attrs, "error"), integer(attrs.get("status_code")))
+        set_api_error(event, short, first(attrs, "error"), integer(attrs.get("status_code")))
         set_usage(event, attrs, {})
     elif short == "mcp_server_connection":
         server = first(attrs, "server_name", "mcp_server_name")
@@ -986,8 +1003,15 @@ def classify_claude_tool(
 
 
 # Codex streams one codex.sse_event per server-sent event (dozens a turn); usage arrives as the
-# codex.turn.token_usage metric instead, so these records carry nothing an audit needs.
+# codex.turn.token_usage metric instead, so these records carry nothing an audit needs, except
+# a failed one (error.message): the model's response broke off.
 CODEX_NOISE = ("codex.sse_event",)
+# Records of Codex's model traffic that fail with an HTTP status or an error.message.
+CODEX_ERROR_TYPES = {
+    "codex.sse_event": "stream_error",
+    "codex.websocket_connect": "websocket_error",
+    "codex.websocket_request": "websocket_error",
+}
 CODEX_LIFECYCLE = {"codex.conversation_starts": "session.started", "codex.user_prompt": "prompt.submitted"}
 _EXIT_CODE = re.compile(r"(?:Process exited with code|Exit code:)\s*(-?\d+)")
 _PATCH_FILE = re.compile(r"^\*\*\* (Add|Update|Delete) File: (.+)$", re.MULTILINE)
@@ -1009,8 +1033,11 @@ def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) ->
     if name not in ("codex.tool_decision", "codex.tool_result"):
         set_action(event, "session.activity")
         status = integer(attrs.get("http.response.status_code"))
-        if status is not None and status >= 400:
-            set_error(event, "api_error", first(attrs, "error.message", "error"), status)
+        message = first(attrs, "error.message")
+        if (status is not None and status >= 400) or message:
+            set_action(event, "session.error")
+            error_type = CODEX_ERROR_TYPES.get(name, "api_error")
+            set_api_error(event, error_type, message, status, retried_status(status))
         return
     tool = first(attrs, "tool_name", "tool.name")
     arguments = text(attrs.get("arguments"))
@@ -1077,8 +1104,11 @@ def codex_command(tool: str, arguments: str) -> str:
     return ""
 
 
-def codex_keeps(name: str, body: str) -> bool:
-    return name not in CODEX_NOISE and not (not name and "flushing otel metrics" in body.lower())
+def codex_keeps(attrs: Mapping[str, Any], body: str) -> bool:
+    name = first(attrs, "event.name")
+    if name in CODEX_NOISE:
+        return bool(first(attrs, "error.message"))
+    return not (not name and "flushing otel metrics" in body.lower())
 
 
 # Gemini CLI tools by what they do: (action, operation, argument holding the path)
@@ -1121,11 +1151,13 @@ def map_gemini_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -
             },
         )
     elif name == "gemini_cli.api_error":
-        set_error(
+        status = integer(attrs.get("status_code"))
+        set_api_error(
             event,
             first(attrs, "error_type", "error.type") or "api_error",
             first(attrs, "error", "error.message"),
-            integer(attrs.get("status_code")),
+            status,
+            retried_status(status),
         )
 
 

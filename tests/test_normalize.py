@@ -298,6 +298,69 @@ def test_codex_session() -> None:
     assert usage == Counter({"input_tokens": 840, "output_tokens": 175})
 
 
+@pytest.mark.parametrize(
+    "name, attributes, error, severity",
+    [
+        (
+            "codex.api_request",
+            {
+                "http.response.status_code": "503",
+                "attempt": "0",
+                "error.message": "http 503 Service Unavailable",
+            },
+            {"type": "api_error", "message": "http 503 Service Unavailable", "status_code": 503},
+            "medium",  # Codex retries server errors
+        ),
+        (
+            "codex.api_request",
+            {"http.response.status_code": "429", "attempt": "2"},
+            {"type": "api_error", "status_code": 429},
+            "medium",
+        ),
+        (
+            "codex.api_request",
+            {"http.response.status_code": "401", "attempt": "0", "error.message": "unauthorized"},
+            {"type": "api_error", "message": "unauthorized", "status_code": 401},
+            "high",  # not retried: the key is wrong
+        ),
+        (
+            "codex.api_request",
+            {"attempt": "1", "error.message": "error sending request: connection refused"},
+            {"type": "api_error", "message": "error sending request: connection refused"},
+            "high",
+        ),
+        (
+            "codex.sse_event",
+            {"event.kind": "response.failed", "duration_ms": "3", "error.message": "Rate limit reached"},
+            {"type": "stream_error", "message": "Rate limit reached"},
+            "high",
+        ),
+        (
+            "codex.websocket_connect",
+            {"success": "false", "http.response.status_code": "502", "error.message": "bad gateway"},
+            {"type": "websocket_error", "message": "bad gateway", "status_code": 502},
+            "medium",
+        ),
+    ],
+    ids=["5xx", "429", "401", "transport", "stream", "websocket"],
+)
+def test_codex_api_errors_are_session_errors(
+    name: str, attributes: Dict[str, str], error: Dict[str, Any], severity: str
+) -> None:
+    event = only_event("codex_exec", name, **attributes)
+    assert (event["event"]["action"], event["event"]["category"]) == ("session.error", "session")
+    assert event["event"]["outcome"] == "failure"
+    assert (event["error"], event["severity"]) == (error, severity)
+
+
+def test_a_successful_codex_api_request_is_activity() -> None:
+    event = only_event(
+        "codex_exec", "codex.api_request", **{"http.response.status_code": "200", "attempt": "0"}
+    )
+    assert event["event"]["action"] == "session.activity" and event["severity"] == "info"
+    assert "error" not in event and "outcome" not in event["event"]
+
+
 # --- metrics ------------------------------------------------------------------------------------
 
 
@@ -403,6 +466,47 @@ def test_gemini_session() -> None:
             for key in ("input_tokens", "output_tokens"):
                 usage[key] += e["gen_ai"]["usage"].get(key, 0)
     assert usage == Counter({"input_tokens": 9100, "output_tokens": 91})
+
+
+# --- API errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status, severity",
+    [(503, "medium"), (429, "medium"), (499, "medium"), (400, "high"), (403, "high"), (None, "high")],
+)
+def test_gemini_api_errors_are_failures_retries_medium(status: Any, severity: str) -> None:
+    attributes: Dict[str, Any] = {
+        "error": "got status: UNAVAILABLE",
+        "error.message": "got status: UNAVAILABLE",
+        "error.type": "ApiError",
+        "model": "gemini-2.5-flash",
+        "duration_ms": 12,
+    }
+    if status is not None:
+        attributes.update(status_code=status, **{"http.status_code": status})
+    event = only_event("gemini-cli", "gemini_cli.api_error", **attributes)
+    assert (event["event"]["action"], event["event"]["outcome"]) == ("session.error", "failure")
+    assert event["severity"] == severity
+    expected = {"type": "ApiError", "message": "got status: UNAVAILABLE"}
+    assert event["error"] == ({**expected, "status_code": status} if status else expected)
+
+
+@pytest.mark.parametrize("name", ["api_error", "api_retries_exhausted"])
+def test_claude_api_errors_are_failures_after_its_retries(name: str) -> None:
+    event = only_event(
+        "claude-code",
+        name,
+        model="claude-opus-4-8",
+        error="Overloaded",
+        status_code="529",
+        attempt=11,
+        duration_ms=350,
+    )
+    assert (event["event"]["action"], event["event"]["outcome"]) == ("session.error", "failure")
+    assert event["severity"] == "high"  # logged once, after Claude's own retries
+    assert event["error"] == {"type": name, "message": "Overloaded", "status_code": 529}
+    assert event["model"] == "claude-opus-4-8"
 
 
 def test_a_record_that_cannot_be_mapped_is_still_written(monkeypatch: pytest.MonkeyPatch) -> None:
