@@ -1013,13 +1013,20 @@ CODEX_ERROR_TYPES = {
     "codex.websocket_request": "websocket_error",
 }
 CODEX_LIFECYCLE = {"codex.conversation_starts": "session.started", "codex.user_prompt": "prompt.submitted"}
+CODEX_SHELL_TOOLS = ("exec_command", "shell", "shell_command", "local_shell")
 _EXIT_CODE = re.compile(r"(?:Process exited with code|Exit code:)\s*(-?\d+)")
-_PATCH_FILE = re.compile(r"^\*\*\* (Add|Update|Delete) File: (.+)$", re.MULTILINE)
+# A patch's file headers. `*** Move to:` follows an Update File header: the file is rewritten
+# under that name. There is no file.deleted action in 1.0: a deletion modifies the tree.
+_PATCH_FILE = re.compile(r"^\*\*\* (Add File|Update File|Delete File|Move to): (.+?)\r?$", re.MULTILINE)
 _PATCH_ACTIONS = {
-    "Add": ("file.created", "create"),
-    "Update": ("file.modified", "edit"),
-    "Delete": ("file.modified", "delete"),
+    "Add File": ("file.created", "create"),
+    "Update File": ("file.modified", "edit"),
+    "Move to": ("file.modified", "move"),
+    "Delete File": ("file.modified", "delete"),
 }
+# apply_patch run through a shell tool: `apply_patch <<'EOF'` (optionally after `cd dir &&`).
+_PATCH_COMMAND = re.compile(r"\s*(?:cd\s+\S+\s*&&\s*)?apply_?patch\b")
+_PATCH_PROGRAMS = ("apply_patch", "applypatch")
 
 
 def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
@@ -1065,17 +1072,16 @@ def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) ->
 
 def classify_codex_tool(event: Dict[str, Any], tool: str, arguments: str, attrs: Mapping[str, Any]) -> None:
     duration = integer(attrs.get("duration_ms"))
-    if tool == "apply_patch":
-        files = _PATCH_FILE.findall(arguments)
-        if files:
-            kind, path = files[0]
-            action, operation = _PATCH_ACTIONS[kind]
-            set_action(event, action)
-            set_file(event, path.strip(), operation)
-            if len(files) > 1:
-                event["file"]["count"] = len(files)
-                event["file"]["paths"] = [p.strip() for _, p in files]
-            return
+    files = [(kind, path.strip()) for kind, path in _PATCH_FILE.findall(codex_patch(tool, arguments))]
+    if files:  # the first file's event, with the count and every path when there are more
+        kind, path = files[0]
+        action, operation = _PATCH_ACTIONS[kind]
+        set_action(event, action)
+        set_file(event, path, operation)
+        if len(files) > 1:
+            event["file"]["count"] = len(files)
+            event["file"]["paths"] = [p for _, p in files]
+        return
     command = codex_command(tool, arguments)
     if command:
         set_action(event, "command.executed")
@@ -1099,9 +1105,25 @@ def codex_command(tool: str, arguments: str) -> str:
             if len(words) >= 3 and words[0].endswith(("bash", "sh", "zsh")) and words[1] in ("-c", "-lc"):
                 return words[2]  # ["bash", "-lc", "the command"]
             return " ".join(shlex.quote(word) for word in words)
-    if tool in ("shell", "local_shell", "exec_command") and not decoded and arguments.strip():
+    if tool in CODEX_SHELL_TOOLS and not decoded and arguments.strip():
         return arguments.strip()
     return ""
+
+
+def codex_patch(tool: str, arguments: str) -> str:
+    """The patch of an apply_patch call: the tool's own (freeform text, or `{"input": patch}`), or
+    apply_patch run through a shell tool (`["apply_patch", patch]`, or a heredoc)."""
+    if tool == "apply_patch":
+        value = json_object(arguments).get("input")
+        return value if isinstance(value, str) else arguments
+    if tool not in CODEX_SHELL_TOOLS:
+        return ""
+    for key in ("cmd", "command"):
+        value = json_object(arguments).get(key)
+        if isinstance(value, list) and value and text(value[0]) in _PATCH_PROGRAMS:
+            return "\n".join(text(word) for word in value[1:])
+    command = codex_command(tool, arguments)
+    return command if _PATCH_COMMAND.match(command) else ""
 
 
 def codex_keeps(attrs: Mapping[str, Any], body: str) -> bool:

@@ -298,6 +298,91 @@ def test_codex_session() -> None:
     assert usage == Counter({"input_tokens": 840, "output_tokens": 175})
 
 
+def codex_call(tool: str, arguments: str, **attributes: Any) -> Dict[str, Any]:
+    fields = {"tool_name": tool, "call_id": "call_1", "arguments": arguments, "success": "true"}
+    return only_event("codex_exec", "codex.tool_result", **{**fields, **attributes})
+
+
+@pytest.mark.parametrize(
+    "tool, arguments, command",
+    [
+        ("exec_command", '{"cmd": "echo hi", "workdir": "/w", "yield_time_ms": 10000}', "echo hi"),
+        ("shell", '{"command": ["bash", "-lc", "ls -la | head"], "workdir": "/w"}', "ls -la | head"),
+        ("shell", '{"command": ["git", "commit", "-m", "a message"]}', "git commit -m 'a message'"),
+        ("shell_command", '{"command": "npm test -- --watch=false"}', "npm test -- --watch=false"),
+        ("local_shell", "make -j4 check", "make -j4 check"),
+    ],
+    ids=["cmd-string", "command-array-shell", "command-array-argv", "command-string", "raw-shell"],
+)
+def test_codex_shell_calls_in_every_argument_shape(tool: str, arguments: str, command: str) -> None:
+    event = codex_call(tool, arguments, output="Process exited with code 0\nOutput:\n", duration_ms="31")
+    assert event["event"]["action"] == "command.executed"
+    assert event["command"] == {"command": command, "exit_code": 0, "duration_ms": 31}
+    assert event["tool"] == {"name": tool, "command": command}
+
+
+ADD = "*** Begin Patch\n*** Add File: /w/new.txt\n+hello\n*** End Patch\n"
+UPDATE = "*** Begin Patch\n*** Update File: /w/a.py\n@@\n-old\n+new\n*** End Patch\n"
+DELETE = "*** Begin Patch\n*** Delete File: /w/old.txt\n*** End Patch\n"
+MOVE = "*** Begin Patch\n*** Update File: /w/a.py\n*** Move to: /w/b.py\n@@\n-x\n+y\n*** End Patch\n"
+SEVERAL = (
+    "*** Begin Patch\n*** Update File: /w/a.py\n@@\n-a\n+b\n*** Add File: /w/c.py\n+c\n"
+    "*** Delete File: /w/d.py\n*** End Patch\n"
+)
+
+
+@pytest.mark.parametrize(
+    "patch, action, file",
+    [
+        (ADD, "file.created", {"path": "/w/new.txt", "operation": "create"}),
+        (UPDATE, "file.modified", {"path": "/w/a.py", "operation": "edit"}),
+        (DELETE, "file.modified", {"path": "/w/old.txt", "operation": "delete"}),
+        (
+            MOVE,
+            "file.modified",
+            {"path": "/w/a.py", "operation": "edit", "count": 2, "paths": ["/w/a.py", "/w/b.py"]},
+        ),
+        (
+            SEVERAL,
+            "file.modified",
+            {"path": "/w/a.py", "operation": "edit", "count": 3, "paths": ["/w/a.py", "/w/c.py", "/w/d.py"]},
+        ),
+    ],
+    ids=["add", "update", "delete", "move", "several"],
+)
+@pytest.mark.parametrize(
+    "tool, form",
+    [
+        ("apply_patch", lambda patch: patch),  # the freeform custom tool
+        ("apply_patch", lambda patch: json.dumps({"input": patch})),  # the JSON function tool
+        ("exec_command", lambda patch: json.dumps({"cmd": ["apply_patch", patch]})),
+        ("shell", lambda patch: json.dumps({"command": ["apply_patch", patch]})),
+        ("exec_command", lambda patch: json.dumps({"cmd": f"apply_patch <<'EOF'\n{patch}EOF\n"})),
+        (
+            "shell",
+            lambda patch: json.dumps(
+                {"command": ["bash", "-lc", f"cd /w && apply_patch <<'EOF'\n{patch}EOF"]}
+            ),
+        ),
+    ],
+    ids=["freeform", "json-input", "exec-argv", "shell-argv", "exec-heredoc", "shell-heredoc"],
+)
+def test_codex_patches_are_file_events_in_every_form(
+    patch: str, action: str, file: Dict[str, Any], tool: str, form: Any
+) -> None:
+    event = codex_call(tool, form(patch), output="Exit code: 0\nOutput:\nSuccess.\n")
+    assert event["event"]["action"] == action and event["event"]["outcome"] == "success"
+    assert event["file"] == file
+    assert event["tool"] == {"name": tool, "path": file["path"]}
+    assert "command" not in event or set(event["command"]) == {"exit_code"}
+
+
+def test_a_heredoc_that_is_not_apply_patch_stays_a_command() -> None:
+    command = f"cat > notes.txt <<'EOF'\n{ADD}EOF"
+    event = codex_call("exec_command", json.dumps({"cmd": command}), output="Process exited with code 0\n")
+    assert event["event"]["action"] == "command.executed" and "file" not in event
+
+
 @pytest.mark.parametrize(
     "name, attributes, error, severity",
     [
