@@ -569,6 +569,7 @@ class Normalizer:
         self.dropped = 0  # records that are pure transport noise (Codex's per-SSE-event records)
         self.unmapped = 0  # records written as fallback events because mapping them failed
         self._cumulative: Dict[Tuple[Any, ...], float] = {}
+        self._denied_calls: Dict[Tuple[str, str, str], None] = {}  # insertion-ordered, bounded
 
     def events(self, batch: Batch) -> Iterator[Dict[str, Any]]:
         if batch.signal == "logs":
@@ -666,6 +667,7 @@ class Normalizer:
         mapper(event, name, attrs)
         if not event["event"]["action"]:
             map_generic_log(event, name, attrs)
+        self._one_denial_per_call(event)
         event["event"]["category"] = category_of(event["event"]["action"])
         event["raw"] = {
             "otel_signal": "logs",
@@ -673,6 +675,24 @@ class Normalizer:
             "attributes": {**{k: res_attrs[k] for k in _IDENTIFYING if k in res_attrs}, **attrs},
         }
         return event
+
+    def _one_denial_per_call(self, event: Dict[str, Any]) -> None:
+        """Codex logs a denied call twice: its decision (denied), then its result (Rejected). One
+        denial: the result becomes the failed tool call it caused. A call refused before any
+        decision (an exec-policy rule that forbids it) has only the result, which stays the denial."""
+        if event["event"]["action"] != "approval.denied":
+            return
+        call_id = text(event.get("gen_ai", {}).get("tool", {}).get("call", {}).get("id"))
+        if not call_id:
+            return
+        key = (event["harness"]["name"], text(event.get("session", {}).get("id")), call_id)
+        if key in self._denied_calls:
+            set_action(event, "tool.failed")
+            event.pop("approval", None)
+            return
+        self._denied_calls[key] = None
+        if len(self._denied_calls) > DENIED_CALLS_KEPT:
+            del self._denied_calls[next(iter(self._denied_calls))]
 
     def metric_events(
         self, res_attrs: Mapping[str, Any], metric: Mapping[str, Any]
@@ -734,6 +754,7 @@ class Normalizer:
 
 
 SEVERITY_NAMES = {1: "trace", 5: "debug", 9: "info", 13: "warn", 17: "error", 21: "fatal"}
+DENIED_CALLS_KEPT = 4096  # a decision and its result arrive within one turn
 
 
 def event_name(body: str, attrs: Mapping[str, Any], record_event_name: str) -> str:
@@ -1027,6 +1048,9 @@ _PATCH_ACTIONS = {
 # apply_patch run through a shell tool: `apply_patch <<'EOF'` (optionally after `cd dir &&`).
 _PATCH_COMMAND = re.compile(r"\s*(?:cd\s+\S+\s*&&\s*)?apply_?patch\b")
 _PATCH_PROGRAMS = ("apply_patch", "applypatch")
+# Codex refusing a call: `exec_command failed: CreateProcess { message: "Rejected(\"<why>\")" }`
+# (a PermissionRequest hook's denial, or an exec-policy rule that forbids the command).
+_REJECTED = re.compile(r'Rejected\(\\*"(.*?)\\*"\)', re.DOTALL)
 
 
 def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
@@ -1056,8 +1080,12 @@ def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) ->
         event["approval"] = {"required": True, "decision": decision, "reason": first(attrs, "source")}
         return
     output = text(attrs.get("output"))
-    exit_code = _EXIT_CODE.search(output)
     result = outcome(attrs.get("success"))
+    reason = codex_rejection(output) if result == "failure" else None
+    if reason is not None:
+        set_refused(event, "rejected", reason)
+        return
+    exit_code = _EXIT_CODE.search(output)
     if exit_code:
         code = int(exit_code.group(1))
         event.setdefault("command", {})["exit_code"] = code
@@ -1124,6 +1152,25 @@ def codex_patch(tool: str, arguments: str) -> str:
             return "\n".join(text(word) for word in value[1:])
     command = codex_command(tool, arguments)
     return command if _PATCH_COMMAND.match(command) else ""
+
+
+def codex_rejection(output: str) -> Optional[str]:
+    """Why Codex refused to run a call, from the call's output; None when it did not refuse."""
+    match = _REJECTED.search(output)
+    if match:
+        return match.group(1)
+    return output.strip() if "rejected by user" in output else None
+
+
+def set_refused(event: Dict[str, Any], decision: str, reason: str) -> None:
+    """A call the agent refused to run is a denial, not a command or file change that failed:
+    it keeps what was asked (tool.command, tool.path) but no command or file it never touched."""
+    set_action(event, "approval.denied")
+    set_outcome(event, "failure")
+    event.pop("command", None)
+    event.pop("file", None)
+    event["approval"] = {"required": True, "decision": decision, "reason": reason}
+    set_error(event, decision, reason, severity="medium")
 
 
 def codex_keeps(attrs: Mapping[str, Any], body: str) -> bool:

@@ -280,10 +280,12 @@ def test_codex_session() -> None:
         "file.created",
         {"path": f"{work}/beacon_e2e.txt", "operation": "create"},
     )
-    decision, denied = by_call(events, calls["denied"])
+    decision, denied = by_call(events, calls["denied"])  # the hook's denial, then the refused call
     assert decision["event"]["action"] == "approval.denied" and decision["approval"]["decision"] == "denied"
-    assert denied["event"]["outcome"] == "failure"
-    assert denied["command"]["command"] == "git push --force origin main"
+    assert (denied["event"]["action"], denied["event"]["outcome"]) == ("tool.failed", "failure")
+    assert denied["error"] == {"type": "rejected", "message": "beacon e2e: git push is not allowed in CI"}
+    assert "command" not in denied and denied["tool"]["command"] == "git push --force origin main"
+    assert actions["approval.denied"] == 1
 
     _, failing = by_call(events, calls["failing"])
     assert failing["event"]["action"] == "command.executed"
@@ -381,6 +383,60 @@ def test_a_heredoc_that_is_not_apply_patch_stays_a_command() -> None:
     command = f"cat > notes.txt <<'EOF'\n{ADD}EOF"
     event = codex_call("exec_command", json.dumps({"cmd": command}), output="Process exited with code 0\n")
     assert event["event"]["action"] == "command.executed" and "file" not in event
+
+
+REFUSED = 'exec_command failed: CreateProcess { message: "Rejected(\\"{}\\")" }'
+
+
+def test_a_codex_call_refused_by_a_rule_is_a_denial_not_an_executed_command() -> None:
+    """An exec-policy rule that forbids the command: no decision record, only the result."""
+    reason = "`/bin/bash -lc 'git push --force origin main'` rejected: CI agents must not push"
+    event = codex_call(
+        "exec_command",
+        '{"cmd": "git push --force origin main"}',
+        success="false",
+        output=REFUSED.replace("{}", reason),
+    )
+    assert (event["event"]["action"], event["event"]["outcome"]) == ("approval.denied", "failure")
+    assert event["approval"] == {"required": True, "decision": "rejected", "reason": reason}
+    assert event["error"] == {"type": "rejected", "message": reason}
+    assert "command" not in event and event["tool"]["command"] == "git push --force origin main"
+
+
+def test_a_codex_call_denied_by_its_decision_is_one_denial_then_a_failed_call() -> None:
+    reason = "beacon e2e: git push is not allowed in CI"
+    fields = {"tool_name": "exec_command", "call_id": "call_9", "conversation.id": "c1"}
+    decision, result = log_events(
+        "codex_exec",
+        {
+            "attributes": {
+                "event.name": "codex.tool_decision",
+                "decision": "denied",
+                "source": "Config",
+                **fields,
+            }
+        },
+        {
+            "attributes": {
+                "event.name": "codex.tool_result",
+                "arguments": '{"cmd": "git push --force origin main"}',
+                "success": "false",
+                "output": REFUSED.replace("{}", reason),
+                **fields,
+            }
+        },
+    )
+    assert decision["event"]["action"] == "approval.denied"
+    assert (result["event"]["action"], result["event"]["category"]) == ("tool.failed", "tool")
+    assert result["event"]["outcome"] == "failure" and "approval" not in result
+    assert result["error"] == {"type": "rejected", "message": reason}
+    assert "command" not in result
+
+
+def test_a_codex_patch_rejected_by_the_user_changes_no_file() -> None:
+    event = codex_call("apply_patch", ADD, success="false", output="patch rejected by user")
+    assert event["event"]["action"] == "approval.denied" and "file" not in event
+    assert event["tool"]["path"] == "/w/new.txt"
 
 
 @pytest.mark.parametrize(
