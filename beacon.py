@@ -1194,6 +1194,16 @@ GEMINI_LOOKUP_TOOLS = {
     "web_fetch": "prompt",
     "google_web_search": "query",
 }
+# Gemini logs a file_operation record (tool_name, operation, line count; no path) while a file
+# tool runs, then the tool_call record of that call. The tool_call carries the file event: it
+# has the path, the outcome and the call id, and it comes once per call (read_many_files logs a
+# file_operation per file). So a file_operation of a tool mapped above is session.activity;
+# one of any other tool is the file event itself, with its path when the record has one.
+GEMINI_FILE_OPERATIONS = {
+    "create": ("file.created", "create"),
+    "update": ("file.modified", "update"),
+    "read": ("file.read", "read"),
+}
 GEMINI_LIFECYCLE = {
     "gemini_cli.user_prompt": "prompt.submitted",
     "gemini_cli.config": "session.started",
@@ -1204,6 +1214,9 @@ GEMINI_LIFECYCLE = {
 def map_gemini_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
     if name == "gemini_cli.tool_call":
         map_gemini_tool_call(event, attrs)
+        return
+    if name == "gemini_cli.file_operation":
+        map_gemini_file_operation(event, attrs)
         return
     set_action(event, GEMINI_LIFECYCLE.get(name, "session.activity"))
     if name == "gemini_cli.user_prompt" and first(attrs, "prompt"):
@@ -1228,6 +1241,22 @@ def map_gemini_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -
             status,
             retried_status(status),
         )
+
+
+def map_gemini_file_operation(event: Dict[str, Any], attrs: Mapping[str, Any]) -> None:
+    tool = first(attrs, "tool_name")
+    operation = GEMINI_FILE_OPERATIONS.get(first(attrs, "operation").lower())
+    if operation is None or tool in GEMINI_FILE_TOOLS:
+        set_action(event, "session.activity")
+        return
+    action, name = operation
+    set_action(event, action)
+    set_tool_call(event, tool, "")
+    path = first(attrs, "file_path", "path")
+    if path:
+        set_file(event, path, name)
+    else:
+        event["file"] = {"operation": name}
 
 
 def map_gemini_tool_call(event: Dict[str, Any], attrs: Mapping[str, Any]) -> None:

@@ -609,6 +609,62 @@ def test_gemini_session() -> None:
     assert usage == Counter({"input_tokens": 9100, "output_tokens": 91})
 
 
+def test_gemini_writes_one_file_event_per_operation() -> None:
+    """file_operation (no path) and tool_call of the same call: the tool_call is the file event."""
+    events = normalized("gemini", "http/json")
+    work = workdir("gemini", "http/json")
+    files = [
+        (e["event"]["action"], e["file"].get("path")) for e in events if e["event"]["category"] == "file"
+    ]
+    assert files == [("file.modified", f"{work}/beacon_e2e.txt"), ("file.read", f"{work}/beacon_e2e.txt")]
+    operations = [e for e in events if e["raw"].get("event_name") == "gemini_cli.file_operation"]
+    assert [e["raw"]["attributes"]["operation"] for e in operations] == ["create", "read"]
+    assert {e["event"]["action"] for e in operations} == {"session.activity"}
+
+
+@pytest.mark.parametrize(
+    "operation, action",
+    [("create", "file.created"), ("update", "file.modified"), ("read", "file.read")],
+)
+def test_a_gemini_file_operation_of_another_tool_is_the_file_event(operation: str, action: str) -> None:
+    event = only_event(
+        "gemini-cli", "gemini_cli.file_operation", tool_name="edit_notebook", operation=operation, lines=3
+    )
+    assert event["event"]["action"] == action and event["file"] == {"operation": operation}
+    assert event["tool"] == {"name": "edit_notebook"}
+    with_path = only_event(
+        "gemini-cli", "gemini_cli.file_operation", tool_name="x", operation=operation, file_path="/w/a"
+    )
+    assert with_path["file"] == {"path": "/w/a", "operation": operation}
+
+
+def test_gemini_replace_and_read_many_files() -> None:
+    replace = only_event(
+        "gemini-cli",
+        "gemini_cli.tool_call",
+        function_name="replace",
+        function_args=json.dumps({"file_path": "/w/a.py", "old_string": "a", "new_string": "b"}, indent=2),
+        success=True,
+        decision="accept",
+    )
+    assert replace["event"]["action"] == "file.modified" and replace["event"]["outcome"] == "success"
+    assert replace["file"] == {"path": "/w/a.py", "operation": "edit"}
+    many = only_event(
+        "gemini-cli",
+        "gemini_cli.tool_call",
+        function_name="read_many_files",
+        function_args=json.dumps({"paths": ["/w/a.py", "/w/b.py"]}),
+        success=True,
+    )
+    assert many["event"]["action"] == "file.read"
+    assert many["file"] == {
+        "path": "/w/a.py",
+        "operation": "read",
+        "count": 2,
+        "paths": ["/w/a.py", "/w/b.py"],
+    }
+
+
 # --- API errors ---------------------------------------------------------------------------------
 
 
