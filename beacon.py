@@ -921,6 +921,8 @@ CLAUDE_LOOKUP_TOOLS = {
     "ls": ("", "path"),
     "webfetch": ("url", ""),
     "websearch": ("query", ""),
+    "task": ("subagent_type", "description"),
+    "agent": ("subagent_type", "description"),  # Task's name since Claude Code 2.1
 }
 CLAUDE_LIFECYCLE = {
     "user_prompt": "prompt.submitted",
@@ -1017,10 +1019,10 @@ def classify_claude_tool(
         event["mcp"] = {"server": parts[1] if len(parts) > 1 else "", "tool": "__".join(parts[2:])}
     else:
         set_action(event, "tool.invoked")
-        first_key, second_key = CLAUDE_LOOKUP_TOOLS.get(lowered, ("", ""))
-        for key in (first_key, second_key):
-            if key and tool_input.get(key):
-                event.setdefault("tool", {})["path" if key == "path" else key] = text(tool_input[key])
+        for key in CLAUDE_LOOKUP_TOOLS.get(lowered, ()):
+            value = text(tool_input.get(key)) or text(parameters.get(key))  # decisions: parameters only
+            if key and value:
+                event.setdefault("tool", {})[key] = value
 
 
 # Codex streams one codex.sse_event per server-sent event (dozens a turn); usage arrives as the

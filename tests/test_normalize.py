@@ -187,6 +187,83 @@ def test_claude_protocols_give_the_same_events() -> None:
     assert runs[0] == runs[1]
 
 
+def claude_tool(tool: str, tool_input: Dict[str, Any]) -> Dict[str, Any]:
+    return only_event(
+        "claude-code",
+        "tool_result",
+        tool_name=tool,
+        tool_use_id="toolu_1",
+        success="true",
+        tool_input=json.dumps(tool_input),
+    )
+
+
+@pytest.mark.parametrize(
+    "tool, tool_input, action, file, tool_fields",
+    [
+        (
+            "TodoWrite",
+            {"todos": [{"content": "write the file", "status": "pending"}]},
+            "tool.invoked",
+            None,
+            {},
+        ),
+        (
+            "MultiEdit",
+            {"file_path": "/w/a.py", "edits": [{"old_string": "a", "new_string": "b"}]},
+            "file.modified",
+            {"path": "/w/a.py", "operation": "edit"},
+            {"path": "/w/a.py"},
+        ),
+        (
+            "NotebookEdit",
+            {"notebook_path": "/w/n.ipynb", "new_source": "x = 1", "cell_id": "c1"},
+            "file.modified",
+            {"path": "/w/n.ipynb", "operation": "edit"},
+            {"path": "/w/n.ipynb"},
+        ),
+        (
+            "Grep",
+            {"pattern": "TODO", "path": "/w/src"},
+            "tool.invoked",
+            None,
+            {"pattern": "TODO", "path": "/w/src"},
+        ),
+        (
+            "Glob",
+            {"pattern": "**/*.py", "path": "/w"},
+            "tool.invoked",
+            None,
+            {"pattern": "**/*.py", "path": "/w"},
+        ),
+        ("LS", {"path": "/w"}, "tool.invoked", None, {"path": "/w"}),
+        (
+            "WebFetch",
+            {"url": "https://example.com/doc", "prompt": "summarize"},
+            "tool.invoked",
+            None,
+            {"url": "https://example.com/doc"},
+        ),
+        ("WebSearch", {"query": "otlp json"}, "tool.invoked", None, {"query": "otlp json"}),
+        (
+            "Task",
+            {"description": "Find tests", "prompt": "look", "subagent_type": "Explore"},
+            "tool.invoked",
+            None,
+            {"subagent_type": "Explore", "description": "Find tests"},
+        ),
+    ],
+)
+def test_claude_tools_are_classified_by_what_they_do(
+    tool: str, tool_input: Dict[str, Any], action: str, file: Any, tool_fields: Dict[str, str]
+) -> None:
+    event = claude_tool(tool, tool_input)
+    assert event["event"]["action"] == action
+    assert event.get("file") == file
+    assert event["tool"] == {"name": tool, **tool_fields}
+    assert "command" not in event
+
+
 # --- approvals: one vocabulary -------------------------------------------------------------------
 
 # Every decision word the agents send (agents/*.md, their telemetry code), and what it means.
