@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any, Dict, List, Tuple
 
 import pytest
+from agents import claude, codex, gemini
 from conftest import ROOT
 
 import beacon
@@ -781,6 +782,94 @@ def test_claude_api_errors_are_failures_after_its_retries(name: str) -> None:
     assert event["severity"] == "high"  # logged once, after Claude's own retries
     assert event["error"] == {"type": name, "message": "Overloaded", "status_code": 529}
     assert event["model"] == "claude-opus-4-8"
+
+
+# --- every agent: time, order, ids, raw -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "time_ns, observed_ns, expected",
+    [
+        (1_764_064_245_123_456_789, 1_764_064_299_000_000_000, "2025-11-25T09:50:45.123Z"),
+        (0, 1_764_064_245_987_000_000, "2025-11-25T09:50:45.987Z"),
+        (0, 0, "2025-11-24T16:00:00.000Z"),  # received at the normalizer's clock
+    ],
+    ids=["record-time", "observed-time", "receive-time"],
+)
+def test_timestamp_is_the_record_time_then_observed_then_received(
+    time_ns: int, observed_ns: int, expected: str
+) -> None:
+    record = {
+        "time_unix_nano": time_ns,
+        "observed_time_unix_nano": observed_ns,
+        "attributes": {"event.name": "x"},
+    }
+    (event,) = log_events("claude-code", record)
+    assert event["timestamp"] == expected
+
+
+def test_event_sequence_is_the_agents_own() -> None:
+    events = normalized("claude", "http/json")
+    logs = [e for e in events if e["raw"]["otel_signal"] == "logs"]
+    assert [e["event"]["sequence"] for e in logs] == list(range(len(logs)))
+    assert not [e for e in events if e["raw"]["otel_signal"] == "metrics" and "sequence" in e["event"]]
+
+
+def test_event_ids_are_unique_128_bit_hex() -> None:
+    records = [{"body": "claude_code.api_request", "attributes": {"event.name": "api_request"}}] * 1000
+    ids = [e["event"]["id"] for e in log_events("claude-code", *records)]
+    assert len(set(ids)) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 and i == i.lower() for i in ids)
+
+
+def test_raw_keeps_only_the_resource_attributes_that_identify_the_source() -> None:
+    (event,) = log_events(
+        "gemini-cli",
+        {"body": "User prompt.", "attributes": {"event.name": "gemini_cli.user_prompt", "prompt": "hi"}},
+        **{
+            "service.version": "v20.20.2",
+            "service.instance.id": "i-1",
+            "process.command_args": ["node", "gemini", "-p", "the prompt"],
+            "user.email": "dev@example.com",
+            "host.name": "runner-7",
+        },
+    )
+    assert event["raw"]["attributes"] == {
+        "service.name": "gemini-cli",
+        "service.version": "v20.20.2",
+        "service.instance.id": "i-1",
+        "event.name": "gemini_cli.user_prompt",
+        "prompt": "hi",
+    }
+    for event in normalized("gemini", "http/json"):  # the real resource carries process.command_args
+        assert "process.command_args" not in event["raw"]["attributes"]
+
+
+# --- the recorded sessions through protection ----------------------------------------------------
+
+# What the scripted sessions put into tool arguments (tests/agents/*.py).
+SESSION_SECRETS = {
+    "claude": (claude.SECRET_TOKEN, claude.SECRET_BEARER),
+    "codex": (codex.SECRET_TOKEN, codex.SECRET_BEARER),
+    "gemini": (gemini.GITHUB_TOKEN, gemini.BEARER.rsplit(" ", 1)[1]),
+}
+
+
+@pytest.mark.parametrize("agent, protocol", recorded_runs())
+def test_no_session_secret_survives_protection(agent: str, protocol: str) -> None:
+    """The pipeline's order, normalize then protect, with no secret known beforehand."""
+    protector = beacon.Protector()
+    secrets = SESSION_SECRETS[agent]
+    carried = 0
+    for event in normalized(agent, protocol):
+        had_secret = any(secret in json.dumps(event) for secret in secrets)
+        protected = protector.protect_event(event)
+        line = beacon.event_line(protected).decode()
+        assert not [secret for secret in secrets if secret in line or secret[6:24] in line], line
+        if had_secret:
+            carried += 1
+            assert protected["content"]["redacted"] is True
+    assert carried >= 1  # the secret command's events (arguments, output, the model's request)
 
 
 def test_a_record_that_cannot_be_mapped_is_still_written(monkeypatch: pytest.MonkeyPatch) -> None:
