@@ -585,13 +585,23 @@ def outcome(value: Any) -> Optional[str]:
     return None
 
 
+# Decision words, matched on how each word of the decision starts, case-insensitive. What the
+# agents send: Claude `accept`/`reject`; Codex `approved`, `approved_for_session`,
+# `approved_execpolicy_amendment`, `denied`, `timed_out`, `abort`; Gemini `accept`, `reject`,
+# `modify`, `auto_accept` and the outcomes behind them (`proceed_once`, `proceed_always*`,
+# `cancel`). A call whose approval was cancelled, declined or timed out did not run: a denial.
+# Words that grant nothing either way (`modify`, `network_policy_amendment`) stay a request.
+_DENYING = ("reject", "deny", "deni", "disallow", "abort", "cancel", "declin", "block", "timed", "timeout")
+_ALLOWING = ("accept", "approv", "allow", "proceed", "grant")
+
+
 def approval_action(decision: str) -> str:
     """One vocabulary for every harness's decision words."""
-    lowered = decision.strip().lower()
-    if lowered in ("accept", "accepted", "approve", "approved", "allow", "allowed", "auto_approved"):
-        return "approval.allowed"
-    if lowered in ("reject", "rejected", "deny", "denied", "abort", "aborted", "block", "blocked"):
+    words = re.findall(r"[a-z]+", decision.lower())
+    if any(word.startswith(_DENYING) for word in words):
         return "approval.denied"
+    if any(word.startswith(_ALLOWING) for word in words):
+        return "approval.allowed"
     return "approval.requested"
 
 
@@ -625,6 +635,7 @@ class Normalizer:
         self.dropped = 0  # records that are pure transport noise (Codex's per-SSE-event records)
         self.unmapped = 0  # records written as fallback events because mapping them failed
         self._cumulative: Dict[Tuple[Any, ...], float] = {}
+        self._denied_calls: Dict[Tuple[str, str, str], None] = {}  # insertion-ordered, bounded
 
     def events(self, batch: Batch) -> Iterator[Dict[str, Any]]:
         if batch.signal == "logs":
@@ -648,7 +659,7 @@ class Normalizer:
     def keeps(self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
         if harness_name(text(res_attrs.get("service.name"))) != "codex_cli":
             return True
-        return codex_keeps(first(record["attributes"], "event.name"), text(record["body"]))
+        return codex_keeps(record["attributes"], text(record["body"]))
 
     # --- building blocks ---------------------------------------------------------------
 
@@ -722,6 +733,7 @@ class Normalizer:
         mapper(event, name, attrs)
         if not event["event"]["action"]:
             map_generic_log(event, name, attrs)
+        self._one_denial_per_call(event)
         event["event"]["category"] = category_of(event["event"]["action"])
         event["raw"] = {
             "otel_signal": "logs",
@@ -729,6 +741,24 @@ class Normalizer:
             "attributes": {**{k: res_attrs[k] for k in _IDENTIFYING if k in res_attrs}, **attrs},
         }
         return event
+
+    def _one_denial_per_call(self, event: Dict[str, Any]) -> None:
+        """Codex logs a denied call twice: its decision (denied), then its result (Rejected). One
+        denial: the result becomes the failed tool call it caused. A call refused before any
+        decision (an exec-policy rule that forbids it) has only the result, which stays the denial."""
+        if event["event"]["action"] != "approval.denied":
+            return
+        call_id = text(event.get("gen_ai", {}).get("tool", {}).get("call", {}).get("id"))
+        if not call_id:
+            return
+        key = (event["harness"]["name"], text(event.get("session", {}).get("id")), call_id)
+        if key in self._denied_calls:
+            set_action(event, "tool.failed")
+            event.pop("approval", None)
+            return
+        self._denied_calls[key] = None
+        if len(self._denied_calls) > DENIED_CALLS_KEPT:
+            del self._denied_calls[next(iter(self._denied_calls))]
 
     def metric_events(
         self, res_attrs: Mapping[str, Any], metric: Mapping[str, Any]
@@ -790,6 +820,7 @@ class Normalizer:
 
 
 SEVERITY_NAMES = {1: "trace", 5: "debug", 9: "info", 13: "warn", 17: "error", 21: "fatal"}
+DENIED_CALLS_KEPT = 4096  # a decision and its result arrive within one turn
 
 
 def event_name(body: str, attrs: Mapping[str, Any], record_event_name: str) -> str:
@@ -904,6 +935,23 @@ def set_error(
     event["severity"] = severity
 
 
+# Gemini and Codex log every attempt of a model request, and both retry rate limits and server
+# errors (Gemini also 499). Neither record says whether it was the last attempt (Codex's
+# zero-based `attempt` counts up to a limit kept in the user's config, not in the record), so an
+# error they retry is `medium` (more attempts usually follow) and any other `high`. Claude logs
+# `api_error` once, after its own retries (its `attempt` is how many were made): always `high`.
+def retried_status(status: Optional[int]) -> bool:
+    return status is not None and (status in (429, 499) or 500 <= status < 600)
+
+
+def set_api_error(
+    event: Dict[str, Any], error_type: str, message: str, status: Optional[int], retried: bool = False
+) -> None:
+    """A failed model request: outcome failure, the error's type, message and status."""
+    set_outcome(event, "failure")
+    set_error(event, error_type, message, status, severity="medium" if retried else "high")
+
+
 def set_usage(event: Dict[str, Any], attrs: Mapping[str, Any], slots: Mapping[str, str]) -> None:
     """gen_ai.usage from an event's own counters, e.g. {'input_tokens': 'input_tokens', ...}."""
     usage: Dict[str, Any] = {}
@@ -939,6 +987,8 @@ CLAUDE_LOOKUP_TOOLS = {
     "ls": ("", "path"),
     "webfetch": ("url", ""),
     "websearch": ("query", ""),
+    "task": ("subagent_type", "description"),
+    "agent": ("subagent_type", "description"),  # Task's name since Claude Code 2.1
 }
 CLAUDE_LIFECYCLE = {
     "user_prompt": "prompt.submitted",
@@ -1000,7 +1050,7 @@ def map_claude_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -
         if duration is not None:
             event["event"]["duration_ms"] = duration
     elif short in ("api_error", "api_retries_exhausted", "internal_error"):
-        set_error(event, short, first(attrs, "error"), integer(attrs.get("status_code")))
+        set_api_error(event, short, first(attrs, "error"), integer(attrs.get("status_code")))
         set_usage(event, attrs, {})
     elif short == "mcp_server_connection":
         server = first(attrs, "server_name", "mcp_server_name")
@@ -1035,23 +1085,40 @@ def classify_claude_tool(
         event["mcp"] = {"server": parts[1] if len(parts) > 1 else "", "tool": "__".join(parts[2:])}
     else:
         set_action(event, "tool.invoked")
-        first_key, second_key = CLAUDE_LOOKUP_TOOLS.get(lowered, ("", ""))
-        for key in (first_key, second_key):
-            if key and tool_input.get(key):
-                event.setdefault("tool", {})["path" if key == "path" else key] = text(tool_input[key])
+        for key in CLAUDE_LOOKUP_TOOLS.get(lowered, ()):
+            value = text(tool_input.get(key)) or text(parameters.get(key))  # decisions: parameters only
+            if key and value:
+                event.setdefault("tool", {})[key] = value
 
 
 # Codex streams one codex.sse_event per server-sent event (dozens a turn); usage arrives as the
-# codex.turn.token_usage metric instead, so these records carry nothing an audit needs.
+# codex.turn.token_usage metric instead, so these records carry nothing an audit needs, except
+# a failed one (error.message): the model's response broke off.
 CODEX_NOISE = ("codex.sse_event",)
-CODEX_LIFECYCLE = {"codex.conversation_starts": "session.started", "codex.user_prompt": "prompt.submitted"}
-_EXIT_CODE = re.compile(r"(?:Process exited with code|Exit code:)\s*(-?\d+)")
-_PATCH_FILE = re.compile(r"^\*\*\* (Add|Update|Delete) File: (.+)$", re.MULTILINE)
-_PATCH_ACTIONS = {
-    "Add": ("file.created", "create"),
-    "Update": ("file.modified", "edit"),
-    "Delete": ("file.modified", "delete"),
+# Records of Codex's model traffic that fail with an HTTP status or an error.message.
+CODEX_ERROR_TYPES = {
+    "codex.sse_event": "stream_error",
+    "codex.websocket_connect": "websocket_error",
+    "codex.websocket_request": "websocket_error",
 }
+CODEX_LIFECYCLE = {"codex.conversation_starts": "session.started", "codex.user_prompt": "prompt.submitted"}
+CODEX_SHELL_TOOLS = ("exec_command", "shell", "shell_command", "local_shell")
+_EXIT_CODE = re.compile(r"(?:Process exited with code|Exit code:)\s*(-?\d+)")
+# A patch's file headers. `*** Move to:` follows an Update File header: the file is rewritten
+# under that name. There is no file.deleted action in 1.0: a deletion modifies the tree.
+_PATCH_FILE = re.compile(r"^\*\*\* (Add File|Update File|Delete File|Move to): (.+?)\r?$", re.MULTILINE)
+_PATCH_ACTIONS = {
+    "Add File": ("file.created", "create"),
+    "Update File": ("file.modified", "edit"),
+    "Move to": ("file.modified", "move"),
+    "Delete File": ("file.modified", "delete"),
+}
+# apply_patch run through a shell tool: `apply_patch <<'EOF'` (optionally after `cd dir &&`).
+_PATCH_COMMAND = re.compile(r"\s*(?:cd\s+\S+\s*&&\s*)?apply_?patch\b")
+_PATCH_PROGRAMS = ("apply_patch", "applypatch")
+# Codex refusing a call: `exec_command failed: CreateProcess { message: "Rejected(\"<why>\")" }`
+# (a PermissionRequest hook's denial, or an exec-policy rule that forbids the command).
+_REJECTED = re.compile(r'Rejected\(\\*"(.*?)\\*"\)', re.DOTALL)
 
 
 def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
@@ -1065,8 +1132,11 @@ def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) ->
     if name not in ("codex.tool_decision", "codex.tool_result"):
         set_action(event, "session.activity")
         status = integer(attrs.get("http.response.status_code"))
-        if status is not None and status >= 400:
-            set_error(event, "api_error", first(attrs, "error.message", "error"), status)
+        message = first(attrs, "error.message")
+        if (status is not None and status >= 400) or message:
+            set_action(event, "session.error")
+            error_type = CODEX_ERROR_TYPES.get(name, "api_error")
+            set_api_error(event, error_type, message, status, retried_status(status))
         return
     tool = first(attrs, "tool_name", "tool.name")
     arguments = text(attrs.get("arguments"))
@@ -1078,8 +1148,12 @@ def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) ->
         event["approval"] = {"required": True, "decision": decision, "reason": first(attrs, "source")}
         return
     output = text(attrs.get("output"))
-    exit_code = _EXIT_CODE.search(output)
     result = outcome(attrs.get("success"))
+    reason = codex_rejection(output) if result == "failure" else None
+    if reason is not None:
+        set_refused(event, "rejected", reason)
+        return
+    exit_code = _EXIT_CODE.search(output)
     if exit_code:
         code = int(exit_code.group(1))
         event.setdefault("command", {})["exit_code"] = code
@@ -1094,17 +1168,16 @@ def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) ->
 
 def classify_codex_tool(event: Dict[str, Any], tool: str, arguments: str, attrs: Mapping[str, Any]) -> None:
     duration = integer(attrs.get("duration_ms"))
-    if tool == "apply_patch":
-        files = _PATCH_FILE.findall(arguments)
-        if files:
-            kind, path = files[0]
-            action, operation = _PATCH_ACTIONS[kind]
-            set_action(event, action)
-            set_file(event, path.strip(), operation)
-            if len(files) > 1:
-                event["file"]["count"] = len(files)
-                event["file"]["paths"] = [p.strip() for _, p in files]
-            return
+    files = [(kind, path.strip()) for kind, path in _PATCH_FILE.findall(codex_patch(tool, arguments))]
+    if files:  # the first file's event, with the count and every path when there are more
+        kind, path = files[0]
+        action, operation = _PATCH_ACTIONS[kind]
+        set_action(event, action)
+        set_file(event, path, operation)
+        if len(files) > 1:
+            event["file"]["count"] = len(files)
+            event["file"]["paths"] = [p for _, p in files]
+        return
     command = codex_command(tool, arguments)
     if command:
         set_action(event, "command.executed")
@@ -1128,13 +1201,51 @@ def codex_command(tool: str, arguments: str) -> str:
             if len(words) >= 3 and words[0].endswith(("bash", "sh", "zsh")) and words[1] in ("-c", "-lc"):
                 return words[2]  # ["bash", "-lc", "the command"]
             return " ".join(shlex.quote(word) for word in words)
-    if tool in ("shell", "local_shell", "exec_command") and not decoded and arguments.strip():
+    if tool in CODEX_SHELL_TOOLS and not decoded and arguments.strip():
         return arguments.strip()
     return ""
 
 
-def codex_keeps(name: str, body: str) -> bool:
-    return name not in CODEX_NOISE and not (not name and "flushing otel metrics" in body.lower())
+def codex_patch(tool: str, arguments: str) -> str:
+    """The patch of an apply_patch call: the tool's own (freeform text, or `{"input": patch}`), or
+    apply_patch run through a shell tool (`["apply_patch", patch]`, or a heredoc)."""
+    if tool == "apply_patch":
+        value = json_object(arguments).get("input")
+        return value if isinstance(value, str) else arguments
+    if tool not in CODEX_SHELL_TOOLS:
+        return ""
+    for key in ("cmd", "command"):
+        value = json_object(arguments).get(key)
+        if isinstance(value, list) and value and text(value[0]) in _PATCH_PROGRAMS:
+            return "\n".join(text(word) for word in value[1:])
+    command = codex_command(tool, arguments)
+    return command if _PATCH_COMMAND.match(command) else ""
+
+
+def codex_rejection(output: str) -> Optional[str]:
+    """Why Codex refused to run a call, from the call's output; None when it did not refuse."""
+    match = _REJECTED.search(output)
+    if match:
+        return match.group(1)
+    return output.strip() if "rejected by user" in output else None
+
+
+def set_refused(event: Dict[str, Any], decision: str, reason: str) -> None:
+    """A call the agent refused to run is a denial, not a command or file change that failed:
+    it keeps what was asked (tool.command, tool.path) but no command or file it never touched."""
+    set_action(event, "approval.denied")
+    set_outcome(event, "failure")
+    event.pop("command", None)
+    event.pop("file", None)
+    event["approval"] = {"required": True, "decision": decision, "reason": reason}
+    set_error(event, decision, reason, severity="medium")
+
+
+def codex_keeps(attrs: Mapping[str, Any], body: str) -> bool:
+    name = first(attrs, "event.name")
+    if name in CODEX_NOISE:
+        return bool(first(attrs, "error.message"))
+    return not (not name and "flushing otel metrics" in body.lower())
 
 
 # Gemini CLI tools by what they do: (action, operation, argument holding the path)
@@ -1151,6 +1262,16 @@ GEMINI_LOOKUP_TOOLS = {
     "web_fetch": "prompt",
     "google_web_search": "query",
 }
+# Gemini logs a file_operation record (tool_name, operation, line count; no path) while a file
+# tool runs, then the tool_call record of that call. The tool_call carries the file event: it
+# has the path, the outcome and the call id, and it comes once per call (read_many_files logs a
+# file_operation per file). So a file_operation of a tool mapped above is session.activity;
+# one of any other tool is the file event itself, with its path when the record has one.
+GEMINI_FILE_OPERATIONS = {
+    "create": ("file.created", "create"),
+    "update": ("file.modified", "update"),
+    "read": ("file.read", "read"),
+}
 GEMINI_LIFECYCLE = {
     "gemini_cli.user_prompt": "prompt.submitted",
     "gemini_cli.config": "session.started",
@@ -1161,6 +1282,9 @@ GEMINI_LIFECYCLE = {
 def map_gemini_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
     if name == "gemini_cli.tool_call":
         map_gemini_tool_call(event, attrs)
+        return
+    if name == "gemini_cli.file_operation":
+        map_gemini_file_operation(event, attrs)
         return
     set_action(event, GEMINI_LIFECYCLE.get(name, "session.activity"))
     if name == "gemini_cli.user_prompt" and first(attrs, "prompt"):
@@ -1177,12 +1301,30 @@ def map_gemini_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -
             },
         )
     elif name == "gemini_cli.api_error":
-        set_error(
+        status = integer(attrs.get("status_code"))
+        set_api_error(
             event,
             first(attrs, "error_type", "error.type") or "api_error",
             first(attrs, "error", "error.message"),
-            integer(attrs.get("status_code")),
+            status,
+            retried_status(status),
         )
+
+
+def map_gemini_file_operation(event: Dict[str, Any], attrs: Mapping[str, Any]) -> None:
+    tool = first(attrs, "tool_name")
+    operation = GEMINI_FILE_OPERATIONS.get(first(attrs, "operation").lower())
+    if operation is None or tool in GEMINI_FILE_TOOLS:
+        set_action(event, "session.activity")
+        return
+    action, name = operation
+    set_action(event, action)
+    set_tool_call(event, tool, "")
+    path = first(attrs, "file_path", "path")
+    if path:
+        set_file(event, path, name)
+    else:
+        event["file"] = {"operation": name}
 
 
 def map_gemini_tool_call(event: Dict[str, Any], attrs: Mapping[str, Any]) -> None:

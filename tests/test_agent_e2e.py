@@ -137,7 +137,7 @@ def test_codex(tmp_path: Path, protocol: str) -> None:
         ("command.executed", "success", "echo BEACON_E2E_MARKER", None),
         ("file.created", "success", None, f"{work}/beacon_e2e.txt"),
         ("command.executed", "success", f"cat {work}/beacon_e2e.txt", None),
-        ("command.executed", "failure", "git push --force origin main", None),
+        ("tool.failed", "failure", None, None),  # refused, never ran: the denial is its decision
         ("command.executed", "failure", FAILING, None),
     ]
     assert results[4]["command"]["exit_code"] == 2

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
+from agents import claude, codex, gemini
 from conftest import ROOT
 
 import beacon
 from beacon_otlp import Batch, count_records, decode, decode_protobuf, encode_protobuf
 
 FIXTURES = ROOT / "tests" / "fixtures"
+AGENTS = ("claude", "codex", "gemini")
 CONTEXT = beacon.CaptureContext(
     "cap-test", "exec", {"provider": "github_actions", "run_id": "7"}, "host", "linux", "ci"
 )
@@ -53,19 +55,45 @@ def workdir(agent: str, protocol: str) -> str:
     return next(r for r in session(agent)["runs"] if r["protocol"] == protocol)["workdir"]
 
 
-def test_every_event_is_a_valid_beacon_event_stamped_with_the_capture() -> None:
-    for agent, protocol in (("claude", "http/json"), ("claude", "http/protobuf"), ("codex", "binary")):
-        for event in normalized(agent, protocol):
-            assert beacon.schema_problem(event) is None, event
-            assert event["capture"] == {
-                "id": "cap-test",
-                "mode": "exec",
-                "beacon_version": beacon.__version__,
+def recorded_runs() -> List[Tuple[str, str]]:
+    return [(agent, run["protocol"]) for agent in AGENTS for run in session(agent)["runs"]]
+
+
+def log_events(service: str, *records: Dict[str, Any], **resource: Any) -> List[Dict[str, Any]]:
+    """The events of one logs export from `service`, each record given as the agent sends it."""
+    request = {
+        "resource_logs": [
+            {
+                "resource": {"attributes": {"service.name": service, **resource}},
+                "scope_logs": [{"log_records": list(records)}],
             }
-            assert event["origin"] == "ci" and event["run"] == {"provider": "github_actions", "run_id": "7"}
-            assert event["event"]["category"] == beacon.category_of(event["event"]["action"])
-            assert len(event["event"]["id"]) == 32
-            assert event["timestamp"].endswith("Z") and len(event["timestamp"]) == 24
+        ]
+    }
+    request = decode_protobuf("logs", encode_protobuf("logs", request))  # the shape a receiver hands over
+    normalizer = beacon.Normalizer(CONTEXT, clock=lambda: 1_764_000_000.0)
+    return list(normalizer.events(Batch("logs", request, "application/x-protobuf", len(records), 0.0)))
+
+
+def only_event(service: str, name: str, **attributes: Any) -> Dict[str, Any]:
+    """The one event of a single record: Claude's `claude_code.<name>` body with the short
+    event.name, the full name elsewhere."""
+    if service == "claude-code":
+        record = {"body": f"claude_code.{name}", "attributes": {"event.name": name, **attributes}}
+    else:
+        record = {"body": name, "attributes": {"event.name": name, **attributes}}
+    (event,) = log_events(service, record)
+    return event
+
+
+@pytest.mark.parametrize("agent, protocol", recorded_runs())
+def test_every_event_is_a_valid_beacon_event_stamped_with_the_capture(agent: str, protocol: str) -> None:
+    for event in normalized(agent, protocol):
+        assert beacon.schema_problem(event) is None, event
+        assert event["capture"] == {"id": "cap-test", "mode": "exec", "beacon_version": beacon.__version__}
+        assert event["origin"] == "ci" and event["run"] == {"provider": "github_actions", "run_id": "7"}
+        assert event["event"]["category"] == beacon.category_of(event["event"]["action"])
+        assert len(event["event"]["id"]) == 32
+        assert event["timestamp"].endswith("Z") and len(event["timestamp"]) == 24
 
 
 # --- Claude Code ----------------------------------------------------------------------------
@@ -160,6 +188,148 @@ def test_claude_protocols_give_the_same_events() -> None:
     assert runs[0] == runs[1]
 
 
+def claude_tool(tool: str, tool_input: Dict[str, Any]) -> Dict[str, Any]:
+    return only_event(
+        "claude-code",
+        "tool_result",
+        tool_name=tool,
+        tool_use_id="toolu_1",
+        success="true",
+        tool_input=json.dumps(tool_input),
+    )
+
+
+@pytest.mark.parametrize(
+    "tool, tool_input, action, file, tool_fields",
+    [
+        (
+            "TodoWrite",
+            {"todos": [{"content": "write the file", "status": "pending"}]},
+            "tool.invoked",
+            None,
+            {},
+        ),
+        (
+            "MultiEdit",
+            {"file_path": "/w/a.py", "edits": [{"old_string": "a", "new_string": "b"}]},
+            "file.modified",
+            {"path": "/w/a.py", "operation": "edit"},
+            {"path": "/w/a.py"},
+        ),
+        (
+            "NotebookEdit",
+            {"notebook_path": "/w/n.ipynb", "new_source": "x = 1", "cell_id": "c1"},
+            "file.modified",
+            {"path": "/w/n.ipynb", "operation": "edit"},
+            {"path": "/w/n.ipynb"},
+        ),
+        (
+            "Grep",
+            {"pattern": "TODO", "path": "/w/src"},
+            "tool.invoked",
+            None,
+            {"pattern": "TODO", "path": "/w/src"},
+        ),
+        (
+            "Glob",
+            {"pattern": "**/*.py", "path": "/w"},
+            "tool.invoked",
+            None,
+            {"pattern": "**/*.py", "path": "/w"},
+        ),
+        ("LS", {"path": "/w"}, "tool.invoked", None, {"path": "/w"}),
+        (
+            "WebFetch",
+            {"url": "https://example.com/doc", "prompt": "summarize"},
+            "tool.invoked",
+            None,
+            {"url": "https://example.com/doc"},
+        ),
+        ("WebSearch", {"query": "otlp json"}, "tool.invoked", None, {"query": "otlp json"}),
+        (
+            "Task",
+            {"description": "Find tests", "prompt": "look", "subagent_type": "Explore"},
+            "tool.invoked",
+            None,
+            {"subagent_type": "Explore", "description": "Find tests"},
+        ),
+    ],
+)
+def test_claude_tools_are_classified_by_what_they_do(
+    tool: str, tool_input: Dict[str, Any], action: str, file: Any, tool_fields: Dict[str, str]
+) -> None:
+    event = claude_tool(tool, tool_input)
+    assert event["event"]["action"] == action
+    assert event.get("file") == file
+    assert event["tool"] == {"name": tool, **tool_fields}
+    assert "command" not in event
+
+
+# --- approvals: one vocabulary -------------------------------------------------------------------
+
+# Every decision word the agents send (agents/*.md, their telemetry code), and what it means.
+DECISIONS = [
+    ("accept", "approval.allowed"),  # Claude, Gemini
+    ("reject", "approval.denied"),  # Claude, Gemini
+    ("approved", "approval.allowed"),  # Codex ReviewDecision, lowercased
+    ("approved_for_session", "approval.allowed"),
+    ("approved_execpolicy_amendment", "approval.allowed"),
+    ("approved_mcp_policy_amendment", "approval.allowed"),
+    ("denied", "approval.denied"),
+    ("abort", "approval.denied"),
+    ("timed_out", "approval.denied"),
+    ("network_policy_amendment", "approval.requested"),  # allows or denies: it does not say
+    ("auto_accept", "approval.allowed"),  # Gemini
+    ("modify", "approval.requested"),
+    ("proceed_once", "approval.allowed"),  # Gemini outcomes behind its decisions
+    ("proceed_always", "approval.allowed"),
+    ("proceed_always_server", "approval.allowed"),
+    ("proceed_always_tool", "approval.allowed"),
+    ("cancel", "approval.denied"),
+    ("Approved", "approval.allowed"),  # any case
+    ("DENIED", "approval.denied"),
+    ("allow", "approval.allowed"),
+    ("allowed", "approval.allowed"),
+    ("approve", "approval.allowed"),
+    ("rejected", "approval.denied"),
+    ("deny", "approval.denied"),
+    ("ask", "approval.requested"),
+    ("", "approval.requested"),
+]
+
+
+@pytest.mark.parametrize("decision, action", DECISIONS)
+def test_every_decision_word_has_one_meaning(decision: str, action: str) -> None:
+    assert beacon.approval_action(decision) == action
+
+
+@pytest.mark.parametrize("decision, action", DECISIONS)
+def test_each_agent_decision_record_uses_the_vocabulary(decision: str, action: str) -> None:
+    claude_decision = only_event(
+        "claude-code", "tool_decision", decision=decision, source="user_temporary", tool_name="Bash"
+    )
+    codex_decision = only_event(
+        "codex_exec", "codex.tool_decision", decision=decision, source="User", tool_name="exec_command"
+    )
+    assert claude_decision["event"]["action"] == codex_decision["event"]["action"] == action
+    assert claude_decision["approval"] == {"required": True, "decision": decision, "reason": "user_temporary"}
+    assert codex_decision["approval"] == {"required": True, "decision": decision, "reason": "User"}
+    gemini_call = only_event(
+        "gemini-cli", "gemini_cli.tool_call", function_name="list_directory", decision=decision, success=True
+    )
+    assert gemini_call["event"]["action"] == (
+        "approval.denied" if action == "approval.denied" else "tool.invoked"
+    )
+
+
+@pytest.mark.parametrize(
+    "source", ["config", "hook", "user_permanent", "user_temporary", "user_abort", "unknown"]
+)
+def test_a_claude_decision_source_is_its_reason_not_its_meaning(source: str) -> None:
+    event = only_event("claude-code", "tool_decision", decision="accept", source=source, tool_name="Read")
+    assert event["event"]["action"] == "approval.allowed" and event["approval"]["reason"] == source
+
+
 # --- Codex ------------------------------------------------------------------------------------
 
 
@@ -188,10 +358,12 @@ def test_codex_session() -> None:
         "file.created",
         {"path": f"{work}/beacon_e2e.txt", "operation": "create"},
     )
-    decision, denied = by_call(events, calls["denied"])
+    decision, denied = by_call(events, calls["denied"])  # the hook's denial, then the refused call
     assert decision["event"]["action"] == "approval.denied" and decision["approval"]["decision"] == "denied"
-    assert denied["event"]["outcome"] == "failure"
-    assert denied["command"]["command"] == "git push --force origin main"
+    assert (denied["event"]["action"], denied["event"]["outcome"]) == ("tool.failed", "failure")
+    assert denied["error"] == {"type": "rejected", "message": "beacon e2e: git push is not allowed in CI"}
+    assert "command" not in denied and denied["tool"]["command"] == "git push --force origin main"
+    assert actions["approval.denied"] == 1
 
     _, failing = by_call(events, calls["failing"])
     assert failing["event"]["action"] == "command.executed"
@@ -204,6 +376,208 @@ def test_codex_session() -> None:
             for key in ("input_tokens", "output_tokens"):
                 usage[key] += e["gen_ai"]["usage"].get(key, 0)
     assert usage == Counter({"input_tokens": 840, "output_tokens": 175})
+
+
+def codex_call(tool: str, arguments: str, **attributes: Any) -> Dict[str, Any]:
+    fields = {"tool_name": tool, "call_id": "call_1", "arguments": arguments, "success": "true"}
+    return only_event("codex_exec", "codex.tool_result", **{**fields, **attributes})
+
+
+@pytest.mark.parametrize(
+    "tool, arguments, command",
+    [
+        ("exec_command", '{"cmd": "echo hi", "workdir": "/w", "yield_time_ms": 10000}', "echo hi"),
+        ("shell", '{"command": ["bash", "-lc", "ls -la | head"], "workdir": "/w"}', "ls -la | head"),
+        ("shell", '{"command": ["git", "commit", "-m", "a message"]}', "git commit -m 'a message'"),
+        ("shell_command", '{"command": "npm test -- --watch=false"}', "npm test -- --watch=false"),
+        ("local_shell", "make -j4 check", "make -j4 check"),
+    ],
+    ids=["cmd-string", "command-array-shell", "command-array-argv", "command-string", "raw-shell"],
+)
+def test_codex_shell_calls_in_every_argument_shape(tool: str, arguments: str, command: str) -> None:
+    event = codex_call(tool, arguments, output="Process exited with code 0\nOutput:\n", duration_ms="31")
+    assert event["event"]["action"] == "command.executed"
+    assert event["command"] == {"command": command, "exit_code": 0, "duration_ms": 31}
+    assert event["tool"] == {"name": tool, "command": command}
+
+
+ADD = "*** Begin Patch\n*** Add File: /w/new.txt\n+hello\n*** End Patch\n"
+UPDATE = "*** Begin Patch\n*** Update File: /w/a.py\n@@\n-old\n+new\n*** End Patch\n"
+DELETE = "*** Begin Patch\n*** Delete File: /w/old.txt\n*** End Patch\n"
+MOVE = "*** Begin Patch\n*** Update File: /w/a.py\n*** Move to: /w/b.py\n@@\n-x\n+y\n*** End Patch\n"
+SEVERAL = (
+    "*** Begin Patch\n*** Update File: /w/a.py\n@@\n-a\n+b\n*** Add File: /w/c.py\n+c\n"
+    "*** Delete File: /w/d.py\n*** End Patch\n"
+)
+
+
+@pytest.mark.parametrize(
+    "patch, action, file",
+    [
+        (ADD, "file.created", {"path": "/w/new.txt", "operation": "create"}),
+        (UPDATE, "file.modified", {"path": "/w/a.py", "operation": "edit"}),
+        (DELETE, "file.modified", {"path": "/w/old.txt", "operation": "delete"}),
+        (
+            MOVE,
+            "file.modified",
+            {"path": "/w/a.py", "operation": "edit", "count": 2, "paths": ["/w/a.py", "/w/b.py"]},
+        ),
+        (
+            SEVERAL,
+            "file.modified",
+            {"path": "/w/a.py", "operation": "edit", "count": 3, "paths": ["/w/a.py", "/w/c.py", "/w/d.py"]},
+        ),
+    ],
+    ids=["add", "update", "delete", "move", "several"],
+)
+@pytest.mark.parametrize(
+    "tool, form",
+    [
+        ("apply_patch", lambda patch: patch),  # the freeform custom tool
+        ("apply_patch", lambda patch: json.dumps({"input": patch})),  # the JSON function tool
+        ("exec_command", lambda patch: json.dumps({"cmd": ["apply_patch", patch]})),
+        ("shell", lambda patch: json.dumps({"command": ["apply_patch", patch]})),
+        ("exec_command", lambda patch: json.dumps({"cmd": f"apply_patch <<'EOF'\n{patch}EOF\n"})),
+        (
+            "shell",
+            lambda patch: json.dumps(
+                {"command": ["bash", "-lc", f"cd /w && apply_patch <<'EOF'\n{patch}EOF"]}
+            ),
+        ),
+    ],
+    ids=["freeform", "json-input", "exec-argv", "shell-argv", "exec-heredoc", "shell-heredoc"],
+)
+def test_codex_patches_are_file_events_in_every_form(
+    patch: str, action: str, file: Dict[str, Any], tool: str, form: Any
+) -> None:
+    event = codex_call(tool, form(patch), output="Exit code: 0\nOutput:\nSuccess.\n")
+    assert event["event"]["action"] == action and event["event"]["outcome"] == "success"
+    assert event["file"] == file
+    assert event["tool"] == {"name": tool, "path": file["path"]}
+    assert "command" not in event or set(event["command"]) == {"exit_code"}
+
+
+def test_a_heredoc_that_is_not_apply_patch_stays_a_command() -> None:
+    command = f"cat > notes.txt <<'EOF'\n{ADD}EOF"
+    event = codex_call("exec_command", json.dumps({"cmd": command}), output="Process exited with code 0\n")
+    assert event["event"]["action"] == "command.executed" and "file" not in event
+
+
+REFUSED = 'exec_command failed: CreateProcess { message: "Rejected(\\"{}\\")" }'
+
+
+def test_a_codex_call_refused_by_a_rule_is_a_denial_not_an_executed_command() -> None:
+    """An exec-policy rule that forbids the command: no decision record, only the result."""
+    reason = "`/bin/bash -lc 'git push --force origin main'` rejected: CI agents must not push"
+    event = codex_call(
+        "exec_command",
+        '{"cmd": "git push --force origin main"}',
+        success="false",
+        output=REFUSED.replace("{}", reason),
+    )
+    assert (event["event"]["action"], event["event"]["outcome"]) == ("approval.denied", "failure")
+    assert event["approval"] == {"required": True, "decision": "rejected", "reason": reason}
+    assert event["error"] == {"type": "rejected", "message": reason}
+    assert "command" not in event and event["tool"]["command"] == "git push --force origin main"
+
+
+def test_a_codex_call_denied_by_its_decision_is_one_denial_then_a_failed_call() -> None:
+    reason = "beacon e2e: git push is not allowed in CI"
+    fields = {"tool_name": "exec_command", "call_id": "call_9", "conversation.id": "c1"}
+    decision, result = log_events(
+        "codex_exec",
+        {
+            "attributes": {
+                "event.name": "codex.tool_decision",
+                "decision": "denied",
+                "source": "Config",
+                **fields,
+            }
+        },
+        {
+            "attributes": {
+                "event.name": "codex.tool_result",
+                "arguments": '{"cmd": "git push --force origin main"}',
+                "success": "false",
+                "output": REFUSED.replace("{}", reason),
+                **fields,
+            }
+        },
+    )
+    assert decision["event"]["action"] == "approval.denied"
+    assert (result["event"]["action"], result["event"]["category"]) == ("tool.failed", "tool")
+    assert result["event"]["outcome"] == "failure" and "approval" not in result
+    assert result["error"] == {"type": "rejected", "message": reason}
+    assert "command" not in result
+
+
+def test_a_codex_patch_rejected_by_the_user_changes_no_file() -> None:
+    event = codex_call("apply_patch", ADD, success="false", output="patch rejected by user")
+    assert event["event"]["action"] == "approval.denied" and "file" not in event
+    assert event["tool"]["path"] == "/w/new.txt"
+
+
+@pytest.mark.parametrize(
+    "name, attributes, error, severity",
+    [
+        (
+            "codex.api_request",
+            {
+                "http.response.status_code": "503",
+                "attempt": "0",
+                "error.message": "http 503 Service Unavailable",
+            },
+            {"type": "api_error", "message": "http 503 Service Unavailable", "status_code": 503},
+            "medium",  # Codex retries server errors
+        ),
+        (
+            "codex.api_request",
+            {"http.response.status_code": "429", "attempt": "2"},
+            {"type": "api_error", "status_code": 429},
+            "medium",
+        ),
+        (
+            "codex.api_request",
+            {"http.response.status_code": "401", "attempt": "0", "error.message": "unauthorized"},
+            {"type": "api_error", "message": "unauthorized", "status_code": 401},
+            "high",  # not retried: the key is wrong
+        ),
+        (
+            "codex.api_request",
+            {"attempt": "1", "error.message": "error sending request: connection refused"},
+            {"type": "api_error", "message": "error sending request: connection refused"},
+            "high",
+        ),
+        (
+            "codex.sse_event",
+            {"event.kind": "response.failed", "duration_ms": "3", "error.message": "Rate limit reached"},
+            {"type": "stream_error", "message": "Rate limit reached"},
+            "high",
+        ),
+        (
+            "codex.websocket_connect",
+            {"success": "false", "http.response.status_code": "502", "error.message": "bad gateway"},
+            {"type": "websocket_error", "message": "bad gateway", "status_code": 502},
+            "medium",
+        ),
+    ],
+    ids=["5xx", "429", "401", "transport", "stream", "websocket"],
+)
+def test_codex_api_errors_are_session_errors(
+    name: str, attributes: Dict[str, str], error: Dict[str, Any], severity: str
+) -> None:
+    event = only_event("codex_exec", name, **attributes)
+    assert (event["event"]["action"], event["event"]["category"]) == ("session.error", "session")
+    assert event["event"]["outcome"] == "failure"
+    assert (event["error"], event["severity"]) == (error, severity)
+
+
+def test_a_successful_codex_api_request_is_activity() -> None:
+    event = only_event(
+        "codex_exec", "codex.api_request", **{"http.response.status_code": "200", "attempt": "0"}
+    )
+    assert event["event"]["action"] == "session.activity" and event["severity"] == "info"
+    assert "error" not in event and "outcome" not in event["event"]
 
 
 # --- metrics ------------------------------------------------------------------------------------
@@ -311,6 +685,191 @@ def test_gemini_session() -> None:
             for key in ("input_tokens", "output_tokens"):
                 usage[key] += e["gen_ai"]["usage"].get(key, 0)
     assert usage == Counter({"input_tokens": 9100, "output_tokens": 91})
+
+
+def test_gemini_writes_one_file_event_per_operation() -> None:
+    """file_operation (no path) and tool_call of the same call: the tool_call is the file event."""
+    events = normalized("gemini", "http/json")
+    work = workdir("gemini", "http/json")
+    files = [
+        (e["event"]["action"], e["file"].get("path")) for e in events if e["event"]["category"] == "file"
+    ]
+    assert files == [("file.modified", f"{work}/beacon_e2e.txt"), ("file.read", f"{work}/beacon_e2e.txt")]
+    operations = [e for e in events if e["raw"].get("event_name") == "gemini_cli.file_operation"]
+    assert [e["raw"]["attributes"]["operation"] for e in operations] == ["create", "read"]
+    assert {e["event"]["action"] for e in operations} == {"session.activity"}
+
+
+@pytest.mark.parametrize(
+    "operation, action",
+    [("create", "file.created"), ("update", "file.modified"), ("read", "file.read")],
+)
+def test_a_gemini_file_operation_of_another_tool_is_the_file_event(operation: str, action: str) -> None:
+    event = only_event(
+        "gemini-cli", "gemini_cli.file_operation", tool_name="edit_notebook", operation=operation, lines=3
+    )
+    assert event["event"]["action"] == action and event["file"] == {"operation": operation}
+    assert event["tool"] == {"name": "edit_notebook"}
+    with_path = only_event(
+        "gemini-cli", "gemini_cli.file_operation", tool_name="x", operation=operation, file_path="/w/a"
+    )
+    assert with_path["file"] == {"path": "/w/a", "operation": operation}
+
+
+def test_gemini_replace_and_read_many_files() -> None:
+    replace = only_event(
+        "gemini-cli",
+        "gemini_cli.tool_call",
+        function_name="replace",
+        function_args=json.dumps({"file_path": "/w/a.py", "old_string": "a", "new_string": "b"}, indent=2),
+        success=True,
+        decision="accept",
+    )
+    assert replace["event"]["action"] == "file.modified" and replace["event"]["outcome"] == "success"
+    assert replace["file"] == {"path": "/w/a.py", "operation": "edit"}
+    many = only_event(
+        "gemini-cli",
+        "gemini_cli.tool_call",
+        function_name="read_many_files",
+        function_args=json.dumps({"paths": ["/w/a.py", "/w/b.py"]}),
+        success=True,
+    )
+    assert many["event"]["action"] == "file.read"
+    assert many["file"] == {
+        "path": "/w/a.py",
+        "operation": "read",
+        "count": 2,
+        "paths": ["/w/a.py", "/w/b.py"],
+    }
+
+
+# --- API errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status, severity",
+    [(503, "medium"), (429, "medium"), (499, "medium"), (400, "high"), (403, "high"), (None, "high")],
+)
+def test_gemini_api_errors_are_failures_retries_medium(status: Any, severity: str) -> None:
+    attributes: Dict[str, Any] = {
+        "error": "got status: UNAVAILABLE",
+        "error.message": "got status: UNAVAILABLE",
+        "error.type": "ApiError",
+        "model": "gemini-2.5-flash",
+        "duration_ms": 12,
+    }
+    if status is not None:
+        attributes.update(status_code=status, **{"http.status_code": status})
+    event = only_event("gemini-cli", "gemini_cli.api_error", **attributes)
+    assert (event["event"]["action"], event["event"]["outcome"]) == ("session.error", "failure")
+    assert event["severity"] == severity
+    expected = {"type": "ApiError", "message": "got status: UNAVAILABLE"}
+    assert event["error"] == ({**expected, "status_code": status} if status else expected)
+
+
+@pytest.mark.parametrize("name", ["api_error", "api_retries_exhausted"])
+def test_claude_api_errors_are_failures_after_its_retries(name: str) -> None:
+    event = only_event(
+        "claude-code",
+        name,
+        model="claude-opus-4-8",
+        error="Overloaded",
+        status_code="529",
+        attempt=11,
+        duration_ms=350,
+    )
+    assert (event["event"]["action"], event["event"]["outcome"]) == ("session.error", "failure")
+    assert event["severity"] == "high"  # logged once, after Claude's own retries
+    assert event["error"] == {"type": name, "message": "Overloaded", "status_code": 529}
+    assert event["model"] == "claude-opus-4-8"
+
+
+# --- every agent: time, order, ids, raw -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "time_ns, observed_ns, expected",
+    [
+        (1_764_064_245_123_456_789, 1_764_064_299_000_000_000, "2025-11-25T09:50:45.123Z"),
+        (0, 1_764_064_245_987_000_000, "2025-11-25T09:50:45.987Z"),
+        (0, 0, "2025-11-24T16:00:00.000Z"),  # received at the normalizer's clock
+    ],
+    ids=["record-time", "observed-time", "receive-time"],
+)
+def test_timestamp_is_the_record_time_then_observed_then_received(
+    time_ns: int, observed_ns: int, expected: str
+) -> None:
+    record = {
+        "time_unix_nano": time_ns,
+        "observed_time_unix_nano": observed_ns,
+        "attributes": {"event.name": "x"},
+    }
+    (event,) = log_events("claude-code", record)
+    assert event["timestamp"] == expected
+
+
+def test_event_sequence_is_the_agents_own() -> None:
+    events = normalized("claude", "http/json")
+    logs = [e for e in events if e["raw"]["otel_signal"] == "logs"]
+    assert [e["event"]["sequence"] for e in logs] == list(range(len(logs)))
+    assert not [e for e in events if e["raw"]["otel_signal"] == "metrics" and "sequence" in e["event"]]
+
+
+def test_event_ids_are_unique_128_bit_hex() -> None:
+    records = [{"body": "claude_code.api_request", "attributes": {"event.name": "api_request"}}] * 1000
+    ids = [e["event"]["id"] for e in log_events("claude-code", *records)]
+    assert len(set(ids)) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 and i == i.lower() for i in ids)
+
+
+def test_raw_keeps_only_the_resource_attributes_that_identify_the_source() -> None:
+    (event,) = log_events(
+        "gemini-cli",
+        {"body": "User prompt.", "attributes": {"event.name": "gemini_cli.user_prompt", "prompt": "hi"}},
+        **{
+            "service.version": "v20.20.2",
+            "service.instance.id": "i-1",
+            "process.command_args": ["node", "gemini", "-p", "the prompt"],
+            "user.email": "dev@example.com",
+            "host.name": "runner-7",
+        },
+    )
+    assert event["raw"]["attributes"] == {
+        "service.name": "gemini-cli",
+        "service.version": "v20.20.2",
+        "service.instance.id": "i-1",
+        "event.name": "gemini_cli.user_prompt",
+        "prompt": "hi",
+    }
+    for event in normalized("gemini", "http/json"):  # the real resource carries process.command_args
+        assert "process.command_args" not in event["raw"]["attributes"]
+
+
+# --- the recorded sessions through protection ----------------------------------------------------
+
+# What the scripted sessions put into tool arguments (tests/agents/*.py).
+SESSION_SECRETS = {
+    "claude": (claude.SECRET_TOKEN, claude.SECRET_BEARER),
+    "codex": (codex.SECRET_TOKEN, codex.SECRET_BEARER),
+    "gemini": (gemini.GITHUB_TOKEN, gemini.BEARER.rsplit(" ", 1)[1]),
+}
+
+
+@pytest.mark.parametrize("agent, protocol", recorded_runs())
+def test_no_session_secret_survives_protection(agent: str, protocol: str) -> None:
+    """The pipeline's order, normalize then protect, with no secret known beforehand."""
+    protector = beacon.Protector()
+    secrets = SESSION_SECRETS[agent]
+    carried = 0
+    for event in normalized(agent, protocol):
+        had_secret = any(secret in json.dumps(event) for secret in secrets)
+        protected = protector.protect_event(event)
+        line = beacon.event_line(protected).decode()
+        assert not [secret for secret in secrets if secret in line or secret[6:24] in line], line
+        if had_secret:
+            carried += 1
+            assert protected["content"]["redacted"] is True
+    assert carried >= 1  # the secret command's events (arguments, output, the model's request)
 
 
 def test_a_record_that_cannot_be_mapped_is_still_written(monkeypatch: pytest.MonkeyPatch) -> None:

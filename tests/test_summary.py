@@ -114,18 +114,17 @@ def test_codex_session_counts_with_usage_from_metrics() -> None:
     h = only(beacon.summarize(normalized("codex", "binary")))
     assert (h["name"], h["version"], h["events"]) == ("codex_cli", "0.169.0", 28)
     assert h["counts"]["prompts"] == 1
-    assert [(c["command"], c["outcome"], c["exit_code"]) for c in h["commands"]][:4] == [
+    assert [(c["command"], c["outcome"], c["exit_code"]) for c in h["commands"]][:3] == [
         ("echo BEACON_E2E_MARKER", "success", 0),
         (h["commands"][1]["command"], "success", 0),
-        ("git push --force origin main", "failure", None),
         ("ls /nonexistent-beacon-dir", "failure", 2),
-    ]
-    assert h["counts"]["commands"] == 5 and h["counts"]["commands_failed"] == 2
+    ]  # the denied command never ran
+    assert h["counts"]["commands"] == 4 and h["counts"]["commands_failed"] == 1
     assert [len(h["files"][op]) for op in ("read", "created", "modified")] == [0, 1, 0]
     assert h["tools"] == {"exec_command": 5, "apply_patch": 1}
     # Codex's denial names no command: it is taken from the result of the same tool call
     assert h["approvals_denied"] == [{"tool": "exec_command", "target": "git push --force origin main"}]
-    assert [e["type"] for e in h["errors"]] == ["tool_error", "tool_error"]
+    assert [e["type"] for e in h["errors"]] == ["rejected", "tool_error"]
     assert h["usage_source"] == "metrics"
     assert h["models"]["gpt-5.5"]["input_tokens"] == 840 and h["models"]["gpt-5.5"]["output_tokens"] == 175
     # Codex's metrics arrive first but are stamped last: duration spans min to max
