@@ -9,10 +9,12 @@ golden fixtures under tests/fixtures/<agent>/).
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -65,11 +67,47 @@ def npm_install(name: str, package: str, version: str, timeout: float = 600) -> 
 
 
 def only_loopback_network() -> bool:
-    """True inside a network namespace whose only interface is lo (tools/test.sh runs the suite so)."""
+    """True inside a network namespace whose only interface is lo (tools/test.sh runs the suite so).
+
+    Asks the kernel for this process's interfaces: /sys/class/net would show the host's,
+    since sysfs keeps the network namespace it was mounted in.
+    """
     try:
-        return sorted(os.listdir("/sys/class/net")) == ["lo"]
+        return [name for _, name in socket.if_nameindex()] == ["lo"]
     except OSError:
         return False
+
+
+@functools.lru_cache(maxsize=None)
+def can_isolate_network() -> bool:
+    """Whether this system lets tools/test.sh run the suite in a loopback-only namespace.
+
+    The same test as tools/test.sh's: an unprivileged `unshare -rn` works and `ip` is there
+    to bring lo up in it.
+    """
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return False
+    try:
+        return (
+            subprocess.run(["unshare", "-rn", "true"], stderr=subprocess.DEVNULL, timeout=30).returncode == 0
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def require_isolated_network() -> None:
+    """Skip a real-agent test that could reach off the machine.
+
+    Outside a loopback-only namespace, where the system could make one, the test skips and
+    says how to run it. Where the system cannot make one it runs with the host network; the
+    agents' non-essential traffic is off and every model API they are given is on loopback.
+    """
+    if only_loopback_network() or not can_isolate_network():
+        return
+    pytest.skip(
+        "real agent CLIs run only in a network namespace with only loopback: run tools/test.sh, or "
+        "unshare -rn sh -c 'ip link set lo up && exec \"$@\"' sh python -m pytest ..."
+    )
 
 
 def base_env(home: Path, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -215,9 +253,11 @@ def send_json(
 
 
 def install_or_skip(agent: ModuleType) -> Path:
-    """The agent module's installed executable; skips the test where npm (so the real CLI) is missing."""
+    """The agent module's installed executable; skips the test where npm (so the real CLI) is
+    missing, or where the agent could reach off the machine (require_isolated_network)."""
     if shutil.which("npm") is None:
         pytest.skip(f"npm is not installed: cannot install {agent.PACKAGE}")
+    require_isolated_network()
     executable: Path = agent.install()
     return executable
 

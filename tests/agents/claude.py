@@ -15,7 +15,13 @@ conversation (so retries and side requests never skip a step):
    `decision=reject`, `source=config`, and logs no `tool_result` for that call
 5. Bash  `ls /nonexistent-beacon-dir` (exit code 2)
 6. Bash  `echo 'Authorization: Bearer sk-ant-api03-…' ghp_…` (secrets in the arguments)
-7. a final text answer.
+7. only when the session is given an environment secret (a value that matches no secret
+   format, so only redacting the values of secret-looking variables can catch it):
+   Bash `echo <value> | wc -c`
+8. a final text answer.
+
+`refusing_server` is the other API a run can meet: one that answers every message request
+with a non-retryable 400 error, as the real API words it, so the CLI fails at once.
 
 Telemetry is not part of `agent_env`: beacon adds it. `telemetry_env` sets it the way
 ARCHITECTURE.md ("Capture session", step 3) says beacon will.
@@ -48,7 +54,12 @@ FAILING_COMMAND = "ls /nonexistent-beacon-dir"
 SECRET_TOKEN = "ghp_BEACONe2eSECRET0123456789abcdefABCDEF"
 SECRET_BEARER = "sk-ant-api03-BEACONe2eFAKEKEY0123456789"
 SECRET_COMMAND = f"echo 'Authorization: Bearer {SECRET_BEARER}' {SECRET_TOKEN}"
+# An environment variable whose name looks secret; its value is the session's environment secret.
+ENV_SECRET_NAME = "BEACON_E2E_DEPLOY_TOKEN"
 FINAL_TEXT = "BEACON_E2E_DONE: all scripted steps ran."
+# What the API answers a request over the context window: an error Claude does not retry.
+PROMPT_TOO_LONG = "prompt is too long: 215000 tokens > 200000 maximum"
+ERROR_REQUEST_ID = "req_01BEACONe2eREFUSED00000"
 TOOLS = "Bash,Write,Read"
 
 # Usage reported for every answer; Claude computes cost_usd from it locally.
@@ -150,14 +161,20 @@ class Step(NamedTuple):
     denied: bool = False  # refused by the permission rules, never run
 
 
-def steps(workdir: str) -> List[Step]:
-    """The scripted session for a working directory (absolute paths for the file tools)."""
+def env_secret_command(value: str) -> str:
+    """The command of the environment-secret step: the value in it verbatim, with no label."""
+    return f"echo {value} | wc -c"
+
+
+def steps(workdir: str, env_secret: Optional[str] = None) -> List[Step]:
+    """The scripted session for a working directory (absolute paths for the file tools); with
+    `env_secret`, the step that puts that value into a command's arguments."""
     path = f"{workdir}/{FILE_NAME}"
 
     def bash(command: str, description: str) -> Dict[str, Any]:
         return {"command": command, "description": description}
 
-    return [
+    session = [
         Step(
             "shell", "Bash", bash(MARKER_COMMAND, "Print the marker"), "toolu_01BEACONe2e0000000shell", False
         ),
@@ -191,8 +208,18 @@ def steps(workdir: str) -> List[Step]:
             "toolu_01BEACONe2e000000secret",
             False,
         ),
-        Step("final", None, {}, "", False),
     ]
+    if env_secret is not None:
+        session.append(
+            Step(
+                "env_secret",
+                "Bash",
+                bash(env_secret_command(env_secret), "Count the deploy token's bytes"),
+                "toolu_01BEACONe2e00env_secret",
+                False,
+            )
+        )
+    return [*session, Step("final", None, {}, "", False)]
 
 
 class ToolResult(NamedTuple):
@@ -208,7 +235,7 @@ class ScriptedServer(FakeModelServer):
     for each call id; `workdir` the working directory the CLI announced in its system prompt.
     """
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, env_secret: Optional[str] = None) -> None:
         super().__init__(
             [
                 ("HEAD", "/", _answer_probe),
@@ -217,17 +244,29 @@ class ScriptedServer(FakeModelServer):
             ]
         )
         self.expected_workdir = str(workdir)
+        self.env_secret = env_secret
         self.workdir: Optional[str] = None
         self.turns: List[int] = []
         self.side_requests: List[RecordedRequest] = []
         self.tool_results: Dict[str, ToolResult] = {}
 
     def steps(self) -> List[Step]:
-        return steps(self.workdir or self.expected_workdir)
+        return steps(self.workdir or self.expected_workdir, self.env_secret)
 
 
-def scripted_server(workdir: Path) -> ScriptedServer:
-    return ScriptedServer(workdir)
+def scripted_server(workdir: Path, env_secret: Optional[str] = None) -> ScriptedServer:
+    """The scripted session's API; `env_secret` adds the step that runs a command holding it."""
+    return ScriptedServer(workdir, env_secret)
+
+
+def refusing_server() -> FakeModelServer:
+    """An API that refuses every message request with PROMPT_TOO_LONG (400, never retried)."""
+
+    def refuse(server: FakeModelServer, request: RecordedRequest, handler: BaseHTTPRequestHandler) -> None:
+        _check_headers(server, request)
+        _send_invalid_request(handler, PROMPT_TOO_LONG, ERROR_REQUEST_ID)
+
+    return FakeModelServer([("HEAD", "/", _answer_probe), ("POST", "/v1/messages", refuse)])
 
 
 def _answer_probe(server: FakeModelServer, request: RecordedRequest, handler: BaseHTTPRequestHandler) -> None:
@@ -261,11 +300,7 @@ def _answer_messages(
     for problem in problems:
         server.fail(f"messages request: {problem}")
     if problems:
-        send_json(
-            handler,
-            400,
-            {"type": "error", "error": {"type": "invalid_request_error", "message": "; ".join(problems)}},
-        )
+        _send_invalid_request(handler, "; ".join(problems))
         return
     if not any(tool.get("name") == "Bash" for tool in body.get("tools") or []):
         server.side_requests.append(request)  # not the agent loop: a plain short answer
@@ -279,14 +314,7 @@ def _answer_messages(
     _note_workdir(server, body)
     step = _next_step(server, body["messages"])
     if step is None:
-        send_json(
-            handler,
-            400,
-            {
-                "type": "error",
-                "error": {"type": "invalid_request_error", "message": "beyond the scripted session"},
-            },
-        )
+        _send_invalid_request(handler, "beyond the scripted session")
         return
     server.turns.append(step)
     plan = server.steps()[step]
@@ -297,6 +325,17 @@ def _answer_messages(
         else _tool_use_events(body["model"], plan, message_id(number))
     )
     send_sse(handler, events, headers={"request-id": request_id(number)})  # Claude logs it as request_id
+
+
+def _send_invalid_request(
+    handler: BaseHTTPRequestHandler, message: str, request_id: Optional[str] = None
+) -> None:
+    """A 400 invalid_request_error in the API's error shape (with its request id when given)."""
+    error = {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+    if request_id is None:
+        send_json(handler, 400, error)
+    else:
+        send_json(handler, 400, {**error, "request_id": request_id}, headers={"request-id": request_id})
 
 
 def message_id(turn: int) -> str:
