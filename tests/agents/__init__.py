@@ -345,8 +345,8 @@ def record_exports(monkeypatch: pytest.MonkeyPatch) -> List[RawExport]:
     lock = threading.Lock()
     read_body, send = receiver_module._read_body, receiver_module._send
 
-    def recording_read_body(handler: BaseHTTPRequestHandler, limit: int, deadline: float) -> bytes:
-        body = read_body(handler, limit, deadline)
+    def recording_read_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes:
+        body = read_body(handler, limit)
         export = RawExport(handler.path, {k.lower(): v for k, v in handler.headers.items()}, body)
         with lock:
             exports.append(export)
