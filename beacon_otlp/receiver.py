@@ -330,6 +330,11 @@ class Receiver:
             self.stats.count((signal, key_type, 0), drop.reason, sent=sent)
             handler.close_connection = True
             return
+        except Exception as exc:  # a bug of ours: say so, and answer so the exporter does not retry
+            self.stats.count((signal, key_type, 400), "internal_error", sent=sent)
+            message = f"internal error: {type(exc).__name__}"
+            _send(handler, 400, content_type, _status_body(content_type, 400, message), True)
+            return
         self.stats.count((signal, key_type, 200), records=records, sent=sent, decoded=len(data))
         _send(handler, 200, content_type, b"" if content_type == PROTOBUF else b"{}", False)
 

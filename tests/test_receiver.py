@@ -28,6 +28,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from beacon_otlp import JSON, MAX_DEPTH, PROTOBUF, Batch, Receiver, encode_json, encode_protobuf
+from beacon_otlp import receiver as receiver_module
 
 MiB = 1024 * 1024
 
@@ -307,6 +308,25 @@ def test_undecodable_protobuf_is_400_with_a_status_message(receiver: Receiver, c
     receiver.wait_idle(quiet=0.01)
     assert collector.batches == []
     assert receiver.stats.snapshot()["rejected"] == {"bad_data": 1}
+
+
+def test_an_internal_error_is_a_counted_400_not_a_silent_drop(
+    receiver: Receiver, collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug of ours must not look like a dead receiver: a dropped connection makes exporters
+    retry and stall the agent's exit, and would leave no trace for validation to report."""
+
+    def broken(signal: str, data: bytes) -> Any:
+        raise IndexError("a decoder bug")
+
+    monkeypatch.setitem(receiver_module._DECODERS, PROTOBUF, broken)
+    (response,) = raw_exchange(receiver, request_bytes(body=b""))
+    assert response.status == 400
+    status = status_pb2.Status()
+    status.ParseFromString(response.body)
+    assert status.message == "internal error: IndexError"
+    assert receiver.stats.snapshot()["rejected"] == {"internal_error": 1}
+    assert collector.batches == []
 
 
 def test_undecodable_json_is_400_with_a_json_status(receiver: Receiver) -> None:
