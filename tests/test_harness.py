@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import stat
+import sys
 from pathlib import Path
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the test extra installs tomli, tomllib's origin, before 3.11
+    import tomli as tomllib
 
 import beacon
 
@@ -144,7 +150,6 @@ PROFILES = '\n[profiles.ci]\notel = { environment = "profile" }\n\n[profiles.oth
     ],
 )
 def test_codex_config_replaces_the_root_otel_settings_in_every_form(tmp_path: Path, user_config: str) -> None:
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     user = tmp_path / "user-codex"
     user.mkdir()
     (user / "config.toml").write_text(USER_SETTINGS + user_config + PROFILES)
