@@ -854,6 +854,7 @@ _TOKEN_TYPES = {
     "reasoning": "reasoning.output_tokens",
     "reasoningoutput": "reasoning.output_tokens",
     "thought": "reasoning.output_tokens",
+    "total": "total_tokens",
 }
 
 
@@ -861,8 +862,7 @@ def token_usage(attrs: Mapping[str, Any], value: float) -> Dict[str, Any]:
     token_type = first(attrs, "type", "token_type", "gen_ai.token.type")
     slot = _TOKEN_TYPES.get(token_type.lower().replace("_", ""), "")
     usage: Dict[str, Any] = {"token_type": token_type} if token_type else {}
-    if slot:
-        _put(usage, slot, round(value))
+    _put(usage, slot or "tokens", round(value))  # a type we do not know still keeps its count
     return usage
 
 

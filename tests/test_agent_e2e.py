@@ -274,7 +274,8 @@ def test_codex(tmp_path: Path, protocol: str) -> None:
     check_session(run, "codex_cli")
     check_tool_events(run, codex_expected(str(run.workdir)))
     turns = len(codex.steps(str(run.workdir)))
-    assert token_totals(run) == {"input": turns * codex.USAGE_IN, "output": turns * codex.USAGE_OUT}
+    usage_in, usage_out = turns * codex.USAGE_IN, turns * codex.USAGE_OUT
+    assert token_totals(run) == {"input": usage_in, "output": usage_out, "total": usage_in + usage_out}
     assert (
         run.result["receiver"]["requests"][0]["content_type"]
         == f"application/{'x-protobuf' if protocol == 'protobuf' else 'json'}"

@@ -628,6 +628,23 @@ def test_cumulative_usage_becomes_increments() -> None:
     assert totals == [100, 150, 40]
 
 
+@pytest.mark.parametrize(
+    "token_type,usage",
+    [
+        ("input", {"token_type": "input", "input_tokens": 7}),
+        ("cacheRead", {"token_type": "cacheRead", "cache_read": {"input_tokens": 7}}),
+        ("total", {"token_type": "total", "total_tokens": 7}),  # Codex's turn total
+        ("tool", {"token_type": "tool", "tokens": 7}),  # a type we do not know keeps its count
+    ],
+)
+def test_every_token_usage_point_keeps_its_count(token_type: str, usage: Dict[str, Any]) -> None:
+    (event,) = beacon.Normalizer(CONTEXT).events(
+        sum_metric("codex.turn.token_usage", 1, [7], {"token_type": token_type})
+    )
+    assert event["event"]["action"] == "token.usage"
+    assert event["gen_ai"]["usage"] == usage
+
+
 def test_delta_usage_is_taken_as_is() -> None:
     normalizer = beacon.Normalizer(CONTEXT)
     events = list(normalizer.events(sum_metric("claude_code.cost.usage", 1, [3, 3], {"model": "m"})))
