@@ -4,7 +4,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -48,6 +48,27 @@ class Collector:
 @pytest.fixture
 def collector() -> Collector:
     return Collector()
+
+
+# The containers of a decoded request, outermost first, per signal.
+CONTAINERS = {
+    "logs": ("resource_logs", "scope_logs", "log_records"),
+    "traces": ("resource_spans", "scope_spans", "spans"),
+    "metrics": ("resource_metrics", "scope_metrics", "metrics"),
+}
+
+
+def scoped(
+    batches: Iterable[Batch], signal: str
+) -> Iterator[Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]]:
+    """(resource, scope, item) for every log record, span or metric of that signal, in arrival order."""
+    resources, scopes, items = CONTAINERS[signal]
+    for batch in batches:
+        if batch.signal == signal:
+            for resource in batch.request[resources]:
+                for scope in resource[scopes]:
+                    for item in scope[items]:
+                        yield resource["resource"], scope["scope"], item
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from agents import (
     session_dirs,
     update_session_index,
 )
-from conftest import TOKEN, Collector
+from conftest import TOKEN, Collector, scoped
 
 from beacon_otlp import JSON, PROTOBUF, Receiver
 
@@ -139,14 +139,7 @@ def run_session(
 
 def log_records(run: Run) -> List[Dict[str, Any]]:
     """Every log record of the run (all batches merged), in Claude's event.sequence order."""
-    records = [
-        record
-        for batch in run.batches
-        if batch.signal == "logs"
-        for resource_logs in batch.request["resource_logs"]
-        for scope_logs in resource_logs["scope_logs"]
-        for record in scope_logs["log_records"]
-    ]
+    records = [record for _, _, record in scoped(run.batches, "logs")]
     return sorted(records, key=lambda r: int(r["attributes"]["event.sequence"]))
 
 
@@ -154,24 +147,13 @@ def metric_points(run: Run) -> List[Tuple[Dict[str, Any], Dict[str, Any], Dict[s
     """(metric, sum, data point) for every metric data point of the run."""
     return [
         (metric, metric["sum"], point)
-        for batch in run.batches
-        if batch.signal == "metrics"
-        for resource_metrics in batch.request["resource_metrics"]
-        for scope_metrics in resource_metrics["scope_metrics"]
-        for metric in scope_metrics["metrics"]
+        for _, _, metric in scoped(run.batches, "metrics")
         for point in (metric["sum"] or {"data_points": []})["data_points"]
     ]
 
 
 def spans(run: Run) -> List[Dict[str, Any]]:
-    return [
-        span
-        for batch in run.batches
-        if batch.signal == "traces"
-        for resource_spans in batch.request["resource_spans"]
-        for scope_spans in resource_spans["scope_spans"]
-        for span in scope_spans["spans"]
-    ]
+    return [span for _, _, span in scoped(run.batches, "traces")]
 
 
 def scopes_and_resources(run: Run, signal_name: str) -> List[Tuple[Dict[str, Any], Dict[str, Any]]]:

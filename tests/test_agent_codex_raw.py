@@ -30,7 +30,7 @@ import re
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, NamedTuple, Tuple
+from typing import Any, Dict, List, NamedTuple, Tuple
 
 import pytest
 from agents import (
@@ -45,7 +45,7 @@ from agents import (
     session_dirs,
     update_session_index,
 )
-from conftest import TOKEN, Collector
+from conftest import TOKEN, Collector, scoped
 
 from beacon_otlp import JSON, PROTOBUF, Receiver
 
@@ -142,27 +142,10 @@ def run_session(
 
 # --- reading the decoded exports ----------------------------------------------------------
 
-CONTAINERS = {
-    "logs": ("resource_logs", "scope_logs", "log_records"),
-    "traces": ("resource_spans", "scope_spans", "spans"),
-    "metrics": ("resource_metrics", "scope_metrics", "metrics"),
-}
-
-
-def scoped(run: Run, signal_name: str) -> Iterator[Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]]:
-    """(resource, scope, item) for every log record, span or metric, in arrival order."""
-    resources, scopes, items = CONTAINERS[signal_name]
-    for batch in run.batches:
-        if batch.signal == signal_name:
-            for resource in batch.request[resources]:
-                for scope in resource[scopes]:
-                    for item in scope[items]:
-                        yield resource["resource"], scope["scope"], item
-
 
 def log_records(run: Run) -> List[Dict[str, Any]]:
     """Every log record of the run (Codex sends no sequence number; arrival order is emission order)."""
-    return [record for _, _, record in scoped(run, "logs")]
+    return [record for _, _, record in scoped(run.batches, "logs")]
 
 
 def events(run: Run, name: str) -> List[Dict[str, Any]]:
@@ -173,7 +156,7 @@ def metric_points(run: Run, name: str) -> List[Tuple[str, Dict[str, Any], Dict[s
     """(kind, metric body, data point) for every data point of the named metric."""
     return [
         (kind, metric[kind], point)
-        for _, _, metric in scoped(run, "metrics")
+        for _, _, metric in scoped(run.batches, "metrics")
         if metric["name"] == name
         for kind in ("sum", "histogram", "gauge")
         if metric.get(kind)
@@ -290,7 +273,7 @@ def check_exports(run: Run, content_type: str) -> None:
     assert {r["signal"] for r in run.stats["requests"]} == signals
     for name in signals:
         seen_scopes = set()
-        for resource, scope, _ in scoped(run, name):
+        for resource, scope, _ in scoped(run.batches, name):
             attributes = resource["attributes"]
             assert attributes["service.name"] == "codex_exec"
             assert attributes["service.version"] == codex.VERSION
@@ -423,12 +406,12 @@ def check_secrets_present(run: Run, steps: List[codex.Step]) -> None:
     ]
     assert carriers == [("codex.tool_result", "arguments"), ("codex.tool_result", "output")]
     for signal_name in ("traces", "metrics"):
-        text = json.dumps([item for _, _, item in scoped(run, signal_name)], default=repr)
+        text = json.dumps([item for _, _, item in scoped(run.batches, signal_name)], default=repr)
         assert codex.SECRET_TOKEN not in text and codex.SECRET_BEARER not in text
 
 
 def check_metrics(run: Run, steps: List[codex.Step]) -> None:
-    names = {metric["name"] for _, _, metric in scoped(run, "metrics")}
+    names = {metric["name"] for _, _, metric in scoped(run.batches, "metrics")}
     assert {
         "codex.api_request",
         "codex.tool.call",
@@ -437,7 +420,7 @@ def check_metrics(run: Run, steps: List[codex.Step]) -> None:
         "codex.sse_event",
         "codex.thread.started",
     } <= names
-    for _, _, metric in scoped(run, "metrics"):
+    for _, _, metric in scoped(run.batches, "metrics"):
         for kind in ("sum", "histogram"):
             if metric.get(kind):
                 assert metric[kind]["aggregation_temporality"] == DELTA, metric["name"]
@@ -462,7 +445,7 @@ def check_metrics(run: Run, steps: List[codex.Step]) -> None:
 
 def check_spans(run: Run, steps: List[codex.Step]) -> None:
     """One dispatch span per call, named after the tool and carrying its call_id; logs link to spans."""
-    spans = [span for _, _, span in scoped(run, "traces")]
+    spans = [span for _, _, span in scoped(run.batches, "traces")]
     names = Counter(s["name"] for s in spans)
     assert names["codex.sampling"] == len(steps)
     dispatch = [

@@ -45,7 +45,7 @@ from agents import (
     save_bodies,
     session_dirs,
 )
-from conftest import TOKEN, Collector
+from conftest import TOKEN, Collector, scoped
 
 from beacon_otlp import TOKEN_HEADER, Receiver
 
@@ -142,26 +142,12 @@ def run(
 
 def log_records(collector: Collector) -> List[Dict[str, Any]]:
     """Every decoded log record, in record time order (batches may interleave)."""
-    records = [
-        record
-        for batch in collector.batches
-        if batch.signal == "logs"
-        for resource in batch.request["resource_logs"]
-        for scope in resource["scope_logs"]
-        for record in scope["log_records"]
-    ]
+    records = [record for _, _, record in scoped(collector.batches, "logs")]
     return sorted(records, key=lambda r: r["time_unix_nano"])
 
 
 def spans(collector: Collector) -> List[Dict[str, Any]]:
-    return [
-        span
-        for batch in collector.batches
-        if batch.signal == "traces"
-        for resource in batch.request["resource_spans"]
-        for scope in resource["scope_spans"]
-        for span in scope["spans"]
-    ]
+    return [span for _, _, span in scoped(collector.batches, "traces")]
 
 
 def metric_names(collector: Collector) -> List[str]:

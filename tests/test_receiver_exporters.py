@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any, Dict, List
 
 import pytest
-from conftest import TOKEN, Collector
+from conftest import TOKEN, Collector, scoped
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -47,14 +47,11 @@ def assert_compression_travelled(receiver: Receiver, compression: Compression) -
 
 
 def records_of(collector: Collector, signal: str) -> List[Dict[str, Any]]:
+    assert all(batch.signal == signal for batch in collector.batches)
     out = []
-    for batch in collector.batches:
-        assert batch.signal == signal
-        for resource in batch.request[f"resource_{'spans' if signal == 'traces' else signal}"]:
-            assert resource["resource"]["attributes"]["service.name"] == "claude-code"
-            scopes = resource["scope_logs" if signal == "logs" else "scope_spans"]
-            for scope in scopes:
-                out.extend(scope["log_records" if signal == "logs" else "spans"])
+    for resource, _, item in scoped(collector.batches, signal):
+        assert resource["attributes"]["service.name"] == "claude-code"
+        out.append(item)
     return out
 
 
