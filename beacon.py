@@ -2626,7 +2626,7 @@ class Protector:
             if new_key in result:
                 new_key = _unique_key(result, new_key)
             result[new_key] = value
-        if len(result) <= _PAIR_MAX_FIELDS and _redact_pair(result):
+        if _redact_pair(result):
             findings.redacted = True
             bound += len(REDACTED) + 2
         findings.bound += bound
