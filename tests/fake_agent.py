@@ -32,14 +32,14 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import beacon
 import beacon_otlp
+from beacon_ci.selftest import post_otlp, synthetic_claude_session
 
 
 def export(signals: Sequence[str] = ("logs", "metrics"), token: Optional[str] = None) -> None:
     endpoint, given = endpoint_and_token()
     json_protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") == "http/json"
-    for signal_name, request in beacon.synthetic_claude_session("fake-agent", 1_764_000_000_000_000_000):
+    for signal_name, request in synthetic_claude_session("fake-agent", 1_764_000_000_000_000_000):
         if signal_name not in signals:
             continue
         if json_protocol:
@@ -48,7 +48,7 @@ def export(signals: Sequence[str] = ("logs", "metrics"), token: Optional[str] = 
             body, content_type = beacon_otlp.encode_protobuf(signal_name, request), beacon_otlp.PROTOBUF
         refused = token not in (None, given)
         try:
-            status = beacon.post_otlp(endpoint, token or given, signal_name, body, content_type)
+            status = post_otlp(endpoint, token or given, signal_name, body, content_type)
         except ConnectionError:  # refused at its headers, the rest of its body meets a closed socket
             assert refused
             continue

@@ -19,10 +19,12 @@ from action_runner import ActionResult, Artifacts, Job, action_copy, evaluate, w
 from conftest import ROOT
 from test_exec import EVENTS_PER_SESSION, FAKE_AGENT
 
-import beacon
+from beacon_ci.errors import EXIT_ERROR, EXIT_VALIDATION
+from beacon_ci.session import read_state, session_receiver_alive
 
-# What the action needs from its checkout: itself and the runtime (beacon.py, beacon_*.py, beacon_otlp/).
-ACTION_FILES = ("action.yml", "beacon_otlp", *sorted(path.name for path in ROOT.glob("beacon*.py")))
+# What the action needs from its checkout: itself and the runtime (beacon.py and its packages).
+PACKAGES = sorted(path.parent.name for path in ROOT.glob("beacon_*/__init__.py"))
+ACTION_FILES = ("action.yml", "beacon.py", *PACKAGES)
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(FAKE_AGENT)}"
 
@@ -43,7 +45,7 @@ def stop_receivers(tmp_path: Path) -> Iterator[None]:
     yield
     for state_file in tmp_path.rglob("session.json"):
         state = json.loads(state_file.read_text())
-        if beacon.session_receiver_alive(state):
+        if session_receiver_alive(state):
             os.kill(state["pid"], signal.SIGKILL)
 
 
@@ -135,7 +137,7 @@ def test_exec_without_telemetry_errors_once_when_required(
     run = new_job(tmp_path, artifacts).use(
         action, {"command": f"{FAKE} --no-telemetry", "harnesses": "claude"}
     )
-    assert (run.outcome, run.steps[1].code) == ("failure", beacon.EXIT_VALIDATION)
+    assert (run.outcome, run.steps[1].code) == ("failure", EXIT_VALIDATION)
     assert len(run.commands("error")) == 1 and run.commands("error")[0].startswith(
         "beacon: telemetry validation failed"
     )
@@ -241,7 +243,7 @@ def start_agents_finish(
     start = job.use(action, {"mode": "start", "harnesses": harnesses})
     assert start.outcome == "success", start.stderr
     assert start.outputs["state-path"] == str(job.temp / "beacon" / "session.json")
-    token = beacon.read_state(start.outputs["state-path"])["token"]
+    token = read_state(start.outputs["state-path"])["token"]
     assert start.commands("add-mask") == [token] and start.stdout.index(token) == len("::add-mask::")
     for script in agent_steps:
         step = job.run(script)
@@ -264,7 +266,7 @@ def test_start_and_finish_around_agent_steps(tmp_path: Path, action: Path, artif
 
 def test_finish_skipped_start_reports_no_capture(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
     run = new_job(tmp_path, artifacts).use(action, {"mode": "finish"})
-    assert (run.outcome, run.steps[1].code) == ("failure", beacon.EXIT_ERROR)
+    assert (run.outcome, run.steps[1].code) == ("failure", EXIT_ERROR)
     assert "no capture to finish" in run.stderr
     assert artifacts.stored == {}
 

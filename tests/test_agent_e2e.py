@@ -22,7 +22,7 @@ import pytest
 from agents import FakeModelServer, claude, codex, gemini, install_or_skip, run_in_group, session_dirs
 from conftest import ROOT
 
-import beacon
+from beacon_protect import Protector
 
 pytestmark = pytest.mark.agents
 
@@ -156,7 +156,7 @@ def random_secret() -> str:
     """A fresh 24-character value no secret format matches: only its exact value can find it."""
     value = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
     command = claude.env_secret_command(value)
-    assert beacon.Protector().redact_text(command) == command
+    assert Protector().redact_text(command) == command
     return value
 
 

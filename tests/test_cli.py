@@ -9,14 +9,15 @@ import sys
 
 from conftest import ROOT
 
-import beacon
+from beacon_ci import __version__
+from beacon_ci.cli import main
+from beacon_ci.environment import Environment
+from beacon_ci.selftest import synthetic_claude_session
 
 
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = beacon.main(
-        list(argv), beacon.Environment(environ={}, stdout=out, stderr=err, clock=lambda: 1_764_000_000.0)
-    )
+    code = main(list(argv), Environment(environ={}, stdout=out, stderr=err, clock=lambda: 1_764_000_000.0))
     return code, out.getvalue(), err.getvalue()
 
 
@@ -40,7 +41,7 @@ def test_selftest_passes_and_reports_every_record() -> None:
 def test_synthetic_session_decodes_the_same_from_both_encodings() -> None:
     from beacon_otlp import decode_json, decode_protobuf, encode_json, encode_protobuf
 
-    for signal, request in beacon.synthetic_claude_session("s-1", 1_764_000_000_000_000_000):
+    for signal, request in synthetic_claude_session("s-1", 1_764_000_000_000_000_000):
         from_pb = decode_protobuf(signal, encode_protobuf(signal, request))
         assert decode_json(signal, encode_json(signal, request)) == from_pb
 
@@ -59,4 +60,4 @@ def test_version_in_an_isolated_subprocess(tmp_path) -> None:
         timeout=60,
     )
     assert proc.returncode == 0
-    assert proc.stdout.strip() == f"beacon {beacon.__version__}"
+    assert proc.stdout.strip() == f"beacon {__version__}"

@@ -27,14 +27,15 @@ from conftest import ROOT
 from test_exec import EVENTS_PER_SESSION, Run, environ
 from test_session import exports_from, stop_receivers  # noqa: F401  (stop_receivers: autouse cleanup)
 
-import beacon
+from beacon_ci import __version__
+from beacon_ci.selftest import SYNTHETIC_SECRET
 
 pytestmark = pytest.mark.dist
 
 SUPPORTED_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 TOOLS = ROOT / "tools"
 FAKE_AGENT = ROOT / "tests" / "fake_agent.py"
-VERSION_LINE = f"beacon {beacon.__version__}"
+VERSION_LINE = f"beacon {__version__}"
 TIMEOUT = 120
 
 
@@ -97,11 +98,11 @@ def test_the_pyz_holds_the_runtime_and_a_main(pyz: Path) -> None:
 
 def test_a_module_listed_in_pyproject_ships(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.setuptools]\npy-modules = ["beacon", "beacon_export"]\npackages = ["pkg", "pkg.sub"]\n'
+        '[tool.setuptools]\npy-modules = ["beacon", "beacon_extra"]\npackages = ["pkg", "pkg.sub"]\n'
     )
     for name in (
         "beacon.py",
-        "beacon_export.py",
+        "beacon_extra.py",
         "pkg/__init__.py",
         "pkg/sub/__init__.py",
         "pkg/sub/x.py",
@@ -112,7 +113,7 @@ def test_a_module_listed_in_pyproject_ships(tmp_path: Path) -> None:
         (tmp_path / name).write_text("")
     assert shipped_sources(tmp_path) == [
         "beacon.py",
-        "beacon_export.py",
+        "beacon_extra.py",
         "pkg/__init__.py",
         "pkg/sub/__init__.py",
         "pkg/sub/x.py",
@@ -189,7 +190,7 @@ def assert_one_session_captured(run: Run) -> None:
     assert run.result["events"] == {"claude_code": EVENTS_PER_SESSION}
     assert len(run.events) == EVENTS_PER_SESSION
     assert {event["capture"]["id"] for event in run.events} == {run.result["capture_id"]}
-    assert beacon.SYNTHETIC_SECRET not in run.log.read_text()
+    assert SYNTHETIC_SECRET not in run.log.read_text()
 
 
 def test_pyz_selftest(python: str, lone_pyz: Path, tmp_path: Path) -> None:

@@ -22,10 +22,14 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import pytest
 from conftest import ROOT
 
-import beacon
+from beacon_ci.cli import main
+from beacon_ci.environment import Environment
+from beacon_ci.errors import EXIT_ERROR, EXIT_USAGE, EXIT_VALIDATION
+from beacon_ci.eventlog import EventWriter, event_line
+from beacon_ci.selftest import SYNTHETIC_EVENTS, SYNTHETIC_SECRET
 
 FAKE_AGENT = str(ROOT / "tests" / "fake_agent.py")
-EVENTS_PER_SESSION = beacon.SYNTHETIC_EVENTS
+EVENTS_PER_SESSION = SYNTHETIC_EVENTS
 
 
 class Run:
@@ -53,9 +57,7 @@ def environ(tmp_path: Path, **extra: str) -> Dict[str, str]:
 
 def beacon_run(tmp_path: Path, *argv: str, env: Optional[Dict[str, str]] = None) -> Run:
     out, err = io.StringIO(), io.StringIO()
-    code = beacon.main(
-        list(argv), beacon.Environment(environ=env or environ(tmp_path), stdout=out, stderr=err)
-    )
+    code = main(list(argv), Environment(environ=env or environ(tmp_path), stdout=out, stderr=err))
     return Run(code, out.getvalue(), err.getvalue(), tmp_path / "runner" / "beacon" / "runtime.jsonl")
 
 
@@ -85,7 +87,7 @@ def test_exec_captures_validates_and_exits_zero(tmp_path: Path) -> None:
         "token.usage",
         "token.usage",
     ]
-    assert beacon.SYNTHETIC_SECRET not in run.log.read_text()
+    assert SYNTHETIC_SECRET not in run.log.read_text()
     assert stat.S_IMODE(run.log.stat().st_mode) == 0o600
     assert stat.S_IMODE(run.log.parent.stat().st_mode) == 0o700
     assert "validation passed: 6 events" in run.stderr
@@ -108,7 +110,7 @@ def test_child_exit_code_wins(tmp_path: Path) -> None:
 
 def test_no_telemetry_fails_required_validation_with_a_diagnosis(tmp_path: Path) -> None:
     run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent("--no-telemetry"))
-    assert run.code == beacon.EXIT_VALIDATION
+    assert run.code == EXIT_VALIDATION
     assert (
         "event_count: 0 events, want at least 1; the receiver got no requests: did the agent run, "
         "and is its telemetry on? (managed settings can override CLAUDE_CODE_ENABLE_TELEMETRY; "
@@ -118,7 +120,7 @@ def test_no_telemetry_fails_required_validation_with_a_diagnosis(tmp_path: Path)
 
 def test_requests_with_a_wrong_token_are_diagnosed_as_rejected(tmp_path: Path) -> None:
     run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent("--token", "not-the-token"))
-    assert run.code == beacon.EXIT_VALIDATION
+    assert run.code == EXIT_VALIDATION
     assert (
         "event_count: 0 events, want at least 1; the receiver rejected 2 of 2 requests (unauthorized 2)\n"
         in (run.stderr)
@@ -129,7 +131,7 @@ def test_telemetry_without_log_records_is_diagnosed(tmp_path: Path) -> None:
     run = beacon_run(
         tmp_path, "ci", "exec", "--min-events", "3", "--harness", "claude", *agent("--signals", "metrics")
     )
-    assert run.code == beacon.EXIT_VALIDATION
+    assert run.code == EXIT_VALIDATION
     # the metrics alone give the two token.usage events
     assert (
         "event_count: 2 events, want at least 3; the receiver got 1 request but no log records (metrics 2)\n"
@@ -154,13 +156,13 @@ def test_no_telemetry_is_a_warning_when_not_required(tmp_path: Path) -> None:
 
 def test_min_events_is_enforced(tmp_path: Path) -> None:
     run = beacon_run(tmp_path, "ci", "exec", "--min-events", "7", "--harness", "claude", *agent())
-    assert run.code == beacon.EXIT_VALIDATION
+    assert run.code == EXIT_VALIDATION
     assert "6 events, want at least 7" in run.stderr
 
 
 def test_wrong_harness_fails_the_harness_stage(tmp_path: Path) -> None:
     run = beacon_run(tmp_path, "ci", "exec", "--harness", "codex", *agent())
-    assert run.code == beacon.EXIT_VALIDATION
+    assert run.code == EXIT_VALIDATION
     assert "0 events from codex_cli, want at least 1; events came from claude_code (6)" in run.stderr
 
 
@@ -208,7 +210,7 @@ def test_two_captures_append_to_one_log_and_both_validate(tmp_path: Path) -> Non
 )
 def test_usage_errors_are_one_line_and_exit_2_before_anything_runs(tmp_path: Path, argv, message) -> None:
     run = beacon_run(tmp_path, *argv)
-    assert run.code == beacon.EXIT_USAGE
+    assert run.code == EXIT_USAGE
     assert run.stderr.startswith(message)
     assert run.stderr.count("\n") == 1
     assert not run.log.exists()
@@ -221,7 +223,7 @@ def test_unwritable_log_path_fails_before_the_child_starts(tmp_path: Path) -> No
     run = beacon_run(
         tmp_path, "ci", "exec", "--log-path", str(blocked / "runtime.jsonl"), *agent("--marker", str(marker))
     )
-    assert run.code == beacon.EXIT_ERROR
+    assert run.code == EXIT_ERROR
     assert run.stderr.startswith("beacon: cannot create directory")
     assert not marker.exists()
 
@@ -424,7 +426,7 @@ def test_after_bg_the_agent_runs_in_the_background_until_it_reads_the_terminal(t
 
 def test_the_log_is_appended_to_even_past_another_writer(tmp_path: Path) -> None:
     path = tmp_path / "runtime.jsonl"
-    first, second = beacon.EventWriter(str(path)), beacon.EventWriter(str(path))
+    first, second = EventWriter(str(path)), EventWriter(str(path))
     try:
         assert fcntl.fcntl(first._fd, fcntl.F_GETFL) & os.O_APPEND
         for writer, n in ((first, 1), (second, 2), (first, 3)):  # each at the end, not at its offset
@@ -437,7 +439,7 @@ def test_the_log_is_appended_to_even_past_another_writer(tmp_path: Path) -> None
 
 
 def test_each_event_is_one_write_and_close_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    writer = beacon.EventWriter(str(tmp_path / "runtime.jsonl"))
+    writer = EventWriter(str(tmp_path / "runtime.jsonl"))
     writes: List[bytes] = []
     synced: List[int] = []
     real_write, real_fsync = os.write, os.fsync
@@ -459,7 +461,7 @@ def test_each_event_is_one_write_and_close_fsyncs(tmp_path: Path, monkeypatch: p
     fd = writer._fd
     assert not synced  # not per event: once, at the end
     writer.close()
-    assert writes == [beacon.event_line(event) for event in events]
+    assert writes == [event_line(event) for event in events]
     assert synced == [fd]
 
 
@@ -512,7 +514,7 @@ def test_validate_reports_a_malformed_line(tmp_path: Path) -> None:
     with run.log.open("a") as log:
         log.write("{not json\n")
     check = beacon_run(tmp_path, "ci", "validate", "--json")
-    assert check.code == beacon.EXIT_VALIDATION
+    assert check.code == EXIT_VALIDATION
     stages = {s["name"]: s for s in check.result["validation"]["stages"]}
     assert stages["runtime_log_parseable"]["status"] == "fail"
     assert stages["runtime_log_parseable"]["detail"].startswith(f"line {EVENTS_PER_SESSION + 1}: not JSON")
@@ -528,7 +530,7 @@ def test_validate_requires_beacon_1_0_events(tmp_path: Path, field: str, value: 
     wrong = {**json.loads(lines[1]), field: value}
     run.log.write_text("\n".join([lines[0], json.dumps(wrong), *lines[2:]]) + "\n")
     check = beacon_run(tmp_path, "ci", "validate", "--json")
-    assert check.code == beacon.EXIT_VALIDATION
+    assert check.code == EXIT_VALIDATION
     stages = {s["name"]: s for s in check.result["validation"]["stages"]}
     assert stages["runtime_log_parseable"] == {
         "name": "runtime_log_parseable",
@@ -541,7 +543,7 @@ def test_validate_requires_beacon_1_0_events(tmp_path: Path, field: str, value: 
 
 def test_validate_a_missing_log(tmp_path: Path) -> None:
     check = beacon_run(tmp_path, "ci", "validate", "--log-path", str(tmp_path / "nope.jsonl"))
-    assert check.code == beacon.EXIT_VALIDATION
+    assert check.code == EXIT_VALIDATION
     assert "runtime_log_exists:" in check.stderr and "does not exist" in check.stderr
 
 
@@ -575,7 +577,7 @@ def test_a_full_disk_is_reported_and_fails_validation_without_crashing(tmp_path:
     proc = run_beacon_process(
         tmp_path, "ci", "exec", "--json", "--harness", "claude", *agent(), file_size_limit=4000
     )
-    assert proc.returncode == beacon.EXIT_VALIDATION, proc.stderr
+    assert proc.returncode == EXIT_VALIDATION, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     written, failed = sum(result["events"].values()), result["write_failures"]
     assert written >= 1 and failed >= 1 and written + failed == EVENTS_PER_SESSION

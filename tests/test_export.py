@@ -1,4 +1,4 @@
-"""The export stage (beacon_export): upload to S3 and GCS against real servers on loopback
+"""The export stage (beacon_ci/export): upload to S3 and GCS against real servers on loopback
 (moto in server mode, a GCS emulator), through the libraries and through the aws CLI; forward
 to a strict HEC endpoint (plain and HTTPS) and to a second beacon receiver over OTLP/HTTP."""
 
@@ -24,22 +24,11 @@ from export_servers import HEC_TOKEN, StrictHec, free_port, gcs_blob
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import beacon_export
-from beacon_export import (
-    ExportError,
-    ForwardResult,
-    RetryPolicy,
-    UploadPlan,
-    chunk,
-    event_time,
-    is_export_credential,
-    make_forwarder,
-    parse_endpoint,
-    parse_otlp_headers,
-    parse_uploads,
-    plan_upload,
-    upload,
-)
+from beacon_ci.export.bodies import chunk, event_time, event_time_ns
+from beacon_ci.export.common import MESSAGE_LIMIT, ExportError, is_export_credential
+from beacon_ci.export.endpoint import ForwardPlan, parse_endpoint, parse_otlp_headers, plan_forward
+from beacon_ci.export.forward import MAX_QUEUED_EVENTS, Forwarder, ForwardResult, RetryPolicy, make_forwarder
+from beacon_ci.export.upload import UPLOAD_GRACE, UploadPlan, parse_uploads, plan_upload, upload
 from beacon_otlp import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,9 +219,7 @@ def test_missing_endpoint_and_unsupported_target() -> None:
 
 def test_a_forward_plan_is_checked_without_a_thread_and_hides_the_token() -> None:
     before = threading.active_count()
-    plan = beacon_export.plan_forward(
-        "splunk", "https://hec.example.com", {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN}
-    )
+    plan = plan_forward("splunk", "https://hec.example.com", {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN})
     assert threading.active_count() == before
     assert plan.to_json() == {
         "target": "splunk",
@@ -251,7 +238,7 @@ def test_otlp_headers_are_url_decoded_and_errors_hide_values() -> None:
 def test_event_time_reads_beacon_timestamps() -> None:
     assert event_time({"timestamp": "2026-11-25T10:04:05.123Z"}) == 1795601045.123
     assert event_time({"timestamp": "garbage"}, now_ns=lambda: 42_000_000_000) == 42.0
-    assert beacon_export.event_time_ns({"timestamp": "2026-11-25T10:04:05.123Z"}) == 1795601045_123_000_000
+    assert event_time_ns({"timestamp": "2026-11-25T10:04:05.123Z"}) == 1795601045_123_000_000
 
 
 @given(
@@ -389,9 +376,10 @@ def upload_in_subprocess(
         "for name in sys.argv[1].split(','):\n"
         "    sys.modules[name] = None  # import raises ImportError\n"
         "sys.path.insert(0, sys.argv[2])\n"
-        "import os, beacon_export\n"
-        "plan = beacon_export.UploadPlan(*json.loads(sys.argv[3]))\n"
-        "print(json.dumps(beacon_export.upload(plan, dict(os.environ), 60).to_json()))\n"
+        "import os\n"
+        "from beacon_ci.export.upload import UploadPlan, upload\n"
+        "plan = UploadPlan(*json.loads(sys.argv[3]))\n"
+        "print(json.dumps(upload(plan, dict(os.environ), 60).to_json()))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, ",".join(blocked), str(ROOT), json.dumps(list(plan))],
@@ -422,7 +410,7 @@ def test_neither_library_nor_cli_says_what_to_install(
     plan = UploadPlan(provider, "audit-logs", "k/runtime.jsonl", str(log))
     result = upload_in_subprocess(plan, {"PATH": str(tmp_path)}, blocked=("boto3", "google.cloud.storage"))
     assert result["status"] == "fail"
-    assert f"pip install 'beacon[{extra}]'" in result["message"] and "\n" not in result["message"]
+    assert f"pip install 'beacon-ci[{extra}]'" in result["message"] and "\n" not in result["message"]
 
 
 def test_s3_missing_bucket_fails_cleanly(s3: Any, aws_env: Dict[str, str], log: Path) -> None:
@@ -457,7 +445,7 @@ def test_an_upload_that_hangs_is_cut_at_its_timeout(
         started = time.monotonic()
         result = upload(s3_plan(dict(os.environ), log), dict(os.environ), timeout=3)
         elapsed = time.monotonic() - started
-    assert result.status == "fail" and elapsed < 3 + beacon_export.UPLOAD_GRACE + 1, (result, elapsed)
+    assert result.status == "fail" and elapsed < 3 + UPLOAD_GRACE + 1, (result, elapsed)
     # boto3 goes on retrying in its thread after the cut; let it end here, not during later tests.
     for thread in threading.enumerate():
         if thread.name.startswith("beacon-upload-"):
@@ -532,18 +520,18 @@ def test_gcs_missing_bucket_and_server_down(gcs_emulator: str, log: Path) -> Non
     started = time.monotonic()
     down = upload(plan, down_env, timeout=5)
     assert down.status == "fail" and time.monotonic() - started < 7, down
-    assert "\n" not in down.message and len(down.message) <= beacon_export.MESSAGE_LIMIT
+    assert "\n" not in down.message and len(down.message) <= MESSAGE_LIMIT
 
 
 # --- forward: a strict HEC endpoint -------------------------------------------------------------
 
 
-def splunk(server: StrictHec, retry: RetryPolicy = FAST, **environ: str) -> beacon_export.Forwarder:
+def splunk(server: StrictHec, retry: RetryPolicy = FAST, **environ: str) -> Forwarder:
     return make_forwarder("splunk", server.url, {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN, **environ}, retry)
 
 
-def splunk_plan(server: StrictHec) -> beacon_export.ForwardPlan:
-    return beacon_export.plan_forward("splunk", server.url, {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN})
+def splunk_plan(server: StrictHec) -> ForwardPlan:
+    return plan_forward("splunk", server.url, {"BEACON_CI_SPLUNK_HEC_TOKEN": HEC_TOKEN})
 
 
 def sequences(server: StrictHec) -> List[int]:
@@ -663,7 +651,7 @@ def test_the_token_never_shows(hec: StrictHec) -> None:
 
 def test_a_full_queue_counts_what_it_drops(hec: StrictHec) -> None:
     hec.hold = threading.Event()  # the endpoint stalls: the sender is stuck in its first request
-    forwarder = beacon_export.Forwarder(splunk_plan(hec), FAST, max_queued=10)
+    forwarder = Forwarder(splunk_plan(hec), FAST, max_queued=10)
     forwarder.submit([make_event(0)])
     assert wait_until(lambda: hec.requests == 0 and not forwarder._queue)  # taken by the sender
     started = time.monotonic()
@@ -684,9 +672,7 @@ def test_forwarding_never_loses_or_duplicates(
     hec: StrictHec, batches: List[List[int]], max_events: int, max_bytes: int
 ) -> None:
     hec.events.clear()
-    forwarder = beacon_export.Forwarder(
-        splunk_plan(hec), FAST, max_batch_events=max_events, max_batch_bytes=max_bytes
-    )
+    forwarder = Forwarder(splunk_plan(hec), FAST, max_batch_events=max_events, max_batch_bytes=max_bytes)
     number = 0
     for paddings in batches:
         forwarder.submit([make_event(number + i, padding) for i, padding in enumerate(paddings)])
@@ -698,7 +684,7 @@ def test_forwarding_never_loses_or_duplicates(
 
 def test_a_full_queue_submitted_at_once_is_delivered(hec: StrictHec) -> None:
     forwarder = splunk(hec)
-    events = [make_event(n, 200) for n in range(beacon_export.MAX_QUEUED_EVENTS)]  # all at once: they fit
+    events = [make_event(n, 200) for n in range(MAX_QUEUED_EVENTS)]  # all at once: they fit
     for start in range(0, len(events), 500):
         forwarder.submit(events[start : start + 500])
     result = forwarder.close(60)

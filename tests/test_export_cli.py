@@ -19,7 +19,8 @@ from test_action import ACTION_FILES, FAKE, new_job
 from test_exec import EVENTS_PER_SESSION, Run, agent, beacon_run, environ, exec_claude
 from test_session import exports_from, run_agent, state_of, stop_receivers, wait_until_gone  # noqa: F401
 
-import beacon
+from beacon_ci.errors import EXIT_EXPORT, EXIT_USAGE
+from beacon_ci.selftest import SYNTHETIC_SECRET
 
 BUCKET = {"BEACON_CI_S3_BUCKET": "audit-logs", "BEACON_CI_S3_PREFIX": "beacon"}
 GITHUB = {
@@ -78,7 +79,7 @@ def test_exec_uploads_to_both_stores_and_one_failing_does_not_stop_the_other(
         STORAGE_EMULATOR_HOST=gcs_emulator,
     )
     run = exec_claude(tmp_path, "--upload", "s3,gcs", *agent(), env=env)
-    assert run.code == beacon.EXIT_EXPORT, run.stderr
+    assert run.code == EXIT_EXPORT, run.stderr
     s3_result, gcs_result = run.result["uploads"]
     assert (s3_result["status"], gcs_result["status"]) == ("fail", "ok")
     assert "NoSuchBucket" in s3_result["message"]
@@ -101,12 +102,12 @@ def test_an_upload_without_its_bucket_is_refused_before_the_agent_runs(tmp_path:
     run = beacon_run(
         tmp_path, "ci", "exec", "--harness", "claude", "--upload", "s3", *agent("--marker", str(marker))
     )
-    assert run.code == beacon.EXIT_USAGE
+    assert run.code == EXIT_USAGE
     assert run.stderr.startswith("beacon: ") and "BEACON_CI_S3_BUCKET" in run.stderr
     assert not marker.exists()
     for bad in (["--upload", "elastic"], ["--forward", "kafka"], ["--forward", "splunk"]):
         run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *bad, *agent("--marker", str(marker)))
-        assert run.code == beacon.EXIT_USAGE and len(run.stderr.splitlines()) == 1, run.stderr
+        assert run.code == EXIT_USAGE and len(run.stderr.splitlines()) == 1, run.stderr
     assert not marker.exists()
 
 
@@ -124,7 +125,7 @@ def test_exec_forwards_the_redacted_events_the_log_got(tmp_path: Path, hec: Stri
     assert run.code == 0, run.stderr
     logged = log_events(run.log)
     assert [item["event"] for item in hec.events] == logged and len(logged) == EVENTS_PER_SESSION
-    assert beacon.SYNTHETIC_SECRET not in json.dumps(hec.events)
+    assert SYNTHETIC_SECRET not in json.dumps(hec.events)
     assert run.result["forward"] == {
         "target": "splunk",
         "endpoint": hec.url + "/services/collector/event",
@@ -139,7 +140,7 @@ def test_exec_forwards_the_redacted_events_the_log_got(tmp_path: Path, hec: Stri
 def test_a_forward_that_fails_gives_the_export_exit_code(tmp_path: Path, hec: StrictHec) -> None:
     hec.answer_next(400, times=100)  # the HEC refuses everything: nothing is retried, all counted
     run = exec_forwarding(tmp_path, hec)
-    assert run.code == beacon.EXIT_EXPORT
+    assert run.code == EXIT_EXPORT
     assert run.result["forward"]["failed"] == EVENTS_PER_SESSION and run.result["forward"]["sent"] == 0
     assert f"; {EVENTS_PER_SESSION} failed: " in run.stderr
     assert run.result["validation"]["status"] == "passed"  # the log itself is complete
@@ -187,7 +188,7 @@ def test_session_forwards_as_events_arrive_and_finish_uploads(
 
 def test_start_refuses_a_forward_without_its_token_and_starts_nothing(tmp_path: Path, hec: StrictHec) -> None:
     start = beacon_run(tmp_path, "ci", "start", "--forward", "splunk", "--forward-endpoint", hec.url)
-    assert start.code == beacon.EXIT_USAGE
+    assert start.code == EXIT_USAGE
     assert "BEACON_CI_SPLUNK_HEC_TOKEN" in start.stderr and "not accepted as flags" in start.stderr
     assert not (tmp_path / "runner" / "beacon" / "session.json").exists()
 
@@ -199,7 +200,7 @@ def test_a_receiver_killed_mid_session_counts_its_forward_failed(tmp_path: Path,
     os.kill(state["pid"], signal.SIGKILL)
     wait_until_gone(state)
     finish = beacon_run(tmp_path, "ci", "finish", env=env)
-    assert finish.code == beacon.EXIT_EXPORT
+    assert finish.code == EXIT_EXPORT
     assert (
         finish.stderr.count(
             f"; {EVENTS_PER_SESSION} failed: the receiver stopped before it could say what it"

@@ -13,13 +13,16 @@ if sys.version_info >= (3, 11):
 else:  # the test extra installs tomli, tomllib's origin, before 3.11
     import tomli as tomllib
 
-import beacon
+from beacon_ci.agents.codex import user_codex_home, write_codex_home
+from beacon_ci.agents.setup import child_environment
+from beacon_ci.context import detect_run, harnesses_for_command, parse_harnesses, resolve_paths
+from beacon_ci.errors import UsageError
 
 URL, TOKEN = "http://127.0.0.1:4000", "tok_en-123"
 
 
 def child(parent, harnesses=("claude", "codex", "gemini"), run=None, codex_home="/x/codex"):
-    return beacon.child_environment(parent, list(harnesses), URL, TOKEN, "cap1", run or {}, codex_home)
+    return child_environment(parent, list(harnesses), URL, TOKEN, "cap1", run or {}, codex_home)
 
 
 def test_claude_settings_and_the_token_header() -> None:
@@ -100,7 +103,7 @@ def test_codex_home_keeps_the_users_config_and_auth(tmp_path: Path) -> None:
     (user / "auth.json").write_text('{"OPENAI_API_KEY": "sk-test"}')
     (user / "rules").mkdir()
     (user / "rules" / "ci.rules").write_text('prefix_rule(pattern=["git", "push"], decision="forbidden")')
-    home = beacon.write_codex_home(str(tmp_path / "gen"), str(user), URL, TOKEN)
+    home = write_codex_home(str(tmp_path / "gen"), str(user), URL, TOKEN)
     config = (Path(home) / "config.toml").read_text()
     assert config.startswith(
         'model = "gpt-5"\n\n[model_providers.fake]\nbase_url = "http://127.0.0.1:9/v1"\n\n[otel]\n'
@@ -117,7 +120,7 @@ def test_codex_home_keeps_the_users_config_and_auth(tmp_path: Path) -> None:
 
 
 def test_codex_home_without_a_user_config(tmp_path: Path) -> None:
-    home = beacon.write_codex_home(str(tmp_path / "gen"), str(tmp_path / "none"), URL, TOKEN)
+    home = write_codex_home(str(tmp_path / "gen"), str(tmp_path / "none"), URL, TOKEN)
     assert (Path(home) / "config.toml").read_text().startswith("[otel]\n")
     assert not (Path(home) / "auth.json").exists()
 
@@ -153,7 +156,7 @@ def test_codex_config_replaces_the_root_otel_settings_in_every_form(tmp_path: Pa
     user = tmp_path / "user-codex"
     user.mkdir()
     (user / "config.toml").write_text(USER_SETTINGS + user_config + PROFILES)
-    home = beacon.write_codex_home(str(tmp_path / "gen"), str(user), URL, TOKEN)
+    home = write_codex_home(str(tmp_path / "gen"), str(user), URL, TOKEN)
     config = tomllib.loads((Path(home) / "config.toml").read_text())
     expected = tomllib.loads(USER_SETTINGS + PROFILES)
     assert {name: value for name, value in config.items() if name != "otel"} == expected
@@ -185,7 +188,7 @@ def test_codex_config_replaces_the_root_otel_settings_in_every_form(tmp_path: Pa
     ],
 )
 def test_the_users_codex_home(environ, expected) -> None:
-    assert beacon.user_codex_home(environ) == expected
+    assert user_codex_home(environ) == expected
 
 
 @pytest.mark.parametrize(
@@ -198,13 +201,13 @@ def test_the_users_codex_home(environ, expected) -> None:
     ],
 )
 def test_parse_harnesses(text, expected) -> None:
-    assert beacon.parse_harnesses(text) == expected
+    assert parse_harnesses(text) == expected
 
 
 @pytest.mark.parametrize("text", ["claude-code", "copilot", ","])
 def test_parse_harnesses_rejects(text) -> None:
-    with pytest.raises(beacon.UsageError):
-        beacon.parse_harnesses(text)
+    with pytest.raises(UsageError):
+        parse_harnesses(text)
 
 
 @pytest.mark.parametrize(
@@ -225,7 +228,7 @@ def test_parse_harnesses_rejects(text) -> None:
     ],
 )
 def test_harness_from_the_program_name(command, expected) -> None:
-    assert beacon.harnesses_for_command(command) == expected
+    assert harnesses_for_command(command) == expected
 
 
 def github(**extra: str) -> dict:
@@ -248,7 +251,7 @@ def github(**extra: str) -> dict:
 
 
 def test_github_push_run() -> None:
-    assert beacon.detect_run(github()) == {
+    assert detect_run(github()) == {
         "provider": "github_actions",
         "run_id": "123",
         "run_attempt": "2",
@@ -274,21 +277,21 @@ def test_github_push_run() -> None:
     ],
 )
 def test_github_pull_request_numbers(event, ref, pr_number) -> None:
-    run = beacon.detect_run(github(GITHUB_EVENT_NAME=event, GITHUB_REF=ref, GITHUB_HEAD_REF="feature/x"))
+    run = detect_run(github(GITHUB_EVENT_NAME=event, GITHUB_REF=ref, GITHUB_HEAD_REF="feature/x"))
     assert run["branch"] == "feature/x"
     assert run.get("pr_number") == pr_number
     assert run.get("pr") == (ref if pr_number else None)
 
 
 def test_other_ci_and_no_ci() -> None:
-    assert beacon.detect_run({"GITLAB_CI": "true", "CI": "true"}) == {"provider": "gitlab"}
-    assert beacon.detect_run({"CI": "1"}) == {"provider": "ci"}
-    assert beacon.detect_run({}) == {}
+    assert detect_run({"GITLAB_CI": "true", "CI": "true"}) == {"provider": "gitlab"}
+    assert detect_run({"CI": "1"}) == {"provider": "ci"}
+    assert detect_run({}) == {}
 
 
 def test_default_paths(tmp_path: Path) -> None:
-    paths = beacon.resolve_paths({"RUNNER_TEMP": str(tmp_path)})
+    paths = resolve_paths({"RUNNER_TEMP": str(tmp_path)})
     assert paths.log_path == str(tmp_path / "beacon" / "runtime.jsonl")
     assert paths.state_path == str(tmp_path / "beacon" / "session.json")
-    custom = beacon.resolve_paths({}, log_path=str(tmp_path / "a" / "log.jsonl"))
+    custom = resolve_paths({}, log_path=str(tmp_path / "a" / "log.jsonl"))
     assert custom.base_dir == str(tmp_path / "a")

@@ -15,12 +15,17 @@ import pytest
 from agents import claude, codex, gemini
 from conftest import ROOT
 
-import beacon
+from beacon_ci import __version__
+from beacon_ci.agents.fields import approval_action, category_of
+from beacon_ci.agents.normalizer import LOG_MAPPERS, Normalizer
+from beacon_ci.context import CaptureContext
+from beacon_ci.eventlog import event_line, schema_problem
 from beacon_otlp import Batch, count_records, decode, decode_protobuf, encode_protobuf
+from beacon_protect import Protector
 
 FIXTURES = ROOT / "tests" / "fixtures"
 AGENTS = ("claude", "codex", "gemini")
-CONTEXT = beacon.CaptureContext(
+CONTEXT = CaptureContext(
     "cap-test", "exec", {"provider": "github_actions", "run_id": "7"}, "host", "linux", "ci"
 )
 
@@ -32,7 +37,7 @@ def session(agent: str) -> Dict[str, Any]:
 def normalized(agent: str, protocol: str) -> List[Dict[str, Any]]:
     """Every event of one recorded run, in arrival order."""
     run = next(r for r in session(agent)["runs"] if r["protocol"] == protocol)
-    normalizer = beacon.Normalizer(CONTEXT, clock=lambda: 1_764_000_000.0)
+    normalizer = Normalizer(CONTEXT, clock=lambda: 1_764_000_000.0)
     events: List[Dict[str, Any]] = []
     for entry in run["files"]:
         if "file" not in entry:
@@ -70,7 +75,7 @@ def log_events(service: str, *records: Dict[str, Any], **resource: Any) -> List[
         ]
     }
     request = decode_protobuf("logs", encode_protobuf("logs", request))  # the shape a receiver hands over
-    normalizer = beacon.Normalizer(CONTEXT, clock=lambda: 1_764_000_000.0)
+    normalizer = Normalizer(CONTEXT, clock=lambda: 1_764_000_000.0)
     return list(normalizer.events(Batch("logs", request, "application/x-protobuf", len(records), 0.0)))
 
 
@@ -88,10 +93,10 @@ def only_event(service: str, name: str, **attributes: Any) -> Dict[str, Any]:
 @pytest.mark.parametrize("agent, protocol", recorded_runs())
 def test_every_event_is_a_valid_beacon_event_stamped_with_the_capture(agent: str, protocol: str) -> None:
     for event in normalized(agent, protocol):
-        assert beacon.schema_problem(event) is None, event
-        assert event["capture"] == {"id": "cap-test", "mode": "exec", "beacon_version": beacon.__version__}
+        assert schema_problem(event) is None, event
+        assert event["capture"] == {"id": "cap-test", "mode": "exec", "beacon_version": __version__}
         assert event["origin"] == "ci" and event["run"] == {"provider": "github_actions", "run_id": "7"}
-        assert event["event"]["category"] == beacon.category_of(event["event"]["action"])
+        assert event["event"]["category"] == category_of(event["event"]["action"])
         assert len(event["event"]["id"]) == 32
         assert event["timestamp"].endswith("Z") and len(event["timestamp"]) == 24
 
@@ -300,7 +305,7 @@ DECISIONS = [
 
 @pytest.mark.parametrize("decision, action", DECISIONS)
 def test_every_decision_word_has_one_meaning(decision: str, action: str) -> None:
-    assert beacon.approval_action(decision) == action
+    assert approval_action(decision) == action
 
 
 @pytest.mark.parametrize("decision, action", DECISIONS)
@@ -618,7 +623,7 @@ def sum_metric(name: str, temporality: int, points: List[float], attrs: Dict[str
 
 
 def test_cumulative_usage_becomes_increments() -> None:
-    normalizer = beacon.Normalizer(CONTEXT)
+    normalizer = Normalizer(CONTEXT)
     totals = []
     for cumulative in (100, 100, 250, 40):  # unchanged, grew by 150, then the counter was reset
         for event in normalizer.events(
@@ -638,7 +643,7 @@ def test_cumulative_usage_becomes_increments() -> None:
     ],
 )
 def test_every_token_usage_point_keeps_its_count(token_type: str, usage: Dict[str, Any]) -> None:
-    (event,) = beacon.Normalizer(CONTEXT).events(
+    (event,) = Normalizer(CONTEXT).events(
         sum_metric("codex.turn.token_usage", 1, [7], {"token_type": token_type})
     )
     assert event["event"]["action"] == "token.usage"
@@ -646,7 +651,7 @@ def test_every_token_usage_point_keeps_its_count(token_type: str, usage: Dict[st
 
 
 def test_delta_usage_is_taken_as_is() -> None:
-    normalizer = beacon.Normalizer(CONTEXT)
+    normalizer = Normalizer(CONTEXT)
     events = list(normalizer.events(sum_metric("claude_code.cost.usage", 1, [3, 3], {"model": "m"})))
     assert [e["gen_ai"]["usage"]["cost_usd"] for e in events] == [3.0, 3.0]
     assert {e["event"]["action"] for e in events} == {"cost.usage"}
@@ -875,13 +880,13 @@ SESSION_SECRETS = {
 @pytest.mark.parametrize("agent, protocol", recorded_runs())
 def test_no_session_secret_survives_protection(agent: str, protocol: str) -> None:
     """The pipeline's order, normalize then protect, with no secret known beforehand."""
-    protector = beacon.Protector()
+    protector = Protector()
     secrets = SESSION_SECRETS[agent]
     carried = 0
     for event in normalized(agent, protocol):
         had_secret = any(secret in json.dumps(event) for secret in secrets)
         protected = protector.protect_event(event)
-        line = beacon.event_line(protected).decode()
+        line = event_line(protected).decode()
         assert not [secret for secret in secrets if secret in line or secret[6:24] in line], line
         if had_secret:
             carried += 1
@@ -893,7 +898,7 @@ def test_a_record_that_cannot_be_mapped_is_still_written(monkeypatch: pytest.Mon
     def broken(event: Dict[str, Any], name: str, attrs: Any) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setitem(beacon.LOG_MAPPERS, "claude_code", broken)
+    monkeypatch.setitem(LOG_MAPPERS, "claude_code", broken)
     request = {
         "resource_logs": [
             {
@@ -909,9 +914,9 @@ def test_a_record_that_cannot_be_mapped_is_still_written(monkeypatch: pytest.Mon
         ]
     }
     request = decode_protobuf("logs", encode_protobuf("logs", request))
-    normalizer = beacon.Normalizer(CONTEXT)
+    normalizer = Normalizer(CONTEXT)
     (event,) = normalizer.events(Batch("logs", request, "application/x-protobuf", 1, 0.0))
-    assert beacon.schema_problem(event) is None
+    assert schema_problem(event) is None
     assert event["error"] == {"type": "beacon_normalize_error", "message": "KeyError: 'surprise'"}
     assert event["raw"]["attributes"] == {"tool_name": "Bash"}
     assert normalizer.unmapped == 1
@@ -1006,12 +1011,12 @@ def test_any_record_becomes_a_valid_writable_event(
         ]
     }
     request = decode_protobuf("logs", encode_protobuf("logs", request))  # the shape a receiver hands over
-    normalizer = beacon.Normalizer(CONTEXT)
+    normalizer = Normalizer(CONTEXT)
     events = list(normalizer.events(Batch("logs", request, "application/x-protobuf", 1, 0.0)))
     assert len(events) + normalizer.dropped == 1
     assert normalizer.unmapped == 0  # the mappers themselves cope with any value types
-    protector = beacon.Protector()
+    protector = Protector()
     for event in events:
-        assert beacon.schema_problem(event) is None
-        line = beacon.event_line(protector.protect_event(event))
-        assert len(line) <= 65537 and beacon.schema_problem(json.loads(line)) is None
+        assert schema_problem(event) is None
+        line = event_line(protector.protect_event(event))
+        assert len(line) <= 65537 and schema_problem(json.loads(line)) is None

@@ -17,8 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import beacon
-from beacon import (
+from beacon_protect import (
     FIELD_BYTES,
     LONG_FIELD_BYTES,
     MAX_LINE_BYTES,
@@ -1432,5 +1431,5 @@ def test_property_sanitized_text_is_clean_utf8(text: str) -> None:
 
 
 def test_module_exports() -> None:
-    assert beacon.REDACTED == "[REDACTED]" and beacon.TRUNCATED_MARKER == "...[truncated]"
-    assert beacon.MAX_LINE_BYTES == 65536 and beacon.LONG_FIELD_BYTES == 4096 and beacon.FIELD_BYTES == 2048
+    assert REDACTED == "[REDACTED]" and TRUNCATED_MARKER == "...[truncated]"
+    assert MAX_LINE_BYTES == 65536 and LONG_FIELD_BYTES == 4096 and FIELD_BYTES == 2048

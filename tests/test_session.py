@@ -17,7 +17,9 @@ from typing import Dict, Iterator
 import pytest
 from test_exec import EVENTS_PER_SESSION, FAKE_AGENT, beacon_run, environ
 
-import beacon
+from beacon_ci.errors import EXIT_ERROR
+from beacon_ci.github import append_github_file
+from beacon_ci.session import session_receiver_alive
 
 
 def state_of(tmp_path: Path) -> Dict:
@@ -31,7 +33,7 @@ def stop_receivers(tmp_path: Path) -> Iterator[None]:
     state_file = tmp_path / "runner" / "beacon" / "session.json"
     if state_file.exists():
         state = json.loads(state_file.read_text())
-        if beacon.session_receiver_alive(state):
+        if session_receiver_alive(state):
             os.kill(state["pid"], signal.SIGKILL)
 
 
@@ -54,7 +56,7 @@ def read_github_file(path: Path) -> Dict[str, str]:
 
 def wait_until_gone(state: Dict, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while beacon.session_receiver_alive(state):
+    while session_receiver_alive(state):
         assert time.monotonic() < deadline, "the receiver outlived SIGKILL"
         time.sleep(0.01)  # not our child: there is nothing to wait() on
 
@@ -98,7 +100,7 @@ def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
     assert "beacon: the receiver drained and stopped" in finish.stderr
     result = json.loads(finish.stdout.strip().splitlines()[-1])
     assert result["validation"]["event_count"] == 2 * EVENTS_PER_SESSION
-    assert not beacon.session_receiver_alive(state)
+    assert not session_receiver_alive(state)
 
 
 def test_export_lines_for_other_ci_systems(tmp_path: Path) -> None:
@@ -133,7 +135,7 @@ def exports_from(stdout: str) -> Dict[str, str]:
 
 def test_finish_without_start(tmp_path: Path) -> None:
     finish = beacon_run(tmp_path, "ci", "finish")
-    assert finish.code == beacon.EXIT_ERROR
+    assert finish.code == EXIT_ERROR
     assert (
         finish.stderr.startswith("beacon: no capture to finish:")
         and "run beacon ci start first" in finish.stderr
@@ -167,5 +169,5 @@ def test_a_cancelled_job_leaves_a_complete_log(tmp_path: Path) -> None:
 
 def test_multi_line_values_use_a_heredoc(tmp_path: Path) -> None:
     target = tmp_path / "env"
-    beacon._append_github_file(str(target), {"ONE": "a=b", "MANY": "line 1\nline 2"})
+    append_github_file(str(target), {"ONE": "a=b", "MANY": "line 1\nline 2"})
     assert read_github_file(target) == {"ONE": "a=b", "MANY": "line 1\nline 2"}

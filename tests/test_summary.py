@@ -18,7 +18,14 @@ from conftest import ROOT
 from test_exec import Run, agent, beacon_run, environ, exec_claude
 from test_normalize import normalized
 
-import beacon
+from beacon_ci.cli import main
+from beacon_ci.environment import Environment
+from beacon_ci.errors import EXIT_USAGE, EXIT_VALIDATION
+from beacon_ci.eventlog import Stage, Validation, validate_log
+from beacon_ci.github import workflow_escape
+from beacon_ci.report import render_markdown, render_text, summarize
+from beacon_ci.report.summary import SUMMARY_KEEP, SUMMARY_SHOWN, TEXT_ITEM_CHARS, parse_time
+from beacon_ci.selftest import SYNTHETIC_SECRET
 
 FAKE_AGENT = str(ROOT / "tests" / "fake_agent.py")
 HOSTILE = (
@@ -55,9 +62,7 @@ def write_log(path: Path, events: List[Dict[str, Any]]) -> Path:
 
 def summary_cli(tmp_path: Path, *argv: str) -> Run:
     out, err = io.StringIO(), io.StringIO()
-    code = beacon.main(
-        ["ci", "summary", *argv], beacon.Environment(environ=environ(tmp_path), stdout=out, stderr=err)
-    )
+    code = main(["ci", "summary", *argv], Environment(environ=environ(tmp_path), stdout=out, stderr=err))
     return Run(code, out.getvalue(), err.getvalue(), tmp_path / "unused")
 
 
@@ -65,7 +70,7 @@ def summary_cli(tmp_path: Path, *argv: str) -> Run:
 
 
 def test_claude_session_counts() -> None:
-    h = only(beacon.summarize(normalized("claude", "http/json")))
+    h = only(summarize(normalized("claude", "http/json")))
     assert (h["name"], h["version"], h["events"]) == ("claude_code", "2.1.197", 23)
     assert h["prompts"] == ["Run the beacon end-to-end session."]
     assert [(c["command"], c["outcome"]) for c in h["commands"]] == [
@@ -104,14 +109,14 @@ def test_claude_session_counts() -> None:
 
 def test_both_claude_encodings_summarize_alike() -> None:
     def shape(events: List[Dict[str, Any]]) -> Dict[str, Any]:
-        h = only(beacon.summarize(events))
+        h = only(summarize(events))
         return {k: h[k] for k in ("counts", "tools", "models", "errors", "events")}
 
     assert shape(normalized("claude", "http/json")) == shape(normalized("claude", "http/protobuf"))
 
 
 def test_codex_session_counts_with_usage_from_metrics() -> None:
-    h = only(beacon.summarize(normalized("codex", "binary")))
+    h = only(summarize(normalized("codex", "binary")))
     assert (h["name"], h["version"], h["events"]) == ("codex_cli", "0.169.0", 28)
     assert h["counts"]["prompts"] == 1
     assert [(c["command"], c["outcome"], c["exit_code"]) for c in h["commands"]][:3] == [
@@ -132,7 +137,7 @@ def test_codex_session_counts_with_usage_from_metrics() -> None:
 
 
 def test_gemini_session_counts_without_doubling_usage() -> None:
-    h = only(beacon.summarize(normalized("gemini", "http/json")))
+    h = only(summarize(normalized("gemini", "http/json")))
     assert (h["name"], h["version"], h["events"]) == ("gemini_cli", "", 44)
     assert h["counts"]["commands"] == 3 and h["counts"]["commands_failed"] == 1
     assert [len(h["files"][op]) for op in ("read", "created", "modified")] == [1, 0, 1]
@@ -151,7 +156,7 @@ def test_events_of_several_harnesses_and_versions_are_kept_apart() -> None:
     events.append(
         event("prompt.submitted", harness={"name": "claude_code", "version": "3.0"}, prompt={"text": "x"})
     )
-    summary = beacon.summarize(events)
+    summary = summarize(events)
     keys = [(h["name"], h["version"]) for h in summary["harnesses"]]
     assert keys == [("claude_code", "2.1.197"), ("codex_cli", "0.169.0"), ("claude_code", "3.0")]
     assert summary["event_count"] == 23 + 28 + 1
@@ -169,14 +174,14 @@ def test_hostile_values_do_not_break_the_summary() -> None:
             tool={"name": "mcp__github__x"},
         ),
     ]
-    h, odd = beacon.summarize(events)["harnesses"]
+    h, odd = summarize(events)["harnesses"]
     assert h["models"]["unknown"]["input_tokens"] == 0 and h["models"]["unknown"]["cost_usd"] == 0
     assert h["commands"] == [{"command": "", "outcome": "", "exit_code": None}]
     assert h["mcp"] == {"github/create_issue": 1}
     assert (odd["name"], odd["redacted"], odd["duration_seconds"]) == ("unknown", 1, None)
-    json.dumps(beacon.summarize(events), allow_nan=False)
-    beacon.render_text(beacon.summarize(events))
-    beacon.render_markdown(beacon.summarize(events))
+    json.dumps(summarize(events), allow_nan=False)
+    render_text(summarize(events))
+    render_markdown(summarize(events))
 
 
 def test_timestamps_parse_like_the_standard_library() -> None:
@@ -187,10 +192,10 @@ def test_timestamps_parse_like_the_standard_library() -> None:
         ("2000-02-29T00:00:00Z", (2000, 2, 29, 0, 0, 0)),
         ("1970-01-01T00:00:00.5Z", (1970, 1, 1, 0, 0, 0)),
     ):
-        assert beacon._parse_time(stamp) == pytest.approx(
+        assert parse_time(stamp) == pytest.approx(
             calendar.timegm(fields) + float("0." + (stamp[20:-1] or "0"))
         )
-    assert beacon._parse_time("yesterday") is None and beacon._parse_time("2026-13-01T00:00:00Z") is None
+    assert parse_time("yesterday") is None and parse_time("2026-13-01T00:00:00Z") is None
 
 
 # --- the text form --------------------------------------------------------------------------
@@ -212,16 +217,16 @@ summary: 23 events, validation not checked
 
 def test_text_form_of_the_claude_session() -> None:
     events = normalized("claude", "http/json")
-    text = beacon.render_text(beacon.summarize(events))
-    denied = only(beacon.summarize(events))["approvals_denied"][0]["target"]
-    assert text == CLAUDE_TEXT.format(denied=(denied[7:])[: beacon.TEXT_ITEM_CHARS - 1 - 13] + "…")
+    text = render_text(summarize(events))
+    denied = only(summarize(events))["approvals_denied"][0]["target"]
+    assert text == CLAUDE_TEXT.format(denied=(denied[7:])[: TEXT_ITEM_CHARS - 1 - 13] + "…")
 
 
 def test_text_form_keeps_agent_text_on_one_short_line() -> None:
-    summary = beacon.summarize(
+    summary = summarize(
         [event("approval.denied", tool={"name": "Bash", "command": "x\n::error::forged\r" + "y" * 500})]
     )
-    text = beacon.render_text(summary)
+    text = render_text(summary)
     assert all(not line.startswith("::") for line in text.splitlines())
     assert "\r" not in text and max(len(line) for line in text.splitlines()) < 120
 
@@ -230,10 +235,8 @@ def test_text_form_keeps_agent_text_on_one_short_line() -> None:
 
 
 def test_markdown_status_first_headings_and_folded_details() -> None:
-    validation = beacon.Validation(
-        "log", [beacon.Stage("event_count", False, "0 events, want at least 1", {})], 0, {}
-    )
-    md = beacon.render_markdown(beacon.summarize(normalized("claude", "http/json"), validation))
+    validation = Validation("log", [Stage("event_count", False, "0 events, want at least 1", {})], 0, {})
+    md = render_markdown(summarize(normalized("claude", "http/json"), validation.as_json()))
     lines = md.splitlines()
     assert lines[0] == "### beacon: what the agent did"
     assert lines[2].startswith("**Telemetry validation: ❌ failed**")
@@ -254,7 +257,7 @@ def test_markdown_escapes_hostile_agent_text() -> None:
         event("file.read", file={"path": HOSTILE}),
         event("prompt.submitted", harness={"name": "<h1>x", "version": "|"}),
     ]
-    md = beacon.render_markdown(beacon.summarize(events))
+    md = render_markdown(summarize(events))
     # the only HTML is ours: balanced details/summary tags, nothing from the agent
     tags = [
         line for line in md.replace("<details><summary>", "\n<details><summary>").splitlines() if "<" in line
@@ -282,13 +285,13 @@ def test_markdown_cuts_long_lists_with_a_count() -> None:
         )
         for i in range(1234)
     ]
-    summary = beacon.summarize(events)
+    summary = summarize(events)
     h = only(summary)
     assert h["counts"]["commands"] == 1234 and h["counts"]["commands_failed"] == 1234
-    assert len(h["commands"]) == beacon.SUMMARY_KEEP  # the dict is bounded too, the count stays exact
-    md = beacon.render_markdown(summary)
-    assert f"- … and {1234 - beacon.SUMMARY_SHOWN} more" in md
-    assert md.count("- failure: echo") == beacon.SUMMARY_SHOWN
+    assert len(h["commands"]) == SUMMARY_KEEP  # the dict is bounded too, the count stays exact
+    md = render_markdown(summary)
+    assert f"- … and {1234 - SUMMARY_SHOWN} more" in md
+    assert md.count("- failure: echo") == SUMMARY_SHOWN
 
 
 def test_markdown_stays_under_one_mebibyte(tmp_path: Path) -> None:
@@ -344,7 +347,7 @@ def test_summary_of_a_missing_log_says_so(tmp_path: Path) -> None:
 
 
 def test_summary_rejects_an_unknown_format(tmp_path: Path) -> None:
-    assert summary_cli(tmp_path, "--format", "html").code == beacon.EXIT_USAGE
+    assert summary_cli(tmp_path, "--format", "html").code == EXIT_USAGE
 
 
 def test_summary_json_round_trips_the_summary_of_a_real_exec(tmp_path: Path) -> None:
@@ -353,8 +356,8 @@ def test_summary_json_round_trips_the_summary_of_a_real_exec(tmp_path: Path) -> 
     listed = summary_cli(tmp_path, "--log-path", str(run.log), "--format", "json")
     summary = json.loads(listed.stdout)
     events = run.events
-    validation = beacon.validate_log(str(run.log), 1, (), None)
-    assert summary == json.loads(json.dumps(beacon.summarize(events, validation)))
+    validation = validate_log(str(run.log), 1, (), None)
+    assert summary == json.loads(json.dumps(summarize(events, validation.as_json())))
 
 
 # --- the end of ci exec -----------------------------------------------------------------------
@@ -377,7 +380,7 @@ def test_exec_prints_the_text_summary_then_the_verdict(tmp_path: Path) -> None:
         in table
     )
     assert run.stdout == ""  # no GitHub: no annotation
-    assert beacon.SYNTHETIC_SECRET not in run.stderr
+    assert SYNTHETIC_SECRET not in run.stderr
 
 
 def test_exec_appends_the_markdown_to_the_step_summary(tmp_path: Path) -> None:
@@ -392,7 +395,7 @@ def test_exec_appends_the_markdown_to_the_step_summary(tmp_path: Path) -> None:
     assert text.count("### beacon: what the agent did") == 2
     assert text.count("6 events") == 2  # each exec summarizes its own capture, not the whole log
     assert "Review this change" in text
-    assert beacon.SYNTHETIC_SECRET not in text
+    assert SYNTHETIC_SECRET not in text
     assert first.stdout == second.stdout == ""  # passed: no annotation
 
 
@@ -420,7 +423,7 @@ def test_exec_warns_once_on_github_when_telemetry_is_optional(tmp_path: Path) ->
 def test_exec_errors_once_on_github_when_telemetry_is_required(tmp_path: Path) -> None:
     env = environ(tmp_path, GITHUB_ACTIONS="true")
     run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent("--no-telemetry"), env=env)
-    assert run.code == beacon.EXIT_VALIDATION
+    assert run.code == EXIT_VALIDATION
     assert [line.split("::")[1] for line in run.stdout.splitlines()] == ["error"]
     assert "summary: 0 events, validation failed" in run.stderr
 
@@ -429,11 +432,11 @@ def test_no_annotation_outside_github(tmp_path: Path) -> None:
     for value in (None, "false", "1"):
         env = environ(tmp_path) if value is None else environ(tmp_path, GITHUB_ACTIONS=value)
         run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent("--no-telemetry"), env=env)
-        assert run.code == beacon.EXIT_VALIDATION and run.stdout == ""
+        assert run.code == EXIT_VALIDATION and run.stdout == ""
 
 
 def test_workflow_command_messages_are_escaped() -> None:
-    assert beacon.workflow_escape("100% done\r\nnext::error::x") == "100%25 done%0D%0Anext::error::x"
+    assert workflow_escape("100% done\r\nnext::error::x") == "100%25 done%0D%0Anext::error::x"
 
 
 def test_an_unwritable_step_summary_does_not_fail_exec(tmp_path: Path) -> None:
@@ -450,7 +453,7 @@ def test_fake_agent_is_python() -> None:
 def test_with_json_on_github_the_document_is_stdouts_last_line(tmp_path: Path) -> None:
     env = environ(tmp_path, GITHUB_ACTIONS="true")
     run = exec_claude(tmp_path, *agent("--no-telemetry"), env=env)
-    assert run.code == beacon.EXIT_VALIDATION
+    assert run.code == EXIT_VALIDATION
     lines = run.stdout.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("::error::beacon: telemetry validation failed")
     assert json.loads(lines[1])["validation"]["status"] == "failed"

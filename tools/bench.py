@@ -38,7 +38,7 @@ What it measures
    (protobuf is imported only for this part); best of 5 rounds of time.perf_counter.
 6. session: median wall time of `beacon ci start` (until it returns, its receiver listening)
    and of `beacon ci finish` of an empty capture, 20 runs each.
-7. forwarding: events/s from a beacon_export Forwarder, first submit to close() returning with
+7. forwarding: events/s from an export.forward.Forwarder, first submit to close() returning with
    every event confirmed, to an HEC sink (gzip, newline-delimited JSON) and to a beacon
    receiver over OTLP/HTTP logs, both on loopback, for 10,000 events (a full queue) of the
    synthetic session.
@@ -72,9 +72,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-import beacon  # noqa: E402
-import beacon_export  # noqa: E402
 import beacon_otlp  # noqa: E402
+from beacon_ci.agents.normalizer import Normalizer  # noqa: E402
+from beacon_ci.capture import Capture  # noqa: E402
+from beacon_ci.context import CaptureContext, resolve_paths  # noqa: E402
+from beacon_ci.environment import Environment  # noqa: E402
+from beacon_ci.export.forward import MAX_QUEUED_EVENTS, make_forwarder  # noqa: E402
+from beacon_ci.selftest import synthetic_claude_session  # noqa: E402
 from beacon_otlp import (  # noqa: E402
     JSON,
     PROTOBUF,
@@ -85,6 +89,7 @@ from beacon_otlp import (  # noqa: E402
     encode_json,
     encode_protobuf,
 )
+from beacon_protect import Protector  # noqa: E402
 
 BATCH_RECORDS = 512
 CHUNK_BYTES = 64 * 1024  # each body goes out as chunks of this size
@@ -103,7 +108,7 @@ TARGET_PIPELINE_RSS_MB = 80.0
 TARGET_EXEC_OVERHEAD_MS = 150.0
 EXEC_RUNS = 20
 TARGET_START_MS = 1000.0  # ci start returns within a second
-FORWARD_EVENTS = beacon_export.MAX_QUEUED_EVENTS  # submitted at once: what the queue holds
+FORWARD_EVENTS = MAX_QUEUED_EVENTS  # submitted at once: what the queue holds
 
 
 def log(message: str) -> None:
@@ -391,12 +396,10 @@ class PipelineSink:
 
     def __init__(self) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="beacon-bench-")
-        env = beacon.Environment(
+        env = Environment(
             environ={"PATH": os.environ.get("PATH", "")}, stdout=io.StringIO(), stderr=io.StringIO()
         )
-        self.capture = beacon.Capture(
-            env, ["claude"], beacon.resolve_paths({}, base_dir=self.tmp.name), "exec"
-        )
+        self.capture = Capture(env, ["claude"], resolve_paths({}, base_dir=self.tmp.name), "exec")
 
     def finish(self) -> Dict[str, Any]:
         self.capture.finish()
@@ -650,7 +653,7 @@ class _HecSink(http.server.BaseHTTPRequestHandler):
 
 
 def _forward_rate(target: str, url: str, environ: Dict[str, str], events: List[Dict[str, Any]]) -> float:
-    forwarder = beacon_export.make_forwarder(target, url, environ)
+    forwarder = make_forwarder(target, url, environ)
     started = time.perf_counter()
     for start in range(0, len(events), 100):  # in batches, as the capture submits them
         forwarder.submit(events[start : start + 100])
@@ -694,10 +697,10 @@ def measure_forwarding(count: int) -> Dict[str, Any]:
 
 def _sample_events(count: int) -> List[Dict[str, Any]]:
     """Beacon events as the capture writes them (normalized, protected), from the synthetic session."""
-    normalizer = beacon.Normalizer(beacon.CaptureContext.detect({}, "bench", "exec"), time.time)
-    protector = beacon.Protector([])
+    normalizer = Normalizer(CaptureContext.detect({}, "bench", "exec"), time.time)
+    protector = Protector([])
     session: List[Dict[str, Any]] = []
-    for signal_name, request in beacon.synthetic_claude_session("bench", time.time_ns()):
+    for signal_name, request in synthetic_claude_session("bench", time.time_ns()):
         batch = beacon_otlp.Batch(
             signal_name, request, PROTOBUF, beacon_otlp.count_records(signal_name, request), time.time()
         )

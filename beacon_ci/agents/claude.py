@@ -1,0 +1,157 @@
+"""Claude Code: the variables that switch its telemetry on, and the mapping of its log records
+(claude_code.*) to Beacon events.
+"""
+
+from __future__ import annotations
+
+from typing import (
+    Any,
+    Dict,
+    Mapping,
+)
+
+from beacon_ci.agents.fields import (
+    approval_action,
+    first,
+    integer,
+    json_object,
+    outcome,
+    set_action,
+    set_api_error,
+    set_command,
+    set_error,
+    set_file,
+    set_outcome,
+    set_tool_call,
+    set_usage,
+    text,
+)
+
+# Claude Code tools by what they do: (action, operation, input key holding the path)
+CLAUDE_FILE_TOOLS = {
+    "read": ("file.read", "read", "file_path"),
+    "write": ("file.modified", "write", "file_path"),
+    "edit": ("file.modified", "edit", "file_path"),
+    "multiedit": ("file.modified", "edit", "file_path"),
+    "notebookedit": ("file.modified", "edit", "notebook_path"),
+}
+CLAUDE_SHELL_TOOLS = ("bash", "powershell", "pwsh")
+CLAUDE_LOOKUP_TOOLS = {
+    "grep": ("pattern", "path"),
+    "glob": ("pattern", "path"),
+    "ls": ("", "path"),
+    "webfetch": ("url", ""),
+    "websearch": ("query", ""),
+    "task": ("subagent_type", "description"),
+    "agent": ("subagent_type", "description"),  # Task's name since Claude Code 2.1
+}
+CLAUDE_LIFECYCLE = {
+    "user_prompt": "prompt.submitted",
+    "api_refusal": "session.status",
+    "permission_mode_changed": "session.status",
+    "api_error": "session.error",
+    "internal_error": "session.error",
+    "api_retries_exhausted": "session.error",
+    "mcp_server_connection": "mcp.connection",
+}
+
+
+def map_claude_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
+    short = name[len("claude_code.") :] if name.startswith("claude_code.") else name
+    if short in ("tool_decision", "tool_result"):
+        tool = first(attrs, "tool_name", "tool.name")
+        tool_input = json_object(attrs.get("tool_input"))
+        parameters = json_object(attrs.get("tool_parameters"))
+        set_tool_call(event, tool, first(attrs, "tool_use_id"))
+        classify_claude_tool(event, tool, tool_input, parameters, attrs)
+        if short == "tool_decision":
+            decision = first(attrs, "decision", "decision_type")
+            set_action(event, approval_action(decision))
+            event["approval"] = {
+                "required": True,
+                "decision": decision,
+                "reason": first(attrs, "source", "decision_source"),
+            }
+        else:
+            set_outcome(event, outcome(attrs.get("success")))
+            if event["event"].get("outcome") == "failure":
+                set_error(
+                    event,
+                    first(attrs, "error_type") or "tool_error",
+                    first(attrs, "error"),
+                    severity="medium",
+                )
+                if event["event"]["action"] == "tool.invoked":
+                    set_action(event, "tool.failed")
+        return
+    set_action(event, CLAUDE_LIFECYCLE.get(short, "session.activity"))
+    if short == "user_prompt":
+        prompt = first(attrs, "prompt")
+        if prompt:
+            event["prompt"] = {"text": prompt}
+    elif short == "api_request":
+        set_usage(
+            event,
+            attrs,
+            {
+                "input_tokens": "input_tokens",
+                "output_tokens": "output_tokens",
+                "cache_read.input_tokens": "cache_read_tokens",
+                "cache_creation.input_tokens": "cache_creation_tokens",
+                "cost_usd": "cost_usd",
+            },
+        )
+        duration = integer(attrs.get("duration_ms"))
+        if duration is not None:
+            event["event"]["duration_ms"] = duration
+    elif short in ("api_error", "api_retries_exhausted", "internal_error"):
+        set_api_error(event, short, first(attrs, "error"), integer(attrs.get("status_code")))
+        set_usage(event, attrs, {})
+    elif short == "mcp_server_connection":
+        server = first(attrs, "server_name", "mcp_server_name")
+        if server:
+            event["mcp"] = {"server": server, "status": first(attrs, "status")}
+
+
+def classify_claude_tool(
+    event: Dict[str, Any],
+    tool: str,
+    tool_input: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    attrs: Mapping[str, Any],
+) -> None:
+    lowered = tool.lower()
+    duration = integer(attrs.get("duration_ms"))
+    if lowered in CLAUDE_SHELL_TOOLS:
+        command = (
+            text(tool_input.get("command"))
+            or text(parameters.get("full_command"))
+            or text(parameters.get("bash_command"))
+        )
+        set_action(event, "command.executed")
+        set_command(event, command, duration_ms=duration)
+    elif lowered in CLAUDE_FILE_TOOLS:
+        action, operation, key = CLAUDE_FILE_TOOLS[lowered]
+        set_action(event, action)
+        set_file(event, text(tool_input.get(key)) or text(parameters.get(key)), operation)
+    elif lowered.startswith("mcp__"):
+        parts = tool.split("__")
+        set_action(event, "mcp.tool_invoked")
+        event["mcp"] = {"server": parts[1] if len(parts) > 1 else "", "tool": "__".join(parts[2:])}
+    else:
+        set_action(event, "tool.invoked")
+        for key in CLAUDE_LOOKUP_TOOLS.get(lowered, ()):
+            value = text(tool_input.get(key)) or text(parameters.get(key))  # decisions: parameters only
+            if key and value:
+                event.setdefault("tool", {})[key] = value
+
+
+# What switches Claude Code's export on (the endpoint, protocol and token are set for every agent).
+TELEMETRY_ENVIRONMENT = {
+    "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+    "OTEL_LOGS_EXPORTER": "otlp",
+    "OTEL_METRICS_EXPORTER": "otlp",
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
+    "OTEL_LOG_TOOL_DETAILS": "1",
+    "OTEL_LOG_USER_PROMPTS": "1",
+}

@@ -1,0 +1,296 @@
+"""Normalize: decoded OTLP batches -> Beacon 1.0 events (EVENTS.md). The envelope every event
+gets (who, where, which capture), the mapper for each harness's log records, and usage metrics
+turned into token.usage / cost.usage events without double counting.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    Mapping,
+    Optional,
+    Tuple,
+)
+
+from beacon_ci import __version__
+from beacon_ci.agents.claude import map_claude_log
+from beacon_ci.agents.codex import codex_keeps, map_codex_log
+from beacon_ci.agents.fields import category_of, first, integer, put_dotted, set_action, set_error, text
+from beacon_ci.agents.gemini import map_gemini_log
+from beacon_ci.context import HARNESS_EVENT_NAMES, CaptureContext, rfc3339_ms
+from beacon_otlp import Batch
+
+_HARNESS_SERVICE = (("claude", "claude_code"), ("codex", "codex_cli"), ("gemini", "gemini_cli"))
+# Resource attributes kept in raw: enough to identify the source, not every host detail.
+_IDENTIFYING = ("service.name", "service.version", "service.instance.id")
+
+
+def harness_name(service_name: str) -> str:
+    lowered = service_name.lower()
+    for needle, name in _HARNESS_SERVICE:
+        if needle in lowered:
+            return name
+    return service_name or "otel"
+
+
+class Normalizer:
+    """Turns decoded OTLP batches into Beacon events for one capture.
+
+    Keeps the state needed across batches: the last value of each cumulative usage series, so
+    a cumulative sum becomes the increments it represents (no double counting).
+    """
+
+    def __init__(self, context: CaptureContext, clock: Callable[[], float] = time.time) -> None:
+        self.context = context
+        self.clock = clock
+        self.spans_seen = 0
+        self.dropped = 0  # records that are pure transport noise (Codex's per-SSE-event records)
+        self.unmapped = 0  # records written as fallback events because mapping them failed
+        self._cumulative: Dict[Tuple[Any, ...], float] = {}
+        self._denied_calls: Dict[Tuple[str, str, str], None] = {}  # insertion-ordered, bounded
+
+    def events(self, batch: Batch) -> Iterator[Dict[str, Any]]:
+        if batch.signal == "logs":
+            for resource in batch.request["resource_logs"]:
+                res_attrs = (resource["resource"] or {}).get("attributes", {})
+                for scope in resource["scope_logs"]:
+                    for record in scope["log_records"]:
+                        if self.keeps(res_attrs, record):
+                            yield self.log_event_or_fallback(res_attrs, record)
+                        else:
+                            self.dropped += 1
+        elif batch.signal == "metrics":
+            for resource in batch.request["resource_metrics"]:
+                res_attrs = (resource["resource"] or {}).get("attributes", {})
+                for scope in resource["scope_metrics"]:
+                    for metric in scope["metrics"]:
+                        yield from self.metric_events(res_attrs, metric)
+        else:  # spans repeat what the log events say; they are counted, not written
+            self.spans_seen += batch.records
+
+    def keeps(self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+        if harness_name(text(res_attrs.get("service.name"))) != "codex_cli":
+            return True
+        return codex_keeps(record["attributes"], text(record["body"]))
+
+    # --- building blocks ---------------------------------------------------------------
+
+    def base(self, res_attrs: Mapping[str, Any], attrs: Mapping[str, Any], time_ns: int) -> Dict[str, Any]:
+        service = text(res_attrs.get("service.name") or attrs.get("service.name"))
+        name = harness_name(service)
+        harness = {"name": name}
+        version = first(res_attrs, "service.version")
+        if name == "gemini_cli":  # Gemini's service.version is the Node.js version
+            version = first(attrs, "app.version", "cli.version")
+        if version:
+            harness["version"] = version
+        ctx = self.context
+        event: Dict[str, Any] = {
+            "timestamp": rfc3339_ms(time_ns or int(self.clock() * 1e9)),
+            "vendor": "beacon",
+            "product": "endpoint-agent",
+            "schema_version": "1.0",
+            "event": {"kind": "agent_runtime", "action": "", "id": secrets.token_hex(16)},
+            "severity": "info",
+            "endpoint": {"hostname": ctx.hostname, "os": ctx.os_name},
+            "user": {"name": ctx.user} if ctx.user else {},
+            "harness": harness,
+            "origin": "ci",
+            "capture": {"id": ctx.capture_id, "mode": ctx.mode, "beacon_version": __version__},
+        }
+        if ctx.run:
+            event["run"] = dict(ctx.run)
+        session_id = first(attrs, "session.id", "conversation.id", "gen_ai.conversation.id")
+        if session_id:
+            event["session"] = {"id": session_id}
+        return event
+
+    def log_event_or_fallback(
+        self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]
+    ) -> Dict[str, Any]:
+        """A record beacon cannot map is still written, as what it is: never lose accepted data."""
+        try:
+            return self.log_event(res_attrs, record)
+        except Exception as exc:  # a mapping bug or a shape no agent was seen sending
+            self.unmapped += 1
+            event = self.base(res_attrs, {}, 0)
+            set_action(event, "session.activity")
+            event["event"]["category"] = "session"
+            set_error(event, "beacon_normalize_error", f"{type(exc).__name__}: {exc}", severity="medium")
+            event["message"] = text(record.get("body"))
+            event["raw"] = {"otel_signal": "logs", "attributes": dict(record.get("attributes") or {})}
+            return event
+
+    def log_event(self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]) -> Dict[str, Any]:
+        attrs = record["attributes"]
+        event = self.base(res_attrs, attrs, record["time_unix_nano"] or record["observed_time_unix_nano"])
+        body = text(record["body"])
+        name = event_name(body, attrs, record.get("event_name", ""))
+        event["message"] = body or name
+        if record["trace_id"]:
+            event["trace"] = {"id": record["trace_id"], "span_id": record["span_id"]}
+        sequence = integer(attrs.get("event.sequence"))
+        if sequence is not None:
+            event["event"]["sequence"] = sequence
+        severity = text(record["severity_text"]).lower() or SEVERITY_NAMES.get(
+            record["severity_number"] // 4 * 4 + 1, ""
+        )
+        if "fatal" in severity or "critical" in severity:
+            event["severity"] = "critical"
+        elif "error" in severity:
+            event["severity"] = "high"
+        elif "warn" in severity:
+            event["severity"] = "medium"
+        mapper = LOG_MAPPERS.get(event["harness"]["name"], map_generic_log)
+        mapper(event, name, attrs)
+        if not event["event"]["action"]:
+            map_generic_log(event, name, attrs)
+        self._one_denial_per_call(event)
+        event["event"]["category"] = category_of(event["event"]["action"])
+        event["raw"] = {
+            "otel_signal": "logs",
+            "event_name": name,
+            "attributes": {**{k: res_attrs[k] for k in _IDENTIFYING if k in res_attrs}, **attrs},
+        }
+        return event
+
+    def _one_denial_per_call(self, event: Dict[str, Any]) -> None:
+        """Codex logs a denied call twice: its decision (denied), then its result (Rejected). One
+        denial: the result becomes the failed tool call it caused. A call refused before any
+        decision (an exec-policy rule that forbids it) has only the result, which stays the denial."""
+        if event["event"]["action"] != "approval.denied":
+            return
+        call_id = text(event.get("gen_ai", {}).get("tool", {}).get("call", {}).get("id"))
+        if not call_id:
+            return
+        key = (event["harness"]["name"], text(event.get("session", {}).get("id")), call_id)
+        if key in self._denied_calls:
+            set_action(event, "tool.failed")
+            event.pop("approval", None)
+            return
+        self._denied_calls[key] = None
+        if len(self._denied_calls) > DENIED_CALLS_KEPT:
+            del self._denied_calls[next(iter(self._denied_calls))]
+
+    def metric_events(
+        self, res_attrs: Mapping[str, Any], metric: Mapping[str, Any]
+    ) -> Iterator[Dict[str, Any]]:
+        name = metric["name"]
+        kind = usage_kind(name)
+        if kind is None:
+            return
+        if (
+            name.startswith("gen_ai.")
+            and harness_name(text(res_attrs.get("service.name"))) in HARNESS_EVENT_NAMES.values()
+        ):
+            return  # the agent's own usage metric counts the same tokens; one source only
+        data = metric.get("sum") or metric.get("gauge") or metric.get("histogram")
+        if not data:
+            return
+        cumulative = data.get("aggregation_temporality") == 2
+        for point in data["data_points"]:
+            value = point.get("as_double", point.get("as_int", point.get("sum")))
+            if value is None:
+                continue
+            if cumulative:
+                value = self._increment(name, res_attrs, point, float(value))
+            if not value:
+                continue
+            attrs = point["attributes"]
+            event = self.base(res_attrs, attrs, point["time_unix_nano"])
+            event["event"]["action"] = f"{kind}.usage"
+            event["event"]["category"] = "metric"
+            event["message"] = name
+            model = first(attrs, "model", "gen_ai.request.model", "gen_ai.response.model")
+            if model:
+                event["model"] = model
+            usage = token_usage(attrs, value) if kind == "token" else {"cost_usd": float(value)}
+            event["gen_ai"] = {"usage": usage}
+            event["raw"] = {
+                "otel_signal": "metrics",
+                "metric_name": name,
+                "metric_unit": metric["unit"],
+                "metric_value": value,
+                "attributes": dict(attrs),
+            }
+            yield event
+
+    def _increment(
+        self, name: str, res_attrs: Mapping[str, Any], point: Mapping[str, Any], value: float
+    ) -> float:
+        """A cumulative point's increase since the last export of the same series."""
+        key = (
+            name,
+            text(res_attrs.get("service.instance.id")),
+            text(res_attrs.get("session.id")),
+            tuple(sorted((k, text(v)) for k, v in point["attributes"].items())),
+            point["start_time_unix_nano"],
+        )
+        previous = self._cumulative.get(key, 0.0)
+        self._cumulative[key] = value
+        return value - previous if value >= previous else value  # a reset starts again
+
+
+SEVERITY_NAMES = {1: "trace", 5: "debug", 9: "info", 13: "warn", 17: "error", 21: "fatal"}
+DENIED_CALLS_KEPT = 4096  # a decision and its result arrive within one turn
+
+
+def event_name(body: str, attrs: Mapping[str, Any], record_event_name: str) -> str:
+    """The harness's own event name: `claude_code.tool_result`, `codex.tool_result`, ..."""
+    name = first(attrs, "event.name")
+    if body.startswith("claude_code.") and (not name or body.endswith("." + name)):
+        return body
+    if name.startswith(("codex.", "gemini_cli.", "claude_code.", "gen_ai.")):
+        return name
+    return name or record_event_name or body
+
+
+def usage_kind(metric_name: str) -> Optional[str]:
+    lowered = metric_name.strip().lower()
+    if lowered.endswith("token.usage") or lowered.endswith("token_usage"):
+        return "token"
+    if lowered.endswith("cost.usage"):
+        return "cost"
+    return None
+
+
+_TOKEN_TYPES = {
+    "input": "input_tokens",
+    "prompt": "input_tokens",
+    "output": "output_tokens",
+    "completion": "output_tokens",
+    "cacheread": "cache_read.input_tokens",
+    "cachedinput": "cache_read.input_tokens",
+    "cache": "cache_read.input_tokens",
+    "cachecreation": "cache_creation.input_tokens",
+    "reasoning": "reasoning.output_tokens",
+    "reasoningoutput": "reasoning.output_tokens",
+    "thought": "reasoning.output_tokens",
+    "total": "total_tokens",
+}
+
+
+def token_usage(attrs: Mapping[str, Any], value: float) -> Dict[str, Any]:
+    token_type = first(attrs, "type", "token_type", "gen_ai.token.type")
+    slot = _TOKEN_TYPES.get(token_type.lower().replace("_", ""), "")
+    usage: Dict[str, Any] = {"token_type": token_type} if token_type else {}
+    put_dotted(usage, slot or "tokens", round(value))  # a type we do not know still keeps its count
+    return usage
+
+
+def map_generic_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
+    """Records of unknown agents or names: keep them, as observed activity."""
+    action = first(attrs, "beacon.event.action", "event.action")
+    set_action(event, action if action else "session.activity")
+
+
+LOG_MAPPERS: Dict[str, Callable[[Dict[str, Any], str, Mapping[str, Any]], None]] = {
+    "claude_code": map_claude_log,
+    "codex_cli": map_codex_log,
+    "gemini_cli": map_gemini_log,
+}

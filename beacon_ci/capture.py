@@ -1,0 +1,168 @@
+"""The capture: receiver -> normalize -> protect -> write, for one capture id, with the child's
+environment that points every configured agent at the receiver.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections import Counter
+from typing import (
+    Any,
+    Dict,
+    Optional,
+    Sequence,
+)
+
+from beacon_ci.agents.codex import user_codex_home, write_codex_home
+from beacon_ci.agents.normalizer import Normalizer
+from beacon_ci.agents.setup import child_environment
+from beacon_ci.context import (
+    DRAIN_QUIET,
+    DRAIN_TIMEOUT,
+    CaptureContext,
+    CapturePaths,
+    new_capture_id,
+    private_dir,
+)
+from beacon_ci.environment import Environment
+from beacon_ci.eventlog import EventWriter, Validation, validate_log
+from beacon_ci.export import start_forwarder
+from beacon_otlp import Batch, Receiver
+from beacon_protect.exact import secret_values_from_env
+from beacon_protect.protector import Protector
+
+
+class CapturePipeline:
+    """The receiver's consumer for one capture. Runs on the receiver's single consumer thread."""
+
+    def __init__(self, normalizer: Normalizer, protector: Protector, writer: EventWriter) -> None:
+        self.normalizer, self.protector, self.writer = normalizer, protector, writer
+        self.events: Counter[str] = Counter()  # harness name -> events written
+        self.forwarder: Any = None  # an export.forward.Forwarder: gets every event the log got
+
+    def __call__(self, batch: Batch) -> None:
+        written = []
+        for event in self.normalizer.events(batch):
+            protected = self.protector.protect_event(event)
+            if self.writer.write(protected):
+                self.events[protected["harness"]["name"]] += 1
+                written.append(protected)
+        if self.forwarder is not None and written:
+            self.forwarder.submit(written)  # as they arrive: a cancelled job still delivered these
+
+
+class Capture:
+    """One capture: its ids, token, paths, receiver and pipeline, and the child's settings."""
+
+    def __init__(
+        self,
+        env: Environment,
+        harnesses: Sequence[str],
+        paths: CapturePaths,
+        mode: str,
+        protocol: str = "protobuf",
+        capture_id: Optional[str] = None,
+        token: Optional[str] = None,
+        forward: Any = None,  # an export.endpoint.ForwardPlan
+    ) -> None:
+        self.env, self.harnesses, self.paths, self.mode = env, list(harnesses), paths, mode
+        self.protocol, self.forward = protocol, forward
+        self.forwarded: Any = None  # the export.forward.ForwardResult, once finished
+        self.capture_id = capture_id or new_capture_id()
+        self.token = token or secrets.token_urlsafe(32)
+        self.context = CaptureContext.detect(env.environ, self.capture_id, mode)
+        private_dir(paths.base_dir)
+        private_dir(os.path.dirname(paths.log_path))
+        self.writer = EventWriter(
+            paths.log_path
+        )  # before anything runs: a capture that cannot be written never starts
+        self.pipeline = CapturePipeline(
+            Normalizer(self.context, env.clock),
+            Protector(secret_values_from_env(env.environ, [self.token])),
+            self.writer,
+        )
+        self.receiver = Receiver(self.pipeline, token=self.token)
+
+    def start(self) -> Dict[str, str]:
+        """Start receiving; return the environment the agent should run with."""
+        if self.forward is not None:
+            self.pipeline.forwarder = start_forwarder(self.forward)
+        self.receiver.start()
+        codex_home = None
+        if "codex" in self.harnesses:
+            codex_home = write_codex_home(
+                os.path.join(self.paths.base_dir, f"codex-home-{self.capture_id}"),
+                user_codex_home(self.env.environ),
+                self.receiver.url,
+                self.token,
+                self.protocol,
+            )
+        return child_environment(
+            self.env.environ,
+            self.harnesses,
+            self.receiver.url,
+            self.token,
+            self.capture_id,
+            self.context.run,
+            codex_home,
+            self.protocol,
+        )
+
+    def finish(self, drain_timeout: float = DRAIN_TIMEOUT) -> None:
+        """Drain what is still arriving, stop the receiver, flush the log, then flush the forward."""
+        try:
+            self.receiver.wait_idle(quiet=DRAIN_QUIET, timeout=drain_timeout, until_disconnected=True)
+        finally:
+            self.receiver.stop()
+            self.writer.close()
+            if self.pipeline.forwarder is not None:
+                self.forwarded = self.pipeline.forwarder.close()
+
+    def validate(self, min_events: int) -> Validation:
+        return validate_log(
+            self.paths.log_path,
+            min_events,
+            self.harnesses,
+            self.capture_id,
+            diagnose=self.diagnose,
+            write_failures=self.writer.failed,
+            write_error=self.writer.last_error,
+        )
+
+    def diagnose(self, count: int) -> str:
+        """Why a capture has too few events, in words a CI user can act on."""
+        stats = self.receiver.stats.snapshot()
+        requests = sum(r["count"] for r in stats["requests"])
+        rejected = stats["rejected"]
+        if not requests:
+            return (
+                "the receiver got no requests: did the agent run, and is its telemetry on? "
+                "(managed settings can override CLAUDE_CODE_ENABLE_TELEMETRY; Codex ignores OTEL_* "
+                "variables and reads CODEX_HOME)"
+            )
+        if rejected:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items()))
+            return f"the receiver rejected {sum(rejected.values())} of {requests} requests ({reasons})"
+        if not stats["records"].get("logs"):
+            return (
+                f"the receiver got {requests} request{'s' if requests != 1 else ''} but no log records "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(stats['records'].items())) or 'all empty'})"
+            )
+        return f"the receiver got {stats['records'].get('logs', 0)} log records"
+
+    def result(self, validation: Validation) -> Dict[str, Any]:
+        return {
+            "capture_id": self.capture_id,
+            "mode": self.mode,
+            "log_path": self.paths.log_path,
+            "harnesses": self.harnesses,
+            "events": dict(self.pipeline.events),
+            "write_failures": self.writer.failed,
+            "spans_received": self.pipeline.normalizer.spans_seen,
+            "records_dropped_as_noise": self.pipeline.normalizer.dropped,
+            "records_unmapped": self.pipeline.normalizer.unmapped,
+            "receiver": self.receiver.stats.snapshot(),
+            "validation": validation.as_json(),
+            **({"forward": self.forwarded.to_json()} if self.forwarded else {}),
+        }

@@ -1,0 +1,324 @@
+"""The command line: one argparse tree, built here and only here. Each command is an
+`_add_<command>` that declares its options and a `_cmd_<command>` that turns them into keyword
+arguments for the module that does the work (imported then: a command loads only what it needs)
+and prints its result document for --json. Usage errors exit 2; every beacon error is one
+`beacon:` line and its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
+
+from beacon_ci import __version__
+from beacon_ci.context import OTLP_PROTOCOLS, parse_harnesses, resolve_paths
+from beacon_ci.environment import Environment
+from beacon_ci.errors import EXIT_OK, EXIT_VALIDATION, BeaconError, UsageError
+
+if TYPE_CHECKING:  # the commands' modules are imported when a command runs
+    from beacon_ci.verdict import Outcome
+
+DESCRIPTION = "beacon: record what AI coding agents (Claude Code, Codex CLI, Gemini CLI) do in a CI job."
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one `beacon:` line and exit code 2 (main reports it)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def _add_verdict_options(p: argparse.ArgumentParser) -> None:
+    """How exec and finish judge and report a capture."""
+    p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
+    p.add_argument(
+        "--require-telemetry",
+        type=_bool,
+        default=True,
+        metavar="true|false",
+        help="fail (exit 3) when validation fails (default: true)",
+    )
+    p.add_argument(
+        "--summary",
+        type=_bool,
+        default=True,
+        metavar="true|false",
+        help="append what the agent did to $GITHUB_STEP_SUMMARY when set (default: true)",
+    )
+
+
+def _add_otlp_protocol(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--otlp-protocol",
+        choices=OTLP_PROTOCOLS,
+        default="protobuf",
+        help="how agents encode their export (default: %(default)s; Gemini always sends JSON)",
+    )
+
+
+def _add_capture_options(p: argparse.ArgumentParser, harness_default: str) -> None:
+    p.add_argument(
+        "--harness",
+        default=harness_default,
+        help="comma list of claude, codex, gemini, or auto (default: %(default)s)",
+    )
+    p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
+    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
+
+
+def _add_upload(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--upload",
+        action="append",
+        metavar="s3|gcs",
+        help="upload the log after validation (repeatable or comma list; buckets from "
+        "BEACON_CI_S3_BUCKET, BEACON_CI_GCS_BUCKET)",
+    )
+
+
+def _add_forward(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--forward",
+        metavar="splunk|falcon|otlp",
+        help="forward events as they arrive (tokens only from BEACON_CI_SPLUNK_HEC_TOKEN, "
+        "BEACON_CI_FALCON_HEC_TOKEN; OTLP headers from BEACON_CI_OTLP_HEADERS)",
+    )
+    p.add_argument("--forward-endpoint", metavar="URL", help="where to forward (or BEACON_CI_*_ENDPOINT)")
+
+
+def _add_exec(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "exec",
+        help="run an agent command with its telemetry captured",
+        usage="beacon ci exec [options] -- COMMAND [ARG...]",
+    )
+    _add_capture_options(p, "auto")
+    _add_verdict_options(p)
+    _add_upload(p)
+    _add_forward(p)
+    _add_otlp_protocol(p)
+    p.add_argument("--drain-timeout", type=float, help=argparse.SUPPRESS)
+    p.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
+    p.set_defaults(func=_cmd_exec)
+
+
+def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
+    from beacon_ci.exec import run_exec
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    options = {"drain_timeout": args.drain_timeout} if args.drain_timeout is not None else {}
+    outcome = run_exec(
+        env,
+        command,
+        harness=args.harness,
+        log_path=args.log_path,
+        base_dir=args.base_dir,
+        min_events=args.min_events,
+        require_telemetry=args.require_telemetry,
+        job_summary=args.summary,
+        upload=args.upload,
+        forward=args.forward,
+        forward_endpoint=args.forward_endpoint,
+        otlp_protocol=args.otlp_protocol,
+        **options,
+    )
+    return _finish(env, outcome, args.json)
+
+
+def _add_validate(subparsers: Any) -> None:
+    p = subparsers.add_parser("validate", help="check an existing runtime.jsonl")
+    _add_capture_options(p, "")
+    p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
+    p.add_argument("--capture-id", help="count only this capture's events")
+    p.set_defaults(func=_cmd_validate)
+
+
+def _cmd_validate(args: argparse.Namespace, env: Environment) -> int:
+    from beacon_ci.eventlog import validate_log
+    from beacon_ci.verdict import Outcome, say_result
+
+    harnesses = parse_harnesses(args.harness) if args.harness else []
+    log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
+    validation = validate_log(log_path, args.min_events, harnesses, args.capture_id)
+    say_result(env, {"log_path": log_path}, validation, required=True)
+    document = {"log_path": log_path, "validation": validation.as_json()}
+    return _finish(env, Outcome(EXIT_OK if validation.passed else EXIT_VALIDATION, document), args.json)
+
+
+def _add_start(subparsers: Any) -> None:
+    p = subparsers.add_parser("start", help="start a detached capture for the steps that follow")
+    p.add_argument("--harness", default="claude,codex,gemini", help="comma list (default: %(default)s)")
+    p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
+    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    p.add_argument("--state-path", help="the session state file (default: <base dir>/session.json)")
+    p.add_argument("--github-env", help="the file to export settings to (default: $GITHUB_ENV)")
+    _add_otlp_protocol(p)
+    _add_forward(p)
+    p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
+    p.set_defaults(func=_cmd_start)
+
+
+def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
+    from beacon_ci.session import start_capture
+
+    outcome = start_capture(
+        env,
+        harness=args.harness,
+        log_path=args.log_path,
+        base_dir=args.base_dir,
+        state_path=args.state_path,
+        github_env=args.github_env,
+        otlp_protocol=args.otlp_protocol,
+        forward=args.forward,
+        forward_endpoint=args.forward_endpoint,
+    )
+    return _finish(env, outcome, args.json)
+
+
+def _add_finish(subparsers: Any) -> None:
+    p = subparsers.add_parser("finish", help="stop the capture ci start began, validate it, report")
+    p.add_argument(
+        "--state-path",
+        help="the session state file (default: $BEACON_CI_STATE_PATH, else <base dir>/session.json)",
+    )
+    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    _add_verdict_options(p)
+    _add_upload(p)
+    p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
+    p.set_defaults(func=_cmd_finish)
+
+
+def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
+    from beacon_ci.session import finish_capture
+
+    outcome = finish_capture(
+        env,
+        state_path=args.state_path,
+        base_dir=args.base_dir,
+        min_events=args.min_events,
+        require_telemetry=args.require_telemetry,
+        job_summary=args.summary,
+        upload=args.upload,
+    )
+    return _finish(env, outcome, args.json)
+
+
+def _add_serve(subparsers: Any) -> None:
+    p = subparsers.add_parser("_serve")  # the detached receiver ci start spawns; not for people
+    p.add_argument("--state-path", required=True)
+    p.add_argument("--capture-id", required=True)  # in the command line so finish can tell it is ours
+    p.add_argument("--ready-fd", type=int, required=True)
+    p.set_defaults(func=_cmd_serve)
+
+
+def _cmd_serve(args: argparse.Namespace, env: Environment) -> int:
+    from beacon_ci.session import serve_session
+
+    return serve_session(env, args.state_path, args.ready_fd)
+
+
+def _add_selftest(subparsers: Any) -> None:
+    p = subparsers.add_parser("selftest", help="run the pipeline against a built-in synthetic agent")
+    p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
+    p.set_defaults(func=_cmd_selftest)
+
+
+def _cmd_selftest(args: argparse.Namespace, env: Environment) -> int:
+    from beacon_ci.selftest import run_selftest
+
+    return _finish(env, run_selftest(env), args.json)
+
+
+def _finish(env: Environment, outcome: Outcome, as_json: bool) -> int:
+    """Print a command's result document for --json (stdout's last line); its exit code."""
+    if as_json:
+        print(json.dumps(outcome.document, sort_keys=True), file=env.stdout, flush=True)
+    return outcome.exit_code
+
+
+def _add_ci(subparsers: Any) -> None:
+    p = subparsers.add_parser("ci", help="capture agent telemetry in a CI job")
+    commands = p.add_subparsers(dest="ci_command", metavar="COMMAND")
+    commands.required = True
+    _add_exec(commands)
+    _add_start(commands)
+    _add_finish(commands)
+    _add_serve(commands)
+    _add_validate(commands)
+    _add_selftest(commands)
+    _add_summary(commands)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="beacon", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"beacon {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    _add_ci(commands)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, env: Optional[Environment] = None) -> int:
+    env = env or Environment()
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args, env))
+    except SystemExit as exit_:  # --help and --version
+        return int(exit_.code or 0)
+    except BeaconError as exc:
+        env.say(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _add_summary(subparsers: Any) -> None:
+    p = subparsers.add_parser("summary", help="summarize what the agents in a runtime.jsonl did")
+    p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
+    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    p.add_argument("--capture-id", help="only this capture's events (default: every event)")
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text for a log, markdown for a job summary, json (default: %(default)s)",
+    )
+    p.set_defaults(func=_cmd_summary)
+
+
+def _cmd_summary(args: argparse.Namespace, env: Environment) -> int:
+    """Prints the summary on stdout. Exits 0 even when validation failed: judging is validate's
+    job, and `beacon ci summary >> "$GITHUB_STEP_SUMMARY"` must not fail a step that reports."""
+    from beacon_ci.eventlog import validate_log
+    from beacon_ci.report import render_markdown, render_text, summarize
+
+    log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
+    validation = validate_log(log_path, 1, (), args.capture_id)
+    summary = summarize(validation.events, validation.as_json())
+    if args.format == "json":
+        output = json.dumps(summary, sort_keys=True)
+    else:
+        output = render_markdown(summary) if args.format == "markdown" else render_text(summary)
+    print(output, file=env.stdout, flush=True)
+    return EXIT_OK

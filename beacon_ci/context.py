@@ -1,0 +1,230 @@
+"""The capture's context: harness names, paths and private files, the CI run's metadata, and
+who and where a capture runs (stamped on every event).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shlex
+import socket
+import stat
+import sys
+import tempfile
+import time
+from typing import (
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+)
+
+from beacon_ci.errors import BeaconError, UsageError
+
+# How agents may encode their export (--otlp-protocol); agents/ maps each to an agent's own word.
+OTLP_PROTOCOLS = ("protobuf", "json")
+# After the child exits: how long the receiver must have been idle, and how long to wait at most
+# (a grandchild that keeps exporting must not hold beacon forever).
+DRAIN_QUIET = 0.02  # and every connection closed
+DRAIN_TIMEOUT = 10.0
+
+
+HARNESSES = ("claude", "codex", "gemini")
+HARNESS_ALIASES = {
+    "claude": "claude",
+    "claude_code": "claude",
+    "codex": "codex",
+    "codex_cli": "codex",
+    "gemini": "gemini",
+    "gemini_cli": "gemini",
+}
+HARNESS_EVENT_NAMES = {"claude": "claude_code", "codex": "codex_cli", "gemini": "gemini_cli"}
+
+
+def parse_harnesses(text: str) -> List[str]:
+    """`claude,codex_cli` -> ["claude", "codex"]; `auto` -> [] (decided later from the command)."""
+    names: List[str] = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        if part == "auto":
+            return []
+        if part not in HARNESS_ALIASES:
+            raise UsageError(f"unknown harness {part!r}; use claude, codex, gemini or auto")
+        if HARNESS_ALIASES[part] not in names:
+            names.append(HARNESS_ALIASES[part])
+    if not names and text.strip().lower() != "auto":
+        raise UsageError("--harness needs at least one of claude, codex, gemini or auto")
+    return names
+
+
+def harnesses_for_command(command: Sequence[str]) -> List[str]:
+    """The agent a command runs, by its program name, also when a shell runs it as a one-command
+    script (the action runs `bash -c "$command"`); any other program gets every harness."""
+    program = os.path.basename(_program_of(command)).lower()
+    for name in HARNESSES:
+        if program == name or program.startswith(name + "-") or program.startswith(name + "."):
+            return [name]
+    return list(HARNESSES)
+
+
+_SHELLS = frozenset({"bash", "sh", "dash", "zsh"})
+_SHELL_ASSIGNMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")  # VAR=value before a command
+
+
+def _program_of(command: Sequence[str]) -> str:
+    """command[0], or the program of `sh -c SCRIPT` when SCRIPT is one simple command (leading
+    VAR=value words skipped). A pipeline, a list or several lines could run any agent: the shell."""
+    if (
+        len(command) < 3
+        or os.path.basename(command[0]) not in _SHELLS
+        or command[1] != "-c"
+        or "\n" in command[2]
+    ):
+        return command[0] if command else ""
+    lexer = shlex.shlex(command[2], posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:  # unbalanced quotes: the shell will say so
+        return command[0]
+    if any(word and all(c in lexer.punctuation_chars for c in word) for word in words):
+        return command[0]
+    programs = [word for word in words if not _SHELL_ASSIGNMENT_RE.match(word)]
+    return programs[0] if programs else command[0]
+
+
+class CapturePaths(NamedTuple):
+    base_dir: str
+    log_path: str
+    state_path: str
+
+
+def default_base_dir(environ: Mapping[str, str]) -> str:
+    """$RUNNER_TEMP/beacon on GitHub Actions; else a per-user folder in the system temp dir."""
+    runner_temp = environ.get("RUNNER_TEMP", "").strip()
+    if runner_temp:
+        return os.path.join(runner_temp, "beacon")
+    uid = os.getuid() if hasattr(os, "getuid") else environ.get("USERNAME", "user")
+    return os.path.join(tempfile.gettempdir(), f"beacon-{uid}")
+
+
+def resolve_paths(
+    environ: Mapping[str, str],
+    base_dir: Optional[str] = None,
+    log_path: Optional[str] = None,
+    state_path: Optional[str] = None,
+) -> CapturePaths:
+    base = os.path.abspath(
+        base_dir or (os.path.dirname(os.path.abspath(log_path)) if log_path else default_base_dir(environ))
+    )
+    return CapturePaths(
+        base_dir=base,
+        log_path=os.path.abspath(log_path) if log_path else os.path.join(base, "runtime.jsonl"),
+        state_path=os.path.abspath(state_path) if state_path else os.path.join(base, "session.json"),
+    )
+
+
+def private_dir(path: str) -> str:
+    """Create `path` (0700) if needed; refuse one that another user owns (a shared temp dir)."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+    except OSError as exc:
+        raise BeaconError(f"cannot create directory {path}: {exc.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise BeaconError(f"{path} is not a directory")
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise BeaconError(f"{path} belongs to another user; pass --log-path or --base-dir")
+    return path
+
+
+def detect_run(environ: Mapping[str, str]) -> Dict[str, str]:
+    """CI run metadata for the `run` object (GitHub Actions in detail, other CI by name)."""
+    get = lambda name: environ.get(name, "").strip()  # noqa: E731
+    if get("GITHUB_ACTIONS") == "true":
+        run = {
+            "provider": "github_actions",
+            "run_id": get("GITHUB_RUN_ID"),
+            "run_attempt": get("GITHUB_RUN_ATTEMPT"),
+            "workflow": get("GITHUB_WORKFLOW"),
+            "job": get("GITHUB_JOB"),
+            "event_name": get("GITHUB_EVENT_NAME"),
+            "commit": get("GITHUB_SHA"),
+            "repository": get("GITHUB_REPOSITORY"),
+            "branch": get("GITHUB_HEAD_REF") or get("GITHUB_REF_NAME"),
+            "actor": get("GITHUB_ACTOR"),
+        }
+        ref = get("GITHUB_REF")
+        match = re.match(r"refs/pull/(\d+)/", ref)
+        if match and run["event_name"] in ("pull_request", "pull_request_target"):
+            run["pr"], run["pr_number"] = ref, match.group(1)
+        server, repo, run_id = get("GITHUB_SERVER_URL"), run["repository"], run["run_id"]
+        if server and repo and run_id:
+            run["url"] = f"{server}/{repo}/actions/runs/{run_id}"
+        return {k: v for k, v in run.items() if v}
+    for variable, provider in (
+        ("GITLAB_CI", "gitlab"),
+        ("BUILDKITE", "buildkite"),
+        ("JENKINS_URL", "jenkins"),
+        ("CIRCLECI", "circleci"),
+        ("CI", "ci"),
+    ):
+        if get(variable):
+            return {"provider": provider}
+    return {}
+
+
+def new_capture_id() -> str:
+    return secrets.token_hex(8)
+
+
+def read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise BeaconError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def write_private(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+
+
+_OS_NAMES = {"win32": "windows", "cygwin": "windows", "darwin": "darwin"}
+
+
+class CaptureContext(NamedTuple):
+    """Who captures: stamped on every event of this capture."""
+
+    capture_id: str
+    mode: str  # exec | session
+    run: Dict[str, str]
+    hostname: str
+    os_name: str
+    user: str
+
+    @classmethod
+    def detect(cls, environ: Mapping[str, str], capture_id: str, mode: str) -> CaptureContext:
+        return cls(
+            capture_id,
+            mode,
+            detect_run(environ),
+            socket.gethostname(),
+            _OS_NAMES.get(sys.platform, sys.platform.rstrip("0123456789") or "unknown"),
+            environ.get("USER") or environ.get("USERNAME") or "",
+        )
+
+
+def rfc3339_ms(ns: int) -> str:
+    seconds, rest = divmod(int(ns), 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}Z"

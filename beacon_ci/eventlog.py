@@ -1,0 +1,256 @@
+"""The log: write events as JSON Lines (0600, O_APPEND, one write per line, fsync at the end),
+read a log back, and validate it in the four stages of EVENTS.md.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from collections import Counter
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+)
+
+from beacon_ci.context import HARNESS_EVENT_NAMES
+from beacon_ci.errors import BeaconError
+
+# The fields every event has (validation checks them), and those a minimal stand-in for an
+# oversized event keeps: the required ones and who, where and which capture.
+REQUIRED_FIELDS = (
+    "timestamp",
+    "vendor",
+    "product",
+    "schema_version",
+    "event",
+    "severity",
+    "endpoint",
+    "harness",
+)
+
+
+def event_line(event: Mapping[str, Any]) -> bytes:
+    return (json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode(
+        "utf-8"
+    )
+
+
+class EventWriter:
+    """Appends events to the log. Each line is one os.write on an O_APPEND descriptor, so
+    several captures (or processes) appending to one log never interleave within a line."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.written = 0
+        self.failed = 0
+        self.last_error: Optional[str] = None
+        flags = (
+            os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        )  # RDWR: see _discard_torn_line
+        try:
+            self._fd: Optional[int] = os.open(path, flags, 0o600)
+            os.fchmod(self._fd, 0o600)  # an existing log may have been created wider
+        except OSError as exc:
+            raise BeaconError(f"cannot write the log {path}: {exc.strerror}") from None
+
+    def write(self, event: Mapping[str, Any]) -> bool:
+        """Append one event; a failure (disk full) is counted and reported, never raised."""
+        line = event_line(event)
+        try:
+            assert self._fd is not None, "write after close"
+            written = os.write(self._fd, line)
+            if written != len(line):
+                self._discard_torn_line(line[:written])
+                raise OSError(errno.ENOSPC, "short write: is the disk full?")
+        except OSError as exc:
+            self.failed += 1
+            self.last_error = self.last_error or exc.strerror or str(exc)  # the first says most
+            return False
+        self.written += 1
+        return True
+
+    def _discard_torn_line(self, fragment: bytes) -> None:
+        """Remove the start of a line a full disk cut short, so no torn line stays in the log.
+        Only when the file still ends with it: another writer may have appended since."""
+        if not fragment or self._fd is None:
+            return
+        try:
+            size = os.fstat(self._fd).st_size
+            if os.pread(self._fd, len(fragment), size - len(fragment)) == fragment:
+                os.ftruncate(self._fd, size - len(fragment))
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            self.last_error = exc.strerror or str(exc)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+class Stage(NamedTuple):
+    name: str
+    passed: bool
+    detail: str
+    numbers: Dict[str, Any]
+
+    def as_json(self) -> Dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": "pass" if self.passed else "fail",
+            "detail": self.detail,
+            **self.numbers,
+        }
+
+
+class Validation(NamedTuple):
+    log_path: str
+    stages: List[Stage]
+    event_count: int
+    by_harness: Dict[str, int]
+    events: Sequence[Dict[str, Any]] = ()  # the valid events counted: the summary reuses them
+
+    @property
+    def passed(self) -> bool:
+        return all(stage.passed for stage in self.stages)
+
+    def as_json(self) -> Dict[str, Any]:
+        return {
+            "status": "passed" if self.passed else "failed",
+            "log_path": self.log_path,
+            "event_count": self.event_count,
+            "by_harness": self.by_harness,
+            "stages": [stage.as_json() for stage in self.stages],
+        }
+
+
+def schema_problem(event: Any) -> Optional[str]:
+    """Why a line is not a Beacon 1.0 event, or None."""
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    missing = [name for name in REQUIRED_FIELDS if name not in event]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    inner = event["event"]
+    if (event["vendor"], event["product"], event["schema_version"]) != ("beacon", "endpoint-agent", "1.0"):
+        return "vendor/product/schema_version are not beacon/endpoint-agent/1.0"
+    if not isinstance(inner, dict) or not inner.get("kind") or not inner.get("action"):
+        return "event.kind or event.action missing"
+    if not isinstance(event["harness"], dict) or not event["harness"].get("name"):
+        return "harness.name missing"
+    if not isinstance(event["endpoint"], dict) or not event["endpoint"].get("os"):
+        return "endpoint.os missing"
+    return None
+
+
+def validate_log(
+    path: str,
+    min_events: int = 1,
+    harnesses: Sequence[str] = (),
+    capture_id: Optional[str] = None,
+    diagnose: Callable[[int], str] = lambda count: "",
+    write_failures: int = 0,
+    write_error: Optional[str] = None,
+) -> Validation:
+    """Check the log: exists, parses, has enough events (of this capture), from the harnesses."""
+    stages: List[Stage] = []
+    if not os.path.isfile(path):
+        what = "is a directory" if os.path.isdir(path) else "does not exist"
+        stages.append(Stage("runtime_log_exists", False, f"{path} {what}", {}))
+        return Validation(path, stages, 0, {})
+    stages.append(Stage("runtime_log_exists", True, path, {"bytes": os.path.getsize(path)}))
+
+    events, bad, foreign_unparseable = _read_events(path, capture_id)
+    if bad:
+        line, problem = bad[0]
+        stages.append(
+            Stage(
+                "runtime_log_parseable",
+                False,
+                f"line {line}: {problem}",
+                {"bad_lines": len(bad), "lines": len(events) + len(bad)},
+            )
+        )
+        return Validation(path, stages, len(events), {}, events)
+    numbers: Dict[str, Any] = {"lines": len(events)}
+    if foreign_unparseable:
+        numbers["unparseable_lines_of_other_writers"] = foreign_unparseable
+    stages.append(Stage("runtime_log_parseable", True, "every line is a Beacon 1.0 event", numbers))
+
+    by_harness = dict(Counter(str(e["harness"]["name"]) for e in events))
+    count = len(events)
+    detail = f"{count} events" + (f" of capture {capture_id}" if capture_id else "")
+    if count < min_events:
+        why = diagnose(count)
+        detail = f"{count} events, want at least {min_events}" + (f"; {why}" if why else "")
+    if write_failures:  # the log is incomplete: an audit trail with holes must not pass
+        detail += f"; {write_failures} events could not be written ({write_error})"
+    stages.append(
+        Stage(
+            "event_count",
+            count >= min_events and not write_failures,
+            detail,
+            {"events": count, "min_events": min_events, "write_failures": write_failures},
+        )
+    )
+
+    wanted = [HARNESS_EVENT_NAMES[h] for h in harnesses]
+    matching = sum(by_harness.get(name, 0) for name in wanted) if wanted else count
+    if wanted:
+        detail = f"{matching} events from {', '.join(wanted)}"
+        if matching < min_events:
+            others = ", ".join(f"{n} ({c})" for n, c in sorted(by_harness.items()) if n not in wanted)
+            detail += f", want at least {min_events}" + (f"; events came from {others}" if others else "")
+    else:
+        detail = "any harness counts"
+    stages.append(
+        Stage("harness_events", matching >= min_events, detail, {"events": matching, "harnesses": wanted})
+    )
+    return Validation(path, stages, count, by_harness, events)
+
+
+def capture_of(event: Any) -> Optional[str]:
+    capture = event.get("capture") if isinstance(event, dict) else None
+    return capture.get("id") if isinstance(capture, dict) else None
+
+
+def _read_events(
+    path: str, capture_id: Optional[str]
+) -> Tuple[List[Dict[str, Any]], List[Tuple[int, str]], int]:
+    """(events of this capture, [(line, problem)], unparseable lines that may belong to others)."""
+    events: List[Dict[str, Any]] = []
+    bad: List[Tuple[int, str]] = []
+    foreign = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
+            try:
+                event = json.loads(raw)
+            except ValueError as exc:
+                if capture_id is None:
+                    bad.append((number, f"not JSON ({exc})"))
+                else:
+                    foreign += 1  # we write whole lines; a torn one is another writer's
+                continue
+            if capture_id is not None and capture_of(event) != capture_id:
+                continue
+            problem = schema_problem(event)
+            if problem:
+                bad.append((number, problem))
+            else:
+                events.append(event)
+    return events, bad, foreign

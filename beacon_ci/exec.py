@@ -1,0 +1,68 @@
+"""`beacon ci exec`: run an agent with its telemetry captured, then judge and report the capture."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from beacon_ci.capture import Capture
+from beacon_ci.context import (
+    DRAIN_TIMEOUT,
+    detect_run,
+    harnesses_for_command,
+    new_capture_id,
+    parse_harnesses,
+    resolve_paths,
+)
+from beacon_ci.environment import Environment
+from beacon_ci.export import parse_exports, plan_uploads, without_export_credentials
+from beacon_ci.process import resolve_command, run_child
+from beacon_ci.verdict import Outcome, conclude, exit_code_for
+
+
+def run_exec(
+    env: Environment,
+    command: Sequence[str],
+    *,
+    harness: str = "auto",
+    log_path: Optional[str] = None,
+    base_dir: Optional[str] = None,
+    min_events: int = 1,
+    require_telemetry: bool = True,
+    job_summary: bool = True,
+    upload: Optional[Sequence[str]] = None,
+    forward: Optional[str] = None,
+    forward_endpoint: Optional[str] = None,
+    otlp_protocol: str = "protobuf",
+    drain_timeout: float = DRAIN_TIMEOUT,
+) -> Outcome:
+    """Capture, run the command, drain, validate, report, export; the exit code is the
+    command's own unless it succeeded (ARCHITECTURE.md). Everything that can be misconfigured
+    is checked before the command runs."""
+    command = resolve_command(command, env.environ)
+    harnesses = parse_harnesses(harness) or harnesses_for_command(command)
+    exports = parse_exports(upload, forward, forward_endpoint, env.environ)
+    paths, capture_id = resolve_paths(env.environ, base_dir, log_path), new_capture_id()
+    uploads = plan_uploads(
+        exports.uploads, env.environ, paths.log_path, detect_run(env.environ), capture_id, env.clock()
+    )
+    capture = Capture(env, harnesses, paths, "exec", otlp_protocol, capture_id, forward=exports.forward)
+    try:
+        child_env = without_export_credentials(capture.start(), exports.targets)
+        child_code, signal_received = run_child(command, child_env)
+    finally:
+        capture.finish(drain_timeout)
+    validation = capture.validate(min_events)
+    result = capture.result(validation)
+    export_failed = conclude(
+        env,
+        validation,
+        result,
+        uploads,
+        capture.forwarded.to_json() if capture.forwarded else None,
+        {"log-path": paths.log_path},
+        require_telemetry=require_telemetry,
+        job_summary=job_summary,
+    )
+    return Outcome(
+        exit_code_for(child_code, signal_received, validation, require_telemetry, export_failed), result
+    )

@@ -1,0 +1,250 @@
+"""The summary of what each agent did: a pure fold of events (and the validation document) into
+per-harness facts, with bounded lists and exact counts. text.py and markdown.py render it."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from typing import (
+    Any,
+    Dict,
+    Iterable,
+    Mapping,
+    Optional,
+    Tuple,
+)
+
+SUMMARY_KEEP = 1000  # items kept per list in the summary dict; the counts stay exact
+SUMMARY_SHOWN = 25  # items per list in the Markdown form
+SUMMARY_ITEM_CHARS = 300  # characters of one agent string in the Markdown form
+TEXT_ITEM_CHARS = 60  # characters of one agent string in the text form
+MARKDOWN_LIMIT = 1024 * 1024 - 1024  # GitHub rejects a step summary of 1 MiB or more
+REQUEST_USAGE_KEYS = (
+    ("input_tokens", ("input_tokens",)),
+    ("output_tokens", ("output_tokens",)),
+    ("cache_read_tokens", ("cache_read", "input_tokens")),
+    ("cache_creation_tokens", ("cache_creation", "input_tokens")),
+    ("cost_usd", ("cost_usd",)),
+)
+METRIC_ACTIONS = ("token.usage", "cost.usage")
+TOOL_ACTIONS = (
+    "command.executed",
+    "file.read",
+    "file.created",
+    "file.modified",
+    "tool.invoked",
+    "tool.failed",
+)
+FILE_ACTIONS = {"file.read": "read", "file.created": "created", "file.modified": "modified"}
+LIST_SECTIONS = ("prompts", "commands", "approvals_denied", "errors")
+
+
+def summarize(
+    events: Iterable[Dict[str, Any]], validation: Optional[Mapping[str, Any]] = None
+) -> Dict[str, Any]:
+    """What each harness did, from its events; `validation` is the validation's JSON document,
+    carried into the summary. Pure: reads nothing but its arguments."""
+    harnesses: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    total = 0
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        total += 1
+        _fold_event(_harness_entry(harnesses, event), event)
+    return {
+        "event_count": total,
+        "harnesses": [_finish_harness(h) for h in harnesses.values()],
+        "validation": dict(validation) if validation is not None else None,
+    }
+
+
+def _harness_entry(harnesses: Dict[Tuple[str, str], Dict[str, Any]], event: Dict[str, Any]) -> Dict[str, Any]:
+    harness = _dict(event.get("harness"))
+    key = (_str(harness.get("name")) or "unknown", _str(harness.get("version")))
+    if key not in harnesses:
+        harnesses[key] = {
+            "name": key[0],
+            "version": key[1],
+            "events": 0,
+            "redacted": 0,
+            "first": None,
+            "last": None,
+            "counts": {"prompts": 0, "commands": 0, "commands_failed": 0, "approvals_denied": 0, "errors": 0},
+            "prompts": [],
+            "commands": [],
+            "files": {"read": [], "created": [], "modified": []},
+            "tools": {},
+            "mcp": {},
+            "approvals_denied": [],
+            "errors": [],
+            "_request_usage": {},
+            "_metric_usage": {},
+            "_seen_files": set(),
+            "_denied_by_call": {},
+        }
+    return harnesses[key]
+
+
+def _fold_event(entry: Dict[str, Any], event: Dict[str, Any]) -> None:
+    entry["events"] += 1
+    _widen_time(entry, _str(event.get("timestamp")))
+    if _dict(event.get("content")).get("redacted") is True:
+        entry["redacted"] += 1
+    inner = _dict(event.get("event"))
+    action = _str(inner.get("action"))
+    tool, command, file_ = _dict(event.get("tool")), _dict(event.get("command")), _dict(event.get("file"))
+    tool_name = _str(tool.get("name"))
+    target = (
+        _str(command.get("command"))
+        or _str(tool.get("command"))
+        or _str(file_.get("path"))
+        or _str(tool.get("path"))
+    )
+    _fill_denied_target(entry, event, target)
+    if action == "prompt.submitted":
+        _keep(entry, "prompts", _str(_dict(event.get("prompt")).get("text")))
+    elif action == "command.executed":
+        failed = _str(inner.get("outcome")) == "failure"
+        entry["counts"]["commands_failed"] += failed
+        _keep(
+            entry,
+            "commands",
+            {
+                "command": target,
+                "outcome": _str(inner.get("outcome")),
+                "exit_code": _int_or_none(command.get("exit_code")),
+            },
+        )
+    elif action == "approval.denied":
+        denied = {"tool": tool_name, "target": target}
+        _keep(entry, "approvals_denied", denied)
+        call_id = _str(_dict(_dict(_dict(event.get("gen_ai")).get("tool")).get("call")).get("id"))
+        if call_id and not target:  # Codex names the command only in the result that follows
+            entry["_denied_by_call"][call_id] = denied
+    if action in FILE_ACTIONS:
+        _keep_file(entry, FILE_ACTIONS[action], _str(file_.get("path")) or _str(tool.get("path")))
+    if action in TOOL_ACTIONS and tool_name:
+        entry["tools"][tool_name] = entry["tools"].get(tool_name, 0) + 1
+    elif action == "mcp.tool_invoked":
+        mcp = _dict(event.get("mcp"))
+        name = "/".join(p for p in (_str(mcp.get("server")), _str(mcp.get("tool"))) if p)
+        name = name or tool_name or "unknown"
+        entry["mcp"][name] = entry["mcp"].get(name, 0) + 1
+    error = event.get("error")
+    if isinstance(error, dict):
+        _keep(
+            entry,
+            "errors",
+            {"type": _str(error.get("type")) or "error", "message": _str(error.get("message"))},
+        )
+    _add_usage(entry, event, action)
+
+
+def _fill_denied_target(entry: Dict[str, Any], event: Dict[str, Any], target: str) -> None:
+    """A denial without a command gets it from a later event of the same tool call."""
+    if not target or not entry["_denied_by_call"]:
+        return
+    call_id = _str(_dict(_dict(_dict(event.get("gen_ai")).get("tool")).get("call")).get("id"))
+    denied = entry["_denied_by_call"].pop(call_id, None)
+    if denied is not None:
+        denied["target"] = target
+
+
+def _add_usage(entry: Dict[str, Any], event: Dict[str, Any], action: str) -> None:
+    usage = _dict(_dict(event.get("gen_ai")).get("usage"))
+    if not usage:
+        return
+    # Claude and Gemini report usage twice: on each request event and again as token/cost
+    # metrics (the same tokens, summed). Adding both would double every number, so metrics are
+    # kept apart and used only for a harness whose requests carry no usage (Codex).
+    is_metric = action in METRIC_ACTIONS or _str(_dict(event.get("event")).get("category")) == "metric"
+    bucket = entry["_metric_usage" if is_metric else "_request_usage"]
+    totals = bucket.setdefault(
+        _str(event.get("model")) or "unknown", {name: 0 for name, _ in REQUEST_USAGE_KEYS}
+    )
+    for name, path in REQUEST_USAGE_KEYS:
+        value: Any = usage
+        for part in path:  # cache_read.input_tokens is nested
+            value = _dict(value).get(part)
+        totals[name] += _number(value)
+
+
+def _finish_harness(entry: Dict[str, Any]) -> Dict[str, Any]:
+    request, metric = entry.pop("_request_usage"), entry.pop("_metric_usage")
+    entry["models"] = request or metric
+    entry["usage_source"] = "requests" if request else ("metrics" if metric else None)
+    for totals in entry["models"].values():
+        totals["cost_usd"] = round(totals["cost_usd"], 6)
+    for key in ("_seen_files", "_denied_by_call"):
+        entry.pop(key)
+    entry["duration_seconds"] = _seconds_between(entry["first"], entry["last"])
+    return entry
+
+
+def _keep(entry: Dict[str, Any], section: str, item: Any) -> None:
+    entry["counts"][section] += 1
+    if len(entry[section]) < SUMMARY_KEEP:
+        entry[section].append(item)
+
+
+def _keep_file(entry: Dict[str, Any], operation: str, path: str) -> None:
+    """Each path once per operation: an agent reads the same file many times."""
+    if not path or (operation, path) in entry["_seen_files"]:
+        return
+    entry["_seen_files"].add((operation, path))
+    entry["counts"]["files_" + operation] = entry["counts"].get("files_" + operation, 0) + 1
+    if len(entry["files"][operation]) < SUMMARY_KEEP:
+        entry["files"][operation].append(path)
+
+
+def _widen_time(entry: Dict[str, Any], stamp: str) -> None:
+    # Codex's metric events arrive before its logs with later times: take min and max, not order.
+    if parse_time(stamp) is None:
+        return
+    if entry["first"] is None or parse_time(stamp) < parse_time(entry["first"]):  # type: ignore[operator]
+        entry["first"] = stamp
+    if entry["last"] is None or parse_time(stamp) > parse_time(entry["last"]):  # type: ignore[operator]
+        entry["last"] = stamp
+
+
+_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
+
+
+def parse_time(stamp: str) -> Optional[float]:
+    """Seconds since the epoch of beacon's own UTC timestamps (the only form it writes)."""
+    match = _RFC3339.fullmatch(stamp)
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    try:
+        moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+    return moment.timestamp() + float("0." + (match.group(7) or "0"))
+
+
+def _seconds_between(first: Optional[str], last: Optional[str]) -> Optional[float]:
+    start, end = parse_time(first or ""), parse_time(last or "")
+    return None if start is None or end is None else round(end - start, 3)
+
+
+def _dict(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _number(value: Any) -> float:
+    """A usage number, or 0: a hostile or broken log must not turn a total into a string or NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return 0
+    return value
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,95 @@
+"""The summary as a short aligned table for the CI log. Agent strings are hostile: each is kept
+to one short line with no control characters (a newline could start a `::` workflow command).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import (
+    Any,
+    List,
+    Mapping,
+    Sequence,
+    Tuple,
+)
+
+from beacon_ci.report.summary import TEXT_ITEM_CHARS
+
+
+def render_text(summary: Mapping[str, Any]) -> str:
+    """Lines without a prefix; exec prints each through env.say."""
+    validation = summary.get("validation")
+    status = validation["status"] if validation else "not checked"
+    lines = [f"summary: {summary['event_count']} events, validation {status}"]
+    if not summary["harnesses"]:
+        lines.append("  no agent events")
+    for h in summary["harnesses"]:
+        lines.append(f"  {one_line(h['name'])} {one_line(h['version'])}".rstrip() + ":")
+        lines.extend(f"    {label:<10} {value}" for label, value in _text_rows(h))
+    return "\n".join(lines)
+
+
+def _text_rows(h: Mapping[str, Any]) -> List[Tuple[str, str]]:
+    counts, files = h["counts"], h["files"]
+    rows = [
+        (
+            "events",
+            f"{h['events']}"
+            + (f" over {duration_text(h['duration_seconds'])}" if h["duration_seconds"] is not None else ""),
+        ),
+        ("prompts", str(counts["prompts"])),
+        ("commands", f"{counts['commands']} ({counts['commands_failed']} failed)"),
+        ("files", ", ".join(f"{counts.get('files_' + op, 0)} {op}" for op in files)),
+        ("tools", _counted(h["tools"]) or "none"),
+        ("mcp calls", _counted(h["mcp"]) or "none"),
+        (
+            "denied",
+            str(counts["approvals_denied"])
+            + _first_text(
+                [f"{d['tool']}: {d['target']}" if d["target"] else d["tool"] for d in h["approvals_denied"]]
+            ),
+        ),
+        (
+            "errors",
+            str(counts["errors"])
+            + _first_text(
+                [f"{e['type']}: {e['message']}" if e["message"] else e["type"] for e in h["errors"]]
+            ),
+        ),
+        ("redacted", f"{h['redacted']} events"),
+    ]
+    for model, totals in sorted(h["models"].items()):
+        rows.append(("model", f"{one_line(model)}: {token_totals(totals)}"))
+    return rows
+
+
+def _counted(counter: Mapping[str, int]) -> str:
+    ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+    shown = ", ".join(f"{one_line(name)} {n}" for name, n in ranked[:6])
+    return shown + (f", … and {len(ranked) - 6} more" if len(ranked) > 6 else "")
+
+
+def _first_text(items: Sequence[str]) -> str:
+    return f" (first: {one_line(items[0])})" if items else ""
+
+
+def token_totals(totals: Mapping[str, Any]) -> str:
+    return (
+        f"{int(totals['input_tokens'])} in, {int(totals['output_tokens'])} out, "
+        f"{int(totals['cache_read_tokens'])} cache read, "
+        f"{int(totals['cache_creation_tokens'])} cache write, "
+        f"${totals['cost_usd']:.4f}"
+    )
+
+
+def duration_text(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 120 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(value: str, limit: int = TEXT_ITEM_CHARS) -> str:
+    """One short line: no control characters (a newline could start a `::` workflow command)."""
+    flat = _UNPRINTABLE.sub(" ", value).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,360 @@
+"""Session mode: `ci start` leaves a detached receiver running (`ci _serve`) and exports the agent
+settings for the steps that follow; `ci finish` stops it, then validates and reports like exec."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import (
+    Any,
+    Dict,
+    Mapping,
+    Optional,
+    Sequence,
+)
+
+from beacon_ci.agents.setup import child_environment
+from beacon_ci.context import (
+    DRAIN_TIMEOUT,
+    HARNESSES,
+    CapturePaths,
+    detect_run,
+    new_capture_id,
+    parse_harnesses,
+    private_dir,
+    resolve_paths,
+    rfc3339_ms,
+    write_private,
+)
+from beacon_ci.environment import Environment
+from beacon_ci.errors import EXIT_OK, BeaconError
+from beacon_ci.eventlog import EventWriter, Validation, validate_log
+from beacon_ci.export import parse_exports, plan_uploads
+from beacon_ci.github import append_github_file, mask, publish_outputs
+from beacon_ci.process import FORWARDED_SIGNALS
+from beacon_ci.verdict import Outcome, conclude, exit_code_for
+
+SESSION_READY_TIMEOUT = 10.0
+SESSION_STOP_TIMEOUT = DRAIN_TIMEOUT + 10.0
+
+
+def read_state(path: str) -> Dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            state = json.load(handle)
+    except FileNotFoundError:
+        raise BeaconError(
+            f"no capture to finish: {path} does not exist (run beacon ci start first)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise BeaconError(f"cannot read the session state {path}: {exc}") from None
+    if not isinstance(state, dict) or not state.get("capture_id"):
+        raise BeaconError(f"{path} is not a beacon session state file")
+    return state
+
+
+def write_state(path: str, state: Mapping[str, Any]) -> None:
+    """Replace the state file atomically, 0600: it holds the receiver's token."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    write_private(temporary, json.dumps(state, indent=2, sort_keys=True) + "\n")
+    os.replace(temporary, path)
+
+
+def session_receiver_alive(state: Mapping[str, Any]) -> bool:
+    """Is the state's receiver process still ours? A pid alone may have been reused since."""
+    pid = state.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    marker = state["capture_id"].encode()  # in the receiver's command line (see _add_serve)
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return marker in handle.read()
+    except OSError:
+        if os.path.isdir("/proc"):
+            return False  # Linux: the process is gone
+    try:  # macOS and other systems without /proc
+        listing = subprocess.run(["ps", "-p", str(pid), "-o", "command="], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return marker in listing.stdout
+
+
+def start_session(
+    env: Environment,
+    harnesses: Sequence[str],
+    paths: CapturePaths,
+    protocol: str,
+    forward: Optional[Dict[str, Optional[str]]] = None,
+) -> Dict[str, Any]:
+    """Spawn the detached receiver (its own session, stdio detached) and wait until it listens.
+    `forward` ({"target", "endpoint", "display"}, checked already) is what the receiver forwards to; it
+    takes the token from the environment it inherits, never from the state file."""
+    for folder in (paths.base_dir, os.path.dirname(paths.state_path), os.path.dirname(paths.log_path)):
+        private_dir(folder)
+    EventWriter(paths.log_path).close()  # a log that cannot be written fails here, not in the receiver
+    state: Dict[str, Any] = {
+        "capture_id": new_capture_id(),
+        "token": secrets.token_urlsafe(32),
+        "log_path": paths.log_path,
+        "base_dir": paths.base_dir,
+        "state_path": paths.state_path,
+        "harnesses": list(harnesses),
+        "protocol": protocol,
+        "status": "starting",
+        "started_at": rfc3339_ms(int(env.clock() * 1e9)),
+        "started_unix": env.clock(),
+        "forward": forward,
+    }
+    write_state(paths.state_path, state)
+    receiver_log = os.path.join(paths.base_dir, f"receiver-{state['capture_id']}.log")
+    read_end, write_end = os.pipe()
+    with open(os.open(receiver_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
+        subprocess.Popen(
+            [
+                sys.executable,
+                env.program,
+                "ci",
+                "_serve",
+                "--state-path",
+                paths.state_path,
+                "--capture-id",
+                state["capture_id"],
+                "--ready-fd",
+                str(write_end),
+            ],
+            env=dict(env.environ),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            pass_fds=(write_end,),
+            start_new_session=True,
+            close_fds=True,
+        )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as ready:
+        readable, _, _ = select.select([ready], [], [], SESSION_READY_TIMEOUT)
+        line = ready.readline() if readable else b""
+    if not line.startswith(b"ready"):
+        raise BeaconError(f"the receiver did not start; its log is {receiver_log}")
+    return read_state(paths.state_path)
+
+
+def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
+    """The detached receiver: capture until SIGTERM/SIGINT/SIGHUP, then drain and record it."""
+    from beacon_ci.capture import Capture  # the receiver: only this process runs one
+
+    state = read_state(state_path)
+    paths = CapturePaths(state["base_dir"], state["log_path"], state_path)
+    forward = state.get("forward") or {}
+    plan = parse_exports(None, forward.get("target"), forward.get("endpoint"), env.environ).forward
+    capture = Capture(
+        env,
+        state["harnesses"],
+        paths,
+        "session",
+        state["protocol"],
+        state["capture_id"],
+        state["token"],
+        plan,
+    )
+    stop = threading.Event()
+    for sig in FORWARDED_SIGNALS:
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    child_env = capture.start()
+    state.update(
+        status="running",
+        pid=os.getpid(),
+        url=capture.receiver.url,
+        codex_home=child_env.get("CODEX_HOME") if "codex" in capture.harnesses else None,
+    )
+    write_state(state_path, state)
+    os.write(ready_fd, f"ready {capture.receiver.port}\n".encode())
+    os.close(ready_fd)
+    stop.wait()
+    capture.finish()
+    state.update(
+        status="finished",
+        events=dict(capture.pipeline.events),
+        write_failures=capture.writer.failed,
+        receiver=capture.receiver.stats.snapshot(),
+        forwarded=capture.forwarded.to_json() if capture.forwarded else None,
+    )
+    write_state(state_path, state)
+    return EXIT_OK
+
+
+def stop_session(env: Environment, state: Dict[str, Any]) -> str:
+    """Ask the receiver to drain and stop; wait (bounded) until it has. Returns what happened."""
+    if state.get("status") == "finished":
+        return "the capture was already finished"
+    if not session_receiver_alive(state):
+        return "the receiver had stopped before finish (killed?): validating what it wrote"
+    os.kill(state["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + SESSION_STOP_TIMEOUT
+    while time.monotonic() < deadline:
+        if not session_receiver_alive(state):
+            if read_state(state["state_path"]).get("status") == "finished":
+                return "the receiver drained and stopped"
+            return "the receiver stopped without draining: validating what it wrote"
+        time.sleep(0.02)  # not our child: there is no wait() to block on
+    return "the receiver did not stop in time: validating what it wrote so far"
+
+
+def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str]:
+    """What later steps need: the agent settings (as exec gives its child) and beacon's paths.
+    A variable exec would remove is exported empty, which the OpenTelemetry SDKs treat as unset."""
+    child = child_environment(
+        env.environ,
+        state["harnesses"],
+        state["url"],
+        state["token"],
+        state["capture_id"],
+        detect_run(env.environ),
+        state.get("codex_home"),
+        state["protocol"],
+    )
+    exports = {k: v for k, v in child.items() if env.environ.get(k) != v}
+    exports.update({k: "" for k in env.environ if k not in child})
+    exports.update(BEACON_CI_LOG_PATH=state["log_path"], BEACON_CI_STATE_PATH=state["state_path"])
+    return exports
+
+
+def publish_exports(
+    env: Environment, exports: Mapping[str, str], state: Mapping[str, Any], github_env: Optional[str]
+) -> None:
+    """$GITHUB_ENV (heredoc with a random delimiter) and $GITHUB_OUTPUT when set, else `export` lines."""
+    mask(env, state["token"])
+    publish_outputs(
+        env,
+        {
+            "log-path": state["log_path"],
+            "state-path": state["state_path"],
+            "codex-home": state.get("codex_home") or "",
+        },
+    )
+    if github_env:
+        append_github_file(github_env, exports)
+    else:
+        for key, value in sorted(exports.items()):
+            print(f"export {key}={shlex.quote(value)}", file=env.stdout)
+
+
+def running_session(state_path: str) -> Optional[Dict[str, Any]]:
+    try:
+        state = read_state(state_path)
+    except BeaconError:
+        return None
+    return state if state.get("status") == "running" and session_receiver_alive(state) else None
+
+
+def session_forwarded(state: Mapping[str, Any], validation: Validation) -> Optional[Dict[str, Any]]:
+    """What the session's receiver says it forwarded. One that died before saying (SIGKILL)
+    confirmed nothing: every event of the capture counts failed, as a forwarder counts them."""
+    if not state.get("forward") or state.get("forwarded"):
+        return state.get("forwarded")
+    return {
+        "target": state["forward"]["target"],
+        "endpoint": state["forward"]["display"],
+        "sent": 0,
+        "failed": validation.event_count,
+        "message": "the receiver stopped before it could say what it delivered (killed?)",
+    }
+
+
+def start_capture(
+    env: Environment,
+    *,
+    harness: str = "claude,codex,gemini",
+    log_path: Optional[str] = None,
+    base_dir: Optional[str] = None,
+    state_path: Optional[str] = None,
+    github_env: Optional[str] = None,
+    otlp_protocol: str = "protobuf",
+    forward: Optional[str] = None,
+    forward_endpoint: Optional[str] = None,
+) -> Outcome:
+    """`ci start`: a detached capture for the steps that follow (or the running one's settings
+    again); the document is the session state without its token."""
+    harnesses = parse_harnesses(harness) or list(HARNESSES)
+    paths = resolve_paths(env.environ, base_dir, log_path, state_path)
+    plan = parse_exports(None, forward, forward_endpoint, env.environ).forward  # checked first
+    # The receiver plans the forward again from its own environment (the token is never stored).
+    planned = (
+        {"target": plan.target, "endpoint": forward_endpoint, "display": plan.endpoint.display}
+        if plan
+        else None
+    )
+    state = running_session(paths.state_path)
+    if state is not None:
+        env.say(f"capture {state['capture_id']} is already running: its settings again")
+    else:
+        state = start_session(env, harnesses, paths, otlp_protocol, planned)
+    publish_exports(env, session_exports(env, state), state, github_env or env.environ.get("GITHUB_ENV"))
+    env.say(
+        f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): log {state['log_path']}; "
+        "end it with beacon ci finish"
+    )
+    return Outcome(EXIT_OK, {k: v for k, v in state.items() if k != "token"})
+
+
+def finish_capture(
+    env: Environment,
+    *,
+    state_path: Optional[str] = None,
+    base_dir: Optional[str] = None,
+    min_events: int = 1,
+    require_telemetry: bool = True,
+    job_summary: bool = True,
+    upload: Optional[Sequence[str]] = None,
+) -> Outcome:
+    """`ci finish`: stop the capture `ci start` began, validate what it wrote, report, export."""
+    state_path = state_path or env.environ.get("BEACON_CI_STATE_PATH")
+    state = read_state(resolve_paths(env.environ, base_dir, state_path=state_path).state_path)
+    targets = parse_exports(upload, None, None, env.environ).uploads
+    uploads = plan_uploads(
+        targets,
+        env.environ,
+        state["log_path"],
+        detect_run(env.environ),
+        state["capture_id"],
+        state.get("started_unix", env.clock()),
+    )
+    env.say(stop_session(env, state))
+    state = read_state(state["state_path"])
+    validation = validate_log(
+        state["log_path"],
+        min_events,
+        state["harnesses"],
+        state["capture_id"],
+        write_failures=state.get("write_failures", 0),
+    )
+    result = {
+        "capture_id": state["capture_id"],
+        "mode": "session",
+        "log_path": state["log_path"],
+        "harnesses": state["harnesses"],
+        "events": state.get("events", {}),
+        "receiver": state.get("receiver"),
+        "validation": validation.as_json(),
+    }
+    outputs = {"log-path": state["log_path"], "state-path": state["state_path"]}
+    forwarded = session_forwarded(state, validation)
+    export_failed = conclude(
+        env,
+        validation,
+        result,
+        uploads,
+        forwarded,
+        outputs,
+        require_telemetry=require_telemetry,
+        job_summary=job_summary,
+    )
+    return Outcome(exit_code_for(0, None, validation, require_telemetry, export_failed), result)

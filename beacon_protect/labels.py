@@ -1,0 +1,189 @@
+"""Labelled values: the value after a secret name in assignments, headers, flags, YAML block
+scalars and name/value pairs, with the label kept.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import (
+    List,
+    Optional,
+    Tuple,
+)
+
+from beacon_protect.names import is_secret_name, is_secret_value, looks_like_credential
+from beacon_protect.text import REDACTED, fold
+
+# A label word, then the rest of the name it is part of, then this: label [quote] separator
+# [scheme] value. Separators: = : := => (not == or ::), with spaces (no-break ones included)
+# around them, or spaces after a --flag, or a tab (a column of `name<TAB>value`). Values:
+# \"escaped\" (JSON inside a string), "double", 'single', `backtick` quoted (all words, to the
+# closing quote or the end of the line), or bare up to a space, quote, comma, ';' or '&' ('='
+# included: base64 padding). An Authorization scheme word is kept.
+_LABEL_RE = re.compile(
+    r"token|secret|passw(?:or)?d|pwd|passphrase|credential|auth|cookie"
+    r"|(?:api|access|private|signing|encryption|master)[ _.\-]?keys?"
+)
+_LABEL_WORDS = (
+    "token",
+    "secret",
+    "passw",
+    "pwd",
+    "passphrase",
+    "credential",
+    "auth",
+    "cookie",
+    "api",
+    "access",
+    "private",
+    "signing",
+    "encryption",
+    "master",
+)
+_NAME_REST_RE = re.compile(r"[a-z0-9_.\-]*")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_AUTH_SCHEMES = r"(?:bearer|basic|token|digest|negotiate)"
+_SPACE = "[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]"  # horizontal whitespace
+_SEPARATOR = _SPACE + r"*(?::=|=>|=(?![=~])|:(?![:=]))" + _SPACE + "*"
+_QUOTED_VALUE = (
+    r"\\\"(?P<v1>(?:(?!\\\").)*)(?:\\\")?"
+    r"|\"(?P<v2>(?:[^\"\\\n]|\\.)*)\"?"
+    r"|'(?P<v3>(?:[^'\\\n]|\\.)*)'?"
+)
+_QUOTED_GROUPS = ("v1", "v2", "v3")
+_ASSIGNMENT_RE = re.compile(
+    r"(?:\\?[\"'`])?\]?"
+    r"(?:" + _SEPARATOR + r"|(?P<space>" + _SPACE + r"+)(?=[^\s\-]))"
+    r"(?:" + _AUTH_SCHEMES + r"[ \t]+(?=\S))?"
+    r"(?:" + _QUOTED_VALUE + r"|`(?P<v4>[^`\n]*)`?"
+    r"|(?!" + _AUTH_SCHEMES + r"[ \t]+\S)"
+    r"(?P<v5>[^\s\"'`,;&{\[(<)\]}>\\](?:[^\s\"'`,;&\\]|\\(?![nrt\"'`\\]))*))"
+)
+_VALUE_GROUPS = ("v1", "v2", "v3", "v4", "v5")
+# A YAML block scalar after the label (`password: |`): its value is the lines indented below.
+_BLOCK_HEADER_RE = re.compile(
+    r"(?:[\"'])?" + _SPACE + r"*:" + _SPACE + r"*[|>][1-9]?[+\-]?[1-9]?(?=[ \t]*(?:#[^\n]*)?\r?\n)"
+)
+# A secret name as the value of a name (or key) field, its value in the value field that follows
+# on the same line or the next: Kubernetes `- name: DB_PASSWORD` / `  value: x`, HAR headers, logfmt.
+_PAIR_NAME_FIELD_RE = re.compile(
+    r"(?:^|[\s{,(\[])(?:-[ \t]+)?\\?[\"']?(?:name|key)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?\Z", re.MULTILINE
+)
+_PAIR_VALUE_FIELD_RE = re.compile(
+    r"\\?[\"']?[ \t]*,?[ \t]*(?:\r?\n[ \t]*(?:-[ \t]+)?)?\\?[\"']?(?P<key>value)(?=\\?[\"']?[ \t]*[:=])"
+)
+# A quoted secret name opening a [name, value] pair in a list: [["X-Api-Key", "x"]], [('a', 'b')].
+_LISTED_PAIR_OPEN_RE = re.compile(r"[\[(,][ \t]*[\[(][ \t]*\\?[\"']\Z")
+_LISTED_PAIR_RE = re.compile(r"\\?[\"'][ \t]*,[ \t]*(?:" + _QUOTED_VALUE + ")")
+_PAIR_NAME_WINDOW = 24  # characters before the name in which its field's name (or list) must be
+
+
+def _label_starts(low: str) -> List[int]:
+    starts = set()
+    for word in _LABEL_WORDS:
+        at = low.find(word)
+        while at >= 0:
+            starts.add(at)
+            at = low.find(word, at + 1)
+    return sorted(starts)
+
+
+def redact_labelled(text: str) -> str:
+    """Replace the values of secret-labelled assignments, headers, flags, YAML block scalars and
+    name/value pairs, labels kept; and the other occurrences in the text of those values that look
+    like credentials (not words: `token=function` must not erase every "function")."""
+    low = fold(text)
+    pieces: List[str] = []
+    found: List[str] = []
+    done = pos = 0
+    for start in _label_starts(low):
+        label = _LABEL_RE.match(low, start) if start >= pos else None
+        if label is None:
+            continue
+        rest = _NAME_REST_RE.match(low, label.end())
+        name_end = rest.end() if rest else label.end()
+        pos = name_end  # later label words in this name make the same name: judged once
+        name_start = start
+        while name_start > done and text[name_start - 1] in _NAME_CHARS:  # csrf_token, AWS_SECRET_...
+            name_start -= 1
+        span = _labelled_value(text, low, name_start, name_end)
+        if span is None:
+            continue  # pos is past the name only: the value may itself hold a labelled secret
+        value = text[span[0] : span[1]]
+        pieces.extend((text[done : span[0]], REDACTED))
+        done = pos = span[1]
+        if looks_like_credential(value):
+            found.append(value)
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    redacted = "".join(pieces)
+    for value in sorted(set(found), key=lambda value: (-len(value), value)):  # longest first, each once
+        redacted = redacted.replace(value, REDACTED)
+    return redacted
+
+
+def _labelled_value(text: str, low: str, name_start: int, name_end: int) -> Optional[Tuple[int, int]]:
+    """Where the secret value of the name text[name_start:name_end] is, if it names one: after
+    the name, or, the name being a name field's value, after the value field that follows."""
+    name = text[name_start:name_end]
+    if not is_secret_name(name):
+        return None
+    span = _value_after(text, low, name_start, name_end, name.startswith("-"))
+    if span is None:
+        span = _paired_value(text, low, name_start, name_end)
+    return span if span is not None and is_secret_value(text[span[0] : span[1]]) else None
+
+
+def _paired_value(text: str, low: str, name_start: int, name_end: int) -> Optional[Tuple[int, int]]:
+    """The value paired with a name that is itself a value: the value field after the name field
+    holding it (`- name: DB_PASSWORD` / `  value: x`, `"name": "X-Api-Key", "value": "x"`), or the
+    second item of a [name, value] pair in a list (`[("X-Api-Key", "x")]`)."""
+    window = max(low.rfind("\n", 0, name_start) + 1, name_start - _PAIR_NAME_WINDOW)
+    field = _PAIR_VALUE_FIELD_RE.match(low, name_end)
+    if field is not None and _PAIR_NAME_FIELD_RE.search(low, window, name_start):
+        return _value_after(text, low, field.start("key"), field.end("key"), False)
+    pair = _LISTED_PAIR_RE.match(low, name_end)
+    if pair is not None and _LISTED_PAIR_OPEN_RE.search(low, window, name_start):
+        group = next(group for group in _QUOTED_GROUPS if pair.start(group) >= 0)
+        return pair.start(group), pair.end(group)
+    return None
+
+
+def _value_after(text: str, low: str, key_start: int, key_end: int, flag: bool) -> Optional[Tuple[int, int]]:
+    """The span of the value assigned to the key text[key_start:key_end]: a block scalar's lines,
+    or what _ASSIGNMENT_RE finds (space-separated only after a --flag or with a tab)."""
+    block = _BLOCK_HEADER_RE.match(low, key_end)
+    if block is not None:
+        return _block_scalar(text, key_start, block.end())
+    match = _ASSIGNMENT_RE.match(low, key_end)
+    if match is None:
+        return None
+    space = match.group("space")
+    if space is not None and not flag and "\t" not in space:  # "--token v", not prose "token v"
+        return None
+    group = next(group for group in _VALUE_GROUPS if match.start(group) >= 0)
+    return match.start(group), match.end(group)
+
+
+def _block_scalar(text: str, key_start: int, header_end: int) -> Optional[Tuple[int, int]]:
+    """The content of the YAML block scalar whose header ends at header_end: from its first
+    non-blank character to the end of its last line indented deeper than the key's line (its
+    "- " list markers included); None if empty."""
+    before_key = text[text.rfind("\n", 0, key_start) + 1 : key_start]
+    column = len(before_key) - len(before_key.lstrip(" \t-"))
+    line_start = text.find("\n", header_end) + 1
+    first = end = -1
+    while 0 < line_start < len(text):
+        line_end = text.find("\n", line_start)
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[line_start:line_end]
+        content = line.lstrip(" \t")
+        if content.strip():  # blank lines neither end the block nor belong to it
+            indent = len(line) - len(content)
+            if indent <= column:
+                break
+            first = line_start + indent if first < 0 else first
+            end = line_start + len(line.rstrip())
+        line_start = line_end + 1
+    return (first, end) if first >= 0 else None

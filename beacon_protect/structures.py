@@ -1,0 +1,89 @@
+"""Decoded JSON and lists: [name, value] pairs, {"name": ..., "value": ...} objects, argument
+vectors, and keys that must stay unique once protected.
+"""
+
+from __future__ import annotations
+
+from typing import (
+    Any,
+    Dict,
+    List,
+    Mapping,
+    Tuple,
+)
+
+from beacon_protect.commands import redact_argv
+from beacon_protect.names import is_secret_name, is_secret_payload
+from beacon_protect.text import CACHE_CHARS, REDACTED
+
+# The same in decoded JSON and events: {"name": ..., "value": ...} with a few more fields at most.
+_PAIR_NAME_KEYS = ("name", "Name", "NAME", "key", "Key", "KEY")
+_PAIR_VALUE_KEYS = ("value", "Value", "VALUE")
+_PAIR_MAX_FIELDS = 8
+
+
+def redact_list(items: List[Any]) -> bool:
+    """A list's credentials (see redact_argv and _redact_listed_pairs), replaced in place;
+    whether there were any."""
+    changed = redact_argv(items)
+    return _redact_listed_pairs(items) or changed
+
+
+def _redact_listed_pairs(items: List[Any]) -> bool:
+    """A list of [name, value] pairs (HTTP header lists, dict items as JSON): the value of each
+    pair a secret name labels is replaced, in place. Whether one was."""
+    changed = False
+    for item in items:
+        if (
+            isinstance(item, list)
+            and len(item) == 2
+            and _names_a_secret(item[0])
+            and is_secret_payload(item[1])
+        ):
+            item[1] = REDACTED
+            changed = True
+    return changed
+
+
+def redact_pair(mapping: Dict[str, Any]) -> bool:
+    """An object {"name": "DB_PASSWORD", "value": "x"} (Kubernetes env, HAR headers, Postman and
+    Terraform variables): the value its secret name labels is replaced, in place. Whether it was."""
+    if len(mapping) > _PAIR_MAX_FIELDS:
+        return False
+    for value_key in _PAIR_VALUE_KEYS:
+        if value_key in mapping:
+            break
+    else:
+        return False
+    if not is_secret_payload(mapping[value_key]):
+        return False
+    if not any(_names_a_secret(mapping.get(key)) for key in _PAIR_NAME_KEYS):
+        return False
+    mapping[value_key] = REDACTED
+    return True
+
+
+def _names_a_secret(name: Any) -> bool:
+    return isinstance(name, str) and len(name) <= CACHE_CHARS and is_secret_name(name)
+
+
+def unique_pairs(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    # A repeated key would hide its first value from the by-key pass; such text is redacted as text.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
+    return result
+
+
+def unique_key(mapping: Mapping[str, Any], key: str) -> str:
+    """Two keys that redact (or cut) to the same text both stay: the later one gets a suffix."""
+    if key not in mapping:
+        return key
+    number = 2
+    while f"{key}~{number}" in mapping:
+        number += 1
+    return f"{key}~{number}"
+
+
+class JsonTooDeep(Exception):
+    pass
