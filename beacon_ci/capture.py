@@ -7,12 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections import Counter
-from typing import (
-    Any,
-    Dict,
-    Optional,
-    Sequence,
-)
+from typing import Any, Dict, Optional, Sequence
 
 from beacon_ci.agents.codex import user_codex_home, write_codex_home
 from beacon_ci.agents.normalizer import Normalizer

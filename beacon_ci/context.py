@@ -13,14 +13,7 @@ import stat
 import sys
 import tempfile
 import time
-from typing import (
-    Dict,
-    List,
-    Mapping,
-    NamedTuple,
-    Optional,
-    Sequence,
-)
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 from beacon_ci.errors import BeaconError, UsageError
 

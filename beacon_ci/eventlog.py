@@ -8,17 +8,7 @@ import errno
 import json
 import os
 from collections import Counter
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    List,
-    Mapping,
-    NamedTuple,
-    Optional,
-    Sequence,
-    Tuple,
-)
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from beacon_ci.context import HARNESS_EVENT_NAMES
 from beacon_ci.errors import BeaconError

@@ -10,15 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import (
-    Any,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-)
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci.errors import UsageError
 

@@ -8,13 +8,7 @@ import http.client
 import json
 import tempfile
 import urllib.parse
-from typing import (
-    Any,
-    Dict,
-    Iterator,
-    List,
-    Tuple,
-)
+from typing import Any, Dict, Iterator, List, Tuple
 
 import beacon_otlp
 from beacon_ci.capture import Capture

@@ -13,13 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import (
-    Any,
-    Dict,
-    Mapping,
-    Optional,
-    Sequence,
-)
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (

@@ -6,13 +6,7 @@ is ever dropped silently.
 from __future__ import annotations
 
 import json
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    Iterator,
-    Tuple,
-)
+from typing import Any, Callable, Dict, Iterator, Tuple
 
 from beacon_protect.text import MAX_LINE_BYTES, TRUNCATED_MARKER
 

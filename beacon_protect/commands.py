@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import (
-    Any,
-    List,
-    Optional,
-)
+from typing import Any, List, Optional
 
 from beacon_protect.names import is_secret_name, is_secret_value
 from beacon_protect.text import REDACTED, fold, password_value, replace_group, substitute

@@ -7,11 +7,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from typing import (
-    Iterable,
-    List,
-    Mapping,
-)
+from typing import Iterable, List, Mapping
 
 from beacon_protect.names import NAME_WORD_RE
 from beacon_protect.text import MIN_SECRET_LENGTH, sanitize_text

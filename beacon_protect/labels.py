@@ -5,11 +5,7 @@ scalars and name/value pairs, with the label kept.
 from __future__ import annotations
 
 import re
-from typing import (
-    List,
-    Optional,
-    Tuple,
-)
+from typing import List, Optional, Tuple
 
 from beacon_protect.names import is_secret_name, is_secret_value, looks_like_credential
 from beacon_protect.text import REDACTED, fold

@@ -5,10 +5,7 @@ such a name are worth replacing.
 from __future__ import annotations
 
 import re
-from typing import (
-    Any,
-    Dict,
-)
+from typing import Any, Dict
 
 from beacon_protect.text import CACHE_ENTRIES, MIN_SECRET_LENGTH, REDACTED, TRUNCATED_MARKER
 

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import (
-    List,
-    Optional,
-    Sequence,
-    Tuple,
-)
+from typing import List, Optional, Sequence, Tuple
 
 from beacon_protect.names import looks_like_credential
 from beacon_protect.text import (

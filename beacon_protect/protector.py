@@ -6,14 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import (
-    Any,
-    Dict,
-    Iterable,
-    Mapping,
-    Optional,
-    Tuple,
-)
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from beacon_protect.cap import fit_line
 from beacon_protect.exact import exact_forms

@@ -4,13 +4,7 @@ vectors, and keys that must stay unique once protected.
 
 from __future__ import annotations
 
-from typing import (
-    Any,
-    Dict,
-    List,
-    Mapping,
-    Tuple,
-)
+from typing import Any, Dict, List, Mapping, Tuple
 
 from beacon_protect.commands import redact_argv
 from beacon_protect.names import is_secret_name, is_secret_payload

@@ -6,12 +6,7 @@ of protection shares live here too.
 from __future__ import annotations
 
 import re
-from typing import (
-    Callable,
-    List,
-    Optional,
-    Tuple,
-)
+from typing import Callable, List, Optional, Tuple
 
 REDACTED = "[REDACTED]"
 TRUNCATED_MARKER = "...[truncated]"

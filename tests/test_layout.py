@@ -39,7 +39,9 @@ def test_the_tree_keeps_its_layers() -> None:
 
 
 def test_the_copy_is_the_whole_runtime(tree: Path) -> None:
-    assert [p.relative_to(tree) for p in runtime_files(tree)] == [p.relative_to(ROOT) for p in runtime_files()]
+    assert [p.relative_to(tree) for p in runtime_files(tree)] == [
+        p.relative_to(ROOT) for p in runtime_files()
+    ]
     assert layer_problems(tree) == []
 
 

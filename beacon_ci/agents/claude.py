@@ -4,11 +4,7 @@
 
 from __future__ import annotations
 
-from typing import (
-    Any,
-    Dict,
-    Mapping,
-)
+from typing import Any, Dict, Mapping
 
 from beacon_ci.agents.fields import (
     approval_action,

@@ -8,13 +8,7 @@ import json
 import os
 import re
 import shlex
-from typing import (
-    Any,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-)
+from typing import Any, Dict, List, Mapping, Optional
 
 from beacon_ci.agents.fields import (
     approval_action,

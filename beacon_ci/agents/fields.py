@@ -8,12 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import (
-    Any,
-    Dict,
-    Mapping,
-    Optional,
-)
+from typing import Any, Dict, Mapping, Optional
 
 
 def text(value: Any) -> str:

@@ -7,15 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    Iterator,
-    Mapping,
-    Optional,
-    Tuple,
-)
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 from beacon_ci import __version__
 from beacon_ci.agents.claude import map_claude_log

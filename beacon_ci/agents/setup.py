@@ -5,12 +5,7 @@ globally): the OTLP settings every agent shares, and each configured agent's own
 from __future__ import annotations
 
 import urllib.parse
-from typing import (
-    Dict,
-    Mapping,
-    Optional,
-    Sequence,
-)
+from typing import Dict, Mapping, Optional, Sequence
 
 from beacon_ci.agents import claude, gemini
 from beacon_otlp import TOKEN_HEADER

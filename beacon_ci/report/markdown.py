@@ -6,13 +6,7 @@ whole stays under GitHub's 1 MiB limit.
 from __future__ import annotations
 
 import re
-from typing import (
-    Any,
-    List,
-    Mapping,
-    Sequence,
-    Tuple,
-)
+from typing import Any, List, Mapping, Sequence, Tuple
 
 from beacon_ci.report.summary import MARKDOWN_LIMIT, SUMMARY_ITEM_CHARS, SUMMARY_SHOWN
 from beacon_ci.report.text import duration_text, one_line, token_totals

@@ -6,14 +6,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from typing import (
-    Any,
-    Dict,
-    Iterable,
-    Mapping,
-    Optional,
-    Tuple,
-)
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 SUMMARY_KEEP = 1000  # items kept per list in the summary dict; the counts stay exact
 SUMMARY_SHOWN = 25  # items per list in the Markdown form

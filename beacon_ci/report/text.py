@@ -5,13 +5,7 @@ to one short line with no control characters (a newline could start a `::` workf
 from __future__ import annotations
 
 import re
-from typing import (
-    Any,
-    List,
-    Mapping,
-    Sequence,
-    Tuple,
-)
+from typing import Any, List, Mapping, Sequence, Tuple
 
 from beacon_ci.report.summary import TEXT_ITEM_CHARS
 
