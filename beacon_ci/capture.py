@@ -13,7 +13,6 @@ from beacon_ci.agents.codex import user_codex_home, write_codex_home
 from beacon_ci.agents.normalizer import Normalizer
 from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (
-    DRAIN_QUIET,
     DRAIN_TIMEOUT,
     CaptureContext,
     CapturePaths,
@@ -105,9 +104,12 @@ class Capture:
         )
 
     def finish(self, drain_timeout: float = DRAIN_TIMEOUT) -> None:
-        """Drain what is still arriving, stop the receiver, flush the log, then flush the forward."""
+        """Drain what is still arriving, stop the receiver, flush the log, then flush the forward.
+        The drain needs no quiet period: once the child has exited, every request it sent is in
+        flight, on a connection still open, or in the listen backlog, and wait_idle waits for
+        all three."""
         try:
-            self.receiver.wait_idle(quiet=DRAIN_QUIET, timeout=drain_timeout, until_disconnected=True)
+            self.receiver.wait_idle(quiet=0, timeout=drain_timeout, until_disconnected=True)
         finally:
             self.receiver.stop()
             self.writer.close()

@@ -1,4 +1,4 @@
-"""A loopback OTLP/HTTP receiver built on http.server.
+"""A loopback OTLP/HTTP receiver: socketserver threads and an HTTP/1.1 request reader of its own.
 
 Each connection has its own thread that reads, authenticates, decompresses and decodes a
 request and answers at once; decoded batches go through a queue to one consumer thread, so a
@@ -14,14 +14,16 @@ import hmac
 import io
 import json
 import queue
+import re
+import select
+import selectors
 import socket
 import socketserver
 import threading
 import time
 import zlib
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, NamedTuple, Optional, Set, Tuple, Type
+from typing import Any, Callable, Dict, Iterator, NamedTuple, Optional, Set, Tuple, Type, overload
 
 from .otlp_json import decode_json
 from .shape import DecodeError, LimitError, NestingError
@@ -37,6 +39,24 @@ _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate":
 MiB = 1024 * 1024
 # google.rpc.Code values carried in error bodies, by HTTP status.
 _RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 413: 8, 415: 3}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+}
+# The request head: a line (request line or header field) and the number of header fields.
+MAX_LINE_BYTES = 65536
+MAX_HEADERS = 100
+MAX_EMPTY_LINES = 8
+_TOKEN_RE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 5.6.2
+_VERSION_RE = re.compile(rb"HTTP/1\.[0-9]")
+_DIGITS_RE = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²" too
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class Batch(NamedTuple):
@@ -154,11 +174,11 @@ class Receiver:
         self._server = _server_class(host)((host, port), _Handler)
         self._server.receiver = self
         self._server.timeout_seconds = read_timeout
+        # stop() wakes the serve loop through this pair at once, where a polling loop would
+        # make every capture wait for its next poll.
+        self._wake, self._waker = socket.socketpair()
         self._threads = [
-            # A short poll interval: stop() waits for the serve loop to notice, once per capture.
-            threading.Thread(
-                target=self._server.serve_forever, args=(0.01,), name="beacon-receiver", daemon=True
-            ),
+            threading.Thread(target=self._serve, name="beacon-receiver", daemon=True),
             threading.Thread(target=self._consume, name="beacon-consumer", daemon=True),
         ]
         self._started = self._stopped = False
@@ -190,16 +210,18 @@ class Receiver:
     def wait_idle(self, quiet: float = 0.25, timeout: float = 5.0, until_disconnected: bool = False) -> bool:
         """Wait until no request is in flight and none has arrived for `quiet` seconds.
 
-        With until_disconnected, also wait for every client connection to close: when an
-        exporting process has exited, the kernel has closed its sockets, and a connection is
-        released only after every request it carried has been answered and queued.
+        With until_disconnected, also wait for every client connection to close, and for the
+        listen backlog to be empty: when an exporting process has exited, the kernel has closed
+        its sockets, a connection is released only after every request it carried has been
+        answered and queued, and one it opened just before exiting is either still in the
+        backlog or already counted (see _Server.get_request).
         """
         deadline = time.monotonic() + timeout
         with self._state:
             while True:
                 now = time.monotonic()
                 idle_for = now - self._last_activity
-                busy = self._in_flight or (until_disconnected and self._connections)
+                busy = self._in_flight or (until_disconnected and (self._connections or self._backlogged()))
                 if not busy and idle_for >= quiet:
                     return True
                 if now >= deadline:
@@ -231,8 +253,11 @@ class Receiver:
             return
         self._stopped = True
         if self._started:
-            self._server.shutdown()
+            self._waker.send(b"stop")
+            self._threads[0].join()
         self._server.server_close()
+        self._wake.close()
+        self._waker.close()
         deadline = time.monotonic() + in_flight_timeout
         with self._state:
             while self._in_flight and time.monotonic() < deadline:
@@ -246,7 +271,18 @@ class Receiver:
         if self._started:
             self._threads[1].join()
 
-    # --- consumer --------------------------------------------------------------------
+    # --- the serve loop and the consumer ------------------------------------------------
+
+    def _serve(self) -> None:
+        """Accept connections until stop() wakes the loop (each gets a thread of its own)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._server.socket, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake:
+                        return
+                    self._server.handle_request()  # accepts the connection the socket has ready
 
     def _consume(self) -> None:
         while True:
@@ -273,6 +309,13 @@ class Receiver:
             self._connections.add(conn)
             return True
 
+    def _backlogged(self) -> bool:
+        """Whether a connection waits in the listen backlog (called with the state lock held)."""
+        try:
+            return bool(select.select([self._server.socket], [], [], 0)[0])
+        except (OSError, ValueError):  # closed: stop() has run
+            return False
+
     def _release(self, conn: socket.socket) -> None:
         with self._state:
             self._connections.discard(conn)
@@ -293,6 +336,11 @@ class Receiver:
                 self._in_flight -= 1
                 self._last_activity = time.monotonic()
                 self._state.notify_all()
+
+    def reject_malformed(self, handler: _Handler, message: str) -> None:
+        """A request whose head is not HTTP/1.1: 400 and close (what follows cannot be framed)."""
+        self.stats.count(("unknown", "other", 400), "bad_request")
+        _send(handler, 400, "", message.encode("utf-8"), close=True)
 
     def _answer(self, handler: _Handler) -> None:
         path = handler.path.split("?", 1)[0]
@@ -374,7 +422,7 @@ class Receiver:
             )
         length = handler.headers.get("Content-Length")
         if length is not None and not handler.headers.get("Transfer-Encoding"):
-            if not length.strip().isdigit():
+            if not _DIGITS_RE.fullmatch(length.strip()):
                 raise _Reject(400, "bad_framing", "invalid Content-Length")
             if int(length) > self.max_body:
                 raise _Reject(413, "too_large", f"body larger than {self.max_body} bytes")
@@ -399,65 +447,152 @@ def count_records(signal: str, request: Dict[str, Any]) -> int:
 # --- HTTP plumbing -------------------------------------------------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as OTLP clients expect
-    # Headers and body go out in two writes; with Nagle on, a small body waits ~40 ms for
-    # the client's delayed ACK on every request of a keep-alive connection.
-    disable_nagle_algorithm = True
-    server_version = "beacon"
-    sys_version = ""
+class _Headers:
+    """A request's header fields by lower-case name (the first of a repeated field counts)."""
+
+    def __init__(self) -> None:
+        self._fields: Dict[str, str] = {}
+        self.repeated: Set[str] = set()
+
+    def add(self, name: str, value: str) -> None:
+        key = name.lower()
+        if key in self._fields:
+            self.repeated.add(key)
+        else:
+            self._fields[key] = value
+
+    @overload
+    def get(self, name: str) -> Optional[str]: ...
+
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        return self._fields.get(name.lower(), default)
+
+    def items(self) -> Iterator[Tuple[str, str]]:
+        return iter(self._fields.items())
+
+
+class _BadRequest(Exception):
+    """A request line or header block that is not HTTP/1.1: answered 400, connection closed."""
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    """One connection: reads HTTP/1.1 requests (keep-alive) and hands each to the receiver.
+
+    A small parser of its own rather than http.server's: every malformed request still gets a
+    well-formed answer from the receiver's contract, and the receiver loads neither http.client
+    nor ssl (a beacon that exports nothing over https never imports them)."""
+
+    server: _Server
+    request: socket.socket
+    command = path = request_version = ""
+    headers = _Headers()
 
     def setup(self) -> None:
-        self.timeout = self.server.timeout_seconds  # type: ignore[attr-defined,misc]
-        super().setup()
-        self.rfile.close()  # replaced by a reader that also keeps the request deadline
-        deadline = self.server.receiver.request_deadline  # type: ignore[attr-defined]
-        self.reader = _RequestReader(self.connection, self.timeout, deadline)
+        timeout = self.server.timeout_seconds
+        self.request.settimeout(timeout)
+        # An answer is one sendall; without TCP_NODELAY a small one could still wait for the
+        # client's delayed ACK of the previous one on a keep-alive connection.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        self.reader = _RequestReader(self.request, timeout, self.server.receiver.request_deadline)
         self.rfile = io.BufferedReader(self.reader)
+        self.close_connection = False
+
+    def handle(self) -> None:
+        while not self.close_connection:
+            self.handle_one_request()
 
     def handle_one_request(self) -> None:
         self.reader.start_request()
-        self.dispatched = False
-        super().handle_one_request()
-        if self.reader.timed_out and not self.dispatched:  # cut off before its headers were read
-            self.server.receiver.stats.count(("unknown", "other", 0), "timeout")  # type: ignore[attr-defined]
+        self.close_connection = True  # until a whole request head has been read
+        try:
+            if not self._read_head():
+                return  # the client closed the connection between requests
+        except _BadRequest as exc:
+            self.server.receiver.reject_malformed(self, str(exc))
+            return
+        except (socket.timeout, OSError):
+            if self.reader.timed_out:  # cut off before its headers were read
+                self.server.receiver.stats.count(("unknown", "other", 0), "timeout")
+            return
+        connection = (self.headers.get("Connection") or "").lower()
+        self.close_connection = "close" in connection or (
+            self.request_version == "HTTP/1.0" and "keep-alive" not in connection
+        )
+        expect = (self.headers.get("Expect") or "").lower()
+        if expect == "100-continue" and self.request_version == "HTTP/1.1":
+            self.request.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.server.receiver.handle(self)
 
-    def _dispatch(self) -> None:
-        self.dispatched = True
-        self.server.receiver.handle(self)  # type: ignore[attr-defined]
+    def _read_head(self) -> bool:
+        """Read the request line and header fields; False when the client closed first."""
+        line = self._read_line()
+        for _ in range(MAX_EMPTY_LINES):  # RFC 9112 2.2: empty lines before a request line are ignored
+            if line not in (b"\r\n", b"\n"):
+                break
+            line = self._read_line()
+        if not line:
+            return False
+        parts = line.rstrip(b"\r\n").split(b" ")
+        if len(parts) != 3 or not _TOKEN_RE.fullmatch(parts[0]) or not parts[1]:
+            raise _BadRequest("malformed request line")
+        if not _VERSION_RE.fullmatch(parts[2]):
+            raise _BadRequest("unsupported protocol version; use HTTP/1.1")
+        self.command, self.path, self.request_version = (part.decode("latin-1") for part in parts)
+        self.headers = _Headers()
+        for _ in range(MAX_HEADERS + 1):
+            line = self._read_line()
+            if line in (b"\r\n", b"\n"):
+                return True
+            name, colon, value = line.partition(b":")
+            if not colon or not _TOKEN_RE.fullmatch(name):  # no obs-fold either (RFC 9112 5.2)
+                raise _BadRequest("malformed header field")
+            self.headers.add(name.decode("latin-1"), value.strip(b" \t\r\n").decode("latin-1"))
+        raise _BadRequest(f"more than {MAX_HEADERS} header fields")
 
-    do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: request lines may carry what an agent sent, and stderr is the user's."""
+    def _read_line(self) -> bytes:
+        line = self.rfile.readline(MAX_LINE_BYTES + 1)
+        if len(line) > MAX_LINE_BYTES:
+            raise _BadRequest(f"a request line or header field over {MAX_LINE_BYTES} bytes")
+        if line and not line.endswith(b"\n"):
+            raise _BadRequest("request head ended early")
+        return line
 
 
 def _server_class(host: str) -> Type[_Server]:
     return _Server6 if ":" in host else _Server
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
     daemon_threads = True
     request_queue_size = 128
+    timeout = 0  # handle_request never waits: the serve loop has seen a connection ready
     receiver: Receiver
     timeout_seconds: float = 10.0  # per socket read
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host name (getfqdn), which can stall offline.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+    def server_activate(self) -> None:
+        super().server_activate()
+        # Not blocking: a connection reset between select and accept must not hang the accept,
+        # which holds the receiver's lock (get_request); socketserver skips a failed accept.
+        self.socket.setblocking(False)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self.receiver._admit(request):
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
+    def get_request(self) -> Tuple[socket.socket, Any]:
+        """Accept, and count the connection in the same step: a connection is always either in
+        the listen backlog or counted, which is what Receiver.wait_idle relies on."""
+        with self.receiver._state:
+            request, address = self.socket.accept()
+            self.receiver._admit(request)
+        return request, address
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.receiver._release(request)
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return request in self.receiver._connections  # refused ones (stopped, or at the limit) close
+
+    def shutdown_request(self, request: Any) -> None:
+        self.receiver._release(request)
+        super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that vanished mid-request is not an error worth a traceback."""
@@ -512,7 +647,7 @@ def _media_type(header: str) -> str:
     return header.split(";", 1)[0].strip().lower()
 
 
-def _read_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes:
+def _read_body(handler: _Handler, limit: int) -> bytes:
     rfile = handler.rfile
     encoding = handler.headers.get("Transfer-Encoding", "").strip().lower()
     try:
@@ -602,23 +737,36 @@ def _status_body(content_type: str, status: int, message: str) -> bytes:
     return message.encode("utf-8")
 
 
-def _send(handler: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes, close: bool) -> None:
+def _send(handler: _Handler, status: int, content_type: str, body: bytes, close: bool) -> None:
+    """One HTTP/1.1 response, head and body in a single sendall."""
     if content_type not in _DECODERS:
         content_type = "text/plain; charset=utf-8"
+    head = [
+        f"HTTP/1.1 {status} {_REASONS[status]}",
+        "Server: beacon",
+        f"Date: {_http_date(time.time())}",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+    ]
+    if status == 405:
+        head.append("Allow: POST")
+    if close:
+        head.append("Connection: close")
+        handler.close_connection = True
+    data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
     try:
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(body)))
-        if status == 405:
-            handler.send_header("Allow", "POST")
-        if close:
-            handler.send_header("Connection", "close")
-            handler.close_connection = True
-        handler.end_headers()
-        if handler.command != "HEAD":
-            handler.wfile.write(body)
+        handler.request.sendall(data if handler.command == "HEAD" else data + body)
     except OSError:
         handler.close_connection = True
+
+
+def _http_date(seconds: float) -> str:
+    """An IMF-fixdate (RFC 9110 5.6.7), whatever the process's locale."""
+    t = time.gmtime(seconds)
+    return (
+        f"{_WEEKDAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 def _shutdown_socket(conn: socket.socket) -> None:

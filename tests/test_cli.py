@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Set
 
 from conftest import ROOT
 
@@ -61,3 +64,65 @@ def test_version_in_an_isolated_subprocess(tmp_path) -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"beacon {__version__}"
+
+
+# --- start-up: a command imports only what it needs ---------------------------------------------
+
+IMPORTED = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import beacon
+code = beacon.main(sys.argv[2:])
+print(json.dumps(sorted(sys.modules)), file=sys.__stdout__)
+"""
+NEVER_FOR_EXEC = {
+    "ssl",  # only an https forward needs it
+    "http.client",
+    "http.server",
+    "email",
+    "beacon_ci.export.upload",
+    "beacon_ci.export.forward",
+    "beacon_ci.export.endpoint",
+    "beacon_ci.session",
+    "beacon_ci.selftest",
+}
+
+
+def imported_by(tmp_path: Path, *argv: str) -> Set[str]:
+    """The modules loaded when `beacon ARGV` has run, in a fresh interpreter."""
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTED, str(ROOT), *argv],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def test_exec_of_a_plain_command_loads_no_export_session_or_tls_code(tmp_path: Path) -> None:
+    modules = imported_by(tmp_path, "ci", "exec", "--summary", "false", "--", "true")
+    assert {"beacon_ci.exec", "beacon_ci.capture", "beacon_otlp.receiver", "beacon_protect"} <= modules
+    assert modules & NEVER_FOR_EXEC == set()
+
+
+def test_validate_loads_neither_the_receiver_nor_protection(tmp_path: Path) -> None:
+    modules = imported_by(tmp_path, "ci", "validate", "--log-path", str(tmp_path / "none.jsonl"))
+    assert "beacon_ci.eventlog" in modules
+    assert {
+        m for m in modules if m.startswith(("beacon_otlp", "beacon_protect", "beacon_ci.agents"))
+    } == set()
+    assert modules & NEVER_FOR_EXEC == set()
+
+
+def test_version_loads_the_cli_alone(tmp_path: Path) -> None:
+    ours = {m for m in imported_by(tmp_path, "--version") if m.startswith("beacon")}
+    assert ours == {
+        "beacon",
+        "beacon_ci",
+        "beacon_ci.cli",
+        "beacon_ci.context",
+        "beacon_ci.environment",
+        "beacon_ci.errors",
+    }

@@ -683,3 +683,115 @@ def test_backpressure_never_refuses_a_request() -> None:
         release.set()
         receiver.stop()
     assert receiver.stats.snapshot()["records"] == {"logs": 6}
+
+
+# --- the request head: every request gets an HTTP/1.1 answer from the contract ----------------
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /v1/logs HTTP/2.0\r\n",
+        b"POST /v1/logs HTTP/9.9\r\n",
+        b"PRI * HTTP/2.0\r\n",
+        b"POST /v1/logs\r\n",
+        b"POST /v1/logs HTTP/3\r\n",
+        b"POST  /v1/logs HTTP/1.1\r\n",
+        b" \r\n",
+        b"POST /v1/logs HTTP/1.1\r\nno colon here\r\n",
+        b"POST /v1/logs HTTP/1.1\r\nX-Folded: a\r\n  b\r\n",
+        b"POST /v1/logs HTTP/1.1\r\nBad Name: x\r\n",
+    ],
+)
+def test_a_malformed_request_head_is_a_counted_400_that_closes(receiver: Receiver, head: bytes) -> None:
+    with raw_connect(receiver) as sock:
+        sock.sendall(head + b"Content-Length: 0\r\n\r\n")
+        stream = sock.makefile("rb")
+        response = read_response(stream)
+        assert response is not None and response.status == 400
+        assert response.headers["content-type"] == "text/plain; charset=utf-8"
+        assert response.headers["connection"] == "close"
+        assert stream.read(1) == b""  # what follows a head beacon cannot read cannot be framed
+    assert receiver.stats.snapshot()["rejected"] == {"bad_request": 1}
+
+
+@pytest.mark.parametrize("method", ["FOO", "TRACE", "CONNECT", "post", "PRI"])
+def test_any_method_token_gets_the_contract_answer(receiver: Receiver, method: str) -> None:
+    (response,) = raw_exchange(receiver, request_bytes(body=pb_logs(1), method=method))
+    assert response is not None and response.status == 405
+    assert response.headers["allow"] == "POST"
+
+
+def test_empty_lines_before_a_request_line_are_ignored(receiver: Receiver, collector: Collector) -> None:
+    (response,) = raw_exchange(receiver, b"\r\n\r\n" + request_bytes(body=pb_logs(2)))
+    assert response is not None and response.status == 200
+    assert collector.wait_for_records(2) == 2
+
+
+def test_a_request_line_over_the_limit_is_400(receiver: Receiver) -> None:
+    path = "/v1/logs?" + "x" * receiver_module.MAX_LINE_BYTES
+    (response,) = raw_exchange(receiver, request_bytes(path=path, body=pb_logs(1)))
+    assert response is not None and response.status == 400
+
+
+def test_too_many_header_fields_is_400(receiver: Receiver) -> None:
+    extra = tuple(f"X-{n}: {n}" for n in range(receiver_module.MAX_HEADERS))
+    (response,) = raw_exchange(receiver, request_bytes(body=pb_logs(1), extra=extra))
+    assert response is not None and response.status == 400
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"+1", b"1_0", b"0x10", "\u0661".encode()])
+def test_a_content_length_that_is_not_ascii_digits_is_bad_framing(receiver: Receiver, length: bytes) -> None:
+    """Latin-1 b"\\xb2" reads as "²", which str.isdigit() takes for a digit and int() refuses."""
+    data = request_bytes(body=b"").replace(b"Content-Length: 0", b"Content-Length: " + length)
+    (response,) = raw_exchange(receiver, data)
+    assert response is not None and response.status == 400
+    assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+
+
+def test_answers_carry_a_date_and_the_server_name(receiver: Receiver) -> None:
+    (response,) = raw_exchange(receiver, request_bytes(body=pb_logs(1)))
+    assert response is not None and response.headers["server"] == "beacon"
+    assert time.strptime(response.headers["date"], "%a, %d %b %Y %H:%M:%S GMT")
+
+
+def test_expect_100_continue_is_answered_before_the_body(receiver: Receiver, collector: Collector) -> None:
+    body = pb_logs(3)
+    head, _, _ = request_bytes(body=body, extra=("Expect: 100-continue",)).partition(b"\r\n\r\n")
+    with raw_connect(receiver) as sock:
+        sock.sendall(head + b"\r\n\r\n")
+        stream = sock.makefile("rb")
+        assert stream.readline() == b"HTTP/1.1 100 Continue\r\n" and stream.readline() == b"\r\n"
+        sock.sendall(body)
+        response = read_response(stream)
+    assert response is not None and response.status == 200
+    assert collector.wait_for_records(3) == 3
+
+
+# --- the drain: exact, with no quiet period ----------------------------------------------------
+
+
+def test_wait_idle_counts_a_connection_still_in_the_listen_backlog(
+    receiver: Receiver, collector: Collector
+) -> None:
+    """A client that sent its last export and exited before beacon accepted the connection:
+    the export is in the backlog, and the drain must wait for it."""
+    entered, gate = threading.Event(), threading.Event()
+    accept = receiver._server.get_request
+
+    def held_accept() -> Any:
+        entered.set()
+        gate.wait(10)
+        return accept()
+
+    receiver._server.get_request = held_accept  # type: ignore[method-assign]
+    try:
+        with raw_connect(receiver) as sock:
+            sock.sendall(request_bytes(body=pb_logs(4)))
+        assert entered.wait(10)  # the serve loop saw the connection and has not accepted it
+        assert not receiver.wait_idle(quiet=0, timeout=0.2, until_disconnected=True)
+    finally:
+        gate.set()
+    assert receiver.wait_idle(quiet=0, timeout=10, until_disconnected=True)
+    receiver.stop()
+    assert sum(b.records for b in collector.batches) == 4
