@@ -7,10 +7,9 @@ from __future__ import annotations
 import os
 import secrets
 from collections import Counter
-from typing import Any, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci.agents.codex import user_codex_home, write_codex_home
-from beacon_ci.agents.normalizer import Normalizer
 from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (
     DRAIN_TIMEOUT,
@@ -23,27 +22,63 @@ from beacon_ci.environment import Environment
 from beacon_ci.eventlog import EventWriter, Validation, validate_log
 from beacon_ci.export import start_forwarder
 from beacon_otlp import Batch, Receiver
-from beacon_protect.exact import secret_values_from_env
-from beacon_protect.protector import Protector
+
+if TYPE_CHECKING:  # built with the first batch (see CapturePipeline)
+    from beacon_ci.agents.normalizer import Normalizer
+    from beacon_protect import Protector
 
 
 class CapturePipeline:
-    """The receiver's consumer for one capture. Runs on the receiver's single consumer thread."""
+    """The receiver's consumer for one capture. Runs on the receiver's single consumer thread.
 
-    def __init__(self, normalizer: Normalizer, protector: Protector, writer: EventWriter) -> None:
-        self.normalizer, self.protector, self.writer = normalizer, protector, writer
+    The normalizer and the protector are built with the first batch, on this thread: a capture
+    that receives nothing (a command that runs no agent) never loads them, and the agent starts
+    without waiting for protection's patterns to compile. The secrets they protect are the
+    environment's at capture start: `environ` is that snapshot."""
+
+    def __init__(
+        self,
+        context: CaptureContext,
+        clock: Callable[[], float],
+        environ: Mapping[str, str],
+        token: str,
+        writer: EventWriter,
+    ) -> None:
+        self.context, self.clock, self.environ, self.token = context, clock, environ, token
+        self.writer = writer
         self.events: Counter[str] = Counter()  # harness name -> events written
         self.forwarder: Any = None  # an export.forward.Forwarder: gets every event the log got
+        self.normalizer: Optional[Normalizer] = None
+        self.protector: Optional[Protector] = None
 
     def __call__(self, batch: Batch) -> None:
+        normalizer, protector = self.stages()
         written = []
-        for event in self.normalizer.events(batch):
-            protected = self.protector.protect_event(event)
+        for event in normalizer.events(batch):
+            protected = protector.protect_event(event)
             if self.writer.write(protected):
                 self.events[protected["harness"]["name"]] += 1
                 written.append(protected)
         if self.forwarder is not None and written:
             self.forwarder.submit(written)  # as they arrive: a cancelled job still delivered these
+
+    def stages(self) -> Tuple[Normalizer, Protector]:
+        if self.normalizer is None or self.protector is None:
+            from beacon_ci.agents.normalizer import Normalizer
+            from beacon_protect import Protector, secret_values_from_env
+
+            self.normalizer = Normalizer(self.context, self.clock)
+            self.protector = Protector(secret_values_from_env(self.environ, [self.token]))
+        return self.normalizer, self.protector
+
+    def record_counts(self) -> Dict[str, int]:
+        """What the normalizer did not write as events of their own (none before a first batch)."""
+        normalizer = self.normalizer
+        return {
+            "spans_received": normalizer.spans_seen if normalizer else 0,
+            "records_dropped_as_noise": normalizer.dropped if normalizer else 0,
+            "records_unmapped": normalizer.unmapped if normalizer else 0,
+        }
 
 
 class Capture:
@@ -71,11 +106,7 @@ class Capture:
         self.writer = EventWriter(
             paths.log_path
         )  # before anything runs: a capture that cannot be written never starts
-        self.pipeline = CapturePipeline(
-            Normalizer(self.context, env.clock),
-            Protector(secret_values_from_env(env.environ, [self.token])),
-            self.writer,
-        )
+        self.pipeline = CapturePipeline(self.context, env.clock, dict(env.environ), self.token, self.writer)
         self.receiver = Receiver(self.pipeline, token=self.token)
 
     def start(self) -> Dict[str, str]:
@@ -156,9 +187,7 @@ class Capture:
             "harnesses": self.harnesses,
             "events": dict(self.pipeline.events),
             "write_failures": self.writer.failed,
-            "spans_received": self.pipeline.normalizer.spans_seen,
-            "records_dropped_as_noise": self.pipeline.normalizer.dropped,
-            "records_unmapped": self.pipeline.normalizer.unmapped,
+            **self.pipeline.record_counts(),
             "receiver": self.receiver.stats.snapshot(),
             "validation": validation.as_json(),
             **({"forward": self.forwarded.to_json()} if self.forwarded else {}),

@@ -311,7 +311,9 @@ def _cmd_summary(args: argparse.Namespace, env: Environment) -> int:
     """Prints the summary on stdout. Exits 0 even when validation failed: judging is validate's
     job, and `beacon ci summary >> "$GITHUB_STEP_SUMMARY"` must not fail a step that reports."""
     from beacon_ci.eventlog import validate_log
-    from beacon_ci.report import render_markdown, render_text, summarize
+    from beacon_ci.report.markdown import render_markdown
+    from beacon_ci.report.summary import summarize
+    from beacon_ci.report.text import render_text
 
     log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
     validation = validate_log(log_path, 1, (), args.capture_id)

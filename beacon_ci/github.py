@@ -31,10 +31,15 @@ def mask(env: Environment, value: str) -> None:
         print(f"::add-mask::{value}", file=env.stdout, flush=True)
 
 
+def step_summary_path(env: Environment) -> str:
+    """$GITHUB_STEP_SUMMARY, or "" outside a GitHub step."""
+    return env.environ.get("GITHUB_STEP_SUMMARY", "")
+
+
 def append_step_summary(env: Environment, markdown: str) -> None:
     """Append to $GITHUB_STEP_SUMMARY when set (earlier steps wrote there too); a failure is said,
     never raised: the summary only reports."""
-    path = env.environ.get("GITHUB_STEP_SUMMARY")
+    path = step_summary_path(env)
     if not path:
         return
     try:

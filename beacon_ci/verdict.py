@@ -10,7 +10,6 @@ from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_EXPORT, EXIT_OK, EXIT_VALIDATION
 from beacon_ci.eventlog import Validation
 from beacon_ci.export import report_forward, upload_log
-from beacon_ci.report.markdown import render_markdown
 from beacon_ci.report.summary import summarize
 from beacon_ci.report.text import render_text
 
@@ -47,7 +46,9 @@ def write_summary(env: Environment, validation: Validation, required: bool, job_
     summary = summarize(validation.events, validation.as_json())  # the events validation already read
     for line in render_text(summary).splitlines():
         env.say(line)
-    if job_summary:
+    if job_summary and github.step_summary_path(env):
+        from beacon_ci.report.markdown import render_markdown
+
         github.append_step_summary(env, render_markdown(summary))
     if not validation.passed:
         failed = "; ".join(f"{s.name}: {s.detail}" for s in validation.stages if not s.passed)

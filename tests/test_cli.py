@@ -88,12 +88,12 @@ NEVER_FOR_EXEC = {
 }
 
 
-def imported_by(tmp_path: Path, *argv: str) -> Set[str]:
+def imported_by(tmp_path: Path, *argv: str, **environ: str) -> Set[str]:
     """The modules loaded when `beacon ARGV` has run, in a fresh interpreter."""
     proc = subprocess.run(
         [sys.executable, "-c", IMPORTED, str(ROOT), *argv],
         cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path)},
+        env={"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path), **environ},
         capture_output=True,
         text=True,
         timeout=60,
@@ -102,9 +102,18 @@ def imported_by(tmp_path: Path, *argv: str) -> Set[str]:
 
 
 def test_exec_of_a_plain_command_loads_no_export_session_or_tls_code(tmp_path: Path) -> None:
-    modules = imported_by(tmp_path, "ci", "exec", "--summary", "false", "--", "true")
-    assert {"beacon_ci.exec", "beacon_ci.capture", "beacon_otlp.receiver", "beacon_protect"} <= modules
+    modules = imported_by(tmp_path, "ci", "exec", "--", "true")
+    assert {"beacon_ci.exec", "beacon_ci.capture", "beacon_otlp.receiver"} <= modules
     assert modules & NEVER_FOR_EXEC == set()
+    # Nothing arrived: the normalizer and protection were never needed, nor the job summary.
+    assert {m for m in modules if m.startswith(("beacon_protect", "beacon_ci.agents.normalizer"))} == set()
+    assert "beacon_ci.report.markdown" not in modules
+
+
+def test_exec_loads_the_job_summary_form_for_a_job_summary(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    modules = imported_by(tmp_path, "ci", "exec", "--", "true", GITHUB_STEP_SUMMARY=str(summary))
+    assert "beacon_ci.report.markdown" in modules and summary.read_text().startswith("### beacon")
 
 
 def test_validate_loads_neither_the_receiver_nor_protection(tmp_path: Path) -> None:

@@ -301,11 +301,47 @@ def pipx_environ(tmp_path: Path) -> Dict[str, str]:
     )  # not uv, were it on PATH: uv has other offline rules
 
 
-def test_pipx_runs_the_wheel_offline(wheel: Path, pipx_environ: Dict[str, str]) -> None:
+def test_the_distribution_is_beacon_ci_with_two_names_for_one_entry(wheel: Path) -> None:
+    """`beacon` on PyPI is another project's: ours is beacon-ci, which installs both commands."""
+    assert wheel.name == f"beacon_ci-{__version__}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        info = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA")).rpartition("/")[0]
+        metadata = email.parser.Parser().parsestr(archive.read(f"{info}/METADATA").decode())
+        entry_points = archive.read(f"{info}/entry_points.txt").decode()
+    assert metadata["Name"] == "beacon-ci"
+    assert entry_points.split() == [
+        "[console_scripts]",
+        "beacon",
+        "=",
+        "beacon:main",
+        "beacon-ci",
+        "=",
+        "beacon:main",
+    ]
+
+
+@pytest.mark.parametrize("argv", [("ci", "selftest"), ("--version",)])
+def test_pipx_runs_the_wheel_offline_as_beacon_ci(
+    wheel: Path, pipx_environ: Dict[str, str], argv: Tuple[str, ...]
+) -> None:
+    """`pipx run beacon-ci ...`, with the wheel standing in for the index."""
     pipx_run = [sys.executable, "-m", "pipx", "run", "--pip-args=--no-index", "--spec", wheel]
-    done = run([*pipx_run, "beacon", "ci", "selftest"], env=pipx_environ)
+    done = run([*pipx_run, "beacon-ci", *argv], env=pipx_environ)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "selftest passed" in done.stderr
+    if argv == ("--version",):
+        assert done.stdout.strip() == VERSION_LINE
+    else:
+        assert "selftest passed" in done.stderr
+
+
+def test_pipx_install_gives_the_beacon_command(wheel: Path, pipx_environ: Dict[str, str]) -> None:
+    pipx = [sys.executable, "-m", "pipx"]
+    installing = run([*pipx, "install", "--pip-args=--no-index", wheel], env=pipx_environ)
+    assert installing.returncode == 0, installing.stdout + installing.stderr
+    bin_dir = Path(pipx_environ["PIPX_BIN_DIR"])
+    for command in ("beacon", "beacon-ci"):
+        version = run([bin_dir / command, "--version"], env=pipx_environ)
+        assert (version.returncode, version.stdout.strip()) == (0, VERSION_LINE), version.stderr
 
 
 def test_one_version_everywhere(pyz: Path, installed: Path, tmp_path: Path) -> None:
@@ -314,5 +350,6 @@ def test_one_version_everywhere(pyz: Path, installed: Path, tmp_path: Path) -> N
         "beacon.py": run([sys.executable, ROOT / "beacon.py", "--version"], env=env).stdout.strip(),
         "beacon.pyz": run([sys.executable, pyz, "--version"], env=env).stdout.strip(),
         "the wheel's beacon": run([installed / "beacon", "--version"], env=env).stdout.strip(),
+        "the wheel's beacon-ci": run([installed / "beacon-ci", "--version"], env=env).stdout.strip(),
     }
     assert versions == dict.fromkeys(versions, VERSION_LINE)

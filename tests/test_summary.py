@@ -23,8 +23,9 @@ from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_USAGE, EXIT_VALIDATION
 from beacon_ci.eventlog import Stage, Validation, validate_log
 from beacon_ci.github import workflow_escape
-from beacon_ci.report import render_markdown, render_text, summarize
-from beacon_ci.report.summary import SUMMARY_KEEP, SUMMARY_SHOWN, TEXT_ITEM_CHARS, parse_time
+from beacon_ci.report.markdown import render_markdown
+from beacon_ci.report.summary import SUMMARY_KEEP, SUMMARY_SHOWN, TEXT_ITEM_CHARS, parse_time, summarize
+from beacon_ci.report.text import render_text
 from beacon_ci.selftest import SYNTHETIC_SECRET
 
 FAKE_AGENT = str(ROOT / "tests" / "fake_agent.py")
