@@ -67,7 +67,7 @@ def session_receiver_alive(state: Mapping[str, Any]) -> bool:
     pid = state.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return False
-    marker = state["capture_id"].encode()  # in the receiver's command line (see _add_serve)
+    marker = state["capture_id"].encode()  # in the receiver's command line (see cli._add_serve)
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             return marker in handle.read()
