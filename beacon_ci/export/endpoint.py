@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import ssl
 import urllib.parse
-from typing import Dict, List, Mapping, NamedTuple, Optional
+from typing import TYPE_CHECKING, Dict, List, Mapping, NamedTuple, Optional
 
 from beacon_ci.export.bodies import HEC_WIRE, OTLP_WIRE, Wire
 from beacon_ci.export.common import FORWARD_TARGETS, ExportError
+
+if TYPE_CHECKING:
+    import ssl
 
 HEC_PATH = "/services/collector/event"
 OTLP_LOGS_PATH = "/v1/logs"
@@ -96,7 +98,10 @@ def parse_otlp_headers(text: str) -> Dict[str, str]:
 
 def _tls_context(environ: Mapping[str, str]) -> ssl.SSLContext:
     """The system trust store, or SSL_CERT_FILE / SSL_CERT_DIR from `environ` in its place (as
-    OpenSSL reads them from the process environment)."""
+    OpenSSL reads them from the process environment). ssl is imported here: only an https
+    endpoint needs it."""
+    import ssl
+
     cafile, capath = environ.get("SSL_CERT_FILE") or None, environ.get("SSL_CERT_DIR") or None
     try:
         return ssl.create_default_context(cafile=cafile, capath=capath)
