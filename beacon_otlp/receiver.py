@@ -1,4 +1,4 @@
-"""A loopback OTLP/HTTP receiver: socketserver threads and an HTTP/1.1 request reader of its own.
+"""A loopback OTLP/HTTP receiver: socketserver threads and the HTTP/1.1 reader of http11.
 
 Each connection has its own thread that reads, authenticates, decompresses and decodes a
 request and answers at once; decoded batches go through a queue to one consumer thread, so a
@@ -21,10 +21,21 @@ import socket
 import socketserver
 import threading
 import time
-import zlib
 from collections import Counter
-from typing import Any, Callable, Dict, Iterator, NamedTuple, Optional, Set, Tuple, Type, overload
+from typing import Any, Callable, Dict, NamedTuple, Optional, Set, Tuple, Type
 
+from .http11 import (
+    WBITS,
+    BadRequest,
+    Drop,
+    Headers,
+    Reject,
+    RequestReader,
+    inflate,
+    read_body,
+    read_head,
+    send,
+)
 from .otlp_json import decode_json
 from .shape import DecodeError, LimitError, NestingError
 from .wire import decode_protobuf, encode_rpc_status
@@ -34,29 +45,10 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 PATHS = {"/v1/logs": "logs", "/v1/traces": "traces", "/v1/metrics": "metrics"}
 _DECODERS = {PROTOBUF: decode_protobuf, JSON: decode_json}
-_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-
 MiB = 1024 * 1024
+_DIGITS_RE = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²" too
 # google.rpc.Code values carried in error bodies, by HTTP status.
 _RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 413: 8, 415: 3}
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-}
-# The request head: a line (request line or header field) and the number of header fields.
-MAX_LINE_BYTES = 65536
-MAX_HEADERS = 100
-MAX_EMPTY_LINES = 8
-_TOKEN_RE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 5.6.2
-_VERSION_RE = re.compile(rb"HTTP/1\.[0-9]")
-_DIGITS_RE = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²" too
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class Batch(NamedTuple):
@@ -110,22 +102,6 @@ class ReceiverStats:
                 "bytes_decoded": self.bytes_decoded,
                 "consumer_errors": self.consumer_errors,
             }
-
-
-class _Reject(Exception):
-    """Answer the request with an error status; `reason` is what the stats count."""
-
-    def __init__(self, status: int, reason: str, message: str, close: bool = True) -> None:
-        super().__init__(message)
-        self.status, self.reason, self.message, self.close = status, reason, message, close
-
-
-class _Drop(Exception):
-    """Close the connection without an answer (client gone, or receiver stopped)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 _STOP = object()
@@ -340,7 +316,7 @@ class Receiver:
     def reject_malformed(self, handler: _Handler, message: str) -> None:
         """A request whose head is not HTTP/1.1: 400 and close (what follows cannot be framed)."""
         self.stats.count(("unknown", "other", 400), "bad_request")
-        _send(handler, 400, "", message.encode("utf-8"), close=True)
+        _send_status(handler, 400, "", message, close=True)
 
     def _answer(self, handler: _Handler) -> None:
         path = handler.path.split("?", 1)[0]
@@ -350,41 +326,35 @@ class Receiver:
         sent = 0
         try:
             self._check_headers(handler, path, content_type)
-            body = _read_body(handler, self.max_body)
+            body = read_body(handler, self.max_body)
             sent = len(body)
-            data = _inflate(body, handler.headers.get("Content-Encoding", ""), self.max_decoded)
+            data = inflate(body, handler.headers.get("Content-Encoding", ""), self.max_decoded)
             try:
                 request = _DECODERS[content_type](signal, data)
             except LimitError as exc:
-                raise _Reject(413, "too_large", str(exc), close=False) from None
+                raise Reject(413, "too_large", str(exc), close=False) from None
             except NestingError as exc:  # bad data, not a size: the OTLP spec's 413 is for sizes
-                raise _Reject(400, "too_deep", str(exc), close=False) from None
+                raise Reject(400, "too_deep", str(exc), close=False) from None
             except DecodeError as exc:
-                raise _Reject(400, "bad_data", str(exc), close=False) from None
+                raise Reject(400, "bad_data", str(exc), close=False) from None
             records = count_records(signal, request)
             batch = Batch(signal, request, content_type, records, self.clock())
             self._enqueue(batch)
-        except _Reject as rej:
+        except Reject as rej:
             self.stats.count((signal, key_type, rej.status), rej.reason, sent=sent)
-            _send(
-                handler,
-                rej.status,
-                content_type,
-                _status_body(content_type, rej.status, rej.message),
-                rej.close,
-            )
+            _send_status(handler, rej.status, content_type, rej.message, rej.close)
             return
-        except _Drop as drop:
+        except Drop as drop:
             self.stats.count((signal, key_type, 0), drop.reason, sent=sent)
             handler.close_connection = True
             return
         except Exception as exc:  # a bug of ours: say so, and answer so the exporter does not retry
             self.stats.count((signal, key_type, 400), "internal_error", sent=sent)
             message = f"internal error: {type(exc).__name__}"
-            _send(handler, 400, content_type, _status_body(content_type, 400, message), True)
+            _send_status(handler, 400, content_type, message, True)
             return
         self.stats.count((signal, key_type, 200), records=records, sent=sent, decoded=len(data))
-        _send(handler, 200, content_type, b"" if content_type == PROTOBUF else b"{}", False)
+        send(handler, 200, content_type, b"" if content_type == PROTOBUF else b"{}", False)
 
     def _enqueue(self, batch: Batch) -> None:
         """Queue a decoded batch for the consumer. Decoded records cost memory, so while the
@@ -399,33 +369,35 @@ class Receiver:
                     break
                 self._state.wait(left)
             if self._closed:
-                raise _Drop("receiver_stopped")
+                raise Drop("receiver_stopped")
             self._queued_records += batch.records
             self._queue.put(batch)
 
     def _check_headers(self, handler: _Handler, path: str, content_type: str) -> None:
         token = handler.headers.get(TOKEN_HEADER, "").encode("utf-8", "replace")
         if not hmac.compare_digest(token, self._token):
-            raise _Reject(401, "unauthorized", f"missing or wrong {TOKEN_HEADER} header")
+            raise Reject(401, "unauthorized", f"missing or wrong {TOKEN_HEADER} header")
         if path not in PATHS:
-            raise _Reject(404, "not_found", "unknown path; use /v1/logs, /v1/traces or /v1/metrics")
+            raise Reject(404, "not_found", "unknown path; use /v1/logs, /v1/traces or /v1/metrics")
         if handler.command != "POST":
-            raise _Reject(405, "method_not_allowed", "method not allowed, supported: [POST]")
+            raise Reject(405, "method_not_allowed", "method not allowed, supported: [POST]")
         if content_type not in _DECODERS:
-            raise _Reject(
+            raise Reject(
                 415, "unsupported_media_type", f"unsupported media type, supported: [{JSON}, {PROTOBUF}]"
             )
         encoding = handler.headers.get("Content-Encoding", "").strip().lower()
-        if encoding not in ("", "identity") and encoding not in _WBITS:
-            raise _Reject(
+        if encoding not in ("", "identity") and encoding not in WBITS:
+            raise Reject(
                 415, "unsupported_encoding", "unsupported Content-Encoding, supported: [gzip, deflate]"
             )
+        if handler.headers.repeated & {"content-length", "transfer-encoding"}:
+            raise Reject(400, "bad_framing", "a repeated Content-Length or Transfer-Encoding")
         length = handler.headers.get("Content-Length")
         if length is not None and not handler.headers.get("Transfer-Encoding"):
             if not _DIGITS_RE.fullmatch(length.strip()):
-                raise _Reject(400, "bad_framing", "invalid Content-Length")
+                raise Reject(400, "bad_framing", "invalid Content-Length")
             if int(length) > self.max_body:
-                raise _Reject(413, "too_large", f"body larger than {self.max_body} bytes")
+                raise Reject(413, "too_large", f"body larger than {self.max_body} bytes")
 
 
 def count_records(signal: str, request: Dict[str, Any]) -> int:
@@ -444,51 +416,17 @@ def count_records(signal: str, request: Dict[str, Any]) -> int:
     return total
 
 
-# --- HTTP plumbing -------------------------------------------------------------------
-
-
-class _Headers:
-    """A request's header fields by lower-case name (the first of a repeated field counts)."""
-
-    def __init__(self) -> None:
-        self._fields: Dict[str, str] = {}
-        self.repeated: Set[str] = set()
-
-    def add(self, name: str, value: str) -> None:
-        key = name.lower()
-        if key in self._fields:
-            self.repeated.add(key)
-        else:
-            self._fields[key] = value
-
-    @overload
-    def get(self, name: str) -> Optional[str]: ...
-
-    @overload
-    def get(self, name: str, default: str) -> str: ...
-
-    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
-        return self._fields.get(name.lower(), default)
-
-    def items(self) -> Iterator[Tuple[str, str]]:
-        return iter(self._fields.items())
-
-
-class _BadRequest(Exception):
-    """A request line or header block that is not HTTP/1.1: answered 400, connection closed."""
+# --- connections ---------------------------------------------------------------------
 
 
 class _Handler(socketserver.BaseRequestHandler):
-    """One connection: reads HTTP/1.1 requests (keep-alive) and hands each to the receiver.
-
-    A small parser of its own rather than http.server's: every malformed request still gets a
-    well-formed answer from the receiver's contract, and the receiver loads neither http.client
-    nor ssl (a beacon that exports nothing over https never imports them)."""
+    """One connection: reads HTTP/1.1 requests (keep-alive, see http11) and hands each to the
+    receiver."""
 
     server: _Server
     request: socket.socket
     command = path = request_version = ""
-    headers = _Headers()
+    headers = Headers()
 
     def setup(self) -> None:
         timeout = self.server.timeout_seconds
@@ -496,7 +434,7 @@ class _Handler(socketserver.BaseRequestHandler):
         # An answer is one sendall; without TCP_NODELAY a small one could still wait for the
         # client's delayed ACK of the previous one on a keep-alive connection.
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        self.reader = _RequestReader(self.request, timeout, self.server.receiver.request_deadline)
+        self.reader = RequestReader(self.request, timeout, self.server.receiver.request_deadline)
         self.rfile = io.BufferedReader(self.reader)
         self.close_connection = False
 
@@ -508,9 +446,11 @@ class _Handler(socketserver.BaseRequestHandler):
         self.reader.start_request()
         self.close_connection = True  # until a whole request head has been read
         try:
-            if not self._read_head():
+            head = read_head(self.rfile)
+            if head is None:
                 return  # the client closed the connection between requests
-        except _BadRequest as exc:
+            self.command, self.path, self.request_version, self.headers = head
+        except BadRequest as exc:
             self.server.receiver.reject_malformed(self, str(exc))
             return
         except (socket.timeout, OSError):
@@ -525,40 +465,6 @@ class _Handler(socketserver.BaseRequestHandler):
         if expect == "100-continue" and self.request_version == "HTTP/1.1":
             self.request.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         self.server.receiver.handle(self)
-
-    def _read_head(self) -> bool:
-        """Read the request line and header fields; False when the client closed first."""
-        line = self._read_line()
-        for _ in range(MAX_EMPTY_LINES):  # RFC 9112 2.2: empty lines before a request line are ignored
-            if line not in (b"\r\n", b"\n"):
-                break
-            line = self._read_line()
-        if not line:
-            return False
-        parts = line.rstrip(b"\r\n").split(b" ")
-        if len(parts) != 3 or not _TOKEN_RE.fullmatch(parts[0]) or not parts[1]:
-            raise _BadRequest("malformed request line")
-        if not _VERSION_RE.fullmatch(parts[2]):
-            raise _BadRequest("unsupported protocol version; use HTTP/1.1")
-        self.command, self.path, self.request_version = (part.decode("latin-1") for part in parts)
-        self.headers = _Headers()
-        for _ in range(MAX_HEADERS + 1):
-            line = self._read_line()
-            if line in (b"\r\n", b"\n"):
-                return True
-            name, colon, value = line.partition(b":")
-            if not colon or not _TOKEN_RE.fullmatch(name):  # no obs-fold either (RFC 9112 5.2)
-                raise _BadRequest("malformed header field")
-            self.headers.add(name.decode("latin-1"), value.strip(b" \t\r\n").decode("latin-1"))
-        raise _BadRequest(f"more than {MAX_HEADERS} header fields")
-
-    def _read_line(self) -> bytes:
-        line = self.rfile.readline(MAX_LINE_BYTES + 1)
-        if len(line) > MAX_LINE_BYTES:
-            raise _BadRequest(f"a request line or header field over {MAX_LINE_BYTES} bytes")
-        if line and not line.endswith(b"\n"):
-            raise _BadRequest("request head ended early")
-        return line
 
 
 def _server_class(host: str) -> Type[_Server]:
@@ -602,171 +508,21 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
-class _RequestReader(io.RawIOBase):
-    """A connection's socket as its handler reads it. Each read waits at most the read timeout,
-    and all the reads of one request (request line, headers and body) end by its deadline,
-    counted from its first byte: a client trickling bytes holds a thread no longer than that,
-    and no number of such clients holds the connection slots for good."""
-
-    def __init__(self, sock: socket.socket, read_timeout: float, request_deadline: float) -> None:
-        super().__init__()
-        self._sock = sock
-        self._read_timeout, self._request_deadline = read_timeout, request_deadline
-        self._socket_timeout = sock.gettimeout()
-        self._deadline: Optional[float] = None  # set by the first byte of a request
-        self.timed_out = False  # a read of the current request timed out
-
-    def readable(self) -> bool:
-        return True
-
-    def start_request(self) -> None:
-        """The next byte read begins a new request: waiting for it is idle time, not the request's."""
-        self._deadline = None
-        self.timed_out = False
-
-    def readinto(self, buffer: Any) -> int:
-        timeout = self._read_timeout
-        if self._deadline is not None:
-            timeout = min(timeout, self._deadline - time.monotonic())
-        try:
-            if timeout <= 0:
-                raise socket.timeout("request deadline passed")
-            if timeout != self._socket_timeout:  # the usual case sets nothing
-                self._sock.settimeout(timeout)
-                self._socket_timeout = timeout
-            n = self._sock.recv_into(buffer)
-        except socket.timeout:
-            self.timed_out = self._deadline is not None
-            raise
-        if n and self._deadline is None:
-            self._deadline = time.monotonic() + self._request_deadline
-        return n
-
-
 def _media_type(header: str) -> str:
     return header.split(";", 1)[0].strip().lower()
 
 
-def _read_body(handler: _Handler, limit: int) -> bytes:
-    rfile = handler.rfile
-    encoding = handler.headers.get("Transfer-Encoding", "").strip().lower()
-    try:
-        if encoding == "chunked":
-            return _read_chunked(rfile, limit)
-        if encoding:
-            raise _Reject(400, "bad_framing", f"unsupported Transfer-Encoding {encoding[:32]!r}")
-        length = int(handler.headers.get("Content-Length") or 0)
-        return _read_exactly(rfile, length)
-    except (socket.timeout, TimeoutError):
-        raise _Drop("timeout") from None
-    except (ConnectionError, OSError):
-        raise _Drop("disconnected") from None
-
-
-def _read_exactly(rfile: Any, n: int) -> bytes:
-    """Read n bytes as they arrive: a declared length costs no memory before its bytes do."""
-    parts = []
-    while n > 0:
-        part = rfile.read1(min(n, 1 * MiB))
-        if not part:
-            raise _Drop("disconnected")
-        parts.append(part)
-        n -= len(part)
-    return b"".join(parts)
-
-
-def _read_chunked(rfile: Any, limit: int) -> bytes:
-    body = bytearray()
-    while True:
-        line = rfile.readline(1024)
-        if not line:
-            raise _Drop("disconnected")
-        if not line.endswith(b"\n"):
-            raise _Reject(400, "bad_framing", "malformed chunk size line")
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise _Reject(400, "bad_framing", "malformed chunk size line") from None
-        if size < 0:
-            raise _Reject(400, "bad_framing", "malformed chunk size line")
-        if size == 0:
-            break
-        if len(body) + size > limit:
-            raise _Reject(413, "too_large", f"body larger than {limit} bytes")
-        body += _read_exactly(rfile, size)
-        if rfile.readline(3) not in (b"\r\n", b"\n"):
-            raise _Reject(400, "bad_framing", "chunk not followed by CRLF")
-    for _ in range(64):  # trailer fields, ignored
-        line = rfile.readline(8192)
-        if line in (b"\r\n", b"\n", b""):
-            return bytes(body)
-    raise _Reject(400, "bad_framing", "too many trailer lines")
-
-
-def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
-    """Decompress without ever holding more than limit+1 bytes of output (gzip bombs)."""
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        if len(body) > limit:
-            raise _Reject(413, "too_large", f"body larger than {limit} bytes", close=False)
-        return body
-    out = bytearray()
-    data = body
-    while True:
-        inflater = zlib.decompressobj(_WBITS[encoding])
-        try:
-            out += inflater.decompress(data, limit + 1 - len(out))
-        except zlib.error as exc:
-            raise _Reject(400, "bad_compression", f"invalid {encoding} data: {exc}", close=False) from None
-        if len(out) > limit or inflater.unconsumed_tail:
-            raise _Reject(413, "too_large", f"decompressed body larger than {limit} bytes", close=False)
-        if not inflater.eof:
-            raise _Reject(400, "bad_compression", f"truncated {encoding} data", close=False)
-        data = inflater.unused_data
-        if not data:  # more gzip members may follow in one body
-            return bytes(out)
-
-
-def _status_body(content_type: str, status: int, message: str) -> bytes:
-    """A google.rpc.Status in the request's encoding, or plain text for other types."""
+def _send_status(handler: _Handler, status: int, content_type: str, message: str, close: bool) -> None:
+    """An error answer: a google.rpc.Status in the request's encoding, or plain text for a
+    request of another content type."""
     code = _RPC_CODES.get(status, 2)
     if content_type == JSON:
-        return json.dumps({"code": code, "message": message}).encode("utf-8")
-    if content_type == PROTOBUF:
-        return encode_rpc_status(code, message)
-    return message.encode("utf-8")
-
-
-def _send(handler: _Handler, status: int, content_type: str, body: bytes, close: bool) -> None:
-    """One HTTP/1.1 response, head and body in a single sendall."""
-    if content_type not in _DECODERS:
-        content_type = "text/plain; charset=utf-8"
-    head = [
-        f"HTTP/1.1 {status} {_REASONS[status]}",
-        "Server: beacon",
-        f"Date: {_http_date(time.time())}",
-        f"Content-Type: {content_type}",
-        f"Content-Length: {len(body)}",
-    ]
-    if status == 405:
-        head.append("Allow: POST")
-    if close:
-        head.append("Connection: close")
-        handler.close_connection = True
-    data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
-    try:
-        handler.request.sendall(data if handler.command == "HEAD" else data + body)
-    except OSError:
-        handler.close_connection = True
-
-
-def _http_date(seconds: float) -> str:
-    """An IMF-fixdate (RFC 9110 5.6.7), whatever the process's locale."""
-    t = time.gmtime(seconds)
-    return (
-        f"{_WEEKDAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
-    )
+        body = json.dumps({"code": code, "message": message}).encode("utf-8")
+    elif content_type == PROTOBUF:
+        body = encode_rpc_status(code, message)
+    else:
+        content_type, body = "text/plain; charset=utf-8", message.encode("utf-8")
+    send(handler, status, content_type, body, close)
 
 
 def _shutdown_socket(conn: socket.socket) -> None:

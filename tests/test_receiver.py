@@ -27,7 +27,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from beacon_otlp import JSON, MAX_DEPTH, PROTOBUF, Batch, Receiver, encode_json, encode_protobuf
+from beacon_otlp import JSON, MAX_DEPTH, PROTOBUF, Batch, Receiver, encode_json, encode_protobuf, http11
 from beacon_otlp import receiver as receiver_module
 
 MiB = 1024 * 1024
@@ -729,13 +729,13 @@ def test_empty_lines_before_a_request_line_are_ignored(receiver: Receiver, colle
 
 
 def test_a_request_line_over_the_limit_is_400(receiver: Receiver) -> None:
-    path = "/v1/logs?" + "x" * receiver_module.MAX_LINE_BYTES
+    path = "/v1/logs?" + "x" * http11.MAX_LINE_BYTES
     (response,) = raw_exchange(receiver, request_bytes(path=path, body=pb_logs(1)))
     assert response is not None and response.status == 400
 
 
 def test_too_many_header_fields_is_400(receiver: Receiver) -> None:
-    extra = tuple(f"X-{n}: {n}" for n in range(receiver_module.MAX_HEADERS))
+    extra = tuple(f"X-{n}: {n}" for n in range(http11.MAX_HEADERS))
     (response,) = raw_exchange(receiver, request_bytes(body=pb_logs(1), extra=extra))
     assert response is not None and response.status == 400
 
@@ -745,6 +745,15 @@ def test_a_content_length_that_is_not_ascii_digits_is_bad_framing(receiver: Rece
     """Latin-1 b"\\xb2" reads as "²", which str.isdigit() takes for a digit and int() refuses."""
     data = request_bytes(body=b"").replace(b"Content-Length: 0", b"Content-Length: " + length)
     (response,) = raw_exchange(receiver, data)
+    assert response is not None and response.status == 400
+    assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+
+
+@pytest.mark.parametrize("chunks", [None, [pb_logs(1)]])
+def test_a_repeated_framing_field_is_bad_framing(receiver: Receiver, chunks: Optional[List[bytes]]) -> None:
+    """Two framings of one body could be read two ways (request smuggling): neither is guessed."""
+    field = "Content-Length: 0" if chunks is None else "Transfer-Encoding: chunked"
+    (response,) = raw_exchange(receiver, request_bytes(body=b"", chunks=chunks, extra=(field,)))
     assert response is not None and response.status == 400
     assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
 

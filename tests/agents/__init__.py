@@ -343,7 +343,7 @@ def record_exports(monkeypatch: pytest.MonkeyPatch) -> List[RawExport]:
     exports: List[RawExport] = []
     awaiting_answer: Dict[Any, RawExport] = {}  # one request in flight per connection
     lock = threading.Lock()
-    read_body, send = receiver_module._read_body, receiver_module._send
+    read_body, send = receiver_module.read_body, receiver_module.send
 
     def recording_read_body(handler: Any, limit: int) -> bytes:
         body = read_body(handler, limit)
@@ -360,8 +360,8 @@ def record_exports(monkeypatch: pytest.MonkeyPatch) -> List[RawExport]:
             export.status = status
         send(handler, status, *rest)
 
-    monkeypatch.setattr(receiver_module, "_read_body", recording_read_body)
-    monkeypatch.setattr(receiver_module, "_send", recording_send)
+    monkeypatch.setattr(receiver_module, "read_body", recording_read_body)
+    monkeypatch.setattr(receiver_module, "send", recording_send)
     return exports
 
 
