@@ -103,9 +103,8 @@ class Capture:
         self.context = CaptureContext.detect(env.environ, self.capture_id, mode)
         private_dir(paths.base_dir)
         private_dir(os.path.dirname(paths.log_path))
-        self.writer = EventWriter(
-            paths.log_path
-        )  # before anything runs: a capture that cannot be written never starts
+        # Before anything runs: a capture that cannot be written never starts.
+        self.writer = EventWriter(paths.log_path)
         self.pipeline = CapturePipeline(self.context, env.clock, dict(env.environ), self.token, self.writer)
         self.receiver = Receiver(self.pipeline, token=self.token)
 
