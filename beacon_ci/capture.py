@@ -33,8 +33,8 @@ class CapturePipeline:
 
     The normalizer and the protector are built with the first batch, on this thread: a capture
     that receives nothing (a command that runs no agent) never loads them, and the agent starts
-    without waiting for protection's patterns to compile. The secrets they protect are the
-    environment's at capture start: `environ` is that snapshot."""
+    without waiting for protection's patterns to compile. The exact secrets are those of
+    `environ`, the environment the capture started with."""
 
     def __init__(
         self,
@@ -105,7 +105,7 @@ class Capture:
         private_dir(os.path.dirname(paths.log_path))
         # Before anything runs: a capture that cannot be written never starts.
         self.writer = EventWriter(paths.log_path)
-        self.pipeline = CapturePipeline(self.context, env.clock, dict(env.environ), self.token, self.writer)
+        self.pipeline = CapturePipeline(self.context, env.clock, env.environ, self.token, self.writer)
         self.receiver = Receiver(self.pipeline, token=self.token)
 
     def start(self) -> Dict[str, str]:

@@ -143,7 +143,7 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
         otlp_protocol=args.otlp_protocol,
         **options,
     )
-    return _finish(env, outcome, args.json)
+    return _emit(env, outcome, args.json)
 
 
 def _add_validate(subparsers: Any) -> None:
@@ -163,7 +163,7 @@ def _cmd_validate(args: argparse.Namespace, env: Environment) -> int:
     validation = validate_log(log_path, args.min_events, harnesses, args.capture_id)
     say_result(env, {"log_path": log_path}, validation, required=True)
     document = {"log_path": log_path, "validation": validation.as_json()}
-    return _finish(env, Outcome(EXIT_OK if validation.passed else EXIT_VALIDATION, document), args.json)
+    return _emit(env, Outcome(EXIT_OK if validation.passed else EXIT_VALIDATION, document), args.json)
 
 
 def _add_start(subparsers: Any) -> None:
@@ -193,7 +193,7 @@ def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
         forward=args.forward,
         forward_endpoint=args.forward_endpoint,
     )
-    return _finish(env, outcome, args.json)
+    return _emit(env, outcome, args.json)
 
 
 def _add_finish(subparsers: Any) -> None:
@@ -221,7 +221,7 @@ def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
         job_summary=args.summary,
         upload=args.upload,
     )
-    return _finish(env, outcome, args.json)
+    return _emit(env, outcome, args.json)
 
 
 def _add_serve(subparsers: Any) -> None:
@@ -247,10 +247,10 @@ def _add_selftest(subparsers: Any) -> None:
 def _cmd_selftest(args: argparse.Namespace, env: Environment) -> int:
     from beacon_ci.selftest import run_selftest
 
-    return _finish(env, run_selftest(env), args.json)
+    return _emit(env, run_selftest(env), args.json)
 
 
-def _finish(env: Environment, outcome: Outcome, as_json: bool) -> int:
+def _emit(env: Environment, outcome: Outcome, as_json: bool) -> int:
     """Print a command's result document for --json (stdout's last line); its exit code."""
     if as_json:
         print(json.dumps(outcome.document, sort_keys=True), file=env.stdout, flush=True)

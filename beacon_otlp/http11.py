@@ -32,6 +32,7 @@ MAX_HEADERS = 100
 MAX_EMPTY_LINES = 8
 _TOKEN_RE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 5.6.2
 _VERSION_RE = re.compile(rb"HTTP/1\.[0-9]")
+_DIGITS_RE = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²" too
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -161,6 +162,20 @@ class RequestReader(io.RawIOBase):
         return n
 
 
+def declared_length(headers: Headers) -> Optional[int]:
+    """The body length Content-Length declares: None when Transfer-Encoding frames the body, 0
+    when neither is sent. A repeated framing field, or a length that is not ASCII digits, is
+    bad framing: a body that could be read two ways is not guessed at (request smuggling)."""
+    if headers.repeated & {"content-length", "transfer-encoding"}:
+        raise Reject(400, "bad_framing", "a repeated Content-Length or Transfer-Encoding")
+    if headers.get("Transfer-Encoding"):
+        return None
+    length = headers.get("Content-Length", "0").strip()
+    if not _DIGITS_RE.fullmatch(length):
+        raise Reject(400, "bad_framing", "invalid Content-Length")
+    return int(length)
+
+
 def read_body(handler: Any, limit: int) -> bytes:
     rfile = handler.rfile
     encoding = handler.headers.get("Transfer-Encoding", "").strip().lower()
@@ -169,8 +184,7 @@ def read_body(handler: Any, limit: int) -> bytes:
             return _read_chunked(rfile, limit)
         if encoding:
             raise Reject(400, "bad_framing", f"unsupported Transfer-Encoding {encoding[:32]!r}")
-        length = int(handler.headers.get("Content-Length") or 0)
-        return _read_exactly(rfile, length)
+        return _read_exactly(rfile, declared_length(handler.headers) or 0)
     except (socket.timeout, TimeoutError):
         raise Drop("timeout") from None
     except (ConnectionError, OSError):

@@ -14,7 +14,6 @@ import hmac
 import io
 import json
 import queue
-import re
 import select
 import selectors
 import socket
@@ -29,8 +28,10 @@ from .http11 import (
     BadRequest,
     Drop,
     Headers,
+    MiB,
     Reject,
     RequestReader,
+    declared_length,
     inflate,
     read_body,
     read_head,
@@ -45,8 +46,6 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 PATHS = {"/v1/logs": "logs", "/v1/traces": "traces", "/v1/metrics": "metrics"}
 _DECODERS = {PROTOBUF: decode_protobuf, JSON: decode_json}
-MiB = 1024 * 1024
-_DIGITS_RE = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²" too
 # google.rpc.Code values carried in error bodies, by HTTP status.
 _RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 413: 8, 415: 3}
 
@@ -390,14 +389,9 @@ class Receiver:
             raise Reject(
                 415, "unsupported_encoding", "unsupported Content-Encoding, supported: [gzip, deflate]"
             )
-        if handler.headers.repeated & {"content-length", "transfer-encoding"}:
-            raise Reject(400, "bad_framing", "a repeated Content-Length or Transfer-Encoding")
-        length = handler.headers.get("Content-Length")
-        if length is not None and not handler.headers.get("Transfer-Encoding"):
-            if not _DIGITS_RE.fullmatch(length.strip()):
-                raise Reject(400, "bad_framing", "invalid Content-Length")
-            if int(length) > self.max_body:
-                raise Reject(413, "too_large", f"body larger than {self.max_body} bytes")
+        length = declared_length(handler.headers)
+        if length is not None and length > self.max_body:
+            raise Reject(413, "too_large", f"body larger than {self.max_body} bytes")
 
 
 def count_records(signal: str, request: Dict[str, Any]) -> int:

@@ -72,7 +72,7 @@ IMPORTED = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import beacon
-code = beacon.main(sys.argv[2:])
+beacon.main(sys.argv[2:])
 print(json.dumps(sorted(sys.modules)), file=sys.__stdout__)
 """
 NEVER_FOR_EXEC = {

@@ -611,7 +611,9 @@ def timed_runs(
     hits them alike. `before(name)` runs before each (untimed). `beacon ci exec -- true` exits 3:
     `--harness auto` configures all three agents for a program that is none, and validation then
     fails for want of telemetry, which is part of what is measured."""
-    expected = {name: 3 if EXEC_TRUE[0] in cmd else 0 for name, cmd in commands.items()}
+    expected = {
+        name: 3 if tuple(cmd[-len(EXEC_TRUE) :]) == EXEC_TRUE else 0 for name, cmd in commands.items()
+    }
     timings: Dict[str, List[float]] = {name: [] for name in commands}
     for _ in range(runs):
         for name, cmd in commands.items():
@@ -671,17 +673,16 @@ def measure_startup(runs: int) -> Dict[str, Any]:
             raise SystemExit(f"bench: building the pyz failed: {built.stderr}")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTHON"))}
         env["RUNNER_TEMP"] = os.path.join(tmp, "runner")  # PYTHON*: no DONTWRITEBYTECODE, no PATH
+        cold = os.path.join(tmp, "cold")
+        shutil.copytree(clone, cold)
         subprocess.run([python, script, *EXEC_TRUE], env=env, capture_output=True)  # warms the cache
         commands = {
             "true": ["true"],
             "python": [python, "-c", "pass"],
             "warm_clone": [python, script, *EXEC_TRUE],
-            "cold_clone": [python, script, *EXEC_TRUE],
+            "cold_clone": [python, os.path.join(cold, "beacon.py"), *EXEC_TRUE],
             "pyz": [python, os.path.join(tmp, "beacon.pyz"), *EXEC_TRUE],
         }
-        cold = os.path.join(tmp, "cold")
-        shutil.copytree(clone, cold)
-        commands["cold_clone"][1] = os.path.join(cold, "beacon.py")
         medians = timed_runs(
             commands, env, runs, lambda name: drop_bytecode(cold) if name == "cold_clone" else None
         )

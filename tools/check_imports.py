@@ -37,7 +37,7 @@ LAYERS = (
 LIBRARIES = ("beacon_otlp", "beacon_protect")
 LAZY_BACKENDS = ("beacon_ci.export.upload", "beacon_ci.export.forward")
 OPTIONAL_IN_FUNCTIONS = ("boto3", "botocore", "google.cloud.storage", "google.api_core", "google.auth")
-CLI_EAGER_LAYERS = 3  # what the CLI may import at module level: the layers up to context's
+CLI_EAGER_LAYER = 2  # the highest layer the CLI imports at module level (context's)
 
 
 def within(module: str, prefix: str) -> bool:
@@ -86,7 +86,7 @@ def imports(tree: ast.Module, package: str, known: set) -> Iterator[Tuple[int, s
                 for alias in node.names:
                     full = f"{base}.{alias.name}"
                     yield node.lineno, base if ours and full not in known else full, in_function
-            inner = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            inner = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             for field in ("body", "orelse", "finalbody", "handlers"):
                 children = getattr(node, field, None)
                 if isinstance(children, list):
@@ -109,7 +109,7 @@ def layer_problem(importer: str, imported: str, in_function: bool) -> Optional[s
     if any(within(imported, lazy) for lazy in LAZY_BACKENDS) and not in_function:
         if source[1] != "beacon_ci.export":
             return "an export backend is imported inside a function, when an export is asked for"
-    if importer == "beacon_ci.cli" and not in_function and target[0] > CLI_EAGER_LAYERS - 1:
+    if importer == "beacon_ci.cli" and not in_function and target[0] > CLI_EAGER_LAYER:
         return "the CLI imports a command's modules inside its _cmd_ function"
     if target[0] > source[0]:
         return f"an upward import ({source[1]} is below {target[1]})"

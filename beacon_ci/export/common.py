@@ -26,8 +26,6 @@ _CREDENTIALS_BY_TARGET: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {  
     "falcon": (("BEACON_CI_FALCON_HEC_TOKEN",), ()),
     "otlp": (("BEACON_CI_OTLP_HEADERS",), ()),
 }
-CREDENTIAL_NAMES = tuple(name for names, _ in _CREDENTIALS_BY_TARGET.values() for name in names)
-CREDENTIAL_PREFIXES = tuple(prefix for _, prefixes in _CREDENTIALS_BY_TARGET.values() for prefix in prefixes)
 
 
 def is_export_credential(name: str, targets: Iterable[str] = UPLOAD_TARGETS + FORWARD_TARGETS) -> bool:

@@ -30,7 +30,6 @@ TOOL_ACTIONS = (
     "tool.failed",
 )
 FILE_ACTIONS = {"file.read": "read", "file.created": "created", "file.modified": "modified"}
-LIST_SECTIONS = ("prompts", "commands", "approvals_denied", "errors")
 
 
 def summarize(
