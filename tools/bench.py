@@ -818,6 +818,63 @@ def _sample_events(count: int) -> List[Dict[str, Any]]:
     return [session[n % len(session)] for n in range(count)]
 
 
+# --- protection cost --------------------------------------------------------------------------
+
+# 1 MB strings built to make a careless rule backtrack or rescan: repeated prefixes and labels
+# with no value, separators without end, a PEM header with no footer, a URL with no '@'.
+ADVERSARIAL_BYTES = 1_000_000
+_ADVERSARIAL_UNITS = {
+    "letters": "a",
+    "token_prefixes": "sk-ghp_AKIAxoxb-hf_",
+    "labels_without_values": "password token= secret: ",
+    "url_without_at": "https://user:",
+    "pem_without_end": "-----BEGIN RSA PRIVATE KEY-----A",
+    "connection_string": "AccountKey=;",
+    "base64_run": "eyJhbGciOiJIUzI1NiJ9",
+    "command_flags": "mysql -p -u -a --password ",
+    "spaces": " \t",
+}
+
+
+def claude_events(variants: int) -> List[Dict[str, Any]]:
+    """Normalized (unprotected) events of `variants` Claude-shaped 512-record batches."""
+    normalizer = Normalizer(CaptureContext.detect({}, "bench", "exec"), time.time)
+    events: List[Dict[str, Any]] = []
+    for variant in range(variants):
+        request = make_request(variant)
+        batch = Batch("logs", request, PROTOBUF, BATCH_RECORDS, time.time())
+        events += normalizer.events(batch)
+    return events
+
+
+def measure_protection(rounds: int) -> Dict[str, Any]:
+    """Microseconds per Claude-shaped event through Protector.protect_event (a fresh Protector per
+    round, so its caches fill as in a new capture), and the time to protect an event whose
+    message is each 1 MB adversarial string."""
+    events = claude_events(VARIANTS)
+    best = math.inf
+    for _ in range(rounds):
+        protector = Protector(["bench-receiver-token-0123456789"])
+        started = time.perf_counter()
+        for event in events:
+            protector.protect_event(event)
+        best = min(best, time.perf_counter() - started)
+    adversarial: Dict[str, float] = {}
+    for name, unit in _ADVERSARIAL_UNITS.items():
+        text = (unit * (ADVERSARIAL_BYTES // len(unit) + 1))[:ADVERSARIAL_BYTES]
+        event = dict(events[0], message=text)  # as a tool's output would arrive
+        started = time.perf_counter()
+        Protector().protect_event(event)
+        adversarial[name] = round((time.perf_counter() - started) * 1000, 1)
+    return {
+        "us_per_claude_event": round(best / len(events) * 1e6, 2),
+        "events": len(events),
+        "rounds": rounds,
+        "adversarial_1mb_ms": adversarial,
+        "adversarial_worst_ms": max(adversarial.values()),
+    }
+
+
 # --- decode cost ------------------------------------------------------------------------------
 
 
@@ -900,6 +957,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer records and repetitions")
     parser.add_argument("--records", type=int, default=None, help="records per end-to-end scenario")
     parser.add_argument("--startup", action="store_true", help="measure the start-up only (a few seconds)")
+    parser.add_argument("--protect", action="store_true", help="measure the protection cost only")
     parser.add_argument("--child", choices=("client", "rss"), help=argparse.SUPPRESS)
     parser.add_argument("--format", choices=tuple(FORMATS), default="protobuf", help=argparse.SUPPRESS)
     parser.add_argument("--clients", type=int, default=1, help=argparse.SUPPRESS)
@@ -919,6 +977,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             "startup": startup,
             "targets": startup_targets(startup),
         }
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return 0
+    if args.protect:
+        protection = measure_protection(5)
+        report = {"python": platform.python_version(), "protection": protection}
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return 0
     records = args.records if args.records is not None else (10_240 if args.quick else DEFAULT_RECORDS)
