@@ -26,6 +26,7 @@ from beacon_otlp import Batch, Receiver
 if TYPE_CHECKING:  # built with the first batch (see CapturePipeline)
     from beacon_ci.agents.normalizer import Normalizer
     from beacon_protect import Protector
+    from beacon_protect.custom import CustomRules
 
 
 class CapturePipeline:
@@ -34,7 +35,7 @@ class CapturePipeline:
     The normalizer and the protector are built with the first batch, on this thread: a capture
     that receives nothing (a command that runs no agent) never loads them, and the agent starts
     without waiting for protection's patterns to compile. The exact secrets are those of
-    `environ`, the environment the capture started with."""
+    `environ`, the environment the capture started with; `rules` the user's own (custom.py)."""
 
     def __init__(
         self,
@@ -43,8 +44,10 @@ class CapturePipeline:
         environ: Mapping[str, str],
         token: str,
         writer: EventWriter,
+        rules: Optional[CustomRules] = None,
     ) -> None:
         self.context, self.clock, self.environ, self.token = context, clock, environ, token
+        self.rules = rules
         self.writer = writer
         self.events: Counter[str] = Counter()  # harness name -> events written
         self.forwarder: Any = None  # an export.forward.Forwarder: gets every event the log got
@@ -68,7 +71,7 @@ class CapturePipeline:
             from beacon_protect import Protector, secret_values_from_env
 
             self.normalizer = Normalizer(self.context, self.clock)
-            self.protector = Protector(secret_values_from_env(self.environ, [self.token]))
+            self.protector = Protector(secret_values_from_env(self.environ, [self.token]), self.rules)
         return self.normalizer, self.protector
 
     def record_counts(self) -> Dict[str, int]:
@@ -94,6 +97,7 @@ class Capture:
         capture_id: Optional[str] = None,
         token: Optional[str] = None,
         forward: Any = None,  # an export.endpoint.ForwardPlan
+        rules: Optional[CustomRules] = None,
     ) -> None:
         self.env, self.harnesses, self.paths, self.mode = env, list(harnesses), paths, mode
         self.protocol, self.forward = protocol, forward
@@ -105,7 +109,7 @@ class Capture:
         private_dir(os.path.dirname(paths.log_path))
         # Before anything runs: a capture that cannot be written never starts.
         self.writer = EventWriter(paths.log_path)
-        self.pipeline = CapturePipeline(self.context, env.clock, env.environ, self.token, self.writer)
+        self.pipeline = CapturePipeline(self.context, env.clock, env.environ, self.token, self.writer, rules)
         self.receiver = Receiver(self.pipeline, token=self.token)
 
     def start(self) -> Dict[str, str]:

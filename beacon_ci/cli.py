@@ -107,6 +107,14 @@ def _add_forward(p: argparse.ArgumentParser) -> None:
     p.add_argument("--forward-endpoint", metavar="URL", help="where to forward (or BEACON_CI_*_ENDPOINT)")
 
 
+def _add_redact_rules(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--redact-rules",
+        metavar="FILE",
+        help="your own redaction patterns and allow-list, JSON (or BEACON_CI_REDACT_RULES)",
+    )
+
+
 def _add_exec(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "exec",
@@ -118,6 +126,7 @@ def _add_exec(subparsers: Any) -> None:
     _add_upload(p)
     _add_forward(p)
     _add_otlp_protocol(p)
+    _add_redact_rules(p)
     p.add_argument("--drain-timeout", type=float, help=argparse.SUPPRESS)
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     p.set_defaults(func=_cmd_exec)
@@ -141,6 +150,7 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
         forward=args.forward,
         forward_endpoint=args.forward_endpoint,
         otlp_protocol=args.otlp_protocol,
+        redact_rules=args.redact_rules,
         **options,
     )
     return _emit(env, outcome, args.json)
@@ -175,6 +185,7 @@ def _add_start(subparsers: Any) -> None:
     p.add_argument("--github-env", help="the file to export settings to (default: $GITHUB_ENV)")
     _add_otlp_protocol(p)
     _add_forward(p)
+    _add_redact_rules(p)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
     p.set_defaults(func=_cmd_start)
 
@@ -192,6 +203,7 @@ def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
         otlp_protocol=args.otlp_protocol,
         forward=args.forward,
         forward_endpoint=args.forward_endpoint,
+        redact_rules=args.redact_rules,
     )
     return _emit(env, outcome, args.json)
 

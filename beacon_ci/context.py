@@ -13,9 +13,12 @@ import stat
 import sys
 import tempfile
 import time
-from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 from beacon_ci.errors import BeaconError, UsageError
+
+if TYPE_CHECKING:
+    from beacon_protect.custom import CustomRules
 
 # How agents may encode their export (--otlp-protocol); agents/ maps each to an agent's own word.
 OTLP_PROTOCOLS = ("protobuf", "json")
@@ -220,3 +223,20 @@ class CaptureContext(NamedTuple):
 def rfc3339_ms(ns: int) -> str:
     seconds, rest = divmod(int(ns), 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}Z"
+
+
+REDACT_RULES_VARIABLE = "BEACON_CI_REDACT_RULES"
+
+
+def redaction_rules(environ: Mapping[str, str], path: Optional[str]) -> Optional[CustomRules]:
+    """The user's own redaction rules (--redact-rules, else BEACON_CI_REDACT_RULES), read and
+    checked before anything runs: a file that cannot be used is a usage error."""
+    path = path or environ.get(REDACT_RULES_VARIABLE) or None
+    if path is None:
+        return None
+    from beacon_protect.custom import RulesError, load_rules
+
+    try:
+        return load_rules(path)
+    except RulesError as exc:
+        raise UsageError(str(exc)) from None

@@ -11,6 +11,7 @@ from beacon_ci.context import (
     harnesses_for_command,
     new_capture_id,
     parse_harnesses,
+    redaction_rules,
     resolve_paths,
 )
 from beacon_ci.environment import Environment
@@ -34,6 +35,7 @@ def run_exec(
     forward_endpoint: Optional[str] = None,
     otlp_protocol: str = "protobuf",
     drain_timeout: float = DRAIN_TIMEOUT,
+    redact_rules: Optional[str] = None,
 ) -> Outcome:
     """Capture, run the command, drain, validate, report, export; the exit code is the
     command's own unless it succeeded (ARCHITECTURE.md). Everything that can be misconfigured
@@ -41,11 +43,14 @@ def run_exec(
     command = resolve_command(command, env.environ)
     harnesses = parse_harnesses(harness) or harnesses_for_command(command)
     exports = parse_exports(upload, forward, forward_endpoint, env.environ)
+    rules = redaction_rules(env.environ, redact_rules)
     paths, capture_id = resolve_paths(env.environ, base_dir, log_path), new_capture_id()
     uploads = plan_uploads(
         exports.uploads, env.environ, paths.log_path, detect_run(env.environ), capture_id, env.clock()
     )
-    capture = Capture(env, harnesses, paths, "exec", otlp_protocol, capture_id, forward=exports.forward)
+    capture = Capture(
+        env, harnesses, paths, "exec", otlp_protocol, capture_id, forward=exports.forward, rules=rules
+    )
     try:
         child_env = without_export_credentials(capture.start(), exports.targets)
         child_code, signal_received = run_child(command, child_env)

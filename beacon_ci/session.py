@@ -19,11 +19,13 @@ from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (
     DRAIN_TIMEOUT,
     HARNESSES,
+    REDACT_RULES_VARIABLE,
     CapturePaths,
     detect_run,
     new_capture_id,
     parse_harnesses,
     private_dir,
+    redaction_rules,
     resolve_paths,
     rfc3339_ms,
     write_private,
@@ -87,6 +89,7 @@ def start_session(
     paths: CapturePaths,
     protocol: str,
     forward: Optional[Dict[str, Optional[str]]] = None,
+    redact_rules: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Spawn the detached receiver (its own session, stdio detached) and wait until it listens.
     `forward` ({"target", "endpoint", "display"}, checked already) is what the receiver forwards to; it
@@ -106,6 +109,7 @@ def start_session(
         "started_at": rfc3339_ms(int(env.clock() * 1e9)),
         "started_unix": env.clock(),
         "forward": forward,
+        "redact_rules": redact_rules,
     }
     write_state(paths.state_path, state)
     receiver_log = os.path.join(paths.base_dir, f"receiver-{state['capture_id']}.log")
@@ -158,6 +162,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
         state["capture_id"],
         state["token"],
         plan,
+        redaction_rules({}, state.get("redact_rules")),
     )
     stop = threading.Event()
     for sig in FORWARDED_SIGNALS:
@@ -274,12 +279,15 @@ def start_capture(
     otlp_protocol: str = "protobuf",
     forward: Optional[str] = None,
     forward_endpoint: Optional[str] = None,
+    redact_rules: Optional[str] = None,
 ) -> Outcome:
     """`ci start`: a detached capture for the steps that follow (or the running one's settings
     again); the document is the session state without its token."""
     harnesses = parse_harnesses(harness) or list(HARNESSES)
     paths = resolve_paths(env.environ, base_dir, log_path, state_path)
     plan = parse_exports(None, forward, forward_endpoint, env.environ).forward  # checked first
+    rules_path = redact_rules or env.environ.get(REDACT_RULES_VARIABLE) or None
+    redaction_rules(env.environ, rules_path)  # checked first; the receiver reads it again
     # The receiver plans the forward again from its own environment (the token is never stored).
     planned = (
         {"target": plan.target, "endpoint": forward_endpoint, "display": plan.endpoint.display}
@@ -290,7 +298,8 @@ def start_capture(
     if state is not None:
         env.say(f"capture {state['capture_id']} is already running: its settings again")
     else:
-        state = start_session(env, harnesses, paths, otlp_protocol, planned)
+        rules_path = os.path.abspath(rules_path) if rules_path else None
+        state = start_session(env, harnesses, paths, otlp_protocol, planned, rules_path)
     publish_exports(env, session_exports(env, state), state, github_env or env.environ.get("GITHUB_ENV"))
     env.say(
         f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): log {state['log_path']}; "

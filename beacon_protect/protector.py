@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from beacon_protect.cap import fit_line
+from beacon_protect.custom import CustomRules
 from beacon_protect.exact import exact_forms
-from beacon_protect.names import COLLISION_SUFFIX_RE, is_secret_name, is_secret_payload
-from beacon_protect.rules import may_hold_secret, redact_rules
-from beacon_protect.structures import JsonTooDeep, redact_list, redact_pair, unique_key, unique_pairs
+from beacon_protect.names import (
+    COLLISION_SUFFIX_RE,
+    is_secret_name,
+    is_secret_payload,
+    is_weak_secret_name,
+    looks_random,
+)
+from beacon_protect.rules import rule_set
+from beacon_protect.structures import JsonTooDeep, redact_list, redact_object, unique_key, unique_pairs
 from beacon_protect.text import (
     CACHE_CHARS,
     CACHE_ENTRIES,
@@ -35,6 +43,14 @@ LONG_FIELD_NAMES = frozenset({"message", "text", "command", "reason"})
 
 _MAX_EVENT_DEPTH = 64  # deeper structures are cut (and a cycle cannot recurse forever)
 _MAX_JSON_DEPTH = 100  # JSON decoded out of a string, redacted by key
+# Hex ids, UUIDs, Claude's tool use ids, numbers, timestamps: most strings of an event, and none
+# can hold a built-in rule's match (every token format has a letter outside a-f, or a separator).
+_PLAIN_ID_RE = re.compile(
+    r"[0-9a-f]{1,128}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|toolu_[0-9A-Za-z]{8,40}"
+    r"|-?[0-9]{1,32}(?:\.[0-9]{1,32})?|[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]{1,18}(?:Z|[+\-][0-9:]{1,6})?"
+)
+_PLAIN_ID_STARTS = frozenset("0123456789abcdeft-")
+_READ_MARGIN = 65536  # characters read past a field's limit, so a secret across the cut is seen whole
 
 
 class _Findings:
@@ -55,7 +71,7 @@ class Protector:
     JSON-escaped, or written with \\u escapes); values shorter than MIN_SECRET_LENGTH are
     ignored. Results for short strings are cached (events repeat most of their keys and values)."""
 
-    def __init__(self, secret_values: Iterable[str] = ()) -> None:
+    def __init__(self, secret_values: Iterable[str] = (), rules: Optional[CustomRules] = None) -> None:
         forms = {
             form
             for value in secret_values
@@ -65,6 +81,9 @@ class Protector:
         }
         # Longest first: a value that contains another is replaced whole.
         self._exact = sorted(forms, key=lambda form: (-len(form), form))
+        self._rules = rule_set(rules)
+        self._custom = self._rules.custom
+        self._ids_are_plain = not self._custom.patterns  # a user's pattern may match anything
         self._strings: Dict[str, Tuple[str, bool]] = {}
         self._keys: Dict[str, Tuple[str, bool, int, bool, int]] = {}
 
@@ -81,9 +100,13 @@ class Protector:
     def _redact_and_cut(self, clean: str, limit: int) -> Tuple[str, bool, bool]:
         """Redacted, then cut to `limit` bytes: (result, whether cut, whether redacted). A cut can
         turn text no rule matched into text one does (a connection string now ending at the cut),
-        so what is kept is redacted again until stable: protecting it again must not change it."""
+        so what is kept is redacted again until stable: protecting it again must not change it.
+        Only the head that can be kept is read, with a margin longer than any secret: a 1 MB tool
+        output costs what 68 KB does."""
+        if len(clean) > limit + _READ_MARGIN:
+            clean = clean[: limit + _READ_MARGIN]
         redacted = self._redact(clean, 0)
-        found = redacted.count(REDACTED) > clean.count(REDACTED)
+        found = redacted is not clean and redacted.count(REDACTED) > clean.count(REDACTED)
         result, cut = truncate_utf8(redacted, limit)
         for _ in range(MAX_PASSES):
             if not cut:
@@ -97,11 +120,17 @@ class Protector:
         return result, cut, found
 
     def _redact(self, text: str, depth: int) -> str:
+        if self._custom.allow:
+            text, kept = self._custom.set_aside(text)
+            return self._custom.put_back(self._redact_unmarked(text, depth), kept)
+        return self._redact_unmarked(text, depth)
+
+    def _redact_unmarked(self, text: str, depth: int) -> str:
         if text.endswith(TRUNCATED_MARKER):  # a cut's marker is not content: no value runs into it
             core = text
             while core.endswith(TRUNCATED_MARKER):
                 core = core[: -len(TRUNCATED_MARKER)]
-            return self._redact(core, depth) + text[len(core) :]
+            return self._redact_unmarked(core, depth) + text[len(core) :]
         redacted = self._redact_as_written(text, depth)
         # An escape can hide a secret from every rule (\u0067hp_...): what the text says once its
         # escapes are decoded is redacted too, and replaces the text when that found more.
@@ -112,20 +141,36 @@ class Protector:
         return redacted if again == plain else again
 
     def _redact_as_written(self, text: str, depth: int) -> str:
-        if not may_hold_secret(text, self._exact):
+        if (
+            self._ids_are_plain
+            and text[:1] in _PLAIN_ID_STARTS
+            and _PLAIN_ID_RE.fullmatch(text)
+            and not any(value in text for value in self._exact)
+        ):
+            return text  # an id, a number or a timestamp: no built-in rule can match it
+        hits = self._rules.keywords_in(text)
+        if not hits and not any(value in text for value in self._exact):
             return text
         stripped = text.strip()
         if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]") and depth < _MAX_JSON_DEPTH:
             structured = self._redact_json(text, depth)
             if structured is not None:
                 return structured
+
         # Until nothing changes: a replacement can uncover a neighbour (AKIA... glued to AKIA...),
         # and the result must not change when protected again.
+        def nested(decoded: str) -> str:  # text found inside this one (a decoded base64 blob)
+            return self._redact(sanitize_text(decoded), depth + 1) if depth < _MAX_JSON_DEPTH else decoded
+
         for _ in range(MAX_PASSES):
-            redacted = redact_rules(self._redact_exact(text))
+            exact = self._redact_exact(text)
+            if exact != text:  # a replaced value no longer hides what stood next to it
+                hits = self._rules.keywords_in(exact)
+            redacted = self._rules.redact(exact, hits, nested)
             if redacted == text:
                 break
             text = redacted
+            hits = self._rules.keywords_in(text)
         return text
 
     def _redact_exact(self, text: str) -> str:
@@ -172,11 +217,13 @@ class Protector:
             new_key, key_changed = self._redact_structure(key, depth)
             if is_secret_name(new_key) and is_secret_payload(item):
                 new_item, item_changed = REDACTED, item != REDACTED
+            elif isinstance(item, str) and is_weak_secret_name(new_key) and looks_random(sanitize_text(item)):
+                new_item, item_changed = REDACTED, True  # {"Key": "<base64>"}, not {"key": "user_id"}
             else:
                 new_item, item_changed = self._redact_structure(item, depth + 1)
             result[unique_key(result, new_key)] = new_item
             changed = changed or key_changed or item_changed
-        return result, redact_pair(result) or changed
+        return result, redact_object(result) or changed
 
     # --- one event ----------------------------------------------------------------------
 
@@ -232,7 +279,7 @@ class Protector:
             if new_key in result:
                 new_key = unique_key(result, new_key)
             result[new_key] = value
-        if redact_pair(result):
+        if redact_object(result):
             findings.redacted = True
             bound += len(REDACTED) + 2
         findings.bound += bound

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Tuple
 
-from beacon_protect.commands import redact_argv
+from beacon_protect.commands import SECRET_FILE_RE, redact_argv
 from beacon_protect.names import is_secret_name, is_secret_payload
 from beacon_protect.text import CACHE_CHARS, REDACTED
 
@@ -39,9 +39,53 @@ def _redact_listed_pairs(items: List[Any]) -> bool:
     return changed
 
 
+def redact_object(mapping: Dict[str, Any]) -> bool:
+    """An object's credentials that its own fields give away (see redact_pair and
+    _redact_secret_file), replaced in place; whether there were any."""
+    if _TELLING_KEYS.isdisjoint(mapping):  # most objects: none of the fields these rules read
+        return False
+    paired = redact_pair(mapping)
+    return _redact_secret_file(mapping) or paired
+
+
+# A file written with this content, or a command that read a file with this output: Rails'
+# master.key, a private key, a keystore hold a secret however their content reads.
+_PATH_KEYS = ("file_path", "path", "filename", "filePath", "target_file")
+_CONTENT_KEYS = ("content", "contents", "file_text", "text", "data", "body")
+_COMMAND_KEYS = ("arguments", "command", "cmd")
+_OUTPUT_KEYS = ("output", "stdout")
+_TELLING_KEYS = frozenset((*_PATH_KEYS, *_COMMAND_KEYS, "value", "Value", "VALUE"))
+
+
+def _redact_secret_file(mapping: Dict[str, Any]) -> bool:
+    targets: Tuple[str, ...]
+    if _names_secret_file(mapping, _PATH_KEYS):
+        targets = _CONTENT_KEYS
+    elif _names_secret_file(mapping, _COMMAND_KEYS):
+        targets = _OUTPUT_KEYS
+    else:
+        return False
+    changed = False
+    for key in targets:
+        value = mapping.get(key)
+        if isinstance(value, str) and value.strip() and value != REDACTED:
+            mapping[key] = REDACTED
+            changed = True
+    return changed
+
+
+def _names_secret_file(mapping: Mapping[str, Any], keys: Tuple[str, ...]) -> bool:
+    for key in keys:
+        value = mapping.get(key)
+        if isinstance(value, str) and SECRET_FILE_RE.search(value):
+            return True
+    return False
+
+
 def redact_pair(mapping: Dict[str, Any]) -> bool:
     """An object {"name": "DB_PASSWORD", "value": "x"} (Kubernetes env, HAR headers, Postman and
-    Terraform variables): the value its secret name labels is replaced, in place. Whether it was."""
+    Terraform variables, az's {"keyName": "key1", "value": "x"}): the value its secret name labels
+    is replaced, in place. Whether it was."""
     if len(mapping) > _PAIR_MAX_FIELDS:
         return False
     for value_key in _PAIR_VALUE_KEYS:
@@ -51,7 +95,8 @@ def redact_pair(mapping: Dict[str, Any]) -> bool:
         return False
     if not is_secret_payload(mapping[value_key]):
         return False
-    if not any(_names_a_secret(mapping.get(key)) for key in _PAIR_NAME_KEYS):
+    # An Azure key listing names its keys key1, key2: "keyName" says the value is one.
+    if not any(_names_a_secret(mapping.get(key)) for key in _PAIR_NAME_KEYS) and "keyName" not in mapping:
         return False
     mapping[value_key] = REDACTED
     return True

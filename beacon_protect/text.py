@@ -140,5 +140,6 @@ def replace_group(match: re.Match[str], text: str, group: str) -> str:
 
 
 def password_value(match: re.Match[str], text: str) -> Optional[str]:
+    """The match with its "value" group redacted, unless it is already."""
     already = text[match.start("value") : match.end("value")] == REDACTED
     return None if already else replace_group(match, text, "value")

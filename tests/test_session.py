@@ -61,6 +61,13 @@ def wait_until_gone(state: Dict, timeout: float = 10.0) -> None:
         time.sleep(0.01)  # not our child: there is nothing to wait() on
 
 
+def wait_for_lines(path: Path, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists() or path.read_bytes().count(b"\n") < count:
+        assert time.monotonic() < deadline, f"{path} did not reach {count} lines"
+        time.sleep(0.01)  # another process writes it: there is nothing to wait() on
+
+
 def run_agent(exports: Dict[str, str], *args: str) -> int:
     env = {**os.environ, **exports}
     for key in [k for k, v in exports.items() if v == ""]:
@@ -146,11 +153,12 @@ def test_a_receiver_killed_before_finish_still_validates_what_it_wrote(tmp_path:
     start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
     assert run_agent(exports_from(start.stdout)) == 0
     state = state_of(tmp_path)
+    wait_for_lines(Path(state["log_path"]), EVENTS_PER_SESSION)  # answered is not yet written
     os.kill(state["pid"], signal.SIGKILL)  # the runner killed it, or it crashed
     wait_until_gone(state)  # kill() returns before the process has died
     finish = beacon_run(tmp_path, "ci", "finish")
     assert "the receiver had stopped before finish (killed?): validating what it wrote" in finish.stderr
-    assert finish.code == 0
+    assert finish.code == 0, finish.stderr
     assert "validation passed: 6 events" in finish.stderr
 
 
@@ -171,3 +179,23 @@ def test_multi_line_values_use_a_heredoc(tmp_path: Path) -> None:
     target = tmp_path / "env"
     append_github_file(str(target), {"ONE": "a=b", "MANY": "line 1\nline 2"})
     assert read_github_file(target) == {"ONE": "a=b", "MANY": "line 1\nline 2"}
+
+
+def test_the_detached_receiver_applies_the_users_redaction_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"patterns": [{"id": "repo", "regex": "acme/app"}]}))
+    github_env = tmp_path / "github_env"
+    env = environ(tmp_path, GITHUB_ENV=str(github_env))
+    start = beacon_run(
+        tmp_path, "ci", "start", "--harness", "claude", "--redact-rules", "rules.json", env=env
+    )
+    assert start.code == 0, start.stderr
+    assert state_of(tmp_path)["redact_rules"] == str(rules)  # absolute: the receiver may run elsewhere
+    assert run_agent(read_github_file(github_env)) == 0
+    finish = beacon_run(tmp_path, "ci", "finish", env=env)
+    assert finish.code == 0, finish.stderr
+    log = (tmp_path / "runner" / "beacon" / "runtime.jsonl").read_text()
+    assert "git push https://x-access-token:" in log and "acme/app" not in log
