@@ -85,6 +85,7 @@ def test_inputs_compatible_with_the_original_action_plus_ours() -> None:
         "artifact-name",
         "python",
         "summary",
+        "redact-rules",
     }
     assert ACTION["inputs"]["python"]["default"] == "python3"
     assert ACTION["inputs"]["summary"]["default"] == "true"
@@ -176,6 +177,7 @@ def test_no_input_becomes_shell_code(tmp_path: Path, action: Path, artifacts: Ar
         "require-telemetry",
         "forward",
         "upload",
+        "redact-rules",
         "python",
         "summary",
         "mode",
@@ -356,3 +358,19 @@ def test_readme_workflows_use_only_inputs_the_action_has() -> None:
                     assert mode != "finish" or step.get("if") == "always()", step
                     modes.append(mode)
     assert {"exec", "start", "finish"} <= set(modes)
+
+
+def test_the_redact_rules_input_reaches_the_capture(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"patterns": [{"regex": "acme/app"}]}))
+    job = new_job(tmp_path, artifacts)
+    run = job.use(action, {"command": FAKE, "harnesses": "claude", "redact-rules": str(rules)})
+    assert run.outcome == "success", run.stderr
+    log = artifacts.stored["beacon-runtime-log-job"].decode()
+    assert "git push https://x-access-token:" in log and "acme/app" not in log
+    rules.write_text('{"patterns": [{"regex": "("}]}')
+    run = job.use(action, {"command": FAKE, "harnesses": "claude", "redact-rules": str(rules)})
+    assert (run.outcome, run.steps[1].code) == ("failure", 2)
+    assert "patterns[0].regex is not a valid regular expression" in run.stderr
