@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_exec import FAKE_AGENT, beacon_run, environ, exec_claude
 
 from beacon_ci.errors import EXIT_USAGE
@@ -328,3 +330,21 @@ def test_a_huge_field_is_read_only_as_far_as_it_can_be_kept(unit: str) -> None:
     assert protected["field_truncated"] is True
     again = PROTECTOR.protect_event(protected)
     assert again["message"] == protected["message"]
+
+
+KEYWORDS = sorted(rule_set().keywords)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(KEYWORDS), st.text(alphabet='aAbB-_.:/@ 0\n\\"', max_size=4)),
+        max_size=12,
+    ).map("".join)
+)
+def test_the_keyword_index_finds_every_keyword_that_occurs(text: str) -> None:
+    # Overlapping ones included (a keyword that begins inside another), in any letter case.
+    for variant in (text, text.upper()):
+        found = rule_set().keywords_in(variant)
+        present = {keyword for keyword in KEYWORDS if keyword in variant.lower()}
+        assert present <= found
