@@ -50,6 +50,7 @@ _PLAIN_ID_RE = re.compile(
     r"|-?[0-9]{1,32}(?:\.[0-9]{1,32})?|[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]{1,18}(?:Z|[+\-][0-9:]{1,6})?"
 )
 _PLAIN_ID_STARTS = frozenset("0123456789abcdeft-")
+_PLAIN_ID_CHARS = frozenset("0123456789abcdefTZ:.+- _otlu")
 _READ_MARGIN = 65536  # characters read past a field's limit, so a secret across the cut is seen whole
 
 
@@ -81,9 +82,12 @@ class Protector:
         }
         # Longest first: a value that contains another is replaced whole.
         self._exact = sorted(forms, key=lambda form: (-len(form), form))
+        self._any_exact = re.compile("|".join(re.escape(form) for form in self._exact)) if forms else None
+        self._exact_in_ids = [form for form in self._exact if _PLAIN_ID_CHARS.issuperset(form)]
         self._rules = rule_set(rules)
         self._custom = self._rules.custom
         self._ids_are_plain = not self._custom.patterns  # a user's pattern may match anything
+        self._redact_text = self._redact_allowing if self._custom.allow else self._redact_unmarked
         self._strings: Dict[str, Tuple[str, bool]] = {}
         self._keys: Dict[str, Tuple[str, bool, int, bool, int]] = {}
 
@@ -91,7 +95,7 @@ class Protector:
 
     def redact_text(self, text: str) -> str:
         """`text` sanitized and redacted (not truncated)."""
-        return self._redact(sanitize_text(text), 0)
+        return self._redact_text(sanitize_text(text), 0)
 
     def protect_text(self, text: str, limit: int = FIELD_BYTES) -> str:
         """`text` sanitized, redacted, then truncated to `limit` bytes."""
@@ -105,25 +109,24 @@ class Protector:
         output costs what 68 KB does."""
         if len(clean) > limit + _READ_MARGIN:
             clean = clean[: limit + _READ_MARGIN]
-        redacted = self._redact(clean, 0)
+        redacted = self._redact_text(clean, 0)
         found = redacted is not clean and redacted.count(REDACTED) > clean.count(REDACTED)
         result, cut = truncate_utf8(redacted, limit)
         for _ in range(MAX_PASSES):
             if not cut:
                 break
             head = result[: -len(TRUNCATED_MARKER)]
-            again = self._redact(head, 0)
+            again = self._redact_text(head, 0)
             if again == head:
                 break
             found = True
             result = truncate_utf8(again + TRUNCATED_MARKER, limit)[0]
         return result, cut, found
 
-    def _redact(self, text: str, depth: int) -> str:
-        if self._custom.allow:
-            text, kept = self._custom.set_aside(text)
-            return self._custom.put_back(self._redact_unmarked(text, depth), kept)
-        return self._redact_unmarked(text, depth)
+    def _redact_allowing(self, text: str, depth: int) -> str:
+        """_redact_unmarked with what the user's allow-list matches set aside."""
+        text, kept = self._custom.set_aside(text)
+        return self._custom.put_back(self._redact_unmarked(text, depth), kept)
 
     def _redact_unmarked(self, text: str, depth: int) -> str:
         if text.endswith(TRUNCATED_MARKER):  # a cut's marker is not content: no value runs into it
@@ -141,15 +144,10 @@ class Protector:
         return redacted if again == plain else again
 
     def _redact_as_written(self, text: str, depth: int) -> str:
-        if (
-            self._ids_are_plain
-            and text[:1] in _PLAIN_ID_STARTS
-            and _PLAIN_ID_RE.fullmatch(text)
-            and not any(value in text for value in self._exact)
-        ):
-            return text  # an id, a number or a timestamp: no built-in rule can match it
+        if self._plain_id(text):
+            return text
         hits = self._rules.keywords_in(text)
-        if not hits and not any(value in text for value in self._exact):
+        if not hits and (self._any_exact is None or self._any_exact.search(text) is None):
             return text
         stripped = text.strip()
         if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]") and depth < _MAX_JSON_DEPTH:
@@ -160,7 +158,9 @@ class Protector:
         # Until nothing changes: a replacement can uncover a neighbour (AKIA... glued to AKIA...),
         # and the result must not change when protected again.
         def nested(decoded: str) -> str:  # text found inside this one (a decoded base64 blob)
-            return self._redact(sanitize_text(decoded), depth + 1) if depth < _MAX_JSON_DEPTH else decoded
+            return (
+                self._redact_text(sanitize_text(decoded), depth + 1) if depth < _MAX_JSON_DEPTH else decoded
+            )
 
         for _ in range(MAX_PASSES):
             exact = self._redact_exact(text)
@@ -172,6 +172,15 @@ class Protector:
             text = redacted
             hits = self._rules.keywords_in(text)
         return text
+
+    def _plain_id(self, text: str) -> bool:
+        """An id, a number or a timestamp holding no exact value: no built-in rule can match it."""
+        return (
+            self._ids_are_plain
+            and text[:1] in _PLAIN_ID_STARTS
+            and _PLAIN_ID_RE.fullmatch(text) is not None
+            and not any(value in text for value in self._exact_in_ids)  # an exact value that is hex
+        )
 
     def _redact_exact(self, text: str) -> str:
         # Before the patterns: one could replace part of an exact value and hide the rest from it.
@@ -197,7 +206,7 @@ class Protector:
 
     def _redact_structure(self, value: Any, depth: int) -> Tuple[Any, bool]:
         if isinstance(value, str):
-            result = self._redact(sanitize_text(value), depth)
+            result = self._redact_text(sanitize_text(value), depth)
             return result, result != value
         if depth > _MAX_JSON_DEPTH:
             raise JsonTooDeep()

@@ -45,7 +45,7 @@ def redact_object(mapping: Dict[str, Any]) -> bool:
     if _TELLING_KEYS.isdisjoint(mapping):  # most objects: none of the fields these rules read
         return False
     paired = redact_pair(mapping)
-    return _redact_secret_file(mapping) or paired
+    return (not _TARGET_KEYS.isdisjoint(mapping) and _redact_secret_file(mapping)) or paired
 
 
 # A file written with this content, or a command that read a file with this output: Rails'
@@ -54,7 +54,8 @@ _PATH_KEYS = ("file_path", "path", "filename", "filePath", "target_file")
 _CONTENT_KEYS = ("content", "contents", "file_text", "text", "data", "body")
 _COMMAND_KEYS = ("arguments", "command", "cmd")
 _OUTPUT_KEYS = ("output", "stdout")
-_TELLING_KEYS = frozenset((*_PATH_KEYS, *_COMMAND_KEYS, "value", "Value", "VALUE"))
+_TARGET_KEYS = frozenset((*_CONTENT_KEYS, *_OUTPUT_KEYS))
+_TELLING_KEYS = frozenset((*_TARGET_KEYS, "value", "Value", "VALUE"))
 
 
 def _redact_secret_file(mapping: Dict[str, Any]) -> bool:

@@ -837,11 +837,12 @@ _ADVERSARIAL_UNITS = {
 
 
 def claude_events(variants: int) -> List[Dict[str, Any]]:
-    """Normalized (unprotected) events of `variants` Claude-shaped 512-record batches."""
+    """Normalized (unprotected) events of `variants` Claude-shaped 512-record batches, decoded
+    from protobuf as the receiver decodes them."""
     normalizer = Normalizer(CaptureContext.detect({}, "bench", "exec"), time.time)
     events: List[Dict[str, Any]] = []
     for variant in range(variants):
-        request = make_request(variant)
+        request = decode_protobuf("logs", encode_protobuf("logs", make_request(variant)))
         batch = Batch("logs", request, PROTOBUF, BATCH_RECORDS, time.time())
         events += normalizer.events(batch)
     return events
