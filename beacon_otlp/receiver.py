@@ -2,10 +2,11 @@
 
 Each connection has its own thread that reads, authenticates, decompresses and decodes a
 request and answers at once; decoded batches go through a queue to one consumer thread, so a
-slow consumer (a disk) does not slow an exporter: only while the queue holds max_queued_records
-does an answer wait for it, and never longer than backpressure_timeout (1 s). Answers follow the
-OTLP/HTTP specification and never use the retryable codes 429/502/503/504, which would stall an
-agent's exit flush.
+slow consumer (a disk) does not slow an exporter. The queue is bounded by the decoded bytes it
+holds: past max_queued_bytes an answer waits for room, at most backpressure_timeout (1 s, well
+within Claude Code's 2 s exit flush); past hard_queued_bytes it waits as long as it takes, so a
+flood cannot grow memory without limit. Answers follow the OTLP/HTTP specification and never
+use the retryable codes 429/502/503/504, which would stall an agent's exit flush.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Batch(NamedTuple):
     content_type: str
     records: int  # log records, spans or metric data points
     received_at: float  # wall clock, seconds
+    size: int = 0  # decoded body bytes: what it counts for in the receiver's queue
 
 
 class ReceiverStats:
@@ -124,7 +126,8 @@ class Receiver:
         read_timeout: float = 10.0,
         request_deadline: float = 60.0,
         max_connections: int = 256,
-        max_queued_records: int = 8192,
+        max_queued_bytes: int = 4 * MiB,  # about 17 MB of decoded batches
+        hard_queued_bytes: int = 16 * MiB,
         # Claude Code gives its whole exit flush 2 s: a held answer must leave it time to spare.
         backpressure_timeout: float = 1.0,
         clock: Callable[[], float] = time.time,
@@ -135,7 +138,11 @@ class Receiver:
         self.stats = ReceiverStats()
         self.max_body, self.max_decoded = max_body, max_decoded
         self.request_deadline, self.max_connections = request_deadline, max_connections
-        self.max_queued_records, self.backpressure_timeout = max_queued_records, backpressure_timeout
+        self.max_queued_bytes, self.hard_queued_bytes = (
+            max_queued_bytes,
+            max(hard_queued_bytes, max_queued_bytes),
+        )
+        self.backpressure_timeout = backpressure_timeout
         self.clock = clock
         self.consumer_error: Optional[BaseException] = None
         self._token = token.encode("utf-8")
@@ -143,7 +150,7 @@ class Receiver:
         self._state = threading.Condition()
         self._closed = False
         self._in_flight = 0
-        self._queued_records = 0
+        self._queued_bytes = 0
         self._last_activity = time.monotonic()
         self._connections: Set[socket.socket] = set()
         self._server = _server_class(host)((host, port), _Handler)
@@ -272,7 +279,7 @@ class Receiver:
                     self.consumer_error = exc
             finally:
                 with self._state:
-                    self._queued_records -= batch.records
+                    self._queued_bytes -= batch.size
                     self._state.notify_all()
 
     # --- connections -----------------------------------------------------------------
@@ -337,7 +344,7 @@ class Receiver:
             except DecodeError as exc:
                 raise Reject(400, "bad_data", str(exc), close=False) from None
             records = count_records(signal, request)
-            batch = Batch(signal, request, content_type, records, self.clock())
+            batch = Batch(signal, request, content_type, records, self.clock(), len(data))
             self._enqueue(batch)
         except Reject as rej:
             self.stats.count((signal, key_type, rej.status), rej.reason, sent=sent)
@@ -357,20 +364,31 @@ class Receiver:
 
     def _enqueue(self, batch: Batch) -> None:
         """Queue a decoded batch for the consumer. Decoded records cost memory, so while the
-        consumer is far behind (a flood, a slow disk) the answer waits for it, at most
-        backpressure_timeout: bounded memory under load, no wait at all in the usual case.
-        After the wait the batch is queued anyway: nothing is ever refused."""
+        consumer is far behind (a flood, a slow disk) the answer waits for room: at most
+        backpressure_timeout while the queue would stay under hard_queued_bytes, as long as it
+        takes beyond. No wait at all in the usual case; nothing is ever refused. A batch bigger
+        than the bound goes in alone, once the queue is empty."""
         deadline = time.monotonic() + self.backpressure_timeout
         with self._state:
-            while self._queued_records >= self.max_queued_records and not self._closed:
+            while (
+                not self._closed
+                and self._queued_bytes
+                and self._queued_bytes + batch.size > self.max_queued_bytes
+            ):
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 and self._queued_bytes + batch.size <= self.hard_queued_bytes:
                     break
-                self._state.wait(left)
+                self._state.wait(left if left > 0 else None)
             if self._closed:
                 raise Drop("receiver_stopped")
-            self._queued_records += batch.records
+            self._queued_bytes += batch.size
             self._queue.put(batch)
+
+    @property
+    def queued_bytes(self) -> int:
+        """Decoded bytes waiting for the consumer."""
+        with self._state:
+            return self._queued_bytes
 
     def _check_headers(self, handler: _Handler, path: str, content_type: str) -> None:
         token = handler.headers.get(TOKEN_HEADER, "").encode("utf-8", "replace")

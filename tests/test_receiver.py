@@ -655,7 +655,7 @@ def test_a_flood_waits_for_a_slow_consumer_at_most_the_backpressure_cap() -> Non
         release.wait(30)
         seen.append(batch)
 
-    receiver = Receiver(slow_consumer, token=TOKEN, max_queued_records=5).start()
+    receiver = Receiver(slow_consumer, token=TOKEN, max_queued_bytes=1).start()
     assert receiver.backpressure_timeout == 1.0
     try:
         assert raw_exchange(receiver, request_bytes(body=pb_logs(5)))[0].status == 200  # fills the queue
@@ -674,7 +674,7 @@ def test_a_flood_waits_for_a_slow_consumer_at_most_the_backpressure_cap() -> Non
 def test_backpressure_never_refuses_a_request() -> None:
     release = threading.Event()
     receiver = Receiver(
-        lambda batch: release.wait(30), token=TOKEN, max_queued_records=1, backpressure_timeout=0.05
+        lambda batch: release.wait(30), token=TOKEN, max_queued_bytes=1, backpressure_timeout=0.05
     ).start()
     try:
         data = b"".join(request_bytes(body=pb_logs(2, start=2 * i)) for i in range(3))
@@ -683,6 +683,39 @@ def test_backpressure_never_refuses_a_request() -> None:
         release.set()
         receiver.stop()
     assert receiver.stats.snapshot()["records"] == {"logs": 6}
+
+
+def test_past_the_hard_bound_an_answer_waits_for_the_consumer_however_long() -> None:
+    """A flood cannot grow the queue without limit: past hard_queued_bytes the exporter's answer
+    is held until the consumer has made room, then it is 200; nothing is dropped."""
+    release = threading.Event()
+    seen: List[Batch] = []
+
+    def stuck_consumer(batch: Batch) -> None:
+        release.wait(30)
+        seen.append(batch)
+
+    receiver = Receiver(
+        stuck_consumer, token=TOKEN, max_queued_bytes=1, hard_queued_bytes=1, backpressure_timeout=0.05
+    ).start()
+    answers: List[Optional[RawResponse]] = []
+    try:
+        assert raw_exchange(receiver, request_bytes(body=pb_logs(3)))[0].status == 200
+        second = threading.Thread(
+            target=lambda: answers.extend(raw_exchange(receiver, request_bytes(body=pb_logs(3, start=3))))
+        )
+        second.start()
+        assert receiver.wait_for(lambda: receiver.in_flight == 1 and receiver.queued_bytes > 0, 10)
+        second.join(20 * receiver.backpressure_timeout)  # far past the soft cap: still held
+        assert second.is_alive() and answers == []
+        release.set()
+        second.join(10)
+        assert [answer.status for answer in answers if answer] == [200]
+    finally:
+        release.set()
+        receiver.stop()
+    assert sum(batch.records for batch in seen) == 6
+    assert receiver.queued_bytes == 0
 
 
 # --- the request head: every request gets an HTTP/1.1 answer from the contract ----------------
