@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci.agents.codex import user_codex_home, write_codex_home
@@ -19,8 +18,9 @@ from beacon_ci.context import (
     private_dir,
 )
 from beacon_ci.environment import Environment
-from beacon_ci.eventlog import EventWriter, Validation, validate_log
+from beacon_ci.eventlog import EventWriter, Tally, Validation, schema_problem, validate_written
 from beacon_ci.export import start_forwarder
+from beacon_ci.report.summary import Summary
 from beacon_otlp import Batch, Receiver
 
 if TYPE_CHECKING:  # built with the first batch (see CapturePipeline)
@@ -49,7 +49,8 @@ class CapturePipeline:
         self.context, self.clock, self.environ, self.token = context, clock, environ, token
         self.rules = rules
         self.writer = writer
-        self.events: Counter[str] = Counter()  # harness name -> events written
+        self.tally = Tally()  # what the writer wrote, counted as it wrote it: validation's input
+        self.summary = Summary()  # and the summary's, folded as written (see eventlog.Tally)
         self.forwarder: Any = None  # an export.forward.Forwarder: gets every event the log got
         self.normalizer: Optional[Normalizer] = None
         self.protector: Optional[Protector] = None
@@ -60,7 +61,12 @@ class CapturePipeline:
         for event in normalizer.events(batch):
             protected = protector.protect_event(event)
             if self.writer.write(protected):
-                self.events[protected["harness"]["name"]] += 1
+                problem = schema_problem(protected)
+                if problem:  # never from the normalizer; the check costs a microsecond
+                    self.tally.bad(self.tally.events + self.tally.bad_lines + 1, problem)
+                else:
+                    self.tally.count(protected)
+                    self.summary.add(protected)
                 written.append(protected)
         if self.forwarder is not None and written:
             self.forwarder.submit(written)  # as they arrive: a cancelled job still delivered these
@@ -151,8 +157,10 @@ class Capture:
                 self.forwarded = self.pipeline.forwarder.close()
 
     def validate(self, min_events: int) -> Validation:
-        return validate_log(
+        """Judged from what was written, counted as it was: nothing is read back."""
+        return validate_written(
             self.paths.log_path,
+            self.pipeline.tally,
             min_events,
             self.harnesses,
             self.capture_id,
@@ -188,7 +196,7 @@ class Capture:
             "mode": self.mode,
             "log_path": self.paths.log_path,
             "harnesses": self.harnesses,
-            "events": dict(self.pipeline.events),
+            "events": dict(self.pipeline.tally.by_harness),
             "write_failures": self.writer.failed,
             **self.pipeline.record_counts(),
             "receiver": self.receiver.stats.snapshot(),

@@ -324,12 +324,13 @@ def _cmd_summary(args: argparse.Namespace, env: Environment) -> int:
     job, and `beacon ci summary >> "$GITHUB_STEP_SUMMARY"` must not fail a step that reports."""
     from beacon_ci.eventlog import validate_log
     from beacon_ci.report.markdown import render_markdown
-    from beacon_ci.report.summary import summarize
+    from beacon_ci.report.summary import Summary
     from beacon_ci.report.text import render_text
 
     log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
-    validation = validate_log(log_path, 1, (), args.capture_id)
-    summary = summarize(validation.events, validation.as_json())
+    fold = Summary()
+    validation = validate_log(log_path, 1, (), args.capture_id, on_event=fold.add)
+    summary = fold.result(validation.as_json())
     if args.format == "json":
         output = json.dumps(summary, sort_keys=True)
     else:

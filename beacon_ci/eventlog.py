@@ -111,7 +111,6 @@ class Validation(NamedTuple):
     stages: List[Stage]
     event_count: int
     by_harness: Dict[str, int]
-    events: Sequence[Dict[str, Any]] = ()  # the valid events counted: the summary reuses them
 
     @property
     def passed(self) -> bool:
@@ -146,6 +145,30 @@ def schema_problem(event: Any) -> Optional[str]:
     return None
 
 
+class Tally:
+    """What a log holds for one capture, counted one event at a time in bounded memory: events
+    per harness, lines that are not events (the first one kept), and lines of other writers
+    that do not parse. The writer keeps one as it writes; validate_log another as it reads."""
+
+    def __init__(self) -> None:
+        self.by_harness: Counter[str] = Counter()
+        self.bad_lines = 0
+        self.first_bad: Optional[Tuple[int, str]] = None  # (line number, problem)
+        self.foreign_unparseable = 0
+
+    @property
+    def events(self) -> int:
+        return sum(self.by_harness.values())
+
+    def count(self, event: Mapping[str, Any]) -> None:
+        self.by_harness[str(event["harness"]["name"])] += 1
+
+    def bad(self, line: int, problem: str) -> None:
+        self.bad_lines += 1
+        if self.first_bad is None:
+            self.first_bad = (line, problem)
+
+
 def validate_log(
     path: str,
     min_events: int = 1,
@@ -154,34 +177,73 @@ def validate_log(
     diagnose: Callable[[int], str] = lambda count: "",
     write_failures: int = 0,
     write_error: Optional[str] = None,
+    on_event: Callable[[Dict[str, Any]], None] = lambda event: None,
 ) -> Validation:
-    """Check the log: exists, parses, has enough events (of this capture), from the harnesses."""
-    stages: List[Stage] = []
+    """Check the log: exists, parses, has enough events (of this capture), from the harnesses.
+    Reads it line by line, keeping nothing but counts: each valid event of this capture goes to
+    `on_event` (a summary's fold) and is dropped, whatever the log's size."""
+    exists = _exists_stage(path)
+    if not exists.passed:
+        return Validation(path, [exists], 0, {})
+    tally = Tally()
+    _read_events(path, capture_id, tally, on_event)
+    return judge(
+        path, exists, tally, min_events, harnesses, capture_id, diagnose, write_failures, write_error
+    )
+
+
+def validate_written(
+    path: str,
+    tally: Tally,
+    min_events: int = 1,
+    harnesses: Sequence[str] = (),
+    capture_id: Optional[str] = None,
+    diagnose: Callable[[int], str] = lambda count: "",
+    write_failures: int = 0,
+    write_error: Optional[str] = None,
+) -> Validation:
+    """The same judgement from what the writer counted as it wrote: a capture that wrote a
+    million events is judged at once, without reading them back."""
+    exists = _exists_stage(path)
+    if not exists.passed:
+        return Validation(path, [exists], 0, {})
+    return judge(
+        path, exists, tally, min_events, harnesses, capture_id, diagnose, write_failures, write_error
+    )
+
+
+def _exists_stage(path: str) -> Stage:
     if not os.path.isfile(path):
         what = "is a directory" if os.path.isdir(path) else "does not exist"
-        stages.append(Stage("runtime_log_exists", False, f"{path} {what}", {}))
-        return Validation(path, stages, 0, {})
-    stages.append(Stage("runtime_log_exists", True, path, {"bytes": os.path.getsize(path)}))
+        return Stage("runtime_log_exists", False, f"{path} {what}", {})
+    return Stage("runtime_log_exists", True, path, {"bytes": os.path.getsize(path)})
 
-    events, bad, foreign_unparseable = _read_events(path, capture_id)
-    if bad:
-        line, problem = bad[0]
-        stages.append(
-            Stage(
-                "runtime_log_parseable",
-                False,
-                f"line {line}: {problem}",
-                {"bad_lines": len(bad), "lines": len(events) + len(bad)},
-            )
-        )
-        return Validation(path, stages, len(events), {}, events)
-    numbers: Dict[str, Any] = {"lines": len(events)}
-    if foreign_unparseable:
-        numbers["unparseable_lines_of_other_writers"] = foreign_unparseable
+
+def judge(
+    path: str,
+    exists: Stage,
+    tally: Tally,
+    min_events: int,
+    harnesses: Sequence[str],
+    capture_id: Optional[str],
+    diagnose: Callable[[int], str],
+    write_failures: int,
+    write_error: Optional[str],
+) -> Validation:
+    """The stages after the first, from a tally (EVENTS.md "Validation")."""
+    stages = [exists]
+    count = tally.events
+    if tally.first_bad is not None:
+        line, problem = tally.first_bad
+        lines = {"bad_lines": tally.bad_lines, "lines": count + tally.bad_lines}
+        stages.append(Stage("runtime_log_parseable", False, f"line {line}: {problem}", lines))
+        return Validation(path, stages, count, {})
+    numbers: Dict[str, Any] = {"lines": count}
+    if tally.foreign_unparseable:
+        numbers["unparseable_lines_of_other_writers"] = tally.foreign_unparseable
     stages.append(Stage("runtime_log_parseable", True, "every line is a Beacon 1.0 event", numbers))
 
-    by_harness = dict(Counter(str(e["harness"]["name"]) for e in events))
-    count = len(events)
+    by_harness = dict(tally.by_harness)
     detail = f"{count} events" + (f" of capture {capture_id}" if capture_id else "")
     if count < min_events:
         why = diagnose(count)
@@ -209,7 +271,11 @@ def validate_log(
     stages.append(
         Stage("harness_events", matching >= min_events, detail, {"events": matching, "harnesses": wanted})
     )
-    return Validation(path, stages, count, by_harness, events)
+    return Validation(path, stages, count, by_harness)
+
+
+# Our lines are at most 64 KiB (MAX_LINE_BYTES); another writer's may be anything.
+_MAX_READ_LINE = 1024 * 1024
 
 
 def capture_of(event: Any) -> Optional[str]:
@@ -218,29 +284,35 @@ def capture_of(event: Any) -> Optional[str]:
 
 
 def _read_events(
-    path: str, capture_id: Optional[str]
-) -> Tuple[List[Dict[str, Any]], List[Tuple[int, str]], int]:
-    """(events of this capture, [(line, problem)], unparseable lines that may belong to others)."""
-    events: List[Dict[str, Any]] = []
-    bad: List[Tuple[int, str]] = []
-    foreign = 0
+    path: str, capture_id: Optional[str], tally: Tally, on_event: Callable[[Dict[str, Any]], None]
+) -> None:
+    """Count the log's events of this capture (all, without one) into `tally`, line by line; a
+    line longer than beacon ever writes is skipped in pieces, never held whole."""
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
+        for number, raw in enumerate(iter(lambda: handle.readline(_MAX_READ_LINE), b""), 1):
+            if len(raw) == _MAX_READ_LINE and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # the rest of the overlong line
+                    raw = handle.readline(_MAX_READ_LINE)
+                if capture_id is None:
+                    tally.bad(number, f"longer than {_MAX_READ_LINE} bytes")
+                else:
+                    tally.foreign_unparseable += 1
+                continue
             if not raw.strip():
                 continue
             try:
                 event = json.loads(raw)
             except ValueError as exc:
                 if capture_id is None:
-                    bad.append((number, f"not JSON ({exc})"))
+                    tally.bad(number, f"not JSON ({exc})")
                 else:
-                    foreign += 1  # we write whole lines; a torn one is another writer's
+                    tally.foreign_unparseable += 1  # we write whole lines; a torn one is another writer's
                 continue
             if capture_id is not None and capture_of(event) != capture_id:
                 continue
             problem = schema_problem(event)
             if problem:
-                bad.append((number, problem))
+                tally.bad(number, problem)
             else:
-                events.append(event)
-    return events, bad, foreign
+                tally.count(event)
+                on_event(event)

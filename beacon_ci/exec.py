@@ -61,6 +61,7 @@ def run_exec(
     export_failed = conclude(
         env,
         validation,
+        capture.pipeline.summary.result(),
         result,
         uploads,
         capture.forwarded.to_json() if capture.forwarded else None,

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (
@@ -32,10 +32,11 @@ from beacon_ci.context import (
 )
 from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_OK, BeaconError
-from beacon_ci.eventlog import EventWriter, Validation, validate_log
+from beacon_ci.eventlog import EventWriter, Tally, Validation, validate_log, validate_written
 from beacon_ci.export import parse_exports, plan_uploads
 from beacon_ci.github import append_github_file, mask, publish_outputs
 from beacon_ci.process import FORWARDED_SIGNALS
+from beacon_ci.report.summary import Summary
 from beacon_ci.verdict import Outcome, conclude, exit_code_for
 
 SESSION_READY_TIMEOUT = 10.0
@@ -181,13 +182,38 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
     capture.finish()
     state.update(
         status="finished",
-        events=dict(capture.pipeline.events),
+        events=dict(capture.pipeline.tally.by_harness),
+        bad_lines=capture.pipeline.tally.bad_lines,
+        first_bad=capture.pipeline.tally.first_bad,
+        summary=capture.pipeline.summary.result(),
         write_failures=capture.writer.failed,
         receiver=capture.receiver.stats.snapshot(),
         forwarded=capture.forwarded.to_json() if capture.forwarded else None,
     )
     write_state(state_path, state)
     return EXIT_OK
+
+
+def judge_session(state: Mapping[str, Any], min_events: int) -> Tuple[Validation, Dict[str, Any]]:
+    """The validation and summary of a session: from what its receiver counted as it wrote, or,
+    when the receiver did not finish (killed, crashed), from the log read back line by line."""
+    log_path, harnesses, capture_id = state["log_path"], state["harnesses"], state["capture_id"]
+    write_failures = state.get("write_failures", 0)
+    if state.get("status") == "finished" and isinstance(state.get("summary"), dict):
+        tally = Tally()
+        tally.by_harness.update(state.get("events") or {})
+        tally.bad_lines = state.get("bad_lines", 0)
+        first_bad = state.get("first_bad")
+        tally.first_bad = (first_bad[0], first_bad[1]) if first_bad else None
+        validation = validate_written(
+            log_path, tally, min_events, harnesses, capture_id, write_failures=write_failures
+        )
+        return validation, state["summary"]
+    summary = Summary()
+    validation = validate_log(
+        log_path, min_events, harnesses, capture_id, write_failures=write_failures, on_event=summary.add
+    )
+    return validation, summary.result()
 
 
 def stop_session(env: Environment, state: Dict[str, Any]) -> str:
@@ -332,13 +358,7 @@ def finish_capture(
     )
     env.say(stop_session(env, state))
     state = read_state(state["state_path"])
-    validation = validate_log(
-        state["log_path"],
-        min_events,
-        state["harnesses"],
-        state["capture_id"],
-        write_failures=state.get("write_failures", 0),
-    )
+    validation, summary = judge_session(state, min_events)
     result = {
         "capture_id": state["capture_id"],
         "mode": "session",
@@ -353,6 +373,7 @@ def finish_capture(
     export_failed = conclude(
         env,
         validation,
+        summary,
         result,
         uploads,
         forwarded,

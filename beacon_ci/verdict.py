@@ -10,7 +10,6 @@ from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_EXPORT, EXIT_OK, EXIT_VALIDATION
 from beacon_ci.eventlog import Validation
 from beacon_ci.export import report_forward, upload_log
-from beacon_ci.report.summary import summarize
 from beacon_ci.report.text import render_text
 
 
@@ -39,11 +38,17 @@ def exit_code_for(
     return EXIT_EXPORT if export_failed else EXIT_OK
 
 
-def write_summary(env: Environment, validation: Validation, required: bool, job_summary: bool = True) -> None:
+def write_summary(
+    env: Environment,
+    validation: Validation,
+    summary: Dict[str, Any],
+    required: bool,
+    job_summary: bool = True,
+) -> None:
     """The text table on stderr, the Markdown appended to $GITHUB_STEP_SUMMARY (unless
     job_summary is off), one annotation when validation failed on GitHub. Never fails the
-    command: it only reports."""
-    summary = summarize(validation.events, validation.as_json())  # the events validation already read
+    command: it only reports. `summary` is a Summary's result, the validation not yet in it."""
+    summary = {**summary, "validation": validation.as_json()}
     for line in render_text(summary).splitlines():
         env.say(line)
     if job_summary and github.step_summary_path(env):
@@ -67,6 +72,7 @@ def verdict_outputs(validation: Validation) -> Dict[str, str]:
 def conclude(
     env: Environment,
     validation: Validation,
+    summary: Dict[str, Any],
     result: Dict[str, Any],
     uploads: Sequence[Any],
     forwarded: Optional[Dict[str, Any]],
@@ -77,7 +83,7 @@ def conclude(
 ) -> bool:
     """After validation: the summary, the uploads, what the forward delivered, the step outputs,
     then what was captured. Completes `result` with the exports; whether one of them failed."""
-    write_summary(env, validation, require_telemetry, job_summary)
+    write_summary(env, validation, summary, require_telemetry, job_summary)
     uploaded = upload_log(env, uploads)
     forward_failed = report_forward(env, forwarded)
     github.publish_outputs(env, {**outputs, **verdict_outputs(validation)})

@@ -1,14 +1,20 @@
-"""The summary of what each agent did: a pure fold of events (and the validation document) into
-per-harness facts, with bounded lists and exact counts. text.py and markdown.py render it."""
+"""The summary of what each agent did: a fold of events (and the validation document) into
+per-harness facts, with bounded lists and exact counts, in memory that does not grow with the
+log (Summary: one event at a time, as the writer writes them or as a log is read back).
+text.py and markdown.py render it."""
 
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import re
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 SUMMARY_KEEP = 1000  # items kept per list in the summary dict; the counts stay exact
+NAMES_KEPT = 1000  # tools, MCP tools, models and harnesses counted by name; the rest as OTHER
+FILES_TRACKED = 10000  # distinct paths remembered per harness to count each file once
+OTHER = "(other)"
 SUMMARY_SHOWN = 25  # items per list in the Markdown form
 SUMMARY_ITEM_CHARS = 300  # characters of one agent string in the Markdown form
 TEXT_ITEM_CHARS = 60  # characters of one agent string in the text form
@@ -32,28 +38,46 @@ TOOL_ACTIONS = (
 FILE_ACTIONS = {"file.read": "read", "file.created": "created", "file.modified": "modified"}
 
 
+class Summary:
+    """The fold: add() each event, then result() once. Its state is bounded whatever the number
+    of events: lists keep SUMMARY_KEEP items, name tables NAMES_KEPT names, and each harness
+    remembers FILES_TRACKED paths (past that, a file is counted again when it is seen again)."""
+
+    def __init__(self) -> None:
+        self._harnesses: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._total = 0
+
+    def add(self, event: Any) -> None:
+        if not isinstance(event, dict):
+            return
+        self._total += 1
+        _fold_event(_harness_entry(self._harnesses, event), event)
+
+    def result(self, validation: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """The summary; `validation` is the validation's JSON document, carried into it."""
+        return {
+            "event_count": self._total,
+            "harnesses": [_finish_harness(h) for h in self._harnesses.values()],
+            "validation": dict(validation) if validation is not None else None,
+        }
+
+
 def summarize(
     events: Iterable[Dict[str, Any]], validation: Optional[Mapping[str, Any]] = None
 ) -> Dict[str, Any]:
     """What each harness did, from its events; `validation` is the validation's JSON document,
     carried into the summary. Pure: reads nothing but its arguments."""
-    harnesses: Dict[Tuple[str, str], Dict[str, Any]] = {}
-    total = 0
+    summary = Summary()
     for event in events:
-        if not isinstance(event, dict):
-            continue
-        total += 1
-        _fold_event(_harness_entry(harnesses, event), event)
-    return {
-        "event_count": total,
-        "harnesses": [_finish_harness(h) for h in harnesses.values()],
-        "validation": dict(validation) if validation is not None else None,
-    }
+        summary.add(event)
+    return summary.result(validation)
 
 
 def _harness_entry(harnesses: Dict[Tuple[str, str], Dict[str, Any]], event: Dict[str, Any]) -> Dict[str, Any]:
     harness = _dict(event.get("harness"))
     key = (_str(harness.get("name")) or "unknown", _str(harness.get("version")))
+    if key not in harnesses and len(harnesses) >= NAMES_KEPT:
+        key = (OTHER, "")
     if key not in harnesses:
         harnesses[key] = {
             "name": key[0],
@@ -112,17 +136,17 @@ def _fold_event(entry: Dict[str, Any], event: Dict[str, Any]) -> None:
         denied = {"tool": tool_name, "target": target}
         _keep(entry, "approvals_denied", denied)
         call_id = _str(_dict(_dict(_dict(event.get("gen_ai")).get("tool")).get("call")).get("id"))
-        if call_id and not target:  # Codex names the command only in the result that follows
-            entry["_denied_by_call"][call_id] = denied
+        waiting = entry["_denied_by_call"]
+        if call_id and not target and len(waiting) < SUMMARY_KEEP:  # Codex names the command
+            waiting[call_id] = denied  # only in the result that follows
     if action in FILE_ACTIONS:
         _keep_file(entry, FILE_ACTIONS[action], _str(file_.get("path")) or _str(tool.get("path")))
     if action in TOOL_ACTIONS and tool_name:
-        entry["tools"][tool_name] = entry["tools"].get(tool_name, 0) + 1
+        _count_name(entry["tools"], tool_name)
     elif action == "mcp.tool_invoked":
         mcp = _dict(event.get("mcp"))
         name = "/".join(p for p in (_str(mcp.get("server")), _str(mcp.get("tool"))) if p)
-        name = name or tool_name or "unknown"
-        entry["mcp"][name] = entry["mcp"].get(name, 0) + 1
+        _count_name(entry["mcp"], name or tool_name or "unknown")
     error = event.get("error")
     if isinstance(error, dict):
         _keep(
@@ -152,9 +176,10 @@ def _add_usage(entry: Dict[str, Any], event: Dict[str, Any], action: str) -> Non
     # kept apart and used only for a harness whose requests carry no usage (Codex).
     is_metric = action in METRIC_ACTIONS or _str(_dict(event.get("event")).get("category")) == "metric"
     bucket = entry["_metric_usage" if is_metric else "_request_usage"]
-    totals = bucket.setdefault(
-        _str(event.get("model")) or "unknown", {name: 0 for name, _ in REQUEST_USAGE_KEYS}
-    )
+    model = _str(event.get("model")) or "unknown"
+    if model not in bucket and len(bucket) >= NAMES_KEPT:
+        model = OTHER
+    totals = bucket.setdefault(model, {name: 0 for name, _ in REQUEST_USAGE_KEYS})
     for name, path in REQUEST_USAGE_KEYS:
         value: Any = usage
         for part in path:  # cache_read.input_tokens is nested
@@ -168,8 +193,8 @@ def _finish_harness(entry: Dict[str, Any]) -> Dict[str, Any]:
     entry["usage_source"] = "requests" if request else ("metrics" if metric else None)
     for totals in entry["models"].values():
         totals["cost_usd"] = round(totals["cost_usd"], 6)
-    for key in ("_seen_files", "_denied_by_call"):
-        entry.pop(key)
+    for key in ("_seen_files", "_denied_by_call", "_first_at", "_last_at"):
+        entry.pop(key, None)
     entry["duration_seconds"] = _seconds_between(entry["first"], entry["last"])
     return entry
 
@@ -180,11 +205,19 @@ def _keep(entry: Dict[str, Any], section: str, item: Any) -> None:
         entry[section].append(item)
 
 
+def _count_name(counts: Dict[str, int], name: str) -> None:
+    if name not in counts and len(counts) >= NAMES_KEPT:
+        name = OTHER
+    counts[name] = counts.get(name, 0) + 1
+
+
 def _keep_file(entry: Dict[str, Any], operation: str, path: str) -> None:
     """Each path once per operation: an agent reads the same file many times."""
-    if not path or (operation, path) in entry["_seen_files"]:
+    seen = entry["_seen_files"]
+    if not path or (operation, path) in seen:
         return
-    entry["_seen_files"].add((operation, path))
+    if len(seen) < FILES_TRACKED:
+        seen.add((operation, path))
     entry["counts"]["files_" + operation] = entry["counts"].get("files_" + operation, 0) + 1
     if len(entry["files"][operation]) < SUMMARY_KEEP:
         entry["files"][operation].append(path)
@@ -192,15 +225,17 @@ def _keep_file(entry: Dict[str, Any], operation: str, path: str) -> None:
 
 def _widen_time(entry: Dict[str, Any], stamp: str) -> None:
     # Codex's metric events arrive before its logs with later times: take min and max, not order.
-    if parse_time(stamp) is None:
+    moment = parse_time(stamp)
+    if moment is None:
         return
-    if entry["first"] is None or parse_time(stamp) < parse_time(entry["first"]):  # type: ignore[operator]
-        entry["first"] = stamp
-    if entry["last"] is None or parse_time(stamp) > parse_time(entry["last"]):  # type: ignore[operator]
-        entry["last"] = stamp
+    if entry["first"] is None or moment < entry["_first_at"]:
+        entry["first"], entry["_first_at"] = stamp, moment
+    if entry["last"] is None or moment > entry["_last_at"]:
+        entry["last"], entry["_last_at"] = stamp, moment
 
 
 _RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
+_FIELDS_RE = re.compile(r"[-T:]")
 
 
 def parse_time(stamp: str) -> Optional[float]:
@@ -208,12 +243,18 @@ def parse_time(stamp: str) -> Optional[float]:
     match = _RFC3339.fullmatch(stamp)
     if not match:
         return None
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    whole = _whole_seconds(stamp[:19])
+    return None if whole is None else whole + float("0." + (match.group(7) or "0"))
+
+
+@functools.lru_cache(maxsize=4096)  # a session's events share their seconds: parse each once
+def _whole_seconds(prefix: str) -> Optional[float]:
+    year, month, day, hour, minute, second = (int(part) for part in _FIELDS_RE.split(prefix))
     try:
         moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc)
     except ValueError:
         return None
-    return moment.timestamp() + float("0." + (match.group(7) or "0"))
+    return moment.timestamp()
 
 
 def _seconds_between(first: Optional[str], last: Optional[str]) -> Optional[float]:
