@@ -70,6 +70,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -818,6 +819,163 @@ def _sample_events(count: int) -> List[Dict[str, Any]]:
     return [session[n % len(session)] for n in range(count)]
 
 
+# --- scale: a million records through `beacon ci exec`, then ci validate and ci summary --------
+
+SCALE_RECORDS = 1_000_000
+TARGET_SCALE_RSS_MB = 80.0
+TARGET_SCALE_PER_S = 15_000
+TARGET_EXIT_SECONDS = 2.0
+
+
+def agent_main(args: argparse.Namespace) -> int:
+    """The load generator `ci exec` runs: `records` Claude-shaped records in 512-record protobuf
+    batches, sent chunked over one keep-alive connection to the endpoint and token beacon put in
+    its environment, as Claude Code sends them. Writes when it began sending and when it was done
+    to $BEACON_BENCH_AGENT_REPORT."""
+    endpoint = urllib.parse.urlsplit(os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"])
+    name, _, token = os.environ["OTEL_EXPORTER_OTLP_HEADERS"].partition("=")
+    sizes = _plan(args.records)
+    bodies = [encode_body("protobuf", make_request(v)) for v in range(min(VARIANTS, len(sizes)))]
+    headers = {"Content-Type": PROTOBUF, name: token, "User-Agent": "beacon-bench-agent"}
+    conn = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=120)
+    statuses: Counter = Counter()
+    first_send = time.time()
+    for index, size in enumerate(sizes):
+        body = (
+            bodies[index % len(bodies)]
+            if size == BATCH_RECORDS
+            else encode_body("protobuf", make_request(0, size))
+        )
+        chunks = tuple(body[i : i + CHUNK_BYTES] for i in range(0, len(body), CHUNK_BYTES))
+        conn.request("POST", "/v1/logs", body=chunks, headers=headers, encode_chunked=True)
+        response = conn.getresponse()
+        response.read()
+        statuses[response.status] += 1
+    conn.close()
+    report = {
+        "first_send": first_send,
+        "exit": time.time(),
+        "records": args.records,
+        "statuses": dict(statuses),
+    }
+    with open(os.environ["BEACON_BENCH_AGENT_REPORT"], "w", encoding="utf-8") as handle:
+        json.dump(report, handle)
+    return 0 if set(statuses) == {200} else 1
+
+
+def beacon_main(args: argparse.Namespace) -> int:
+    """beacon's own CLI in this process, then its peak RSS (children excluded) and exit time,
+    written to $BEACON_BENCH_BEACON_REPORT."""
+    from beacon_ci.cli import main as beacon
+
+    code = beacon(args.beacon_args, Environment(environ=dict(os.environ)))
+    report = {
+        "exit": time.time(),
+        "code": code,
+        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+    with open(os.environ["BEACON_BENCH_BEACON_REPORT"], "w", encoding="utf-8") as handle:
+        json.dump(report, handle)
+    return 0
+
+
+def _run_beacon(tmp: str, beacon_args: List[str], extra_env: Dict[str, str]) -> Dict[str, Any]:
+    report = os.path.join(tmp, "beacon.json")
+    env = {**os.environ, "BEACON_BENCH_BEACON_REPORT": report, "RUNNER_TEMP": tmp, **extra_env}
+    started = time.time()
+    done = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", "beacon", "--", *beacon_args],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    with open(report, encoding="utf-8") as handle:
+        result = json.load(handle)
+    result.update(started=started, stdout=done.stdout, stderr_tail=done.stderr[-2000:])
+    return result
+
+
+def measure_scale(records: int) -> Dict[str, Any]:
+    """`beacon ci exec --harness claude -- <agent>` for `records` records, then `ci validate` and
+    `ci summary` over the log it wrote: peak RSS of beacon's process (its child excluded),
+    records/s from the agent's first send to beacon's exit, seconds from the agent's exit to
+    beacon's exit, records lost; the log's size."""
+    with tempfile.TemporaryDirectory(prefix="beacon-scale-") as tmp:
+        log = os.path.join(tmp, "runtime.jsonl")
+        agent_report = os.path.join(tmp, "agent.json")
+        child = [sys.executable, os.path.abspath(__file__), "--child", "agent", "--records", str(records)]
+        run = _run_beacon(
+            tmp,
+            [
+                "ci",
+                "exec",
+                "--json",
+                "--harness",
+                "claude",
+                "--log-path",
+                log,
+                "--summary",
+                "false",
+                "--",
+                *child,
+            ],
+            {"BEACON_BENCH_AGENT_REPORT": agent_report},
+        )
+        with open(agent_report, encoding="utf-8") as handle:
+            agent = json.load(handle)
+        result = json.loads(run["stdout"].strip().splitlines()[-1])
+        written = sum(result["events"].values())
+        exec_row = {
+            "exit_code": run["code"],
+            "peak_rss_mb": round(run["maxrss_kib"] * 1024 / 1e6, 1),
+            "records_per_s": round(records / (run["exit"] - agent["first_send"])),
+            "seconds_child_exit_to_beacon_exit": round(run["exit"] - agent["exit"], 2),
+            "records_lost": records - written,
+            "validation": result["validation"]["status"],
+        }
+        rows: Dict[str, Any] = {"records": records, "log_bytes": os.path.getsize(log), "exec": exec_row}
+        for name, argv in (
+            ("validate", ["ci", "validate", "--log-path", log, "--harness", "claude"]),
+            ("summary", ["ci", "summary", "--log-path", log, "--format", "json"]),
+        ):
+            done = _run_beacon(tmp, argv, {})
+            rows[name] = {
+                "exit_code": done["code"],
+                "peak_rss_mb": round(done["maxrss_kib"] * 1024 / 1e6, 1),
+                "seconds": round(done["exit"] - done["started"], 1),
+            }
+        return rows
+
+
+def scale_targets(small: Dict[str, Any], large: Dict[str, Any]) -> Dict[str, Any]:
+    rss, rate = large["exec"]["peak_rss_mb"], large["exec"]["records_per_s"]
+    exit_s, lost = large["exec"]["seconds_child_exit_to_beacon_exit"], large["exec"]["records_lost"]
+    growth = round(rss - small["exec"]["peak_rss_mb"], 1)
+    return {
+        "scale_peak_rss_mb": {
+            "value": rss,
+            "target": f"<= {TARGET_SCALE_RSS_MB:g}",
+            "met": rss <= TARGET_SCALE_RSS_MB,
+        },
+        "scale_rss_growth_mb": {
+            "value": growth,
+            "target": "no growth from 100,000 records",
+            "met": growth <= 5,
+        },
+        "scale_records_per_s": {
+            "value": rate,
+            "target": f">= {TARGET_SCALE_PER_S}",
+            "met": rate >= TARGET_SCALE_PER_S,
+        },
+        "scale_exit_seconds": {
+            "value": exit_s,
+            "target": f"<= {TARGET_EXIT_SECONDS:g}",
+            "met": exit_s <= TARGET_EXIT_SECONDS,
+        },
+        "scale_records_lost": {"value": lost, "target": "0", "met": lost == 0},
+    }
+
+
 # --- protection cost --------------------------------------------------------------------------
 
 # 1 MB strings built to make a careless rule backtrack or rescan: repeated prefixes and labels
@@ -959,7 +1117,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--records", type=int, default=None, help="records per end-to-end scenario")
     parser.add_argument("--startup", action="store_true", help="measure the start-up only (a few seconds)")
     parser.add_argument("--protect", action="store_true", help="measure the protection cost only")
-    parser.add_argument("--child", choices=("client", "rss"), help=argparse.SUPPRESS)
+    parser.add_argument("--scale", action="store_true", help="measure the million-record run only")
+    parser.add_argument("beacon_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("client", "rss", "agent", "beacon"), help=argparse.SUPPRESS)
     parser.add_argument("--format", choices=tuple(FORMATS), default="protobuf", help=argparse.SUPPRESS)
     parser.add_argument("--clients", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -970,6 +1130,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         return client_main(args)
     if args.child == "rss":
         return rss_main(args)
+    if args.child == "agent":
+        return agent_main(args)
+    if args.child == "beacon":
+        args.beacon_args = args.beacon_args[1:] if args.beacon_args[:1] == ["--"] else args.beacon_args
+        return beacon_main(args)
+    if args.scale:
+        large_records = args.records or SCALE_RECORDS
+        log(f"scale: {large_records // 10} records, then {large_records}, through ci exec")
+        small, large = measure_scale(large_records // 10), measure_scale(large_records)
+        report = {
+            "python": platform.python_version(),
+            "scale": {"small": small, "large": large},
+            "targets": scale_targets(small, large),
+        }
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return 0
 
     if args.startup:
         startup = measure_startup(EXEC_RUNS)
