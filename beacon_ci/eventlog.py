@@ -27,10 +27,12 @@ REQUIRED_FIELDS = (
 )
 
 
+# One encoder for every line: json.dumps with these options would build a new one each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def event_line(event: Mapping[str, Any]) -> bytes:
-    return (json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode(
-        "utf-8"
-    )
+    return (_ENCODER.encode(event) + "\n").encode("utf-8")
 
 
 class EventWriter:

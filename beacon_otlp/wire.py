@@ -230,6 +230,11 @@ class _Decoder:
                     raise DecodeError(f"length {n} runs past the end of the enclosing message")
                 if tag == _KEY_TAG:
                     key = data[pos : pos + n].decode("utf-8", "replace")
+                elif n >= 2 and data[pos] == _STRING_TAG and _string_only(data, pos, n):
+                    # Most attributes: an AnyValue holding one string and nothing else, read
+                    # here rather than through any_value (its budget counted the same).
+                    self._enter(depth + 1)
+                    value = data[pos + n - _string_length(n) : pos + n].decode("utf-8", "replace")
                 else:
                     value = self.any_value(pos, pos + n, depth + 1)
                 pos += n
@@ -275,6 +280,20 @@ def _varint(data: bytes, pos: int) -> Tuple[int, int]:
     if b < 0x80:
         return b, pos + 1
     return _varint_tail(data, pos + 1, b)
+
+
+def _string_length(n: int) -> int:
+    """The string's length in an AnyValue of n bytes that holds only a string (see _string_only)."""
+    return n - 2 if n < 0x82 else n - 3
+
+
+def _string_only(data: bytes, pos: int, n: int) -> bool:
+    """Whether the n bytes at pos are an AnyValue's string field and nothing else: its tag, then a
+    length of one byte (a string under 128 bytes) or two (under 16 KiB) that runs to the end."""
+    if n < 0x82:
+        return data[pos + 1] == n - 2
+    length = n - 3
+    return length < 0x4000 and data[pos + 1] == (length & 0x7F) | 0x80 and data[pos + 2] == length >> 7
 
 
 def _varint_tail(data: bytes, pos: int, first: int) -> Tuple[int, int]:

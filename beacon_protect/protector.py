@@ -50,6 +50,7 @@ _PLAIN_ID_RE = re.compile(
     r"|-?[0-9]{1,32}(?:\.[0-9]{1,32})?|[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]{1,18}(?:Z|[+\-][0-9:]{1,6})?"
 )
 _PLAIN_ID_STARTS = frozenset("0123456789abcdeft-")
+_SHORT_INT = 10**20
 _PLAIN_ID_CHARS = frozenset("0123456789abcdefTZ:.+- _otlu")
 _READ_MARGIN = 65536  # characters read past a field's limit, so a secret across the cut is seen whole
 
@@ -283,6 +284,10 @@ class Protector:
                     bound += 4 * len(value) + 3
                     if known[1]:
                         findings.redacted = True
+            elif type(value) is dict:
+                value = self._protect_mapping(value, findings, depth + 1)
+            elif type(value) is int and -_SHORT_INT < value < _SHORT_INT:
+                bound += 21  # at most 20 digits and a sign: no need to format it
             else:
                 value = self._protect_value(value, limit, findings, depth)
             if new_key in result:
