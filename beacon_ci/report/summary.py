@@ -236,10 +236,14 @@ def _widen_time(entry: Dict[str, Any], stamp: str) -> None:
 
 _RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
 _FIELDS_RE = re.compile(r"[-T:]")
+_WHOLE_SECONDS_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 
 
 def parse_time(stamp: str) -> Optional[float]:
     """Seconds since the epoch of beacon's own UTC timestamps (the only form it writes)."""
+    if len(stamp) == 24 and stamp[19] == "." and stamp[23] == "Z" and stamp[20:23].isdigit():
+        whole = _whole_seconds(stamp[:19])  # the form beacon writes, milliseconds: no regex
+        return None if whole is None else whole + int(stamp[20:23]) / 1000
     match = _RFC3339.fullmatch(stamp)
     if not match:
         return None
@@ -249,6 +253,8 @@ def parse_time(stamp: str) -> Optional[float]:
 
 @functools.lru_cache(maxsize=4096)  # a session's events share their seconds: parse each once
 def _whole_seconds(prefix: str) -> Optional[float]:
+    if not _WHOLE_SECONDS_RE.fullmatch(prefix):
+        return None
     year, month, day, hour, minute, second = (int(part) for part in _FIELDS_RE.split(prefix))
     try:
         moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc)
