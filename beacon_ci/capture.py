@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci.agents.codex import user_codex_home, write_codex_home
 from beacon_ci.agents.setup import child_environment
@@ -57,19 +57,25 @@ class CapturePipeline:
 
     def __call__(self, batch: Batch) -> None:
         normalizer, protector = self.stages()
-        written = []
-        for event in normalizer.events(batch):
-            protected = protector.protect_event(event)
-            if self.writer.write(protected):
-                problem = schema_problem(protected)
-                if problem:  # never from the normalizer; the check costs a microsecond
-                    self.tally.bad(self.tally.events + self.tally.bad_lines + 1, problem)
-                else:
-                    self.tally.count(protected)
-                    self.summary.add(protected)
-                written.append(protected)
+        protected: List[Dict[str, Any]] = []
+        try:
+            for event in normalizer.events(batch):
+                protected.append(protector.protect_event(event))
+        finally:  # a bug in one record must not lose the records before it
+            written = protected[: self.writer.write_all(protected)]  # one write for the batch
+            self._count(written)
         if self.forwarder is not None and written:
             self.forwarder.submit(written)  # as they arrive: a cancelled job still delivered these
+
+    def _count(self, written: List[Dict[str, Any]]) -> None:
+        """Validation's tally and the summary, folded as the events are written."""
+        for event in written:
+            problem = schema_problem(event)
+            if problem:  # never from the normalizer; the check costs a microsecond
+                self.tally.bad(self.tally.events + self.tally.bad_lines + 1, problem)
+            else:
+                self.tally.count(event)
+                self.summary.add(event)
 
     def stages(self) -> Tuple[Normalizer, Protector]:
         if self.normalizer is None or self.protector is None:

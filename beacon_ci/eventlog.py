@@ -36,8 +36,9 @@ def event_line(event: Mapping[str, Any]) -> bytes:
 
 
 class EventWriter:
-    """Appends events to the log. Each line is one os.write on an O_APPEND descriptor, so
-    several captures (or processes) appending to one log never interleave within a line."""
+    """Appends events to the log. Each line is written whole by one os.write on an O_APPEND
+    descriptor (alone, or with the other lines of its batch), so several captures (or
+    processes) appending to one log never interleave within a line."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -53,21 +54,32 @@ class EventWriter:
         except OSError as exc:
             raise BeaconError(f"cannot write the log {path}: {exc.strerror}") from None
 
-    def write(self, event: Mapping[str, Any]) -> bool:
-        """Append one event; a failure (disk full) is counted and reported, never raised."""
-        line = event_line(event)
+    def write_all(self, events: Sequence[Mapping[str, Any]]) -> int:
+        """Append a batch of events with one os.write: how many were written, from the first (a
+        full disk can stop it part way: the lines after are counted failed, never raised, and
+        a torn line is removed)."""
+        lines = [event_line(event) for event in events]
+        data = b"".join(lines)
+        error: Optional[OSError] = None
         try:
             assert self._fd is not None, "write after close"
-            written = os.write(self._fd, line)
-            if written != len(line):
-                self._discard_torn_line(line[:written])
-                raise OSError(errno.ENOSPC, "short write: is the disk full?")
+            written = os.write(self._fd, data) if data else 0
         except OSError as exc:
-            self.failed += 1
-            self.last_error = self.last_error or exc.strerror or str(exc)  # the first says most
-            return False
-        self.written += 1
-        return True
+            written, error = 0, exc
+        else:
+            error = None if written == len(data) else OSError(errno.ENOSPC, "short write: is the disk full?")
+        complete, offset = 0, 0
+        for line in lines:
+            if offset + len(line) > written:
+                break
+            offset += len(line)
+            complete += 1
+        if error is not None:
+            self._discard_torn_line(data[offset:written])
+            self.failed += len(lines) - complete
+            self.last_error = self.last_error or error.strerror or str(error)
+        self.written += complete
+        return complete
 
     def _discard_torn_line(self, fragment: bytes) -> None:
         """Remove the start of a line a full disk cut short, so no torn line stays in the log.

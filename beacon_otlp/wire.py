@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import tables as t
 from .shape import (
@@ -121,11 +121,17 @@ class _Decoder:
             wire = tag & 7
             if f.repeated:
                 if f.kind == t.ATTRS:
-                    n, pos = _length(data, pos, end)
+                    n = data[pos] if pos < end else 0x80
+                    if n < 0x80 and pos + 1 + n <= end:
+                        pos += 1
+                    else:
+                        n, pos = _length(data, pos, end)
                     items = out.get(f.name)
                     if items is None:
                         items = out[f.name] = {}
-                    key, value = self.key_value(pos, pos + n, depth + 1)
+                    key, value = self._short_string_attribute(pos, pos + n, depth + 1)
+                    if key is None:
+                        key, value = self.key_value(pos, pos + n, depth + 1)
                     items[key] = value
                     pos += n
                     continue
@@ -213,6 +219,27 @@ class _Decoder:
         if pos != end:
             raise DecodeError("AnyValue: last field runs past the end of its message")
         return value
+
+    def _short_string_attribute(self, pos: int, end: int, depth: int) -> Tuple[Optional[str], Any]:
+        """(key, value) of the most common KeyValue, read in one go: a key under 128 bytes, then
+        a value under 128 bytes that is only a string; (None, None) for any other shape, which
+        key_value reads. Counted toward the budget as key_value counts it."""
+        data = self.data
+        if end - pos < 6 or data[pos] != _KEY_TAG:
+            return None, None
+        key_end = pos + 2 + data[pos + 1]
+        if data[pos + 1] >= 0x80 or key_end + 4 > end or data[key_end] != _VALUE_TAG:
+            return None, None
+        any_length = data[key_end + 1]
+        if any_length >= 0x80 or key_end + 2 + any_length != end or data[key_end + 2] != _STRING_TAG:
+            return None, None
+        if data[key_end + 3] != any_length - 2 or depth + 1 > MAX_DEPTH:
+            return None, None
+        self.budget -= 2  # the KeyValue and its AnyValue, as _enter counts them
+        if self.budget < 0:
+            raise LimitError(f"more than {MAX_ELEMENTS} decoded elements in one request")
+        key = data[pos + 2 : key_end].decode("utf-8", "replace")
+        return key, data[key_end + 4 : end].decode("utf-8", "replace")
 
     def key_value(self, pos: int, end: int, depth: int) -> Tuple[str, Any]:
         self._enter(depth)  # a KeyValue counts, as it does in OTLP/JSON

@@ -2396,11 +2396,11 @@ class LineCollector:
     def __init__(self) -> None:
         self.lines: List[str] = []
 
-    def write(self, event: Dict[str, Any]) -> bool:
+    def write_all(self, events: Sequence[Dict[str, Any]]) -> int:
         from beacon_ci.eventlog import event_line
 
-        self.lines.append(event_line(event).decode("utf-8"))
-        return True
+        self.lines.extend(event_line(event).decode("utf-8") for event in events)
+        return len(events)
 
 
 def run_in_process(trials: Sequence[Trial], protector: Any = None) -> List[str]:

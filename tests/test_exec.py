@@ -430,7 +430,7 @@ def test_the_log_is_appended_to_even_past_another_writer(tmp_path: Path) -> None
     try:
         assert fcntl.fcntl(first._fd, fcntl.F_GETFL) & os.O_APPEND
         for writer, n in ((first, 1), (second, 2), (first, 3)):  # each at the end, not at its offset
-            assert writer.write({"n": n})
+            assert writer.write_all([{"n": n}]) == 1
     finally:
         first.close()
         second.close()
@@ -438,7 +438,7 @@ def test_the_log_is_appended_to_even_past_another_writer(tmp_path: Path) -> None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_each_event_is_one_write_and_close_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_batch_is_one_write_and_close_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     writer = EventWriter(str(tmp_path / "runtime.jsonl"))
     writes: List[bytes] = []
     synced: List[int] = []
@@ -456,13 +456,13 @@ def test_each_event_is_one_write_and_close_fsyncs(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(os, "write", write)
     monkeypatch.setattr(os, "fsync", fsync)
     events = [{"n": n, "text": "x" * 10_000 * n} for n in range(5)]
-    for event in events:
-        writer.write(event)
+    assert writer.write_all(events[:2]) == 2 and writer.write_all(events[2:]) == 3
     fd = writer._fd
-    assert not synced  # not per event: once, at the end
+    assert not synced  # not per batch: once, at the end
     writer.close()
-    assert writes == [event_line(event) for event in events]
-    assert synced == [fd]
+    lines = [event_line(event) for event in events]
+    assert writes == [b"".join(lines[:2]), b"".join(lines[2:])]  # whole lines, never split
+    assert synced == [fd] and writer.written == 5
 
 
 def test_two_captures_appending_at_once_both_validate(tmp_path: Path) -> None:

@@ -873,6 +873,7 @@ def beacon_main(args: argparse.Namespace) -> int:
         "exit": time.time(),
         "code": code,
         "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),  # user and system, all threads
     }
     with open(os.environ["BEACON_BENCH_BEACON_REPORT"], "w", encoding="utf-8") as handle:
         json.dump(report, handle)
@@ -931,6 +932,7 @@ def measure_scale(records: int) -> Dict[str, Any]:
             "records_per_s": round(records / (run["exit"] - agent["first_send"])),
             "seconds_child_exit_to_beacon_exit": round(run["exit"] - agent["exit"], 2),
             "records_lost": records - written,
+            "cpu_us_per_record": round(run["cpu_s"] / records * 1e6, 1),
             "validation": result["validation"]["status"],
         }
         rows: Dict[str, Any] = {"records": records, "log_bytes": os.path.getsize(log), "exec": exec_row}
