@@ -188,22 +188,14 @@ def validate_log(
     min_events: int = 1,
     harnesses: Sequence[str] = (),
     capture_id: Optional[str] = None,
-    diagnose: Callable[[int], str] = lambda count: "",
-    write_failures: int = 0,
-    write_error: Optional[str] = None,
     on_event: Callable[[Dict[str, Any]], None] = lambda event: None,
 ) -> Validation:
     """Check the log: exists, parses, has enough events (of this capture), from the harnesses.
     Reads it line by line, keeping nothing but counts: each valid event of this capture goes to
     `on_event` (a summary's fold) and is dropped, whatever the log's size."""
-    exists = _exists_stage(path)
-    if not exists.passed:
-        return Validation(path, [exists], 0, {})
     tally = Tally()
-    _read_events(path, capture_id, tally, on_event)
-    return judge(
-        path, exists, tally, min_events, harnesses, capture_id, diagnose, write_failures, write_error
-    )
+    read_log(path, capture_id, tally, on_event)
+    return validate_written(path, tally, min_events, harnesses, capture_id)
 
 
 def validate_written(
@@ -216,8 +208,8 @@ def validate_written(
     write_failures: int = 0,
     write_error: Optional[str] = None,
 ) -> Validation:
-    """The same judgement from what the writer counted as it wrote: a capture that wrote a
-    million events is judged at once, without reading them back."""
+    """The judgement of a tally, from the writer that counted as it wrote (a capture that wrote
+    a million events is judged at once, without reading them back) or from validate_log."""
     exists = _exists_stage(path)
     if not exists.passed:
         return Validation(path, [exists], 0, {})
@@ -297,11 +289,14 @@ def capture_of(event: Any) -> Optional[str]:
     return capture.get("id") if isinstance(capture, dict) else None
 
 
-def _read_events(
+def read_log(
     path: str, capture_id: Optional[str], tally: Tally, on_event: Callable[[Dict[str, Any]], None]
 ) -> None:
-    """Count the log's events of this capture (all, without one) into `tally`, line by line; a
-    line longer than beacon ever writes is skipped in pieces, never held whole."""
+    """Count the log's events of this capture (all, without one) into `tally`, line by line,
+    handing each to `on_event`; a line longer than beacon ever writes is skipped in pieces,
+    never held whole. A log that is not a file counts nothing (validation says why)."""
+    if not os.path.isfile(path):
+        return
     with open(path, "rb") as handle:
         for number, raw in enumerate(iter(lambda: handle.readline(_MAX_READ_LINE), b""), 1):
             if len(raw) == _MAX_READ_LINE and not raw.endswith(b"\n"):

@@ -32,7 +32,7 @@ from beacon_ci.context import (
 )
 from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_OK, BeaconError
-from beacon_ci.eventlog import EventWriter, Tally, Validation, validate_log, validate_written
+from beacon_ci.eventlog import EventWriter, Tally, Validation, read_log, validate_written
 from beacon_ci.export import parse_exports, plan_uploads
 from beacon_ci.github import append_github_file, mask, publish_outputs
 from beacon_ci.process import FORWARDED_SIGNALS
@@ -197,23 +197,23 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
 def judge_session(state: Mapping[str, Any], min_events: int) -> Tuple[Validation, Dict[str, Any]]:
     """The validation and summary of a session: from what its receiver counted as it wrote, or,
     when the receiver did not finish (killed, crashed), from the log read back line by line."""
-    log_path, harnesses, capture_id = state["log_path"], state["harnesses"], state["capture_id"]
-    write_failures = state.get("write_failures", 0)
+    log_path, capture_id = state["log_path"], state["capture_id"]
+    tally = Tally()
     if state.get("status") == "finished" and isinstance(state.get("summary"), dict):
-        tally = Tally()
         tally.by_harness.update(state.get("events") or {})
         tally.bad_lines = state.get("bad_lines", 0)
         first_bad = state.get("first_bad")
         tally.first_bad = (first_bad[0], first_bad[1]) if first_bad else None
-        validation = validate_written(
-            log_path, tally, min_events, harnesses, capture_id, write_failures=write_failures
-        )
-        return validation, state["summary"]
-    summary = Summary()
-    validation = validate_log(
-        log_path, min_events, harnesses, capture_id, write_failures=write_failures, on_event=summary.add
+        summary = state["summary"]
+    else:
+        fold = Summary()
+        read_log(log_path, capture_id, tally, fold.add)
+        summary = fold.result()
+    write_failures = state.get("write_failures", 0)
+    validation = validate_written(
+        log_path, tally, min_events, state["harnesses"], capture_id, write_failures=write_failures
     )
-    return validation, summary.result()
+    return validation, summary
 
 
 def stop_session(env: Environment, state: Dict[str, Any]) -> str:
