@@ -4,6 +4,7 @@ who and where a capture runs (stamped on every event).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -222,7 +223,12 @@ class CaptureContext(NamedTuple):
 
 def rfc3339_ms(ns: int) -> str:
     seconds, rest = divmod(int(ns), 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}Z"
+    return _utc_seconds(seconds) + f".{rest // 1_000_000:03d}Z"
+
+
+@functools.lru_cache(maxsize=256)  # an agent's events share their seconds: format each once
+def _utc_seconds(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 REDACT_RULES_VARIABLE = "BEACON_CI_REDACT_RULES"

@@ -78,6 +78,7 @@ _TAGS = {name: _tag_table(spec) for name, spec in SPECS.items()}
 _KEY_TAG = KEY_VALUE.by_json["key"].number << 3 | LEN
 _VALUE_TAG = KEY_VALUE.by_json["value"].number << 3 | LEN
 _STRING_TAG = ANY_VALUE.by_json["string_value"].number << 3 | LEN
+_INT_TAG = ANY_VALUE.by_json["int_value"].number << 3 | VARINT
 
 
 def decode_protobuf(signal: str, data: bytes) -> Dict[str, Any]:
@@ -221,9 +222,9 @@ class _Decoder:
         return value
 
     def _short_string_attribute(self, pos: int, end: int, depth: int) -> Tuple[Optional[str], Any]:
-        """(key, value) of the most common KeyValue, read in one go: a key under 128 bytes, then
-        a value under 128 bytes that is only a string; (None, None) for any other shape, which
-        key_value reads. Counted toward the budget as key_value counts it."""
+        """(key, value) of the most common KeyValues, read in one go: a key under 128 bytes, then
+        a value under 128 bytes that is only a string or only an integer; (None, None) for any
+        other shape, which key_value reads. Counted toward the budget as key_value counts it."""
         data = self.data
         if end - pos < 6 or data[pos] != _KEY_TAG:
             return None, None
@@ -231,15 +232,22 @@ class _Decoder:
         if data[pos + 1] >= 0x80 or key_end + 4 > end or data[key_end] != _VALUE_TAG:
             return None, None
         any_length = data[key_end + 1]
-        if any_length >= 0x80 or key_end + 2 + any_length != end or data[key_end + 2] != _STRING_TAG:
+        if any_length >= 0x80 or key_end + 2 + any_length != end or depth + 1 > MAX_DEPTH:
             return None, None
-        if data[key_end + 3] != any_length - 2 or depth + 1 > MAX_DEPTH:
+        member = data[key_end + 2]
+        if member == _STRING_TAG and data[key_end + 3] == any_length - 2:
+            value: Any = data[key_end + 4 : end].decode("utf-8", "replace")
+        elif member == _INT_TAG and any_length > 1 and data[end - 1] < 0x80:
+            number, after = _varint(data, key_end + 3)  # a counter, a size, a sequence number
+            if after != end:
+                return None, None
+            value = _from_varint(t.INT64, number)
+        else:
             return None, None
         self.budget -= 2  # the KeyValue and its AnyValue, as _enter counts them
         if self.budget < 0:
             raise LimitError(f"more than {MAX_ELEMENTS} decoded elements in one request")
-        key = data[pos + 2 : key_end].decode("utf-8", "replace")
-        return key, data[key_end + 4 : end].decode("utf-8", "replace")
+        return data[pos + 2 : key_end].decode("utf-8", "replace"), value
 
     def key_value(self, pos: int, end: int, depth: int) -> Tuple[str, Any]:
         self._enter(depth)  # a KeyValue counts, as it does in OTLP/JSON

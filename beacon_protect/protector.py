@@ -262,6 +262,7 @@ class Protector:
         result: Dict[str, Any] = {}
         bound = 2 + 2 * len(mapping)
         keys, strings = self._keys, self._strings
+        renamed = False
         # The hot loop of protection: cached keys and short values are looked up inline.
         for key, value in mapping.items():
             facts = keys.get(key) if type(key) is str else None
@@ -290,7 +291,9 @@ class Protector:
                 bound += 21  # at most 20 digits and a sign: no need to format it
             else:
                 value = self._protect_value(value, limit, findings, depth)
-            if new_key in result:
+            if new_key is not key:
+                renamed = True
+            if renamed and new_key in result:  # keys collide only once protection changed one
                 new_key = unique_key(result, new_key)
             result[new_key] = value
         if redact_object(result):

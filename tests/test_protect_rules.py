@@ -348,3 +348,10 @@ def test_the_keyword_index_finds_every_keyword_that_occurs(text: str) -> None:
         found = rule_set().keywords_in(variant)
         present = {keyword for keyword in KEYWORDS if keyword in variant.lower()}
         assert present <= found
+
+
+def test_a_redacted_key_never_overwrites_another_in_either_order() -> None:
+    token = "ghp_" + random_text(36)
+    for raw in ({token: 1, REDACTED: 2}, {REDACTED: 2, token: 1}):
+        protected = PROTECTOR.protect_event({"raw": raw})["raw"]
+        assert sorted(protected.values()) == [1, 2] and token not in str(protected)
