@@ -234,10 +234,14 @@ def _utc_seconds(seconds: int) -> str:
 REDACT_RULES_VARIABLE = "BEACON_CI_REDACT_RULES"
 
 
-def redaction_rules(environ: Mapping[str, str], path: Optional[str]) -> Optional[CustomRules]:
-    """The user's own redaction rules (--redact-rules, else BEACON_CI_REDACT_RULES), read and
-    checked before anything runs: a file that cannot be used is a usage error."""
-    path = path or environ.get(REDACT_RULES_VARIABLE) or None
+def redaction_rules_path(environ: Mapping[str, str], flag: Optional[str]) -> Optional[str]:
+    """Where the user's own redaction rules are: --redact-rules, else BEACON_CI_REDACT_RULES."""
+    return flag or environ.get(REDACT_RULES_VARIABLE) or None
+
+
+def redaction_rules(path: Optional[str]) -> Optional[CustomRules]:
+    """The user's own redaction rules, read and checked before anything runs: a file that
+    cannot be used is a usage error."""
     if path is None:
         return None
     from beacon_protect.custom import RulesError, load_rules

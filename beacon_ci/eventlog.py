@@ -210,34 +210,10 @@ def validate_written(
 ) -> Validation:
     """The judgement of a tally, from the writer that counted as it wrote (a capture that wrote
     a million events is judged at once, without reading them back) or from validate_log."""
-    exists = _exists_stage(path)
-    if not exists.passed:
-        return Validation(path, [exists], 0, {})
-    return judge(
-        path, exists, tally, min_events, harnesses, capture_id, diagnose, write_failures, write_error
-    )
-
-
-def _exists_stage(path: str) -> Stage:
     if not os.path.isfile(path):
         what = "is a directory" if os.path.isdir(path) else "does not exist"
-        return Stage("runtime_log_exists", False, f"{path} {what}", {})
-    return Stage("runtime_log_exists", True, path, {"bytes": os.path.getsize(path)})
-
-
-def judge(
-    path: str,
-    exists: Stage,
-    tally: Tally,
-    min_events: int,
-    harnesses: Sequence[str],
-    capture_id: Optional[str],
-    diagnose: Callable[[int], str],
-    write_failures: int,
-    write_error: Optional[str],
-) -> Validation:
-    """The stages after the first, from a tally (EVENTS.md "Validation")."""
-    stages = [exists]
+        return Validation(path, [Stage("runtime_log_exists", False, f"{path} {what}", {})], 0, {})
+    stages = [Stage("runtime_log_exists", True, path, {"bytes": os.path.getsize(path)})]
     count = tally.events
     if tally.first_bad is not None:
         line, problem = tally.first_bad

@@ -12,6 +12,7 @@ from beacon_ci.context import (
     new_capture_id,
     parse_harnesses,
     redaction_rules,
+    redaction_rules_path,
     resolve_paths,
 )
 from beacon_ci.environment import Environment
@@ -43,7 +44,7 @@ def run_exec(
     command = resolve_command(command, env.environ)
     harnesses = parse_harnesses(harness) or harnesses_for_command(command)
     exports = parse_exports(upload, forward, forward_endpoint, env.environ)
-    rules = redaction_rules(env.environ, redact_rules)
+    rules = redaction_rules(redaction_rules_path(env.environ, redact_rules))
     paths, capture_id = resolve_paths(env.environ, base_dir, log_path), new_capture_id()
     uploads = plan_uploads(
         exports.uploads, env.environ, paths.log_path, detect_run(env.environ), capture_id, env.clock()

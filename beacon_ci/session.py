@@ -19,13 +19,13 @@ from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (
     DRAIN_TIMEOUT,
     HARNESSES,
-    REDACT_RULES_VARIABLE,
     CapturePaths,
     detect_run,
     new_capture_id,
     parse_harnesses,
     private_dir,
     redaction_rules,
+    redaction_rules_path,
     resolve_paths,
     rfc3339_ms,
     write_private,
@@ -163,7 +163,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
         state["capture_id"],
         state["token"],
         plan,
-        redaction_rules({}, state.get("redact_rules")),
+        redaction_rules(state.get("redact_rules")),
     )
     stop = threading.Event()
     for sig in FORWARDED_SIGNALS:
@@ -312,8 +312,8 @@ def start_capture(
     harnesses = parse_harnesses(harness) or list(HARNESSES)
     paths = resolve_paths(env.environ, base_dir, log_path, state_path)
     plan = parse_exports(None, forward, forward_endpoint, env.environ).forward  # checked first
-    rules_path = redact_rules or env.environ.get(REDACT_RULES_VARIABLE) or None
-    redaction_rules(env.environ, rules_path)  # checked first; the receiver reads it again
+    rules_path = redaction_rules_path(env.environ, redact_rules)
+    redaction_rules(rules_path)  # checked first; the receiver reads it again
     # The receiver plans the forward again from its own environment (the token is never stored).
     planned = (
         {"target": plan.target, "endpoint": forward_endpoint, "display": plan.endpoint.display}

@@ -11,7 +11,7 @@ from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 from beacon_protect.names import is_flag_name, is_secret_name, is_secret_value
 from beacon_protect.programs import PROGRAMS, Program
-from beacon_protect.text import REDACTED, fold, password_value, replace_group, substitute
+from beacon_protect.text import REDACTED, fold, password_value, replace_group, replace_spans, substitute
 
 # Credentials on a command line that no label names. A Cookie (or Set-Cookie) header: its whole
 # value, every cookie, to the end of the line or the closing quote.
@@ -129,17 +129,7 @@ def _redact_programs(text: str) -> str:
             source = before[word] if word < 0 else words[word]
             if source.offsets:
                 spans.append((source.offsets[start], source.offsets[end - 1] + 1))
-    if not spans:
-        return text
-    pieces: List[str] = []
-    done = 0
-    for start, end in sorted(spans):
-        if start < done:
-            continue
-        pieces.extend((text[done:start], REDACTED))
-        done = end
-    pieces.append(text[done:])
-    return "".join(pieces)
+    return replace_spans(text, spans)
 
 
 # --- which words hold the secret -----------------------------------------------------------------

@@ -17,7 +17,7 @@ import re
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from beacon_protect.names import is_placeholder
-from beacon_protect.text import REDACTED
+from beacon_protect.text import REDACTED, Span, replace_spans
 
 
 class FormatRule(NamedTuple):
@@ -385,7 +385,7 @@ FORMAT_RULES: Tuple[FormatRule, ...] = tuple(_compile(row) for row in _ROWS)
 def redact_format(rule: FormatRule, text: str) -> str:
     """Every match of one format rule replaced (its secret group only, when it names one),
     unless what would be replaced is a placeholder."""
-    pieces: List[str] = []
+    spans: List[Span] = []
     done = 0
     for match in rule.pattern.finditer(text):
         start, end = match.span(rule.group) if rule.group else match.span()
@@ -397,9 +397,6 @@ def redact_format(rule: FormatRule, text: str) -> str:
             continue
         if rule.check is not None and not rule.check(secret):
             continue
-        pieces.extend((text[done:start], REDACTED))
+        spans.append((start, end))
         done = end
-    if not pieces:
-        return text
-    pieces.append(text[done:])
-    return "".join(pieces)
+    return replace_spans(text, spans)

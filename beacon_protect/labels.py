@@ -8,6 +8,7 @@ import re
 from typing import List, Optional, Tuple
 
 from beacon_protect.names import (
+    LABEL_WORDS,
     is_flag_name,
     is_secret_name,
     is_secret_value,
@@ -23,22 +24,9 @@ from beacon_protect.text import REDACTED, fold
 # \"escaped\" (JSON inside a string), "double", 'single', `backtick` quoted (all words, to the
 # closing quote or the end of the line), or bare up to a space, quote, comma, ';' or '&' ('='
 # included: base64 padding). An Authorization scheme word is kept.
-# The words a label holds; whether the whole name it is part of is a secret's, names.py judges.
-_LABEL_WORDS = (
-    "token",
-    "secret",
-    "pass",
-    "pw",
-    "credential",
-    "auth",
-    "cookie",
-    "key",
-    "pat",
-    "sig",
-    "dockerc",
-    "psk",
-    "code",
-)
+# The words a label holds (names.py's, and "code" of ?code=, a weak name); whether the whole
+# name it is part of is a secret's, names.py judges.
+_LABEL_WORDS = (*LABEL_WORDS, "code")
 _LABEL_RE = re.compile("|".join(_LABEL_WORDS))
 # What sends a string to this rule: a label word, the shortest ones only before a separator
 # (file_path holds no PAT, otel_signal no sig).

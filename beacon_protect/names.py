@@ -238,10 +238,23 @@ _NOT_SECRET_FIRST_WORDS = frozenset(
 )
 _SHELL_DIRECTORY_NAMES = frozenset({"PWD", "OLDPWD"})  # the shell's working directory, not a password
 COLLISION_SUFFIX_RE = re.compile(r"~[0-9]+\Z")  # see unique_key
-# Every secret name contains one of these; most names contain none and are answered at once.
-_NAME_HINT_RE = re.compile(
-    r"token|secret|pass|pw|credential|auth|cookie|key|pat|sig|dockerc|psk", re.IGNORECASE
+# Every secret name contains one of these words (labels.py looks for them in text); most names
+# contain none and are answered at once.
+LABEL_WORDS = (
+    "token",
+    "secret",
+    "pass",
+    "pw",
+    "credential",
+    "auth",
+    "cookie",
+    "key",
+    "pat",
+    "sig",
+    "dockerc",
+    "psk",
 )
+_NAME_HINT_RE = re.compile("|".join(LABEL_WORDS), re.IGNORECASE)
 _secret_name_cache: Dict[str, bool] = {}
 
 

@@ -9,8 +9,8 @@ import re
 from typing import List
 
 from beacon_protect.names import looks_like_credential
-from beacon_protect.readers import Span, replace_spans, worth_hiding
-from beacon_protect.text import fold
+from beacon_protect.readers import worth_hiding
+from beacon_protect.text import Span, fold, replace_spans
 
 # ALTER USER ... PASSWORD 'x', CREATE ROLE ... WITH ENCRYPTED PASSWORD 'x', IDENTIFIED BY 'x'.
 _SQL_PASSWORD_RE = re.compile(

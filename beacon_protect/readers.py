@@ -10,27 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional
 
 from beacon_protect.names import is_secret_name, is_secret_value, looks_like_credential
-from beacon_protect.text import REDACTED, fold
-
-Span = Tuple[int, int]
-
-
-def replace_spans(text: str, spans: List[Span]) -> str:
-    """`text` with each span replaced by REDACTED (overlapping spans once, in order)."""
-    if not spans:
-        return text
-    pieces: List[str] = []
-    done = 0
-    for start, end in sorted(spans):
-        if start < done or end <= start:
-            continue
-        pieces.extend((text[done:start], REDACTED))
-        done = end
-    pieces.append(text[done:])
-    return "".join(pieces)
+from beacon_protect.text import REDACTED, Span, fold, replace_spans
 
 
 def worth_hiding(value: str) -> bool:

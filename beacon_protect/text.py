@@ -139,6 +139,24 @@ def replace_group(match: re.Match[str], text: str, group: str) -> str:
     return text[match.start() : match.start(group)] + REDACTED + text[match.end(group) : match.end()]
 
 
+Span = Tuple[int, int]
+
+
+def replace_spans(text: str, spans: List[Span]) -> str:
+    """`text` with each span replaced by REDACTED (a span overlapping an earlier one skipped)."""
+    if not spans:
+        return text
+    pieces: List[str] = []
+    done = 0
+    for start, end in sorted(spans):
+        if start < done or end <= start:
+            continue
+        pieces.extend((text[done:start], REDACTED))
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
 def password_value(match: re.Match[str], text: str) -> Optional[str]:
     """The match with its "value" group redacted, unless it is already."""
     already = text[match.start("value") : match.end("value")] == REDACTED
