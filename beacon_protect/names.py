@@ -438,6 +438,14 @@ _ALNUM_RUN_RE = re.compile(r"[A-Za-z0-9]+")
 _SEPARATORS_RE = re.compile(r"[\s\-_.]+")
 
 
+def stands_in(value: str) -> bool:
+    """A value that only stands for a password in a URL or a connection string: a placeholder
+    (user:password@localhost in an example) or a reference ($(cat /run/secrets/x), ${PASS}).
+    Stricter than is_secret_value: a word such as `undefined` may still be someone's password."""
+    stripped = sanitize_text(value).strip()
+    return is_placeholder(stripped) or bool(_REFERENCE_RE.match(stripped))
+
+
 def is_placeholder(value: str) -> bool:
     """Whether a value only stands for a secret: a template, a run of one character
     (xxxx, ********, sk_test_0000..., XXXX-XXXX), a documentation EXAMPLE, or words such as your-api-key-here,

@@ -8,7 +8,7 @@ import base64
 import re
 from typing import List, Optional
 
-from beacon_protect.names import is_secret_value, looks_like_credential
+from beacon_protect.names import looks_like_credential, stands_in
 from beacon_protect.text import (
     REDACTED,
     TRUNCATED_MARKER,
@@ -45,7 +45,7 @@ def _ado_password(match: re.Match[str], text: str) -> Optional[str]:
     start = match.start()
     opens = start == 0 or text[start - 1] in ";\"'" or text[start - 2 : start] == "; "
     directory = text.startswith("PWD", start) and match.group("value")[:1] in ("/", "~")  # the shell's $PWD
-    if not opens or directory or not is_secret_value(match.group("value")):
+    if not opens or directory or stands_in(match.group("value")):
         return None
     return password_value(match, text)
 
@@ -98,7 +98,7 @@ def redact_url_passwords(text: str) -> str:
 
 
 def _secret_value(match: re.Match[str], text: str) -> Optional[str]:
-    return password_value(match, text) if is_secret_value(match.group("value")) else None
+    return None if stands_in(match.group("value")) else password_value(match, text)
 
 
 def redact_ado_passwords(text: str) -> str:
