@@ -28,7 +28,8 @@ REQUIRED_FIELDS = (
 
 
 # One encoder for every line: json.dumps with these options would build a new one each call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# check_circular off: every event is a tree the protector built (it cuts anything deeper than 64)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False)
 
 
 def event_line(event: Mapping[str, Any]) -> bytes:
