@@ -19,6 +19,8 @@ from beacon_ci.errors import EXIT_OK, EXIT_VALIDATION, BeaconError, UsageError
 if TYPE_CHECKING:  # the commands' modules are imported when a command runs
     from beacon_ci.verdict import Outcome
 
+LOG_PATH_HELP = "the JSONL log (default: $BEACON_CI_LOG_PATH, else <base dir>/runtime.jsonl)"
+STATE_PATH_HELP = "the session state file (default: $BEACON_CI_STATE_PATH, else <base dir>/session.json)"
 DESCRIPTION = "beacon: record what AI coding agents (Claude Code, Codex CLI, Gemini CLI) do in a CI job."
 
 
@@ -46,6 +48,23 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
     return value
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _duration(text: str) -> float:
+    """Seconds from `90`, `90s`, `45m` or `6h`."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _DURATION_UNITS else (text, "s")
+    try:
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 90s, 45m or 6h, got {text!r}"
+        ) from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a duration above zero, got {text!r}")
+    return seconds
 
 
 def _add_verdict_options(p: argparse.ArgumentParser) -> None:
@@ -82,7 +101,7 @@ def _add_capture_options(p: argparse.ArgumentParser, harness_default: str) -> No
         default=harness_default,
         help="comma list of claude, codex, gemini, or auto (default: %(default)s)",
     )
-    p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
+    p.add_argument("--log-path", help=LOG_PATH_HELP)
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
 
@@ -179,14 +198,28 @@ def _cmd_validate(args: argparse.Namespace, env: Environment) -> int:
 def _add_start(subparsers: Any) -> None:
     p = subparsers.add_parser("start", help="start a detached capture for the steps that follow")
     p.add_argument("--harness", default="claude,codex,gemini", help="comma list (default: %(default)s)")
-    p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
+    p.add_argument("--log-path", help=LOG_PATH_HELP)
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
-    p.add_argument("--state-path", help="the session state file (default: <base dir>/session.json)")
+    p.add_argument("--state-path", help=STATE_PATH_HELP)
     p.add_argument("--github-env", help="the file to export settings to (default: $GITHUB_ENV)")
     _add_otlp_protocol(p)
     _add_forward(p)
     _add_redact_rules(p)
-    p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
+    p.add_argument(
+        "--max-lifetime",
+        type=_duration,
+        default="6h",
+        metavar="DURATION",
+        help="a receiver nobody finishes stops itself after this long: 90s, 45m, 6h (default: %(default)s)",
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="stop a capture already running with other settings and start this one",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON result document on stdout (no export lines)"
+    )
     p.set_defaults(func=_cmd_start)
 
 
@@ -204,6 +237,9 @@ def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
         forward=args.forward,
         forward_endpoint=args.forward_endpoint,
         redact_rules=args.redact_rules,
+        max_lifetime=args.max_lifetime,
+        replace=args.replace,
+        as_json=args.json,
     )
     return _emit(env, outcome, args.json)
 
@@ -212,7 +248,7 @@ def _add_finish(subparsers: Any) -> None:
     p = subparsers.add_parser("finish", help="stop the capture ci start began, validate it, report")
     p.add_argument(
         "--state-path",
-        help="the session state file (default: $BEACON_CI_STATE_PATH, else <base dir>/session.json)",
+        help=STATE_PATH_HELP,
     )
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
     _add_verdict_options(p)
@@ -307,7 +343,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Environment] = None
 
 def _add_summary(subparsers: Any) -> None:
     p = subparsers.add_parser("summary", help="summarize what the agents in a runtime.jsonl did")
-    p.add_argument("--log-path", help="the JSONL log (default: <base dir>/runtime.jsonl)")
+    p.add_argument("--log-path", help=LOG_PATH_HELP)
     p.add_argument("--base-dir", help=argparse.SUPPRESS)
     p.add_argument("--capture-id", help="only this capture's events (default: every event)")
     p.add_argument(

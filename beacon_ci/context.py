@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import socket
 import stat
 import sys
@@ -109,15 +110,22 @@ def default_base_dir(environ: Mapping[str, str]) -> str:
     return os.path.join(tempfile.gettempdir(), f"beacon-{uid}")
 
 
+LOG_PATH_VARIABLE = "BEACON_CI_LOG_PATH"  # ci start exports both, for the commands that follow
+STATE_PATH_VARIABLE = "BEACON_CI_STATE_PATH"
+
+
 def resolve_paths(
     environ: Mapping[str, str],
     base_dir: Optional[str] = None,
     log_path: Optional[str] = None,
     state_path: Optional[str] = None,
 ) -> CapturePaths:
-    base = os.path.abspath(
-        base_dir or (os.path.dirname(os.path.abspath(log_path)) if log_path else default_base_dir(environ))
-    )
+    """Each path from its flag, else its variable (what `ci start` exported), else the base
+    directory. The base directory is beacon's own: never the log's folder, which is the user's
+    and may be uploaded whole."""
+    base = os.path.abspath(base_dir or default_base_dir(environ))
+    log_path = log_path or environ.get(LOG_PATH_VARIABLE) or None
+    state_path = state_path or environ.get(STATE_PATH_VARIABLE) or None
     return CapturePaths(
         base_dir=base,
         log_path=os.path.abspath(log_path) if log_path else os.path.join(base, "runtime.jsonl"),
@@ -125,8 +133,10 @@ def resolve_paths(
     )
 
 
-def private_dir(path: str) -> str:
-    """Create `path` (0700) if needed; refuse one that another user owns (a shared temp dir)."""
+def private_dir(path: str, adopt: bool = False) -> str:
+    """Create `path` 0700 if it is missing; refuse one that is not a directory or that another
+    user owns (a shared temp dir). `adopt` is for beacon's own folders: one that exists with
+    wider permissions is narrowed to 0700. A folder of the user's (the log's) keeps its mode."""
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
         info = os.lstat(path)
@@ -136,7 +146,45 @@ def private_dir(path: str) -> str:
         raise BeaconError(f"{path} is not a directory")
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise BeaconError(f"{path} belongs to another user; pass --log-path or --base-dir")
+    if adopt and stat.S_IMODE(info.st_mode) & 0o077:
+        try:
+            os.chmod(path, 0o700)
+        except OSError as exc:
+            raise BeaconError(f"cannot make {path} private (0700): {exc.strerror}") from None
     return path
+
+
+def private_temp_dir(environ: Mapping[str, str], prefix: str) -> str:
+    """A new 0700 directory for files that hold a token or reach credentials (a generated agent
+    home): in $RUNNER_TEMP (emptied after every job) or the system temp dir, never beside the
+    log, whose folder a user may upload. Removed with remove_private_temp_dir."""
+    runner_temp = environ.get("RUNNER_TEMP", "").strip()
+    parent = runner_temp if runner_temp and os.path.isdir(runner_temp) else None
+    try:
+        return tempfile.mkdtemp(prefix=prefix, dir=parent)
+    except OSError as exc:
+        raise BeaconError(
+            f"cannot create a private directory in {parent or tempfile.gettempdir()}: {exc.strerror}"
+        ) from None
+
+
+def codex_home_prefix(capture_id: str) -> str:
+    """The name a capture's generated CODEX_HOME begins with: what may be removed as one."""
+    return f"beacon-codex-{capture_id}-"
+
+
+def remove_private_temp_dir(path: Optional[str], prefix: str) -> None:
+    """Remove what private_temp_dir made with this prefix; anything else (a path a state file
+    was edited to name, a symlink, another user's folder) is left alone. Links inside are removed,
+    never followed."""
+    if not path or not os.path.basename(path).startswith(prefix):
+        return
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISDIR(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid()):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def detect_run(environ: Mapping[str, str]) -> Dict[str, str]:

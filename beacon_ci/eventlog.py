@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 from collections import Counter
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -46,14 +47,25 @@ class EventWriter:
         self.written = 0
         self.failed = 0
         self.last_error: Optional[str] = None
+        # RDWR: see _discard_torn_line. NONBLOCK: opening a FIFO must not wait for a reader
+        # (it is refused below); a regular file ignores it.
         flags = (
-            os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        )  # RDWR: see _discard_torn_line
+            os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        )
         try:
             self._fd: Optional[int] = os.open(path, flags, 0o600)
-            os.fchmod(self._fd, 0o600)  # an existing log may have been created wider
         except OSError as exc:
             raise BeaconError(f"cannot write the log {path}: {exc.strerror}") from None
+        try:
+            regular = stat.S_ISREG(os.fstat(self._fd).st_mode)  # what was opened, not what was checked
+            if regular:
+                os.fchmod(self._fd, 0o600)  # an existing log may have been created wider
+        except OSError as exc:
+            os.close(self._fd)
+            raise BeaconError(f"cannot write the log {path}: {exc.strerror}") from None
+        if not regular:
+            os.close(self._fd)
+            raise BeaconError(f"the log {path} is not a regular file; choose a file path for --log-path")
 
     def write_all(self, events: Sequence[Mapping[str, Any]]) -> int:
         """Append a batch of events with one os.write: how many were written, from the first (a

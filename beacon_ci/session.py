@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import select
 import shlex
@@ -13,19 +14,22 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (
     DRAIN_TIMEOUT,
     HARNESSES,
+    OTLP_PROTOCOLS,
     CapturePaths,
+    codex_home_prefix,
     detect_run,
     new_capture_id,
     parse_harnesses,
     private_dir,
     redaction_rules,
     redaction_rules_path,
+    remove_private_temp_dir,
     resolve_paths,
     rfc3339_ms,
     write_private,
@@ -37,10 +41,13 @@ from beacon_ci.export import parse_exports, plan_uploads
 from beacon_ci.github import append_github_file, mask, publish_outputs
 from beacon_ci.process import FORWARDED_SIGNALS
 from beacon_ci.report.summary import Summary
-from beacon_ci.verdict import Outcome, conclude, exit_code_for
+from beacon_ci.verdict import Outcome, conclude, exit_code_for, say_result
 
 SESSION_READY_TIMEOUT = 10.0
 SESSION_STOP_TIMEOUT = DRAIN_TIMEOUT + 10.0
+# A receiver nobody finishes (the job's later steps were cancelled, finish was forgotten) ends
+# itself after this long: GitHub's limit for a job on its own runners (ci start --max-lifetime).
+MAX_LIFETIME = 6 * 3600.0
 
 
 def read_state(path: str) -> Dict[str, Any]:
@@ -55,7 +62,37 @@ def read_state(path: str) -> Dict[str, Any]:
         raise BeaconError(f"cannot read the session state {path}: {exc}") from None
     if not isinstance(state, dict) or not state.get("capture_id"):
         raise BeaconError(f"{path} is not a beacon session state file")
+    problem = state_problem(state)
+    if problem:
+        raise BeaconError(f"{path} is not a usable beacon session state: {problem}")
     return state
+
+
+_CAPTURE_ID_RE = re.compile(r"[0-9a-f]{8,64}")
+_STATE_TEXT_FIELDS = ("token", "log_path", "base_dir", "state_path", "protocol", "status")
+
+
+def state_problem(state: Mapping[str, Any]) -> str:
+    """What makes a state file unusable, field by field (one was edited, truncated or written by
+    another version); empty when nothing does."""
+    capture_id = state.get("capture_id")
+    if not isinstance(capture_id, str) or not _CAPTURE_ID_RE.fullmatch(capture_id):
+        return "capture_id is not a capture id"
+    for field in _STATE_TEXT_FIELDS:
+        if not isinstance(state.get(field), str) or not state[field]:
+            return f"{field} is missing or not text"
+    for field in ("log_path", "base_dir", "state_path"):
+        if not os.path.isabs(state[field]):
+            return f"{field} is not an absolute path"
+    harnesses = state.get("harnesses")
+    if not isinstance(harnesses, list) or not harnesses or not set(harnesses) <= set(HARNESSES):
+        return f"harnesses is not a list of {', '.join(HARNESSES)}"
+    if state["protocol"] not in OTLP_PROTOCOLS:
+        return f"protocol is not one of {', '.join(OTLP_PROTOCOLS)}"
+    pid = state.get("pid")
+    if pid is not None and (type(pid) is not int or pid <= 0):
+        return "pid is not a process id"
+    return ""
 
 
 def write_state(path: str, state: Mapping[str, Any]) -> None:
@@ -66,22 +103,55 @@ def write_state(path: str, state: Mapping[str, Any]) -> None:
 
 
 def session_receiver_alive(state: Mapping[str, Any]) -> bool:
-    """Is the state's receiver process still ours? A pid alone may have been reused since."""
-    pid = state.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
+    """Is the state's receiver process still running, and still the one ci start began? A pid
+    alone may have been reused, and anything can carry the capture id in its arguments: the
+    process must have started when the receiver recorded (a pid and its start time name one
+    process for good) and run exactly the receiver's command for this state file."""
+    pid, started = state.get("pid"), state.get("pid_started")
+    if type(pid) is not int or pid <= 0 or not started:
         return False
-    marker = state["capture_id"].encode()  # in the receiver's command line (see cli._add_serve)
+    if process_start_time(pid) != started:
+        return False
+    expected = receiver_arguments(state["state_path"], state["capture_id"])
+    arguments = process_arguments(pid)
+    return arguments is not None and arguments[2 : 2 + len(expected)] == expected
+
+
+def receiver_arguments(state_path: str, capture_id: str) -> List[str]:
+    """The receiver's command after `python3 PROGRAM` (see start_session and cli._add_serve)."""
+    return ["ci", "_serve", "--state-path", state_path, "--capture-id", capture_id]
+
+
+def process_start_time(pid: int) -> Optional[str]:
+    """When process `pid` started, as the system counts it (clock ticks since boot on Linux);
+    None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            line = handle.read()
+    except OSError:
+        return None if os.path.isdir("/proc") else _ps_field(pid, "lstart=")
+    # The command name (field 2) may hold spaces and parentheses: count fields after its last ")".
+    fields = line[line.rfind(b")") + 2 :].split()
+    return fields[19].decode("ascii", "replace") if len(fields) > 19 else None  # field 22
+
+
+def process_arguments(pid: int) -> Optional[List[str]]:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return marker in handle.read()
+            return handle.read().decode("utf-8", "surrogateescape").split("\0")[:-1]
     except OSError:
         if os.path.isdir("/proc"):
-            return False  # Linux: the process is gone
-    try:  # macOS and other systems without /proc
-        listing = subprocess.run(["ps", "-p", str(pid), "-o", "command="], capture_output=True, timeout=10)
+            return None
+    command = _ps_field(pid, "command=")  # macOS: arguments joined by spaces (paths are ours)
+    return command.split(" ") if command else None
+
+
+def _ps_field(pid: int, field: str) -> Optional[str]:
+    try:
+        listing = subprocess.run(["ps", "-p", str(pid), "-o", field], capture_output=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return marker in listing.stdout
+        return None
+    return listing.stdout.decode("utf-8", "replace").strip() or None
 
 
 def start_session(
@@ -91,12 +161,14 @@ def start_session(
     protocol: str,
     forward: Optional[Dict[str, Optional[str]]] = None,
     redact_rules: Optional[str] = None,
+    max_lifetime: float = MAX_LIFETIME,
 ) -> Dict[str, Any]:
     """Spawn the detached receiver (its own session, stdio detached) and wait until it listens.
     `forward` ({"target", "endpoint", "display"}, checked already) is what the receiver forwards to; it
     takes the token from the environment it inherits, never from the state file."""
-    for folder in (paths.base_dir, os.path.dirname(paths.state_path), os.path.dirname(paths.log_path)):
-        private_dir(folder)
+    private_dir(paths.base_dir, adopt=True)
+    for folder in (os.path.dirname(paths.state_path), os.path.dirname(paths.log_path)):
+        private_dir(folder, adopt=folder == paths.base_dir)
     EventWriter(paths.log_path).close()  # a log that cannot be written fails here, not in the receiver
     state: Dict[str, Any] = {
         "capture_id": new_capture_id(),
@@ -109,6 +181,7 @@ def start_session(
         "status": "starting",
         "started_at": rfc3339_ms(int(env.clock() * 1e9)),
         "started_unix": env.clock(),
+        "max_lifetime": max_lifetime,
         "forward": forward,
         "redact_rules": redact_rules,
     }
@@ -116,16 +189,11 @@ def start_session(
     receiver_log = os.path.join(paths.base_dir, f"receiver-{state['capture_id']}.log")
     read_end, write_end = os.pipe()
     with open(os.open(receiver_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
-        subprocess.Popen(
+        receiver = subprocess.Popen(
             [
                 sys.executable,
                 env.program,
-                "ci",
-                "_serve",
-                "--state-path",
-                paths.state_path,
-                "--capture-id",
-                state["capture_id"],
+                *receiver_arguments(paths.state_path, state["capture_id"]),
                 "--ready-fd",
                 str(write_end),
             ],
@@ -142,12 +210,15 @@ def start_session(
         readable, _, _ = select.select([ready], [], [], SESSION_READY_TIMEOUT)
         line = ready.readline() if readable else b""
     if not line.startswith(b"ready"):
+        receiver.kill()  # ours until it is ready: a receiver nobody will finish must not run on
+        receiver.wait()
         raise BeaconError(f"the receiver did not start; its log is {receiver_log}")
     return read_state(paths.state_path)
 
 
 def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
-    """The detached receiver: capture until SIGTERM/SIGINT/SIGHUP, then drain and record it."""
+    """The detached receiver: capture until SIGTERM/SIGINT/SIGHUP or its maximum lifetime (a
+    capture nobody finishes must not run for ever), then drain and record it."""
     from beacon_ci.capture import Capture  # the receiver: only this process runs one
 
     state = read_state(state_path)
@@ -168,17 +239,19 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
     stop = threading.Event()
     for sig in FORWARDED_SIGNALS:
         signal.signal(sig, lambda _signum, _frame: stop.set())
-    child_env = capture.start()
+    capture.start()
     state.update(
         status="running",
         pid=os.getpid(),
+        pid_started=process_start_time(os.getpid()),
         url=capture.receiver.url,
-        codex_home=child_env.get("CODEX_HOME") if "codex" in capture.harnesses else None,
+        codex_home=capture.codex_home,
     )
     write_state(state_path, state)
     os.write(ready_fd, f"ready {capture.receiver.port}\n".encode())
     os.close(ready_fd)
-    stop.wait()
+    if not stop.wait(state.get("max_lifetime") or MAX_LIFETIME):
+        state["ended"] = "max_lifetime"
     capture.finish()
     state.update(
         status="finished",
@@ -217,20 +290,44 @@ def judge_session(state: Mapping[str, Any], min_events: int) -> Tuple[Validation
 
 
 def stop_session(env: Environment, state: Dict[str, Any]) -> str:
-    """Ask the receiver to drain and stop; wait (bounded) until it has. Returns what happened."""
+    """Ask the receiver to drain and stop; wait (bounded) until it has, then stop it for good.
+    Only a process that proves to be the receiver is signalled. Returns what happened."""
     if state.get("status") == "finished":
+        if state.get("ended") == "max_lifetime":
+            return f"the receiver had ended itself after its maximum lifetime ({state['max_lifetime']:g} s)"
         return "the capture was already finished"
     if not session_receiver_alive(state):
         return "the receiver had stopped before finish (killed?): validating what it wrote"
-    os.kill(state["pid"], signal.SIGTERM)
-    deadline = time.monotonic() + SESSION_STOP_TIMEOUT
-    while time.monotonic() < deadline:
-        if not session_receiver_alive(state):
-            if read_state(state["state_path"]).get("status") == "finished":
-                return "the receiver drained and stopped"
-            return "the receiver stopped without draining: validating what it wrote"
+    # A stopped receiver (SIGSTOP, a debugger) would hold SIGTERM until continued: continue it.
+    for sig in (signal.SIGCONT, signal.SIGTERM):
+        _signal_receiver(state, sig)
+    if _wait_receiver_gone(state, SESSION_STOP_TIMEOUT):
+        if read_state(state["state_path"]).get("status") == "finished":
+            return "the receiver drained and stopped"
+        return "the receiver stopped without draining: validating what it wrote"
+    _signal_receiver(state, signal.SIGKILL)
+    _wait_receiver_gone(state, SESSION_STOP_TIMEOUT)
+    return (
+        f"the receiver did not stop within {SESSION_STOP_TIMEOUT:g} s and was killed: "
+        "validating what it wrote"
+    )
+
+
+def _signal_receiver(state: Mapping[str, Any], sig: int) -> None:
+    if session_receiver_alive(state):  # proven again right before each signal
+        try:
+            os.kill(state["pid"], sig)
+        except ProcessLookupError:
+            pass
+
+
+def _wait_receiver_gone(state: Mapping[str, Any], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while session_receiver_alive(state):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.02)  # not our child: there is no wait() to block on
-    return "the receiver did not stop in time: validating what it wrote so far"
+    return True
 
 
 def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str]:
@@ -253,9 +350,14 @@ def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str
 
 
 def publish_exports(
-    env: Environment, exports: Mapping[str, str], state: Mapping[str, Any], github_env: Optional[str]
+    env: Environment,
+    exports: Mapping[str, str],
+    state: Mapping[str, Any],
+    github_env: Optional[str],
+    print_exports: bool = True,
 ) -> None:
-    """$GITHUB_ENV (heredoc with a random delimiter) and $GITHUB_OUTPUT when set, else `export` lines."""
+    """$GITHUB_ENV (heredoc with a random delimiter) and $GITHUB_OUTPUT when set, else `export`
+    lines on stdout (unless stdout is --json's)."""
     mask(env, state["token"])
     publish_outputs(
         env,
@@ -267,9 +369,11 @@ def publish_exports(
     )
     if github_env:
         append_github_file(github_env, exports)
-    else:
+    elif print_exports:
         for key, value in sorted(exports.items()):
             print(f"export {key}={shlex.quote(value)}", file=env.stdout)
+    else:
+        env.say("--json: the agent settings were not printed; run ci start without --json to eval them")
 
 
 def running_session(state_path: str) -> Optional[Dict[str, Any]]:
@@ -306,6 +410,9 @@ def start_capture(
     forward: Optional[str] = None,
     forward_endpoint: Optional[str] = None,
     redact_rules: Optional[str] = None,
+    max_lifetime: float = MAX_LIFETIME,
+    replace: bool = False,
+    as_json: bool = False,
 ) -> Outcome:
     """`ci start`: a detached capture for the steps that follow (or the running one's settings
     again); the document is the session state without its token."""
@@ -321,17 +428,42 @@ def start_capture(
         else None
     )
     state = running_session(paths.state_path)
+    if state is not None and _differs(state, paths, harnesses, otlp_protocol):
+        if not replace:
+            raise BeaconError(
+                f"capture {state['capture_id']} is already running with log {state['log_path']} "
+                f"({', '.join(state['harnesses'])}, state {state['state_path']}); finish it first "
+                "(beacon ci finish) or pass --replace"
+            )
+        env.say(f"replacing capture {state['capture_id']}: {stop_session(env, state)}")
+        state = None
+    started = state is None
     if state is not None:
         env.say(f"capture {state['capture_id']} is already running: its settings again")
     else:
         rules_path = os.path.abspath(rules_path) if rules_path else None
-        state = start_session(env, harnesses, paths, otlp_protocol, planned, rules_path)
-    publish_exports(env, session_exports(env, state), state, github_env or env.environ.get("GITHUB_ENV"))
+        state = start_session(env, harnesses, paths, otlp_protocol, planned, rules_path, max_lifetime)
+    try:
+        exports = session_exports(env, state)
+        publish_exports(env, exports, state, github_env or env.environ.get("GITHUB_ENV"), not as_json)
+    except BaseException:
+        if started:  # a capture whose settings reached no one must not run on with a live token
+            env.say(f"ci start failed: stopping capture {state['capture_id']}: {stop_session(env, state)}")
+        raise
     env.say(
         f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): log {state['log_path']}; "
         "end it with beacon ci finish"
     )
     return Outcome(EXIT_OK, {k: v for k, v in state.items() if k != "token"})
+
+
+def _differs(state: Mapping[str, Any], paths: CapturePaths, harnesses: Sequence[str], protocol: str) -> bool:
+    """Whether a start asks for another capture than the running one."""
+    return (
+        state["log_path"] != paths.log_path
+        or set(state["harnesses"]) != set(harnesses)
+        or state["protocol"] != protocol
+    )
 
 
 def finish_capture(
@@ -344,9 +476,16 @@ def finish_capture(
     job_summary: bool = True,
     upload: Optional[Sequence[str]] = None,
 ) -> Outcome:
-    """`ci finish`: stop the capture `ci start` began, validate what it wrote, report, export."""
-    state_path = state_path or env.environ.get("BEACON_CI_STATE_PATH")
+    """`ci finish`: stop the capture `ci start` began, validate what it wrote, report, export.
+    A capture is reported once: finishing it again says its result again and changes nothing
+    (no second job summary, step outputs or upload)."""
     state = read_state(resolve_paths(env.environ, base_dir, state_path=state_path).state_path)
+    reported = state.get("reported")
+    if isinstance(reported, dict):
+        env.say(f"capture {state['capture_id']} was already finished and reported: its result again")
+        validation, _ = judge_session(state, reported.get("min_events", min_events))
+        say_result(env, reported["result"], validation, require_telemetry)
+        return Outcome(int(reported["exit_code"]), reported["result"])
     targets = parse_exports(upload, None, None, env.environ).uploads
     uploads = plan_uploads(
         targets,
@@ -358,6 +497,9 @@ def finish_capture(
     )
     env.say(stop_session(env, state))
     state = read_state(state["state_path"])
+    remove_private_temp_dir(
+        state.get("codex_home"), codex_home_prefix(state["capture_id"])
+    )  # a killed receiver's
     validation, summary = judge_session(state, min_events)
     result = {
         "capture_id": state["capture_id"],
@@ -381,4 +523,9 @@ def finish_capture(
         require_telemetry=require_telemetry,
         job_summary=job_summary,
     )
-    return Outcome(exit_code_for(0, None, validation, require_telemetry, export_failed), result)
+    exit_code = exit_code_for(0, None, validation, require_telemetry, export_failed)
+    write_state(
+        state["state_path"],
+        {**state, "reported": {"exit_code": exit_code, "result": result, "min_events": min_events}},
+    )
+    return Outcome(exit_code, result)

@@ -8,6 +8,7 @@ from typing import Any, Dict
 from .otlp_json import decode_json, encode_json
 from .receiver import JSON, PROTOBUF, TOKEN_HEADER, Batch, Receiver, ReceiverStats, count_records
 from .shape import MAX_DEPTH, MAX_ELEMENTS, SIGNALS, DecodeError, LimitError, NestingError
+from .threads import background_thread
 from .wire import decode_protobuf, encode_protobuf
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "NestingError",
     "Receiver",
     "ReceiverStats",
+    "background_thread",
     "count_records",
     "decode",
     "decode_json",

@@ -40,6 +40,7 @@ from .http11 import (
 )
 from .otlp_json import decode_json
 from .shape import DecodeError, LimitError, NestingError
+from .threads import background_thread
 from .wire import decode_protobuf, encode_rpc_status
 
 TOKEN_HEADER = "x-beacon-token"
@@ -160,8 +161,9 @@ class Receiver:
         # make every capture wait for its next poll.
         self._wake, self._waker = socket.socketpair()
         self._threads = [
-            threading.Thread(target=self._serve, name="beacon-receiver", daemon=True),
-            threading.Thread(target=self._consume, name="beacon-consumer", daemon=True),
+            # Connection threads are the serve thread's: they block the process's signals too.
+            background_thread(self._serve, "beacon-receiver"),
+            background_thread(self._consume, "beacon-consumer"),
         ]
         self._started = self._stopped = False
 

@@ -597,3 +597,76 @@ def test_a_killed_child_gives_128_plus_the_signal_and_is_still_validated(tmp_pat
     assert run.code == 128 + signal.SIGKILL
     assert run.result["validation"]["status"] == "passed"
     assert len(run.events) == EVENTS_PER_SESSION
+
+
+# --- never harm the runner -------------------------------------------------------------------
+
+
+def special_files(tmp_path: Path) -> Iterator[Tuple[str, Path]]:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    yield "fifo", fifo
+    yield "directory", folder
+    yield "symlink to a fifo", link
+    if os.getuid() == 0:  # a device: only root could have changed its mode
+        yield "device", Path("/dev/null")
+
+
+def test_a_log_path_that_is_not_a_regular_file_is_refused_before_the_child_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "child-ran"
+    for kind, path in special_files(tmp_path):
+        before = os.stat(path)
+        run = exec_claude(tmp_path, "--log-path", str(path), "--", "sh", "-c", f"touch {marker}")
+        assert run.code == EXIT_ERROR, kind
+        assert "is not a regular file" in run.stderr or "Is a directory" in run.stderr, (kind, run.stderr)
+        assert not marker.exists(), kind
+        after = os.stat(path)
+        assert (after.st_mode, after.st_uid, after.st_size) == (
+            before.st_mode,
+            before.st_uid,
+            before.st_size,
+        ), kind
+
+
+def test_exec_keeps_the_codex_home_out_of_the_logs_folder_and_removes_it(tmp_path: Path) -> None:
+    log = tmp_path / "project" / "beacon" / "runtime.jsonl"
+    seen = tmp_path / "codex_home_seen"
+    script = f'test -f "$CODEX_HOME/config.toml" && echo "$CODEX_HOME" > {seen}'
+    run = beacon_run(
+        tmp_path,
+        "ci",
+        "exec",
+        "--harness",
+        "codex",
+        "--log-path",
+        str(log),
+        "--require-telemetry",
+        "false",
+        "--",
+        "sh",
+        "-c",
+        script,
+    )
+    assert run.code == 0, run.stderr
+    home = Path(seen.read_text().strip())
+    assert log.parent not in home.parents
+    assert not home.exists()  # it held the receiver's token and a link to the user's credentials
+    assert sorted(p.name for p in log.parent.iterdir()) == ["runtime.jsonl"]
+    assert not list((tmp_path / "runner").glob("beacon-codex-*"))
+
+
+def test_validate_and_summary_read_the_log_ci_start_exported(tmp_path: Path) -> None:
+    log = tmp_path / "elsewhere" / "runtime.jsonl"
+    assert exec_claude(tmp_path, "--log-path", str(log), *agent()).code == 0
+    env = environ(tmp_path, BEACON_CI_LOG_PATH=str(log))
+    validate = beacon_run(tmp_path, "ci", "validate", "--json", env=env)
+    assert validate.code == 0, validate.stderr
+    assert validate.result["log_path"] == str(log) and validate.result["validation"]["event_count"] == 6
+    summary = beacon_run(tmp_path, "ci", "summary", "--format", "json", env=env)
+    assert json.loads(summary.stdout)["validation"]["event_count"] == 6
+    flag_wins = beacon_run(tmp_path, "ci", "validate", "--log-path", str(tmp_path / "none.jsonl"), env=env)
+    assert flag_wins.code == EXIT_VALIDATION

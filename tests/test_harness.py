@@ -293,5 +293,9 @@ def test_default_paths(tmp_path: Path) -> None:
     paths = resolve_paths({"RUNNER_TEMP": str(tmp_path)})
     assert paths.log_path == str(tmp_path / "beacon" / "runtime.jsonl")
     assert paths.state_path == str(tmp_path / "beacon" / "session.json")
-    custom = resolve_paths({}, log_path=str(tmp_path / "a" / "log.jsonl"))
-    assert custom.base_dir == str(tmp_path / "a")
+    custom = resolve_paths({"RUNNER_TEMP": str(tmp_path)}, log_path=str(tmp_path / "a" / "log.jsonl"))
+    assert custom.base_dir == str(tmp_path / "beacon")  # beacon's own, never the log's folder
+    assert custom.state_path == str(tmp_path / "beacon" / "session.json")
+    exported = {"BEACON_CI_LOG_PATH": "/x/log.jsonl", "BEACON_CI_STATE_PATH": "/x/state.json"}
+    assert resolve_paths(exported)[1:] == ("/x/log.jsonl", "/x/state.json")  # what ci start exported
+    assert resolve_paths(exported, log_path="/y/log.jsonl").log_path == "/y/log.jsonl"  # the flag wins

@@ -19,7 +19,7 @@ from test_exec import EVENTS_PER_SESSION, FAKE_AGENT, beacon_run, environ
 
 from beacon_ci.errors import EXIT_ERROR
 from beacon_ci.github import append_github_file
-from beacon_ci.session import session_receiver_alive
+from beacon_ci.session import process_start_time, receiver_arguments, session_receiver_alive
 
 
 def state_of(tmp_path: Path) -> Dict:
@@ -119,17 +119,24 @@ def test_export_lines_for_other_ci_systems(tmp_path: Path) -> None:
 
 
 def test_finish_twice_and_start_twice(tmp_path: Path) -> None:
+    summary, outputs = tmp_path / "step_summary", tmp_path / "github_output"
+    env = environ(tmp_path, GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(outputs))
     first = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
     capture_id = state_of(tmp_path)["capture_id"]
     again = beacon_run(tmp_path, "ci", "start", "--json", "--harness", "claude")
     assert again.code == 0 and f"capture {capture_id} is already running" in again.stderr
     assert json.loads(again.stdout.splitlines()[-1])["capture_id"] == capture_id  # one receiver, not two
     assert run_agent(exports_from(first.stdout)) == 0
-    assert beacon_run(tmp_path, "ci", "finish").code == 0
-    second = beacon_run(tmp_path, "ci", "finish")
+    finish = beacon_run(tmp_path, "ci", "finish", "--json", env=env)
+    assert finish.code == 0
+    reported = (summary.read_text(), outputs.read_text())
+    assert reported[0].count("validation") >= 1 and "event-count=6" in reported[1]
+    second = beacon_run(tmp_path, "ci", "finish", "--json", env=env)
     assert second.code == 0
-    assert "beacon: the capture was already finished" in second.stderr
+    assert f"beacon: capture {capture_id} was already finished and reported" in second.stderr
     assert "validation passed: 6 events" in second.stderr
+    assert second.result == finish.result  # the first result, said again
+    assert (summary.read_text(), outputs.read_text()) == reported  # and nothing appended twice
 
 
 def exports_from(stdout: str) -> Dict[str, str]:
@@ -199,3 +206,151 @@ def test_the_detached_receiver_applies_the_users_redaction_rules(
     assert finish.code == 0, finish.stderr
     log = (tmp_path / "runner" / "beacon" / "runtime.jsonl").read_text()
     assert "git push https://x-access-token:" in log and "acme/app" not in log
+
+
+def forged_state(tmp_path: Path, state: Dict, **fields: object) -> None:
+    (tmp_path / "runner" / "beacon" / "session.json").write_text(json.dumps({**state, **fields}))
+
+
+def test_finish_never_signals_a_process_that_is_not_the_receiver(tmp_path: Path) -> None:
+    """A pid in the state file is not proof: a process carrying the capture id, even the
+    receiver's whole command line, in its arguments is left alone, and so is one whose start time
+    was copied into the state."""
+    assert beacon_run(tmp_path, "ci", "start", "--harness", "claude").code == 0
+    state = state_of(tmp_path)
+    decoy_arguments = [
+        "note-" + state["capture_id"],
+        *receiver_arguments(state["state_path"], state["capture_id"]),
+    ]
+    decoy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *decoy_arguments])
+    try:
+        for forgery in ({"pid": decoy.pid}, {"pid": decoy.pid, "pid_started": process_start_time(decoy.pid)}):
+            forged_state(tmp_path, state, **forgery)
+            finish = beacon_run(tmp_path, "ci", "finish")
+            assert "the receiver had stopped before finish" in finish.stderr
+            assert decoy.poll() is None  # never signalled
+            forged_state(tmp_path, state)  # running again, for the next forgery
+    finally:
+        decoy.kill()
+        decoy.wait()
+        if session_receiver_alive(state):
+            os.kill(state["pid"], signal.SIGKILL)
+
+
+def test_a_failed_start_stops_the_receiver_it_began(tmp_path: Path) -> None:
+    not_a_file = tmp_path / "github_env_is_a_directory"
+    not_a_file.mkdir()
+    start = beacon_run(
+        tmp_path, "ci", "start", "--harness", "claude", env=environ(tmp_path, GITHUB_ENV=str(not_a_file))
+    )
+    assert start.code == EXIT_ERROR
+    assert f"cannot append to {not_a_file}" in start.stderr
+    state = state_of(tmp_path)
+    assert "ci start failed: stopping capture" in start.stderr
+    assert not session_receiver_alive(state) and state["status"] == "finished"
+
+
+def test_finish_continues_a_stopped_receiver_before_stopping_it(tmp_path: Path) -> None:
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
+    assert run_agent(exports_from(start.stdout)) == 0
+    state = state_of(tmp_path)
+    os.kill(state["pid"], signal.SIGSTOP)  # a debugger, or a runner that paused it
+    finish = beacon_run(tmp_path, "ci", "finish")
+    assert "beacon: the receiver drained and stopped" in finish.stderr, finish.stderr
+    assert finish.code == 0 and "validation passed: 6 events" in finish.stderr
+    assert not session_receiver_alive(state)
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"log_path": None}, "log_path is missing or not text"),
+        ({"log_path": "relative/runtime.jsonl"}, "log_path is not an absolute path"),
+        ({"harnesses": "claude"}, "harnesses is not a list of claude, codex, gemini"),
+        ({"pid": "123"}, "pid is not a process id"),
+        ({"capture_id": "../../etc"}, "capture_id is not a capture id"),
+    ],
+)
+def test_a_damaged_state_file_is_one_clear_line(tmp_path: Path, change: Dict, problem: str) -> None:
+    assert beacon_run(tmp_path, "ci", "start", "--harness", "claude").code == 0
+    state = state_of(tmp_path)
+    try:
+        forged_state(
+            tmp_path,
+            {k: v for k, v in state.items() if k not in change or change[k] is not None},
+            **{k: v for k, v in change.items() if v is not None},
+        )
+        finish = beacon_run(tmp_path, "ci", "finish")
+        assert finish.code == EXIT_ERROR
+        assert finish.stderr.count("\n") == 1 and finish.stderr.endswith(f"session state: {problem}\n")
+    finally:
+        if session_receiver_alive(state):
+            os.kill(state["pid"], signal.SIGKILL)
+
+
+def test_start_json_prints_only_json(tmp_path: Path) -> None:
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude", "--json")
+    assert start.code == 0
+    lines = start.stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["capture_id"] == state_of(tmp_path)["capture_id"]
+    assert "the agent settings were not printed" in start.stderr
+    assert beacon_run(tmp_path, "ci", "finish").code in (0, 3)
+
+
+def test_a_second_start_with_another_log_is_refused_or_replaces(tmp_path: Path) -> None:
+    assert beacon_run(tmp_path, "ci", "start", "--harness", "claude").code == 0
+    first = state_of(tmp_path)
+    other = str(tmp_path / "elsewhere" / "runtime.jsonl")
+    refused = beacon_run(tmp_path, "ci", "start", "--harness", "claude", "--log-path", other)
+    assert refused.code == EXIT_ERROR
+    assert f"capture {first['capture_id']} is already running with log {first['log_path']}" in refused.stderr
+    assert session_receiver_alive(first)
+    replaced = beacon_run(tmp_path, "ci", "start", "--harness", "claude", "--log-path", other, "--replace")
+    assert replaced.code == 0, replaced.stderr
+    assert f"replacing capture {first['capture_id']}: the receiver drained and stopped" in replaced.stderr
+    second = state_of(tmp_path)
+    assert not session_receiver_alive(first) and session_receiver_alive(second)
+    assert second["log_path"] == other and second["capture_id"] != first["capture_id"]
+    assert beacon_run(tmp_path, "ci", "finish").code in (0, 3)
+
+
+def test_a_receiver_nobody_finishes_ends_itself(tmp_path: Path) -> None:
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude", "--max-lifetime", "1s")
+    assert start.code == 0, start.stderr
+    assert run_agent(exports_from(start.stdout)) == 0
+    wait_until_gone(state_of(tmp_path), timeout=30)
+    finish = beacon_run(tmp_path, "ci", "finish")
+    assert "the receiver had ended itself after its maximum lifetime (1 s)" in finish.stderr
+    assert finish.code == 0 and "validation passed: 6 events" in finish.stderr
+
+
+def test_the_base_directory_is_made_private(tmp_path: Path) -> None:
+    base = tmp_path / "runner" / "beacon"
+    base.mkdir(parents=True)
+    base.chmod(0o777)
+    users = tmp_path / "project"
+    users.mkdir(mode=0o755)
+    users.chmod(0o755)
+    start = beacon_run(
+        tmp_path, "ci", "start", "--harness", "claude", "--log-path", str(users / "runtime.jsonl")
+    )
+    assert start.code == 0, start.stderr
+    assert stat.S_IMODE(base.stat().st_mode) == 0o700  # beacon's own: adopted
+    assert stat.S_IMODE(users.stat().st_mode) == 0o755  # the user's: left as it was
+    assert sorted(p.name for p in users.iterdir()) == ["runtime.jsonl"]  # no state, no token, no home
+    assert beacon_run(tmp_path, "ci", "finish").code in (0, 3)
+
+
+def test_session_codex_home_is_private_and_removed_by_finish(tmp_path: Path) -> None:
+    github_env = tmp_path / "github_env"
+    env = environ(tmp_path, GITHUB_ENV=str(github_env))
+    log = tmp_path / "project" / "beacon" / "runtime.jsonl"
+    assert (
+        beacon_run(tmp_path, "ci", "start", "--harness", "codex", "--log-path", str(log), env=env).code == 0
+    )
+    home = Path(read_github_file(github_env)["CODEX_HOME"])
+    assert (home / "config.toml").is_file() and stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert log.parent not in home.parents
+    assert beacon_run(tmp_path, "ci", "finish", "--require-telemetry", "false", env=env).code == 0
+    assert not home.exists()
+    assert sorted(p.name for p in log.parent.iterdir()) == ["runtime.jsonl"]

@@ -16,6 +16,7 @@ from typing import Any, Deque, Dict, List, Mapping, NamedTuple, Optional, Sequen
 from beacon_ci.export.bodies import chunk
 from beacon_ci.export.common import describe, one_line
 from beacon_ci.export.endpoint import ForwardPlan, plan_forward
+from beacon_otlp.threads import background_thread
 
 FORWARD_CLOSE_TIMEOUT = 10.0  # what close() gets by default to flush what is queued
 
@@ -87,7 +88,7 @@ class Forwarder:
         self._deadline: Optional[float] = None  # monotonic; set by close()
         self._result: Optional[ForwardResult] = None
         self._connection: Optional[http.client.HTTPConnection] = None
-        self._thread = threading.Thread(target=self._run, name=f"beacon-forward-{plan.target}", daemon=True)
+        self._thread = background_thread(self._run, f"beacon-forward-{plan.target}")
         self._thread.start()
 
     def __repr__(self) -> str:

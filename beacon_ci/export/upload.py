@@ -11,11 +11,11 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from beacon_ci.export.common import UPLOAD_TARGETS, ExportError, describe, one_line, secret_values
+from beacon_otlp.threads import background_thread
 
 NDJSON = "application/x-ndjson"
 UPLOAD_TIMEOUT = 120.0  # seconds per destination, retries included (upstream had 2 minutes for all)
@@ -175,7 +175,7 @@ def upload(plan: UploadPlan, environ: Mapping[str, str], timeout: float = UPLOAD
         except Exception as exc:  # a library's own error: whatever it is, it is a failed delivery
             outcome["error"] = describe(exc)
 
-    worker = threading.Thread(target=attempt, name=f"beacon-upload-{plan.provider}", daemon=True)
+    worker = background_thread(attempt, f"beacon-upload-{plan.provider}")
     worker.start()
     worker.join(timeout + UPLOAD_GRACE)
     seconds = time.monotonic() - started
