@@ -2,19 +2,21 @@
 `_add_<command>` that declares its options and a `_cmd_<command>` that turns them into keyword
 arguments for the module that does the work (imported then: a command loads only what it needs)
 and prints its result document for --json. Usage errors exit 2; every beacon error is one
-`beacon:` line and its exit code.
+`beacon:` line and its exit code; a closed stdout ends quietly with 141, as SIGPIPE would.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
 from beacon_ci import __version__
 from beacon_ci.context import OTLP_PROTOCOLS, parse_harnesses, resolve_paths
 from beacon_ci.environment import Environment
-from beacon_ci.errors import EXIT_OK, EXIT_VALIDATION, BeaconError, UsageError
+from beacon_ci.errors import EXIT_BROKEN_PIPE, EXIT_OK, EXIT_VALIDATION, BeaconError, UsageError
 
 if TYPE_CHECKING:  # the commands' modules are imported when a command runs
     from beacon_ci.verdict import Outcome
@@ -328,7 +330,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Environment] = None) -> int:
+    """Run the command line; the exit code (EXIT_BROKEN_PIPE when stdout's reader went away)."""
     env = env or Environment()
+    try:
+        code = _run(argv, env)
+        env.stdout.flush()  # what is still buffered (argparse's --help) fails here, not at exit
+        return code
+    except BrokenPipeError:
+        return _stdout_closed(env)
+
+
+def _run(argv: Optional[Sequence[str]], env: Environment) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args, env))
@@ -339,6 +351,18 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Environment] = None
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _stdout_closed(env: Environment) -> int:
+    """stdout's reader went away (`beacon ci summary | head -1`): end quietly, with the status
+    of a program SIGPIPE killed (Python ignores SIGPIPE, so a write fails instead)."""
+    if env.stdout is sys.stdout:
+        # Python's recipe (the signal module's docs): the descriptor onto /dev/null, so that the
+        # interpreter's flush at exit of what is still buffered cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def _add_summary(subparsers: Any) -> None:

@@ -29,14 +29,19 @@ _ANSI_RE = re.compile(
     r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x90-\x9f]*(?:\x07|\x1b\\|\x9c)"
     r"|\x1b[ -/]*[0-~]"
 )
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0, DEL, C1; keeps \t and \n
-_UNSAFE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_C0_C1 = r"\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0, DEL, C1; keeps \t and \n
+# The bidirectional controls (ALM, LRM, RLM, LRE..RLO, LRI..PDI) reorder what a terminal or a
+# browser shows, so a command in the log or the job summary could read as another.
+_BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL_RE = re.compile(f"[{_C0_C1}{_BIDI}]")
+_UNSAFE_RE = re.compile(rf"[{_C0_C1}{_BIDI}\ud800-\udfff]")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 def sanitize_text(text: str) -> str:
-    """Valid UTF-8 with no terminal control: drop ANSI escapes and C0/C1 controls except \\t and
-    \\n, and turn lone surrogates (not encodable as UTF-8) into U+FFFD."""
+    """Valid UTF-8 with no terminal control: drop ANSI escapes, C0/C1 controls except \\t and
+    \\n, and bidirectional controls, and turn lone surrogates (not encodable as UTF-8) into
+    U+FFFD."""
     if not _UNSAFE_RE.search(text):
         return text
     if _SURROGATE_RE.search(text):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Set
+from signal import SIGPIPE
+from typing import List, Set
 
+import pytest
 from conftest import ROOT
+from test_summary import event, write_log
 
 from beacon_ci import __version__
 from beacon_ci.cli import main
@@ -135,3 +139,72 @@ def test_version_loads_the_cli_alone(tmp_path: Path) -> None:
         "beacon_ci.environment",
         "beacon_ci.errors",
     }
+
+
+# --- a closed stdout: quiet, with the status of a program killed by SIGPIPE -----------------
+
+KILLED_BY_SIGPIPE = 128 + SIGPIPE  # 141, what a shell reports
+# stdout buffered, as in a job: what a failed write leaves in the buffer, the interpreter's
+# exit would flush again.
+BUFFERED = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+
+
+def big_log(tmp_path: Path) -> Path:
+    """A log whose text summary (a dozen lines per harness, 220 KB) is far bigger than a pipe's
+    buffer (64 KiB)."""
+    events = [event("prompt.submitted", harness={"name": f"agent{n}", "version": "1"}) for n in range(1000)]
+    return write_log(tmp_path / "runtime.jsonl", events)
+
+
+def test_summary_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    log, stderr = big_log(tmp_path), tmp_path / "stderr"
+    # head exits after its first line; beacon, blocked on a full pipe, then writes into a closed one.
+    script = '"$0" "$1" ci summary --log-path "$2" 2>"$3" | head -1; exit "${PIPESTATUS[0]}"'
+    proc = subprocess.run(
+        ["bash", "-c", script, sys.executable, str(ROOT / "beacon.py"), str(log), str(stderr)],
+        env=BUFFERED,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stdout == "summary: 1000 events, validation passed\n"
+    assert (proc.returncode, stderr.read_text()) == (KILLED_BY_SIGPIPE, "")
+
+
+# --help: argparse's own output, which waits in stdout's buffer for the interpreter's exit.
+@pytest.mark.parametrize(
+    "argv", [["ci", "validate", "--json"], ["ci", "summary"], ["ci", "summary", "--help"]]
+)
+def test_a_closed_stdout_ends_quietly(tmp_path: Path, argv: List[str]) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before beacon starts: its first write fails
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "beacon.py"), *argv, "--log-path", str(big_log(tmp_path))],
+            env=BUFFERED,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    assert proc.returncode == KILLED_BY_SIGPIPE, proc.stderr
+
+
+class ClosedPipe(io.StringIO):
+    """A stdout whose reader has gone."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+@pytest.mark.parametrize("argv", [["ci", "summary"], ["ci", "validate", "--json"]])
+def test_a_closed_stdout_in_process_is_141_and_the_real_stdout_is_left_alone(
+    tmp_path: Path, argv: List[str]
+) -> None:
+    before = os.fstat(1)
+    env = Environment(environ={}, stdout=ClosedPipe(), stderr=io.StringIO())
+    assert main([*argv, "--log-path", str(tmp_path / "none.jsonl")], env) == KILLED_BY_SIGPIPE
+    assert os.path.samestat(os.fstat(1), before)  # no dup2 onto a descriptor beacon was not writing to

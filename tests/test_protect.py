@@ -695,6 +695,8 @@ def test_nothing_is_truncated_or_flagged_when_it_fits() -> None:
         ("lone \ud800 high and \udfff low", "lone \ufffd high and \ufffd low"),
         ("pair \ud83c\udf89 joins", "pair \U0001f389 joins"),
         ("\x1b]unterminated title", "unterminated title"),
+        ("ls notes\u202etxt.sh", "ls notestxt.sh"),
+        ("\u2067x\u2069 \u2066y\u2068z\u2069 \u200e\u200f\u061c\u202a\u202b\u202c\u202d", "x yz "),
     ],
 )
 def test_sanitize(raw: str, clean: str) -> None:
@@ -1430,12 +1432,21 @@ def test_property_text_without_secrets_is_only_sanitized(text: str) -> None:
     assert "content" not in protected and "field_truncated" not in protected
 
 
+# The Unicode bidirectional controls: they reorder what a terminal or a browser shows.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+# Any text, with what st.text() rarely draws between its pieces: bidi controls, escape starts
+# and the two halves of a surrogate pair.
+HOSTILE_PIECES = st.sampled_from([*BIDI_CONTROLS, "\x1b", "\x1b[", "\x1b]", "\ud83c", "\udf89"])
+HOSTILE_TEXT = st.lists(st.text(max_size=10) | HOSTILE_PIECES, max_size=30).map("".join)
+
+
 @PROPERTY_SETTINGS
-@given(st.text(max_size=200))
+@given(HOSTILE_TEXT)
 def test_property_sanitized_text_is_clean_utf8(text: str) -> None:
     clean = sanitize_text(text)
     clean.encode("utf-8")
     assert not any((ord(c) < 32 and c not in "\t\n") or 0x7F <= ord(c) <= 0x9F for c in clean)
+    assert not any(c in BIDI_CONTROLS for c in clean)
     assert sanitize_text(clean) == clean
 
 

@@ -341,6 +341,21 @@ def test_summary_command_formats_and_capture_filter(tmp_path: Path) -> None:
     assert md.stdout.startswith("### beacon: what the agent did")
 
 
+def test_bidi_controls_in_a_hostile_log_never_reach_the_summary(tmp_path: Path) -> None:
+    # Written by anyone but beacon's protection: the command would read as "cat notes" + "hs.txt".
+    command = "cat notes\u202etxt.sh\u2066 #\u2069"
+    events = [
+        event("command.executed", command={"command": command}),
+        event("approval.denied", tool={"name": "Bash", "command": command}),
+    ]
+    log = write_log(tmp_path / "runtime.jsonl", events)
+    for form in ("markdown", "text"):
+        run = summary_cli(tmp_path, "--log-path", str(log), "--format", form)
+        assert run.code == 0, run.stderr
+        assert "cat notestxt.sh #" in run.stdout, run.stdout
+        assert not {"\u202e", "\u2066", "\u2069"} & set(run.stdout), form
+
+
 def test_summary_of_a_missing_log_says_so(tmp_path: Path) -> None:
     run = summary_cli(tmp_path, "--log-path", str(tmp_path / "nope.jsonl"))
     assert run.code == 0

@@ -1,5 +1,6 @@
 """The summary as a short aligned table for the CI log. Agent strings are hostile: each is kept
-to one short line with no control characters (a newline could start a `::` workflow command).
+to one short line with no control characters (a newline could start a `::` workflow command)
+and no bidirectional controls (they could make a command read as another).
 """
 
 from __future__ import annotations
@@ -80,10 +81,14 @@ def duration_text(seconds: float) -> str:
     return f"{seconds:.1f}s" if seconds < 120 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_BREAKS = re.compile("[\t\n\u2028\u2029]+")  # what sanitize_text leaves that would break the line
 
 
 def one_line(value: str, limit: int = TEXT_ITEM_CHARS) -> str:
-    """One short line: no control characters (a newline could start a `::` workflow command)."""
-    flat = _UNPRINTABLE.sub(" ", value).strip()
+    """One short line: sanitized as protection sanitizes what it writes (a log read back may
+    not have been), with no line breaks either (a newline could start a `::` workflow command)."""
+    # Imported here: exec loads this module, and no protection code until an event arrives.
+    from beacon_protect.text import sanitize_text
+
+    flat = _BREAKS.sub(" ", sanitize_text(value)).strip()
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
