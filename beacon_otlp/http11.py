@@ -133,6 +133,9 @@ class RequestReader(io.RawIOBase):
         self._read_timeout, self._request_deadline = read_timeout, request_deadline
         self._socket_timeout = sock.gettimeout()
         self._deadline: Optional[float] = None  # set by the first byte of a request
+        # Until the connection shows the token, when its request head must have been read
+        # (monotonic; set and cleared by the receiver).
+        self.head_deadline: Optional[float] = None
         self.timed_out = False  # a read of the current request timed out
 
     def readable(self) -> bool:
@@ -145,8 +148,9 @@ class RequestReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         timeout = self._read_timeout
-        if self._deadline is not None:
-            timeout = min(timeout, self._deadline - time.monotonic())
+        for deadline in (self._deadline, self.head_deadline):
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
         try:
             if timeout <= 0:
                 raise socket.timeout("request deadline passed")
@@ -231,28 +235,48 @@ def _read_chunked(rfile: Any, limit: int) -> bytes:
     raise Reject(400, "bad_framing", "too many trailer lines")
 
 
+# Deflate's densest output: 1032 bytes from one compressed byte (zlib's technical notes). A body
+# this much smaller than the limit cannot inflate past it.
+_MAX_DEFLATE_RATIO = 1032
+_INFLATE_CHUNK = 256 * 1024
+
+
 def inflate(body: bytes, encoding: str, limit: int) -> bytes:
-    """Decompress without ever holding more than limit+1 bytes of output (gzip bombs)."""
+    """Decompress a body of at most `limit` bytes once inflated. A body that could inflate
+    further (a gzip bomb) is first inflated without keeping its output, chunk by chunk, and
+    refused before any of it is held: a bomb costs a chunk of memory, not the limit."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         if len(body) > limit:
             raise Reject(413, "too_large", f"body larger than {limit} bytes", close=False)
         return body
-    out = bytearray()
-    data = body
+    if len(body) * _MAX_DEFLATE_RATIO > limit:
+        for _ in _inflated_chunks(body, encoding, limit):
+            pass
+    return b"".join(_inflated_chunks(body, encoding, limit))
+
+
+def _inflated_chunks(body: bytes, encoding: str, limit: int) -> Iterator[bytes]:
+    """The inflated body in chunks; Reject when it is not valid or grows past `limit`. Several
+    gzip members may follow one another in one body."""
+    total, data = 0, body
     while True:
         inflater = zlib.decompressobj(WBITS[encoding])
-        try:
-            out += inflater.decompress(data, limit + 1 - len(out))
-        except zlib.error as exc:
-            raise Reject(400, "bad_compression", f"invalid {encoding} data: {exc}", close=False) from None
-        if len(out) > limit or inflater.unconsumed_tail:
-            raise Reject(413, "too_large", f"decompressed body larger than {limit} bytes", close=False)
-        if not inflater.eof:
-            raise Reject(400, "bad_compression", f"truncated {encoding} data", close=False)
+        while not inflater.eof:
+            try:
+                chunk = inflater.decompress(data, _INFLATE_CHUNK)
+            except zlib.error as exc:
+                raise Reject(400, "bad_compression", f"invalid {encoding} data: {exc}", close=False) from None
+            total += len(chunk)
+            if total > limit:
+                raise Reject(413, "too_large", f"decompressed body larger than {limit} bytes", close=False)
+            data = inflater.unconsumed_tail
+            if not chunk and not data:  # all input read, no output pending, no end of stream
+                raise Reject(400, "bad_compression", f"truncated {encoding} data", close=False)
+            yield chunk
         data = inflater.unused_data
-        if not data:  # more gzip members may follow in one body
-            return bytes(out)
+        if not data:
+            return
 
 
 def send(handler: Any, status: int, content_type: str, body: bytes, close: bool) -> None:

@@ -127,6 +127,11 @@ class Receiver:
         read_timeout: float = 10.0,
         request_deadline: float = 60.0,
         max_connections: int = 256,
+        # A connection that has not yet shown the token gets this long for a whole request head,
+        # and only this many such connections are kept (the oldest goes first): local clients
+        # without the token cannot hold the slots the agent's exporter needs.
+        unauthenticated_deadline: float = 5.0,
+        max_unauthenticated: int = 64,
         max_queued_bytes: int = 4 * MiB,  # about 17 MB of decoded batches
         hard_queued_bytes: int = 16 * MiB,
         # Claude Code gives its whole exit flush 2 s: a held answer must leave it time to spare.
@@ -139,6 +144,10 @@ class Receiver:
         self.stats = ReceiverStats()
         self.max_body, self.max_decoded = max_body, max_decoded
         self.request_deadline, self.max_connections = request_deadline, max_connections
+        self.unauthenticated_deadline, self.max_unauthenticated = (
+            unauthenticated_deadline,
+            max_unauthenticated,
+        )
         self.max_queued_bytes, self.hard_queued_bytes = (
             max_queued_bytes,
             max(hard_queued_bytes, max_queued_bytes),
@@ -154,6 +163,7 @@ class Receiver:
         self._queued_bytes = 0
         self._last_activity = time.monotonic()
         self._connections: Set[socket.socket] = set()
+        self._unauthenticated: Dict[socket.socket, None] = {}  # oldest first
         self._server = _server_class(host)((host, port), _Handler)
         self._server.receiver = self
         self._server.timeout_seconds = read_timeout
@@ -290,8 +300,21 @@ class Receiver:
         with self._state:
             if self._closed or len(self._connections) >= self.max_connections:
                 return False
+            if len(self._unauthenticated) >= self.max_unauthenticated:
+                oldest = next(iter(self._unauthenticated))
+                del self._unauthenticated[oldest]
+                _shutdown_socket(oldest)  # its thread sees the connection end, and releases it
             self._connections.add(conn)
+            self._unauthenticated[conn] = None
             return True
+
+    def _authenticated(self, handler: _Handler) -> None:
+        """The connection showed the token: it keeps its slot, with the usual deadlines."""
+        if handler.reader.head_deadline is None:  # already: a later request on the connection
+            return
+        handler.reader.head_deadline = None
+        with self._state:
+            self._unauthenticated.pop(handler.request, None)
 
     def _backlogged(self) -> bool:
         """Whether a connection waits in the listen backlog (called with the state lock held)."""
@@ -303,6 +326,7 @@ class Receiver:
     def _release(self, conn: socket.socket) -> None:
         with self._state:
             self._connections.discard(conn)
+            self._unauthenticated.pop(conn, None)
             self._last_activity = time.monotonic()
             self._state.notify_all()
 
@@ -396,6 +420,7 @@ class Receiver:
         token = handler.headers.get(TOKEN_HEADER, "").encode("utf-8", "replace")
         if not hmac.compare_digest(token, self._token):
             raise Reject(401, "unauthorized", f"missing or wrong {TOKEN_HEADER} header")
+        self._authenticated(handler)
         if path not in PATHS:
             raise Reject(404, "not_found", "unknown path; use /v1/logs, /v1/traces or /v1/metrics")
         if handler.command != "POST":
@@ -448,7 +473,9 @@ class _Handler(socketserver.BaseRequestHandler):
         # An answer is one sendall; without TCP_NODELAY a small one could still wait for the
         # client's delayed ACK of the previous one on a keep-alive connection.
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        self.reader = RequestReader(self.request, timeout, self.server.receiver.request_deadline)
+        receiver = self.server.receiver
+        self.reader = RequestReader(self.request, timeout, receiver.request_deadline)
+        self.reader.head_deadline = time.monotonic() + receiver.unauthenticated_deadline
         self.rfile = io.BufferedReader(self.reader)
         self.close_connection = False
 

@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+import tracemalloc
 import zlib
 from typing import Any, Callable, List, Optional
 
@@ -413,6 +414,61 @@ def test_gzip_bomb_is_413_without_inflating_it(make_receiver) -> None:
     exact = pb_logs_of_size(MiB)  # exactly the limit inflates and decodes
     data = request_bytes(body=gzip.compress(exact), extra=("Content-Encoding: gzip",))
     assert raw_exchange(receiver, data)[0].status == 200
+
+
+def test_four_gzip_bombs_at_once_cost_a_few_chunks_not_the_limit(receiver: Receiver) -> None:
+    """The default 64 MiB limit: inflating each bomb up to it before refusing would hold 256 MiB."""
+    bomb = gzip.compress(b"\x00" * (80 * MiB), compresslevel=1)
+    data = request_bytes(body=bomb, extra=("Content-Encoding: gzip",))
+    statuses: List[int] = []
+    tracemalloc.start()
+    try:
+        threads = [
+            threading.Thread(target=lambda: statuses.append(raw_exchange(receiver, data)[0].status))
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert statuses == [413] * 4
+    assert peak < 8 * MiB, f"{peak / MiB:.1f} MiB"  # four bodies and a chunk each, in every thread
+    assert raw_exchange(receiver, request_bytes(body=pb_logs(3)))[0].status == 200
+
+
+def test_inflate_holds_one_chunk_of_a_bomb() -> None:
+    bomb = gzip.compress(b"\x00" * (40 * MiB), compresslevel=1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(http11.Reject) as refused:
+            http11.inflate(bomb, "gzip", 16 * MiB)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert refused.value.status == 413 and peak < 2 * MiB, f"{peak / MiB:.1f} MiB"
+
+
+@pytest.mark.parametrize(
+    "body, inflated",
+    [
+        (gzip.compress(b"one") + gzip.compress(b"two"), b"onetwo"),  # members follow one another
+        (zlib.compress(b"x" * 300_000), b"x" * 300_000),  # output longer than a chunk
+        (b"", None),
+        (gzip.compress(b"abc")[:-6], None),  # cut short
+        (gzip.compress(b"abc") + b"junk", None),
+    ],
+)
+def test_inflate_streams_and_checks(body: bytes, inflated: Optional[bytes]) -> None:
+    encoding = "deflate" if body[:1] == b"x" else "gzip"
+    if inflated is None:
+        with pytest.raises(http11.Reject) as refused:
+            http11.inflate(body, encoding, MiB)
+        assert refused.value.status == 400
+    else:
+        assert http11.inflate(body, encoding, MiB) == inflated
 
 
 def test_element_limit_is_413(receiver: Receiver) -> None:
@@ -837,3 +893,51 @@ def test_wait_idle_counts_a_connection_still_in_the_listen_backlog(
     assert receiver.wait_idle(quiet=0, timeout=10, until_disconnected=True)
     receiver.stop()
     assert sum(b.records for b in collector.batches) == 4
+
+
+# --- clients without the token cannot take the slots ---------------------------------------
+
+
+def slow_sockets(receiver: Receiver, count: int) -> List[socket.socket]:
+    """Connections that begin a request head and never finish it (each would trickle a byte
+    now and then), as a local process without the token could open by the hundred."""
+    sockets = []
+    for _ in range(count):
+        sock = raw_connect(receiver)
+        sock.sendall(b"POST /v1/logs HTTP/1.1\r\nHost: x\r\n")
+        sockets.append(sock)
+    return sockets
+
+
+def test_slow_clients_without_the_token_do_not_keep_out_an_exporter(
+    make_receiver, collector: Collector
+) -> None:
+    receiver = make_receiver(max_connections=32, max_unauthenticated=8, unauthenticated_deadline=60)
+    held = slow_sockets(receiver, 100)  # more than every slot the receiver has
+    try:
+        with raw_connect(receiver, timeout=5) as sock:  # an exporter served at once, not after 60 s
+            sock.sendall(request_bytes(body=pb_logs(3)) * 2)  # two requests: it keeps its slot
+            stream = sock.makefile("rb")
+            assert [read_response(stream).status for _ in range(2)] == [200, 200]  # type: ignore[union-attr]
+            held += slow_sockets(receiver, 20)  # newer slow clients push out older ones, not it
+            sock.sendall(request_bytes(body=pb_logs(3)))
+            assert read_response(stream).status == 200  # type: ignore[union-attr]
+    finally:
+        for sock in held:
+            sock.close()
+    assert collector.wait_for_records(9) == 9
+
+
+def test_a_connection_without_the_token_gets_a_short_deadline(make_receiver) -> None:
+    receiver = make_receiver(unauthenticated_deadline=0.5, read_timeout=30)
+    with raw_connect(receiver, timeout=10) as silent, raw_connect(receiver, timeout=10) as trickling:
+        trickling.sendall(b"POST /v1/logs HTTP/1.1\r\n")
+        assert silent.recv(1) == b"" and trickling.recv(1) == b""  # closed long before 30 s
+    with raw_connect(receiver, timeout=10) as exporter:  # one with the token keeps the usual ones
+        stream = exporter.makefile("rb")
+        exporter.sendall(request_bytes(body=pb_logs(1)))
+        assert read_response(stream).status == 200  # type: ignore[union-attr]
+        exporter.sendall(request_bytes(body=pb_logs(1))[:20])
+        exporter.settimeout(1.5)
+        with pytest.raises(socket.timeout):  # not cut off at 0.5 s: it showed the token
+            exporter.recv(1)

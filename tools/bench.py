@@ -64,6 +64,7 @@ import random
 import resource
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -72,6 +73,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import zlib
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -573,6 +575,120 @@ def measure_rss(records: int, sink: str = "count") -> Dict[str, Any]:
         "zero_loss": child["zero_loss"],
         **{key: child[key] for key in ("events_written", "log_lines", "write_failures") if key in child},
     }
+
+
+# --- hostile local clients: gzip bombs and slow sockets without the token -----------------------
+
+BOMB_BYTES = 1_200_000_000  # what each bomb inflates to; the receiver's limit is 64 MiB
+BOMBS_AT_ONCE = 4
+SLOW_SOCKETS = 300
+EXPORTER_REQUESTS = 20
+TARGET_BOMB_EXTRA_MB = 32.0
+TARGET_SLOW_DELAY_S = 1.0
+
+
+def _gzip_zeros(size: int) -> bytes:
+    """A gzip body of `size` zero bytes, compressed a megabyte at a time (never held whole)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block, parts = bytes(1 << 20), []
+    for _ in range(size >> 20):
+        parts.append(compressor.compress(block))
+    parts.append(compressor.compress(bytes(size & ((1 << 20) - 1))) + compressor.flush())
+    return b"".join(parts)
+
+
+def _raw_request(
+    port: int, token: str, body: bytes, extra: str = "", timeout: float = 60.0
+) -> Tuple[int, float]:
+    """One request on a fresh connection: (status, seconds until the answer's status line)."""
+    head = (
+        f"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {PROTOBUF}\r\n"
+        f"{TOKEN_HEADER}: {token}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode()
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head + body)
+        line = sock.makefile("rb").readline()
+    return int(line.split()[1]), time.perf_counter() - started
+
+
+def hostile_main(args: argparse.Namespace) -> int:
+    """In a fresh process: peak RSS while BOMBS_AT_ONCE gzip bombs arrive together (against the
+    peak before them), and how long an exporter's request takes with SLOW_SOCKETS connections
+    open that trickle a request head without the token (against none open)."""
+    token = secrets.token_urlsafe(16)
+    bomb = _gzip_zeros(BOMB_BYTES)
+    normal = encode_protobuf("logs", make_request(0))
+    with beacon_otlp.Receiver(lambda batch: None, token=token) as receiver:
+        assert _raw_request(receiver.port, token, normal)[0] == 200
+        before_kib = _vm_hwm_kib() or 0
+        statuses: List[int] = []
+        threads = [
+            threading.Thread(
+                target=lambda: statuses.append(
+                    _raw_request(receiver.port, token, bomb, "Content-Encoding: gzip\r\n")[0]
+                )
+            )
+            for _ in range(BOMBS_AT_ONCE)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        after_kib = _vm_hwm_kib() or 0
+        quiet = [_raw_request(receiver.port, token, normal)[1] for _ in range(EXPORTER_REQUESTS)]
+        slow = []
+        for _ in range(SLOW_SOCKETS):
+            sock = socket.create_connection(("127.0.0.1", receiver.port), timeout=60)
+            sock.sendall(b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            slow.append(sock)
+        crowded = [_raw_request(receiver.port, token, normal)[1] for _ in range(EXPORTER_REQUESTS)]
+        for sock in slow:
+            sock.close()
+    report = {
+        "bomb": {
+            "inflates_to_bytes": BOMB_BYTES,
+            "body_bytes": len(bomb),
+            "at_once": BOMBS_AT_ONCE,
+            "statuses": sorted(statuses),
+            "peak_rss_before_mb": round(before_kib * 1024 / 1e6, 1),
+            "peak_rss_after_mb": round(after_kib * 1024 / 1e6, 1),
+            "extra_mb": round((after_kib - before_kib) * 1024 / 1e6, 1),
+        },
+        "slow_clients": {
+            "sockets": SLOW_SOCKETS,
+            "exporter_requests": EXPORTER_REQUESTS,
+            "median_s_without": round(statistics.median(quiet), 4),
+            "median_s_with": round(statistics.median(crowded), 4),
+            "max_s_with": round(max(crowded), 4),
+        },
+    }
+    sys.stdout.write(json.dumps(report) + "\n")
+    return 0
+
+
+def measure_hostile() -> Dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", "hostile"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report["targets"] = {
+        "bomb_extra_mb": {
+            "value": report["bomb"]["extra_mb"],
+            "target": f"<= {TARGET_BOMB_EXTRA_MB:g}",
+            "met": report["bomb"]["extra_mb"] <= TARGET_BOMB_EXTRA_MB
+            and set(report["bomb"]["statuses"]) == {413},
+        },
+        "slow_clients_max_delay_s": {
+            "value": report["slow_clients"]["max_s_with"],
+            "target": f"<= {TARGET_SLOW_DELAY_S:g}",
+            "met": report["slow_clients"]["max_s_with"] <= TARGET_SLOW_DELAY_S,
+        },
+    }
+    return report
 
 
 # --- start-up: what `beacon ci exec -- true` adds to `true` -------------------------------------
@@ -1120,8 +1236,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--startup", action="store_true", help="measure the start-up only (a few seconds)")
     parser.add_argument("--protect", action="store_true", help="measure the protection cost only")
     parser.add_argument("--scale", action="store_true", help="measure the million-record run only")
+    parser.add_argument(
+        "--hostile", action="store_true", help="measure gzip bombs and slow clients only (a few seconds)"
+    )
     parser.add_argument("beacon_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    parser.add_argument("--child", choices=("client", "rss", "agent", "beacon"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=("client", "rss", "agent", "beacon", "hostile"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--format", choices=tuple(FORMATS), default="protobuf", help=argparse.SUPPRESS)
     parser.add_argument("--clients", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -1134,6 +1255,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return rss_main(args)
     if args.child == "agent":
         return agent_main(args)
+    if args.child == "hostile":
+        return hostile_main(args)
     if args.child == "beacon":
         args.beacon_args = args.beacon_args[1:] if args.beacon_args[:1] == ["--"] else args.beacon_args
         return beacon_main(args)
@@ -1149,6 +1272,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return 0
 
+    if args.hostile:
+        report = {"python": platform.python_version(), "hostile": measure_hostile()}
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return 0
     if args.startup:
         startup = measure_startup(EXEC_RUNS)
         report = {
