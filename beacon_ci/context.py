@@ -27,6 +27,9 @@ OTLP_PROTOCOLS = ("protobuf", "json")
 # After the child exits, the most beacon waits for what is still arriving (a grandchild that
 # keeps exporting must not hold beacon forever).
 DRAIN_TIMEOUT = 10.0
+# The same when beacon itself was signalled (a cancelled job): the runner kills what is still
+# running a few seconds later, and what was acknowledged must be written by then.
+SIGNALLED_DRAIN_TIMEOUT = 1.0
 
 
 HARNESSES = ("claude", "codex", "gemini")

@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 from beacon_ci.capture import Capture
 from beacon_ci.context import (
     DRAIN_TIMEOUT,
+    SIGNALLED_DRAIN_TIMEOUT,
     detect_run,
     harnesses_for_command,
     new_capture_id,
@@ -52,11 +53,14 @@ def run_exec(
     capture = Capture(
         env, harnesses, paths, "exec", otlp_protocol, capture_id, forward=exports.forward, rules=rules
     )
+    signal_received = None
     try:
         child_env = without_export_credentials(capture.start(), exports.targets)
         child_code, signal_received = run_child(command, child_env)
     finally:
-        capture.finish(drain_timeout)
+        capture.finish(
+            drain_timeout if signal_received is None else min(drain_timeout, SIGNALLED_DRAIN_TIMEOUT)
+        )
     validation = capture.validate(min_events)
     result = capture.result(validation)
     export_failed = conclude(

@@ -251,9 +251,10 @@ def test_a_grandchild_holding_a_connection_cannot_hang_exec(tmp_path: Path) -> N
 # --- signals: a real beacon process ---------------------------------------------------------
 
 
-def interrupt_beacon(tmp_path: Path, signum: int, *command: str) -> Tuple[int, str]:
+def interrupt_beacon(tmp_path: Path, signum: int, *command: str, timeout: float = 60) -> Tuple[int, str]:
     """Run `beacon ci exec -- COMMAND` in a process of its own, send it `signum` once the command
-    has printed "ready", and return beacon's exit code and stderr."""
+    has printed "ready", and return beacon's exit code and stderr (beacon must exit within
+    `timeout` seconds of the signal)."""
     env = {**environ(tmp_path), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "beacon.py"), "ci", "exec", "--harness", "claude", "--", *command],
@@ -266,7 +267,7 @@ def interrupt_beacon(tmp_path: Path, signum: int, *command: str) -> Tuple[int, s
     try:
         assert proc.stdout.readline().strip() == "ready"  # the agent is up and waiting
         proc.send_signal(signum)
-        _, stderr = proc.communicate(timeout=60)
+        _, stderr = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -670,3 +671,70 @@ def test_validate_and_summary_read_the_log_ci_start_exported(tmp_path: Path) -> 
     assert json.loads(summary.stdout)["validation"]["event_count"] == 6
     flag_wins = beacon_run(tmp_path, "ci", "validate", "--log-path", str(tmp_path / "none.jsonl"), env=env)
     assert flag_wins.code == EXIT_VALIDATION
+
+
+# A child that starts a grandchild in a session of its own (out of reach of the signals beacon
+# forwards), which exports without pause on one keep-alive connection and keeps count of the
+# records the receiver acknowledged; the child says "ready" once the first were.
+FLOODING_AGENT = r"""
+import http.client, os, subprocess, sys, time, urllib.parse
+root, acked_path, role = sys.argv[1:4]
+if role == "child":
+    grandchild = subprocess.Popen(
+        [sys.executable, __file__, root, acked_path, "grandchild"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    grandchild.stdout.readline()
+    print("ready", flush=True)
+    time.sleep(600)  # until beacon forwards its signal
+sys.path.insert(0, root)
+from beacon_otlp import encode_protobuf
+with open(acked_path + ".pid", "w") as handle:
+    handle.write(str(os.getpid()))
+endpoint = urllib.parse.urlsplit(os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"])
+name, _, token = os.environ["OTEL_EXPORTER_OTLP_HEADERS"].partition("=")
+records = [{"body": "claude_code.user_prompt", "attributes": {"i": i}} for i in range(5)]
+resource = {"attributes": {"service.name": "claude-code"}}
+request = {"resource_logs": [{"resource": resource, "scope_logs": [{"log_records": records}]}]}
+body = encode_protobuf("logs", request)
+headers = {"Content-Type": "application/x-protobuf", name: token}
+conn = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=30)
+acked = 0
+try:
+    while True:
+        conn.request("POST", "/v1/logs", body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            break
+        acked += len(records)
+        with open(acked_path + ".tmp", "w") as handle:
+            handle.write(str(acked))
+        os.replace(acked_path + ".tmp", acked_path)
+        if acked == len(records):
+            print("acked", flush=True)
+except (OSError, http.client.HTTPException):
+    pass
+"""
+
+
+def test_a_signalled_exec_exits_soon_with_every_acknowledged_record(tmp_path: Path) -> None:
+    """A cancelled job: beacon is signalled while a process out of its child's group keeps
+    exporting. It drains briefly (not the whole drain timeout), stops, and writes every record
+    it acknowledged."""
+    script, acked = tmp_path / "flood.py", tmp_path / "acked"
+    script.write_text(FLOODING_AGENT)
+    try:
+        code, stderr = interrupt_beacon(
+            tmp_path, signal.SIGTERM, sys.executable, str(script), str(ROOT), str(acked), "child", timeout=6
+        )
+    finally:
+        pid_file = Path(f"{acked}.pid")
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert code == 128 + signal.SIGTERM, stderr
+    log = tmp_path / "runner" / "beacon" / "runtime.jsonl"
+    written = len(log.read_text().splitlines())
+    assert written >= int(acked.read_text()) > 0  # nothing acknowledged is lost
