@@ -24,12 +24,17 @@ from beacon_ci.environment import Environment
 from beacon_ci.eventlog import EventWriter, Tally, Validation, schema_problem, validate_written
 from beacon_ci.export import start_forwarder
 from beacon_ci.report.summary import Summary
+from beacon_ci.report.text import count_of
 from beacon_otlp import Batch, Receiver
 
 if TYPE_CHECKING:  # built with the first batch (see CapturePipeline)
     from beacon_ci.agents.normalizer import Normalizer
     from beacon_protect import Protector
     from beacon_protect.custom import CustomRules
+
+# Once the child has exited, what it sent drains in milliseconds: a drain still going after
+# this waits for a process that still runs (a background one), and silence would look like a hang.
+DRAIN_NOTICE_AFTER = 2.0
 
 
 class CapturePipeline:
@@ -159,13 +164,39 @@ class Capture:
         flight, on a connection still open, or in the listen backlog, and wait_idle waits for
         all three."""
         try:
-            self.receiver.wait_idle(quiet=0, timeout=drain_timeout, until_disconnected=True)
+            drained = self._drain(drain_timeout)
         finally:
-            self.receiver.stop()
+            # The drain has already waited for the requests in flight: stop() waiting for them
+            # again would stretch the drain's limit.
+            self.receiver.stop(in_flight_timeout=0)
             self.writer.close()
             remove_private_temp_dir(self.codex_home, codex_home_prefix(self.capture_id))  # it holds the token
             if self.pipeline.forwarder is not None:
                 self.forwarded = self.pipeline.forwarder.close()
+        cut_off = self.receiver.cut_off
+        if not drained and cut_off.connections:
+            self.env.say(
+                f"stopped waiting after {drain_timeout:g} s with "
+                f"{still_open(cut_off.connections, cut_off.requests)}: events sent on "
+                f"{'it' if cut_off.connections == 1 else 'them'} from now on are not captured"
+            )
+
+    def _drain(self, timeout: float) -> bool:
+        """The drain, at most `timeout` seconds; whether it finished. Said once, when it has not
+        finished after DRAIN_NOTICE_AFTER: what it still waits for, and how much longer at most."""
+        receiver = self.receiver
+        first = min(timeout, DRAIN_NOTICE_AFTER)
+        if receiver.wait_idle(quiet=0, timeout=first, until_disconnected=True):
+            return True
+        if timeout <= first:
+            return False
+        connections = receiver.open_connections  # none: the drain is ending as we look
+        if connections:
+            self.env.say(
+                f"waiting up to {timeout - first:g} s more for "
+                f"{still_open(connections, receiver.in_flight)} (a background process still exporting?)"
+            )
+        return receiver.wait_idle(quiet=0, timeout=timeout - first, until_disconnected=True)
 
     def validate(self, min_events: int) -> Validation:
         """Judged from what was written, counted as it was: nothing is read back."""
@@ -211,6 +242,16 @@ class Capture:
             "write_failures": self.writer.failed,
             **self.pipeline.record_counts(),
             "receiver": self.receiver.stats.snapshot(),
+            "late": {  # cut off when the capture closed: not captured, not judged by validation
+                "requests": self.receiver.cut_off.requests,
+                "connections_open_at_close": self.receiver.cut_off.connections,
+            },
             "validation": validation.as_json(),
             **({"forward": self.forwarded.to_json()} if self.forwarded else {}),
         }
+
+
+def still_open(connections: int, requests: int) -> str:
+    """What a drain waits for: "1 open connection from the agent's processes, 1 request in flight"."""
+    text = f"{count_of(connections, 'open connection')} from the agent's processes"
+    return text + (f", {count_of(requests, 'request')} in flight" if requests else "")

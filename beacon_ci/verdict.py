@@ -3,14 +3,14 @@ annotations), run the uploads, and choose the exit code."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 from beacon_ci import github
 from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_EXPORT, EXIT_OK, EXIT_VALIDATION
 from beacon_ci.eventlog import Validation
 from beacon_ci.export import report_forward, upload_log
-from beacon_ci.report.text import render_text
+from beacon_ci.report.text import count_of, render_text
 
 
 class Outcome(NamedTuple):
@@ -44,11 +44,13 @@ def write_summary(
     summary: Dict[str, Any],
     required: bool,
     job_summary: bool = True,
+    warnings: Sequence[str] = (),
 ) -> None:
     """The text table on stderr, the Markdown appended to $GITHUB_STEP_SUMMARY (unless
-    job_summary is off), one annotation when validation failed on GitHub. Never fails the
-    command: it only reports. `summary` is a Summary's result, the validation not yet in it."""
-    summary = {**summary, "validation": validation.as_json()}
+    job_summary is off) with the warnings under its status, one annotation when validation
+    failed on GitHub. Never fails the command: it only reports. `summary` is a Summary's
+    result, the validation not yet in it."""
+    summary = {**summary, "validation": validation.as_json(), "warnings": list(warnings)}
     for line in render_text(summary).splitlines():
         env.say(line)
     if job_summary and github.step_summary_path(env):
@@ -83,7 +85,8 @@ def conclude(
 ) -> bool:
     """After validation: the summary, the uploads, what the forward delivered, the step outputs,
     then what was captured. Completes `result` with the exports; whether one of them failed."""
-    write_summary(env, validation, summary, require_telemetry, job_summary)
+    warnings = late_warnings(result)
+    write_summary(env, validation, summary, require_telemetry, job_summary, warnings)
     uploaded = upload_log(env, uploads)
     forward_failed = report_forward(env, forwarded)
     github.publish_outputs(env, {**outputs, **verdict_outputs(validation)})
@@ -91,16 +94,39 @@ def conclude(
         result["forward"] = forwarded
     if uploaded:
         result["uploads"] = [upload.to_json() for upload in uploaded]
-    say_result(env, result, validation, require_telemetry)
+    say_result(env, result, validation, require_telemetry, warnings)
     return forward_failed or not all(upload.ok for upload in uploaded)
 
 
-def say_result(env: Environment, result: Dict[str, Any], validation: Validation, required: bool) -> None:
-    """What was captured and whether it passed, for people (one line per failed stage)."""
+def late_warnings(result: Mapping[str, Any]) -> List[str]:
+    """What came too late for the capture (exec's `late`, see Capture.finish): validation does
+    not judge it, since the log holds what it holds, but the user must be told it is missing."""
+    late = result.get("late") or {}
+    requests, connections = late.get("requests", 0), late.get("connections_open_at_close", 0)
+    if not (requests or connections):
+        return []
+    arriving = f"{count_of(requests, 'request')} still arriving and " if requests else ""
+    return [
+        f"the capture closed with {arriving}{count_of(connections, 'connection')} open: events "
+        "arriving after it closed are not captured (a background process of the agent still exporting?)"
+    ]
+
+
+def say_result(
+    env: Environment,
+    result: Dict[str, Any],
+    validation: Validation,
+    required: bool,
+    warnings: Sequence[str] = (),
+) -> None:
+    """What was captured, what it missed and whether it passed, for people (one line per
+    warning and per failed stage)."""
     events = result.get("events")
     if events is not None:
         by = ", ".join(f"{name} {n}" for name, n in sorted(events.items())) or "none"
         env.say(f"captured {sum(events.values())} events ({by}) into {result['log_path']}")
+    for warning in warnings:
+        env.say(f"warning: {warning}")
     if validation.passed:
         env.say(f"validation passed: {validation.event_count} events")
         return

@@ -106,6 +106,13 @@ class ReceiverStats:
             }
 
 
+class Cutoff(NamedTuple):
+    """What stop() cut off when it closed the receiver."""
+
+    requests: int  # in flight: they get no answer, and their records are lost
+    connections: int  # open, those requests' included: what is sent on them later is refused
+
+
 _STOP = object()
 
 
@@ -164,6 +171,7 @@ class Receiver:
         self._last_activity = time.monotonic()
         self._connections: Set[socket.socket] = set()
         self._unauthenticated: Dict[socket.socket, None] = {}  # oldest first
+        self.cut_off = Cutoff(0, 0)  # set by stop()
         self._server = _server_class(host)((host, port), _Handler)
         self._server.receiver = self
         self._server.timeout_seconds = read_timeout
@@ -230,6 +238,12 @@ class Receiver:
             return self._in_flight
 
     @property
+    def open_connections(self) -> int:
+        """Client connections open right now, idle keep-alive ones included."""
+        with self._state:
+            return len(self._connections)
+
+    @property
     def accepting(self) -> bool:
         """False once stop() has refused further requests (its queue then holds all it will)."""
         with self._state:
@@ -257,6 +271,7 @@ class Receiver:
             while self._in_flight and time.monotonic() < deadline:
                 self._state.wait(deadline - time.monotonic())
             self._closed = True  # a request still in flight now gets no 200: nothing is lost
+            self.cut_off = Cutoff(self._in_flight, len(self._connections))
             self._queue.put(_STOP)
             self._state.notify_all()
             idle = list(self._connections)

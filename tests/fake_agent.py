@@ -2,15 +2,16 @@
 wherever its environment points (as Claude Code reads it), then exits as told.
 
     python fake_agent.py [--exit N] [--no-telemetry] [--signals S,...] [--repeat N] [--token T]
-                         [--on-signal] [--grandchild] [--echo] [--marker PATH] [--environ PATH]
-                         [--process PATH]
+                         [--on-signal] [--grandchild PATH] [--late-request PATH] [--echo]
+                         [--marker PATH] [--environ PATH] [--process PATH]
 
 --signals exports only these signals' requests (logs, metrics); --repeat exports the session N times.
 --token sends T as its token instead of the one it was given (the receiver answers 401).
 --on-signal waits for SIGTERM/SIGINT/SIGHUP, exports, and exits 128+signal (as Claude does);
 99 without exporting if no signal comes within a minute.
---grandchild leaves a child process holding an open connection to the receiver, until the
-receiver closes it.
+--grandchild leaves a detached child process (a session of its own) holding an idle keep-alive
+connection to the receiver after one export, until the receiver closes it; its pid goes to PATH.
+--late-request does the same with a request whose body stops halfway, in flight until then.
 --echo copies its stdin to its stdout and to its stderr, byte for byte, until end of file.
 --environ writes the names of the variables in its environment to PATH, as a JSON list.
 --process writes its pid, process group and session to PATH, as JSON.
@@ -23,6 +24,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -70,11 +72,13 @@ def endpoint_and_token() -> tuple:
     return os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"], token
 
 
-def start_grandchild() -> None:
-    """Leave a grandchild holding a connection to the receiver; return once it holds it."""
+def start_grandchild(role: str, pid_path: str) -> None:
+    """Leave a detached grandchild in `role` (--hold-connection, --send-partially), its pid in
+    pid_path; return once it holds its connection."""
     grandchild = subprocess.Popen(
-        [sys.executable, __file__, "--hold-connection"], stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, role], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
+    Path(pid_path).write_text(str(grandchild.pid))
     assert grandchild.stdout is not None
     assert grandchild.stdout.readline() == "connected\n"
 
@@ -93,6 +97,28 @@ def hold_connection() -> None:
     print("connected", flush=True)
     assert conn.sock is not None
     conn.sock.recv(1)  # until the receiver closes the connection
+
+
+def send_partially() -> None:
+    """The grandchild: a log export whose head the receiver has read (it answered 100 Continue)
+    and whose body stops halfway, so it stays in flight until the receiver closes the
+    connection, which ends the grandchild."""
+    endpoint, token = endpoint_and_token()
+    url = urllib.parse.urlsplit(endpoint)
+    (request,) = [r for s, r in synthetic_claude_session("late", 1_764_000_000_000_000_000) if s == "logs"]
+    body = beacon_otlp.encode_protobuf("logs", request)
+    head = (
+        f"POST /v1/logs HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: {beacon_otlp.PROTOBUF}\r\n"
+        f"{beacon_otlp.TOKEN_HEADER}: {token}\r\nContent-Length: {len(body)}\r\n"
+        "Expect: 100-continue\r\n\r\n"
+    )
+    sock = socket.create_connection((url.hostname or "127.0.0.1", url.port or 80))
+    sock.sendall(head.encode("latin-1"))
+    answer = sock.makefile("rb").readline()
+    assert answer.startswith(b"HTTP/1.1 100 "), answer  # the receiver has the request in hand
+    sock.sendall(body[: len(body) // 2])
+    print("connected", flush=True)
+    sock.recv(1)  # until the receiver closes the connection
 
 
 def wait_for_a_signal() -> Optional[int]:
@@ -118,8 +144,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--token")
     parser.add_argument("--on-signal", action="store_true")
-    parser.add_argument("--grandchild", action="store_true")
+    parser.add_argument("--grandchild")
+    parser.add_argument("--late-request")
     parser.add_argument("--hold-connection", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--send-partially", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--marker")
     parser.add_argument("--environ")
     parser.add_argument("--process")
@@ -137,8 +165,13 @@ def main() -> int:
     if args.hold_connection:
         hold_connection()
         return 0
+    if args.send_partially:
+        send_partially()
+        return 0
     if args.grandchild:
-        start_grandchild()
+        start_grandchild("--hold-connection", args.grandchild)
+    if args.late_request:
+        start_grandchild("--send-partially", args.late_request)
     code = args.exit
     if args.on_signal:
         signum = wait_for_a_signal()

@@ -228,24 +228,70 @@ def test_unwritable_log_path_fails_before_the_child_starts(tmp_path: Path) -> No
     assert not marker.exists()
 
 
-def test_a_grandchild_holding_a_connection_cannot_hang_exec(tmp_path: Path) -> None:
-    drain_timeout = 1.0
-    started = time.monotonic()
-    run = beacon_run(
-        tmp_path,
-        "ci",
-        "exec",
-        "--drain-timeout",
-        str(drain_timeout),
-        "--harness",
-        "claude",
-        *agent("--grandchild"),
-    )
-    elapsed = time.monotonic() - started
-    assert run.code == 0
+@contextlib.contextmanager
+def detached_grandchild(pid_path: Path) -> Iterator[Path]:
+    """Kill the agent's detached grandchild afterwards, even when the test fails, by the pid it
+    left in pid_path. It ends by itself once the receiver closes its connection, so it is
+    usually gone already. Not our child: init reaps it."""
+    try:
+        yield pid_path
+    finally:
+        if pid_path.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_path.read_text()), signal.SIGKILL)
+
+
+def test_a_grandchild_holding_an_idle_connection_is_waited_for_in_words_then_cut_off(tmp_path: Path) -> None:
+    drain_timeout = 3.0
+    with detached_grandchild(tmp_path / "grandchild.pid") as pid_path:
+        started = time.monotonic()
+        run = exec_claude(
+            tmp_path, "--drain-timeout", str(drain_timeout), *agent("--grandchild", str(pid_path))
+        )
+        elapsed = time.monotonic() - started
+    assert run.code == 0, run.stderr
     assert len(run.events) == EVENTS_PER_SESSION
     # The drain waited for the grandchild's connection until its timeout, not longer
-    assert drain_timeout <= elapsed < drain_timeout + 5
+    assert drain_timeout <= elapsed < drain_timeout + 4
+    assert (
+        "beacon: waiting up to 1 s more for 1 open connection from the agent's processes "
+        "(a background process still exporting?)\n"
+    ) in run.stderr
+    assert (
+        "beacon: stopped waiting after 3 s with 1 open connection from the agent's processes: "
+        "events sent on it from now on are not captured\n"
+    ) in run.stderr
+    assert run.result["late"] == {"requests": 0, "connections_open_at_close": 1}
+    assert run.result["validation"]["status"] == "passed"  # what was captured is judged as ever
+
+
+def test_a_request_still_arriving_at_close_is_counted_late_and_reported(tmp_path: Path) -> None:
+    summary = tmp_path / "step-summary.md"
+    env = environ(tmp_path, GITHUB_STEP_SUMMARY=str(summary))
+    drain_timeout = 3.0
+    with detached_grandchild(tmp_path / "grandchild.pid") as pid_path:
+        started = time.monotonic()
+        # The grandchild's body stops halfway until the receiver closes: in flight at the timeout.
+        run = exec_claude(
+            tmp_path, "--drain-timeout", str(drain_timeout), *agent("--late-request", str(pid_path)), env=env
+        )
+        elapsed = time.monotonic() - started
+    assert run.code == 0, run.stderr
+    # Closing adds no wait of its own for the request in flight: the drain has waited for it.
+    assert drain_timeout <= elapsed < drain_timeout + 4
+    assert run.result["late"] == {"requests": 1, "connections_open_at_close": 1}
+    assert (
+        "beacon: waiting up to 1 s more for 1 open connection from the agent's processes, "
+        "1 request in flight (a background process still exporting?)\n"
+    ) in run.stderr
+    warning = (
+        "the capture closed with 1 request still arriving and 1 connection open: events arriving "
+        "after it closed are not captured (a background process of the agent still exporting?)"
+    )
+    assert f"beacon: warning: {warning}\n" in run.stderr
+    assert f"- ⚠️ {warning}\n" in summary.read_text()
+    assert run.result["validation"]["status"] == "passed"  # the child's own events all arrived
+    assert run.result["events"] == {"claude_code": EVENTS_PER_SESSION}
 
 
 # --- signals: a real beacon process ---------------------------------------------------------

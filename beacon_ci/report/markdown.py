@@ -64,6 +64,7 @@ def _markdown_status(summary: Mapping[str, Any]) -> str:
     for stage in (validation or {}).get("stages", []):
         if stage["status"] != "pass":
             lines.append(f"- {md_escape(stage['name'])}: {md_escape(str(stage['detail']))}")
+    lines.extend(f"- ⚠️ {md_escape(warning)}" for warning in summary.get("warnings", ()))
     return "\n".join(lines)
 
 

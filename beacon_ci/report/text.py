@@ -77,6 +77,11 @@ def token_totals(totals: Mapping[str, Any]) -> str:
     )
 
 
+def count_of(n: int, noun: str) -> str:
+    """A count and its noun: "1 request", "2 requests"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def duration_text(seconds: float) -> str:
     return f"{seconds:.1f}s" if seconds < 120 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
