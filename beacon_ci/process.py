@@ -5,11 +5,14 @@ to the group, hand it the terminal when beacon has one, and give back its exit c
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci.errors import UsageError
@@ -17,6 +20,36 @@ from beacon_ci.errors import UsageError
 FORWARDED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
+
+
+class StopSignals:
+    """SIGINT, SIGTERM and SIGHUP, recorded from now on for a main thread that waits for one.
+    The handler only records: it takes no lock, for it runs between two bytecodes of the main
+    thread, which may hold the very lock that threading.Event.set() would need (a deadlock).
+    The byte the interpreter writes to the wakeup socket for each signal ends the wait."""
+
+    def __init__(self) -> None:
+        self.received: List[int] = []
+        self._read, self._write = socket.socketpair()
+        for end in (self._read, self._write):
+            end.setblocking(False)
+        signal.set_wakeup_fd(self._write.fileno())
+        for sig in FORWARDED_SIGNALS:
+            signal.signal(sig, lambda signum, _frame: self.received.append(signum))
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a signal came within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.received:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if select.select([self._read], [], [], left)[0]:
+                try:
+                    self._read.recv(512)
+                except OSError:
+                    pass
+        return True
 
 
 def resolve_command(command: Sequence[str], environ: Mapping[str, str]) -> List[str]:

@@ -12,7 +12,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -39,7 +38,7 @@ from beacon_ci.errors import EXIT_OK, BeaconError
 from beacon_ci.eventlog import EventWriter, Tally, Validation, read_log, validate_written
 from beacon_ci.export import parse_exports, plan_uploads
 from beacon_ci.github import append_github_file, mask, publish_outputs
-from beacon_ci.process import FORWARDED_SIGNALS
+from beacon_ci.process import StopSignals
 from beacon_ci.report.summary import Summary
 from beacon_ci.verdict import Outcome, conclude, exit_code_for, say_result
 
@@ -236,9 +235,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
         plan,
         redaction_rules(state.get("redact_rules")),
     )
-    stop = threading.Event()
-    for sig in FORWARDED_SIGNALS:
-        signal.signal(sig, lambda _signum, _frame: stop.set())
+    stop = StopSignals()
     capture.start()
     state.update(
         status="running",

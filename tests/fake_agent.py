@@ -27,7 +27,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import urllib.parse
 from pathlib import Path
 from typing import Optional, Sequence
@@ -122,18 +121,14 @@ def send_partially() -> None:
 
 
 def wait_for_a_signal() -> Optional[int]:
-    """Say "ready" on stdout, then wait (a minute at most) for SIGTERM, SIGINT or SIGHUP."""
-    got = threading.Event()
-    received = []
-
-    def handler(signum: int, _frame: object) -> None:
-        received.append(signum)
-        got.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, handler)
+    """Say "ready" on stdout, then wait (a minute at most) for SIGTERM, SIGINT or SIGHUP. Taken
+    synchronously (blocked, then sigtimedwait): a handler that set a threading.Event could
+    deadlock on the lock the waiting main thread holds."""
+    wanted = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
     print("ready", flush=True)
-    return received[0] if got.wait(60) else None
+    info = signal.sigtimedwait(wanted, 60)
+    return info.si_signo if info else None
 
 
 def main() -> int:
