@@ -29,7 +29,7 @@ from beacon_protect import (
     secret_values_from_env,
     truncate_utf8,
 )
-from beacon_protect.names import is_secret_value
+from beacon_protect.names import LABEL_WORDS, is_secret_value
 from beacon_protect.rules import rule_set
 
 # --- helpers -------------------------------------------------------------------------------
@@ -1418,6 +1418,7 @@ TRIGGERS = (
     ENV_SECRET.lower(),
     RECEIVER_TOKEN.lower(),
     *rule_set().keywords,  # every rule's own keywords: text with none of them is left alone
+    *LABEL_WORDS,  # a key named by one ("Sig") has its value replaced whole
 )
 
 
