@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 from collections import Counter
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
@@ -153,22 +154,47 @@ class Validation(NamedTuple):
         }
 
 
+# Schema 1.0's enumerations. Origin and retention may be absent or empty (1.0 omits an empty
+# one, so a reader cannot tell the two apart); a severity is always one of its five.
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+ORIGINS = ("local", "cloud", "ci")
+RETENTIONS = ("metadata", "redacted", "full")
+# Any 1.x: a minor version only adds fields, which a 1.0 reader ignores.
+_SCHEMA_VERSION_RE = re.compile(r"1\.[0-9]+")
+
+
 def schema_problem(event: Any) -> Optional[str]:
-    """Why a line is not a Beacon 1.0 event, or None."""
+    """Why a line is not a Beacon 1.x event, or None."""
     if not isinstance(event, dict):
         return "not a JSON object"
     missing = [name for name in REQUIRED_FIELDS if name not in event]
     if missing:
         return f"missing {', '.join(missing)}"
     inner = event["event"]
-    if (event["vendor"], event["product"], event["schema_version"]) != ("beacon", "endpoint-agent", "1.0"):
-        return "vendor/product/schema_version are not beacon/endpoint-agent/1.0"
+    if (event["vendor"], event["product"]) != ("beacon", "endpoint-agent") or not (
+        isinstance(event["schema_version"], str) and _SCHEMA_VERSION_RE.fullmatch(event["schema_version"])
+    ):
+        return "vendor/product/schema_version are not beacon/endpoint-agent/1.x"
     if not isinstance(inner, dict) or not inner.get("kind") or not inner.get("action"):
         return "event.kind or event.action missing"
     if not isinstance(event["harness"], dict) or not event["harness"].get("name"):
         return "harness.name missing"
     if not isinstance(event["endpoint"], dict) or not event["endpoint"].get("os"):
         return "endpoint.os missing"
+    return _enum_problem(event)
+
+
+def _enum_problem(event: Mapping[str, Any]) -> Optional[str]:
+    """Why a field with a 1.0 enumeration holds another value, or None."""
+    if event["severity"] not in SEVERITIES:
+        return f"severity is not one of {', '.join(SEVERITIES)}"
+    if event.get("origin", "") not in ("", *ORIGINS):
+        return f"origin is not one of {', '.join(ORIGINS)}"
+    content = event.get("content", {})
+    if not isinstance(content, dict):
+        return "content is not an object"
+    if content.get("retention", "") not in ("", *RETENTIONS):
+        return f"content.retention is not one of {', '.join(RETENTIONS)}"
     return None
 
 
@@ -236,7 +262,7 @@ def validate_written(
     numbers: Dict[str, Any] = {"lines": count}
     if tally.foreign_unparseable:
         numbers["unparseable_lines_of_other_writers"] = tally.foreign_unparseable
-    stages.append(Stage("runtime_log_parseable", True, "every line is a Beacon 1.0 event", numbers))
+    stages.append(Stage("runtime_log_parseable", True, "every line is a Beacon 1.x event", numbers))
 
     by_harness = dict(tally.by_harness)
     detail = f"{count} events" + (f" of capture {capture_id}" if capture_id else "")

@@ -60,7 +60,9 @@ def _random_sk_key(secret: str) -> bool:
     return not _HYPHENATED_WORDS_RE.fullmatch(secret[3:])
 
 
-_HYPHENATED_WORDS_RE = re.compile(r"[a-z]+(?:-(?:[a-z]+|[0-9]+))+")
+# Words are shorter than the 20 characters the rule asks of a key's body: a run of 20 letters
+# is a key even between hyphens and without a digit (sk-proj-<letters>), as it is alone.
+_HYPHENATED_WORDS_RE = re.compile(r"[a-z]{1,19}(?:-(?:[a-z]{1,19}|[0-9]+))+")
 
 _ROWS: Tuple[Tuple[Any, ...], ...] = (
     # --- AI providers ---------------------------------------------------------------------

@@ -471,14 +471,24 @@ def is_placeholder(value: str) -> bool:
 
 def is_secret_payload(value: Any) -> bool:
     """Whether the value of a secret-named key (in a dict or decoded JSON) gets replaced: strings
-    as above, numbers, non-empty containers; never booleans or null (nothing to hide)."""
+    as above, numbers, non-empty containers; never booleans or null (nothing to hide), nor an
+    object whose every field only describes the secret (its fields are protected one by one)."""
     if isinstance(value, str):
         return is_secret_value(value)
     if value is None or isinstance(value, bool):
         return False
-    if isinstance(value, (dict, list, tuple)):
+    if isinstance(value, dict):
+        return bool(value) and not all(_describes_a_secret(key) for key in value)
+    if isinstance(value, (list, tuple)):
         return bool(value)
     return True
+
+
+def _describes_a_secret(name: Any) -> bool:
+    """A field that says what a secret is rather than holding it, by the last word of its name
+    ({"type": "input"}: 1.0's gen_ai.token.type, a kind of token, not one)."""
+    words = NAME_WORD_RE.findall(name) if isinstance(name, str) else []
+    return bool(words) and words[-1].lower() in _NOT_SECRET_LAST_WORDS
 
 
 _WORDS_RE = re.compile(r"[A-Za-z][a-z]*(?:[-.'][A-Za-z][a-z]*)*\.?")

@@ -145,10 +145,11 @@ def token_totals(run: Captured) -> Dict[str, int]:
     point counts what is new since the last, so the sums are the session's totals."""
     totals: Dict[str, int] = {}
     for event in run.events:
-        usage = event.get("gen_ai", {}).get("usage", {})
-        count = usage.get(f"{usage.get('token_type')}_tokens")
+        gen_ai = event.get("gen_ai", {})
+        token_type = gen_ai.get("token", {}).get("type")
+        count = gen_ai.get("usage", {}).get(f"{token_type}_tokens")
         if event["event"]["action"] == "token.usage" and count is not None:
-            totals[usage["token_type"]] = totals.get(usage["token_type"], 0) + count
+            totals[token_type] = totals.get(token_type, 0) + count
     return totals
 
 

@@ -567,25 +567,69 @@ def test_validate_reports_a_malformed_line(tmp_path: Path) -> None:
     assert stages["runtime_log_parseable"]["detail"].startswith(f"line {EVENTS_PER_SESSION + 1}: not JSON")
 
 
+@pytest.fixture(scope="module")
+def captured_lines(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
+    """The lines one real capture wrote, for tests that change a line and validate the log."""
+    run = beacon_run(tmp_path_factory.mktemp("capture"), "ci", "exec", "--harness", "claude", *agent())
+    assert run.code == 0, run.stderr
+    return run.log.read_text().splitlines()
+
+
+def validate_changed(tmp_path: Path, lines: List[str], field: str, value: Any) -> Run:
+    """`ci validate --json` of the captured log with line 2's `field` set to `value`."""
+    changed = {**json.loads(lines[1]), field: value}
+    log = tmp_path / "runtime.jsonl"
+    log.write_text("\n".join([lines[0], json.dumps(changed), *lines[2:]]) + "\n")
+    return beacon_run(tmp_path, "ci", "validate", "--json", "--log-path", str(log))
+
+
 @pytest.mark.parametrize(
-    "field, value",
-    [("schema_version", "2.0"), ("schema_version", 1.0), ("vendor", "other"), ("product", "other")],
+    "field, value, problem",
+    [
+        ("schema_version", "2.0", "vendor/product/schema_version are not beacon/endpoint-agent/1.x"),
+        ("schema_version", 1.0, "vendor/product/schema_version are not beacon/endpoint-agent/1.x"),
+        ("schema_version", "1", "vendor/product/schema_version are not beacon/endpoint-agent/1.x"),
+        ("vendor", "other", "vendor/product/schema_version are not beacon/endpoint-agent/1.x"),
+        ("product", "other", "vendor/product/schema_version are not beacon/endpoint-agent/1.x"),
+        ("severity", "", "severity is not one of info, low, medium, high, critical"),
+        ("severity", "urgent", "severity is not one of info, low, medium, high, critical"),
+        ("origin", "elsewhere", "origin is not one of local, cloud, ci"),
+        ("origin", 7, "origin is not one of local, cloud, ci"),
+        ("content", {"retention": "forever"}, "content.retention is not one of metadata, redacted, full"),
+        ("content", "redacted", "content is not an object"),
+    ],
 )
-def test_validate_requires_beacon_1_0_events(tmp_path: Path, field: str, value: Any) -> None:
-    run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent())
-    lines = run.log.read_text().splitlines()
-    wrong = {**json.loads(lines[1]), field: value}
-    run.log.write_text("\n".join([lines[0], json.dumps(wrong), *lines[2:]]) + "\n")
-    check = beacon_run(tmp_path, "ci", "validate", "--json")
+def test_validate_holds_events_to_the_schemas_values(
+    tmp_path: Path, captured_lines: List[str], field: str, value: Any, problem: str
+) -> None:
+    check = validate_changed(tmp_path, captured_lines, field, value)
     assert check.code == EXIT_VALIDATION
     stages = {s["name"]: s for s in check.result["validation"]["stages"]}
     assert stages["runtime_log_parseable"] == {
         "name": "runtime_log_parseable",
         "status": "fail",
-        "detail": "line 2: vendor/product/schema_version are not beacon/endpoint-agent/1.0",
+        "detail": f"line 2: {problem}",
         "bad_lines": 1,
         "lines": EVENTS_PER_SESSION,
     }
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("schema_version", "1.1"),  # a 1.x minor version only adds fields
+        ("schema_version", "1.12"),
+        *(("severity", severity) for severity in ("info", "low", "medium", "high", "critical")),
+        *(("origin", origin) for origin in ("local", "cloud", "ci", "")),
+        *(("content", {"retention": retention}) for retention in ("metadata", "redacted", "full", "")),
+    ],
+)
+def test_validate_accepts_every_value_the_schema_allows(
+    tmp_path: Path, captured_lines: List[str], field: str, value: Any
+) -> None:
+    check = validate_changed(tmp_path, captured_lines, field, value)
+    assert check.code == 0, check.stdout
+    assert check.result["validation"]["event_count"] == EVENTS_PER_SESSION
 
 
 def test_validate_a_missing_log(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 import sys
 from pathlib import Path
+from typing import Dict
 
 import pytest
 
@@ -89,7 +90,21 @@ def test_resource_attributes_keep_the_users_and_replace_earlier_beacon_keys() ->
         "beacon.run.provider=github_actions",
         "beacon.run.workflow=CI%20%2F%20build%2C%20smoke",
         "beacon.run.branch=feature%2Fci%20telemetry",
+        "beacon.run.ephemeral=true",
     ]
+
+
+@pytest.mark.parametrize("run", [{"provider": "github_actions", "run_id": "7"}, {"provider": "gitlab"}])
+def test_a_ci_runs_resource_attributes_end_with_ephemeral(run: Dict[str, str]) -> None:
+    env = child({"OTEL_RESOURCE_ATTRIBUTES": "beacon.run.ephemeral=false"}, run=run)
+    attrs = env["OTEL_RESOURCE_ATTRIBUTES"]
+    assert attrs.split(",")[-1] == "beacon.run.ephemeral=true"
+    assert attrs.count("ephemeral") == 1
+
+
+def test_outside_ci_no_run_attributes_and_no_ephemeral() -> None:
+    attrs = child({}, run={})["OTEL_RESOURCE_ATTRIBUTES"].split(",")
+    assert attrs == ["beacon.origin=ci", "beacon.capture.id=cap1"]
 
 
 def test_codex_home_keeps_the_users_config_and_auth(tmp_path: Path) -> None:

@@ -64,7 +64,9 @@ def recorded_runs() -> List[Tuple[str, str]]:
     return [(agent, run["protocol"]) for agent in AGENTS for run in session(agent)["runs"]]
 
 
-def log_events(service: str, *records: Dict[str, Any], **resource: Any) -> List[Dict[str, Any]]:
+def log_events(
+    service: str, *records: Dict[str, Any], context: CaptureContext = CONTEXT, **resource: Any
+) -> List[Dict[str, Any]]:
     """The events of one logs export from `service`, each record given as the agent sends it."""
     request = {
         "resource_logs": [
@@ -75,7 +77,7 @@ def log_events(service: str, *records: Dict[str, Any], **resource: Any) -> List[
         ]
     }
     request = decode_protobuf("logs", encode_protobuf("logs", request))  # the shape a receiver hands over
-    normalizer = Normalizer(CONTEXT, clock=lambda: 1_764_000_000.0)
+    normalizer = Normalizer(context, clock=lambda: 1_764_000_000.0)
     return list(normalizer.events(Batch("logs", request, "application/x-protobuf", len(records), 0.0)))
 
 
@@ -95,7 +97,8 @@ def test_every_event_is_a_valid_beacon_event_stamped_with_the_capture(agent: str
     for event in normalized(agent, protocol):
         assert schema_problem(event) is None, event
         assert event["capture"] == {"id": "cap-test", "mode": "exec", "beacon_version": __version__}
-        assert event["origin"] == "ci" and event["run"] == {"provider": "github_actions", "run_id": "7"}
+        assert event["origin"] == "ci"
+        assert event["run"] == {"provider": "github_actions", "run_id": "7", "ephemeral": True}
         assert event["event"]["category"] == category_of(event["event"]["action"])
         assert len(event["event"]["id"]) == 32
         assert event["timestamp"].endswith("Z") and len(event["timestamp"]) == 24
@@ -139,7 +142,7 @@ def test_claude_session(protocol: str) -> None:
     _, write = by_call(events, calls["write"])
     assert (write["event"]["action"], write["file"]) == (
         "file.modified",
-        {"path": f"{work}/beacon_e2e.txt", "operation": "write"},
+        {"path": f"{work}/beacon_e2e.txt", "operation": "create"},
     )
     _, read = by_call(events, calls["read"])
     assert (read["event"]["action"], read["file"]) == (
@@ -218,14 +221,14 @@ def claude_tool(tool: str, tool_input: Dict[str, Any]) -> Dict[str, Any]:
             "MultiEdit",
             {"file_path": "/w/a.py", "edits": [{"old_string": "a", "new_string": "b"}]},
             "file.modified",
-            {"path": "/w/a.py", "operation": "edit"},
+            {"path": "/w/a.py", "operation": "modify"},
             {"path": "/w/a.py"},
         ),
         (
             "NotebookEdit",
             {"notebook_path": "/w/n.ipynb", "new_source": "x = 1", "cell_id": "c1"},
             "file.modified",
-            {"path": "/w/n.ipynb", "operation": "edit"},
+            {"path": "/w/n.ipynb", "operation": "modify"},
             {"path": "/w/n.ipynb"},
         ),
         (
@@ -403,7 +406,7 @@ def test_codex_shell_calls_in_every_argument_shape(tool: str, arguments: str, co
     event = codex_call(tool, arguments, output="Process exited with code 0\nOutput:\n", duration_ms="31")
     assert event["event"]["action"] == "command.executed"
     assert event["command"] == {"command": command, "exit_code": 0, "duration_ms": 31}
-    assert event["tool"] == {"name": tool, "command": command}
+    assert event["tool"] == {"name": tool, "command": command, "arguments": arguments}
 
 
 ADD = "*** Begin Patch\n*** Add File: /w/new.txt\n+hello\n*** End Patch\n"
@@ -420,17 +423,22 @@ SEVERAL = (
     "patch, action, file",
     [
         (ADD, "file.created", {"path": "/w/new.txt", "operation": "create"}),
-        (UPDATE, "file.modified", {"path": "/w/a.py", "operation": "edit"}),
-        (DELETE, "file.modified", {"path": "/w/old.txt", "operation": "delete"}),
+        (UPDATE, "file.modified", {"path": "/w/a.py", "operation": "modify"}),
+        (DELETE, "file.modified", {"path": "/w/old.txt", "operation": "modify", "deleted": True}),
         (
             MOVE,
             "file.modified",
-            {"path": "/w/a.py", "operation": "edit", "count": 2, "paths": ["/w/a.py", "/w/b.py"]},
+            {"path": "/w/a.py", "operation": "modify", "count": 2, "paths": ["/w/a.py", "/w/b.py"]},
         ),
         (
             SEVERAL,
             "file.modified",
-            {"path": "/w/a.py", "operation": "edit", "count": 3, "paths": ["/w/a.py", "/w/c.py", "/w/d.py"]},
+            {
+                "path": "/w/a.py",
+                "operation": "modify",
+                "count": 3,
+                "paths": ["/w/a.py", "/w/c.py", "/w/d.py"],
+            },
         ),
     ],
     ids=["add", "update", "delete", "move", "several"],
@@ -455,10 +463,11 @@ SEVERAL = (
 def test_codex_patches_are_file_events_in_every_form(
     patch: str, action: str, file: Dict[str, Any], tool: str, form: Any
 ) -> None:
-    event = codex_call(tool, form(patch), output="Exit code: 0\nOutput:\nSuccess.\n")
+    arguments = form(patch)
+    event = codex_call(tool, arguments, output="Exit code: 0\nOutput:\nSuccess.\n")
     assert event["event"]["action"] == action and event["event"]["outcome"] == "success"
     assert event["file"] == file
-    assert event["tool"] == {"name": tool, "path": file["path"]}
+    assert event["tool"] == {"name": tool, "path": file["path"], "arguments": arguments}
     assert "command" not in event or set(event["command"]) == {"exit_code"}
 
 
@@ -588,38 +597,50 @@ def test_a_successful_codex_api_request_is_activity() -> None:
 # --- metrics ------------------------------------------------------------------------------------
 
 
-def sum_metric(name: str, temporality: int, points: List[float], attrs: Dict[str, Any]) -> Batch:
+def metric_batch(service: str, metric: Dict[str, Any], points: int) -> Batch:
+    """One metrics export of `service` holding `metric`, in the shape a receiver hands over."""
     request = {
         "resource_metrics": [
             {
-                "resource": {"attributes": {"service.name": "gemini-cli"}},
-                "scope_metrics": [
-                    {
-                        "metrics": [
-                            {
-                                "name": name,
-                                "sum": {
-                                    "aggregation_temporality": temporality,
-                                    "is_monotonic": True,
-                                    "data_points": [
-                                        {
-                                            "as_int": int(p),
-                                            "attributes": attrs,
-                                            "start_time_unix_nano": 1,
-                                            "time_unix_nano": 2,
-                                        }
-                                        for p in points
-                                    ],
-                                },
-                            }
-                        ]
-                    }
-                ],
+                "resource": {"attributes": {"service.name": service}},
+                "scope_metrics": [{"metrics": [metric]}],
             }
         ]
     }
-    request = decode_protobuf("metrics", encode_protobuf("metrics", request))  # the decoded shape
-    return Batch("metrics", request, "application/x-protobuf", len(points), 0.0)
+    request = decode_protobuf("metrics", encode_protobuf("metrics", request))
+    return Batch("metrics", request, "application/x-protobuf", points, 0.0)
+
+
+def sum_metric(name: str, temporality: int, points: List[float], attrs: Dict[str, Any]) -> Batch:
+    data_points = [
+        {"as_int": int(p), "attributes": attrs, "start_time_unix_nano": 1, "time_unix_nano": 2}
+        for p in points
+    ]
+    metric = {
+        "name": name,
+        "sum": {"aggregation_temporality": temporality, "is_monotonic": True, "data_points": data_points},
+    }
+    return metric_batch("gemini-cli", metric, len(points))
+
+
+def codex_token_usage(*points: Tuple[str, str, int]) -> Batch:
+    """Codex's codex.turn.token_usage: a delta histogram, one point per model and token_type of
+    a turn, given as (model, token_type, tokens)."""
+    data_points = [
+        {
+            "attributes": {"model": model, "token_type": token_type},
+            "start_time_unix_nano": 1,
+            "time_unix_nano": 2,
+            "count": 1,
+            "sum": float(tokens),
+        }
+        for model, token_type, tokens in points
+    ]
+    metric = {
+        "name": "codex.turn.token_usage",
+        "histogram": {"aggregation_temporality": 1, "data_points": data_points},
+    }
+    return metric_batch("codex_exec", metric, len(data_points))
 
 
 def test_cumulative_usage_becomes_increments() -> None:
@@ -631,23 +652,6 @@ def test_cumulative_usage_becomes_increments() -> None:
         ):
             totals.append(event["gen_ai"]["usage"]["input_tokens"])
     assert totals == [100, 150, 40]
-
-
-@pytest.mark.parametrize(
-    "token_type,usage",
-    [
-        ("input", {"token_type": "input", "input_tokens": 7}),
-        ("cacheRead", {"token_type": "cacheRead", "cache_read": {"input_tokens": 7}}),
-        ("total", {"token_type": "total", "total_tokens": 7}),  # Codex's turn total
-        ("tool", {"token_type": "tool", "tokens": 7}),  # a type we do not know keeps its count
-    ],
-)
-def test_every_token_usage_point_keeps_its_count(token_type: str, usage: Dict[str, Any]) -> None:
-    (event,) = Normalizer(CONTEXT).events(
-        sum_metric("codex.turn.token_usage", 1, [7], {"token_type": token_type})
-    )
-    assert event["event"]["action"] == "token.usage"
-    assert event["gen_ai"]["usage"] == usage
 
 
 def test_delta_usage_is_taken_as_is() -> None:
@@ -723,19 +727,25 @@ def test_gemini_writes_one_file_event_per_operation() -> None:
 
 
 @pytest.mark.parametrize(
-    "operation, action",
-    [("create", "file.created"), ("update", "file.modified"), ("read", "file.read")],
+    "operation, action, schema_operation",
+    [
+        ("create", "file.created", "create"),
+        ("update", "file.modified", "modify"),
+        ("read", "file.read", "read"),
+    ],
 )
-def test_a_gemini_file_operation_of_another_tool_is_the_file_event(operation: str, action: str) -> None:
+def test_a_gemini_file_operation_of_another_tool_is_the_file_event(
+    operation: str, action: str, schema_operation: str
+) -> None:
     event = only_event(
         "gemini-cli", "gemini_cli.file_operation", tool_name="edit_notebook", operation=operation, lines=3
     )
-    assert event["event"]["action"] == action and event["file"] == {"operation": operation}
+    assert event["event"]["action"] == action and event["file"] == {"operation": schema_operation}
     assert event["tool"] == {"name": "edit_notebook"}
     with_path = only_event(
         "gemini-cli", "gemini_cli.file_operation", tool_name="x", operation=operation, file_path="/w/a"
     )
-    assert with_path["file"] == {"path": "/w/a", "operation": operation}
+    assert with_path["file"] == {"path": "/w/a", "operation": schema_operation}
 
 
 def test_gemini_replace_and_read_many_files() -> None:
@@ -748,7 +758,7 @@ def test_gemini_replace_and_read_many_files() -> None:
         decision="accept",
     )
     assert replace["event"]["action"] == "file.modified" and replace["event"]["outcome"] == "success"
-    assert replace["file"] == {"path": "/w/a.py", "operation": "edit"}
+    assert replace["file"] == {"path": "/w/a.py", "operation": "modify"}
     many = only_event(
         "gemini-cli",
         "gemini_cli.tool_call",
@@ -804,6 +814,276 @@ def test_claude_api_errors_are_failures_after_its_retries(name: str) -> None:
     assert event["severity"] == "high"  # logged once, after Claude's own retries
     assert event["error"] == {"type": name, "message": "Overloaded", "status_code": 529}
     assert event["model"] == "claude-opus-4-8"
+
+
+# --- schema 1.0: names, values and where they go ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "service, harness",
+    [
+        # What each agent sends as service.name (Codex: its originator), and the canonical names.
+        ("claude-code", "claude_code"),
+        ("claude_code", "claude_code"),
+        ("codex_exec", "codex_cli"),
+        ("codex_cli_rs", "codex_cli"),
+        ("codex-tui", "codex_cli"),
+        ("codex_github_action", "codex_cli"),
+        ("codex_cli", "codex_cli"),
+        ("gemini-cli", "gemini_cli"),
+        ("gemini_cli", "gemini_cli"),
+        # Other products are other harnesses: 1.0 keeps their names verbatim.
+        ("claude-cowork", "claude-cowork"),
+        ("claude_agent_sdk", "claude_agent_sdk"),
+        ("claude_web", "claude_web"),
+        ("claude-web", "claude-web"),
+        ("claude.ai", "claude.ai"),
+        ("my-codex-wrapper", "my-codex-wrapper"),
+        ("gemini-proxy", "gemini-proxy"),
+        ("", "otel"),
+    ],
+)
+def test_only_an_agents_own_service_names_are_its_harness(service: str, harness: str) -> None:
+    (event,) = log_events(service, {"body": "x", "attributes": {"event.name": "x"}})
+    assert event["harness"]["name"] == harness
+
+
+@pytest.mark.parametrize("service", ["claude-cowork", "claude_agent_sdk", "claude.ai"])
+def test_another_products_records_get_the_generic_mapping_not_claudes(service: str) -> None:
+    record = {
+        "body": "claude_code.tool_result",
+        "attributes": {
+            "event.name": "tool_result",
+            "tool_name": "Bash",
+            "success": "true",
+            "tool_input": json.dumps({"command": "ls"}),
+        },
+    }
+    (event,) = log_events(service, record)
+    assert (event["harness"]["name"], event["event"]["action"]) == (service, "session.activity")
+    assert "command" not in event and "tool" not in event
+
+
+def test_codex_input_tokens_exclude_the_cached_input_as_claudes_do() -> None:
+    """Codex's `input` counts the cached input too; 1.0's input_tokens does not (Claude's never
+    does): input minus cached, per turn and model, never below 0."""
+    batch = codex_token_usage(
+        ("gpt-5.5", "input", 120),
+        ("gpt-5.5", "cached_input", 90),
+        ("gpt-5.5", "output", 25),
+        ("gpt-5-mini", "input", 100),  # another model, nothing cached
+        ("o3", "input", 50),
+        ("o3", "cached_input", 60),  # more cached than input: none left
+    )
+    usage: Dict[Tuple[str, str], Any] = {}
+    for event in Normalizer(CONTEXT).events(batch):
+        for slot in ("input_tokens", "cache_read"):
+            if slot in event["gen_ai"]["usage"]:
+                usage[(event["model"], slot)] = event["gen_ai"]["usage"][slot]
+    assert usage == {
+        ("gpt-5.5", "input_tokens"): 30,
+        ("gpt-5.5", "cache_read"): {"input_tokens": 90},
+        ("gpt-5-mini", "input_tokens"): 100,
+        ("o3", "cache_read"): {"input_tokens": 60},
+    }
+
+
+def gemini_call(tool: str, arguments: Dict[str, Any]) -> Dict[str, Any]:
+    return only_event(
+        "gemini-cli",
+        "gemini_cli.tool_call",
+        function_name=tool,
+        function_args=json.dumps(arguments),
+        success=True,
+        call_id="g1",
+    )
+
+
+def gemini_file_operation(operation: str) -> Dict[str, Any]:
+    return only_event(
+        "gemini-cli", "gemini_cli.file_operation", tool_name="x", operation=operation, file_path="/w/a"
+    )
+
+
+@pytest.mark.parametrize(
+    "make, operation",
+    [
+        (lambda: claude_tool("Read", {"file_path": "/w/a"}), "read"),
+        (lambda: claude_tool("Write", {"file_path": "/w/a", "content": "x"}), "create"),
+        (lambda: claude_tool("Edit", {"file_path": "/w/a", "old_string": "a", "new_string": "b"}), "modify"),
+        (lambda: claude_tool("MultiEdit", {"file_path": "/w/a", "edits": []}), "modify"),
+        (lambda: claude_tool("NotebookEdit", {"notebook_path": "/w/n.ipynb", "new_source": ""}), "modify"),
+        (lambda: codex_call("apply_patch", ADD), "create"),
+        (lambda: codex_call("apply_patch", UPDATE), "modify"),
+        (lambda: codex_call("apply_patch", DELETE), "modify"),
+        (lambda: codex_call("apply_patch", MOVE), "modify"),
+        (lambda: gemini_call("read_file", {"file_path": "/w/a"}), "read"),
+        (lambda: gemini_call("read_many_files", {"paths": ["/w/a", "/w/b"]}), "read"),
+        (lambda: gemini_call("write_file", {"file_path": "/w/a", "content": "x"}), "create"),
+        (lambda: gemini_call("replace", {"file_path": "/w/a", "old_string": "a"}), "modify"),
+        (lambda: gemini_file_operation("create"), "create"),
+        (lambda: gemini_file_operation("update"), "modify"),
+        (lambda: gemini_file_operation("read"), "read"),
+    ],
+    ids=[
+        "claude-read",
+        "claude-write",
+        "claude-edit",
+        "claude-multiedit",
+        "claude-notebookedit",
+        "codex-add",
+        "codex-update",
+        "codex-delete",
+        "codex-move",
+        "gemini-read_file",
+        "gemini-read_many_files",
+        "gemini-write_file",
+        "gemini-replace",
+        "gemini-op-create",
+        "gemini-op-update",
+        "gemini-op-read",
+    ],
+)
+def test_file_operations_are_the_schemas_read_create_modify(make: Any, operation: str) -> None:
+    assert make()["file"]["operation"] == operation
+
+
+@pytest.mark.parametrize("agent, protocol", recorded_runs())
+def test_every_recorded_file_operation_is_a_schema_value(agent: str, protocol: str) -> None:
+    operations = {e["file"]["operation"] for e in normalized(agent, protocol) if "file" in e}
+    assert operations and operations <= {"read", "create", "modify"}
+
+
+def test_a_codex_deletion_stays_visible_beside_its_schema_operation() -> None:
+    event = codex_call("apply_patch", DELETE, output="Exit code: 0\nOutput:\nSuccess.\n")
+    assert event["file"] == {"path": "/w/old.txt", "operation": "modify", "deleted": True}
+
+
+def test_a_ci_captures_run_is_ephemeral_and_a_local_one_has_no_run() -> None:
+    record = {"body": "claude_code.user_prompt", "attributes": {"event.name": "user_prompt"}}
+    (event,) = log_events("claude-code", record)
+    assert event["run"] == {"provider": "github_actions", "run_id": "7", "ephemeral": True}
+    local = CaptureContext("cap-local", "exec", {}, "host", "linux", "dev")
+    (event,) = log_events("claude-code", record, context=local)
+    assert "run" not in event
+
+
+@pytest.mark.parametrize(
+    "token_type, usage",
+    [
+        ("input", {"input_tokens": 7}),
+        ("cacheRead", {"cache_read": {"input_tokens": 7}}),
+        ("total", {"total_tokens": 7}),  # Codex's turn total
+        ("tool", {"tokens": 7}),  # a type we do not know keeps its count
+    ],
+)
+def test_a_points_token_type_is_gen_ai_token_type(token_type: str, usage: Dict[str, Any]) -> None:
+    (event,) = Normalizer(CONTEXT).events(
+        sum_metric("codex.turn.token_usage", 1, [7], {"token_type": token_type})
+    )
+    assert event["event"]["action"] == "token.usage"
+    assert event["gen_ai"] == {"token": {"type": token_type}, "usage": usage}
+
+
+def gauge_metric(name: str, value: float) -> Batch:
+    point = {"as_double": value, "attributes": {"model": "m"}, "time_unix_nano": 2}
+    return metric_batch("claude-code", {"name": name, "gauge": {"data_points": [point]}}, 1)
+
+
+@pytest.mark.parametrize(
+    "batch, raw",
+    [
+        (
+            sum_metric("claude_code.token.usage", 1, [7], {"type": "input"}),
+            {"metric_type": "Sum", "metric_temporality": "Delta", "metric_monotonic": True},
+        ),
+        (
+            sum_metric("gemini_cli.token.usage", 2, [7], {"type": "input"}),
+            {"metric_type": "Sum", "metric_temporality": "Cumulative", "metric_monotonic": True},
+        ),
+        (
+            codex_token_usage(("gpt-5.5", "output", 7)),
+            {"metric_type": "Histogram", "metric_temporality": "Delta", "metric_count": 1},
+        ),
+        (gauge_metric("claude_code.cost.usage", 0.5), {"metric_type": "Gauge"}),
+    ],
+    ids=["delta-sum", "cumulative-sum", "histogram", "gauge"],
+)
+def test_metric_events_keep_the_metrics_type_temporality_monotonicity_and_count(
+    batch: Batch, raw: Dict[str, Any]
+) -> None:
+    (event,) = Normalizer(CONTEXT).events(batch)
+    kept = ("metric_type", "metric_temporality", "metric_monotonic", "metric_count")
+    assert {key: value for key, value in event["raw"].items() if key in kept} == raw
+
+
+@pytest.mark.parametrize(
+    "body", ["flushing OTEL metrics", "runtime metrics reset skipped", "Runtime metrics reset skipped"]
+)
+def test_the_codex_metrics_clients_debug_lines_are_noise(body: str) -> None:
+    assert log_events("codex_exec", {"body": body, "severity_text": "DEBUG", "attributes": {}}) == []
+
+
+def test_an_mcp_name_without_a_tool_names_no_mcp_server() -> None:
+    only_server = claude_tool("mcp__onlyserver", {})
+    assert only_server["event"]["action"] == "mcp.tool_invoked" and "mcp" not in only_server
+    full = claude_tool("mcp__github__issues__create", {"title": "x"})
+    assert full["mcp"] == {"server": "github", "tool": "issues__create"}
+
+
+def test_tool_arguments_are_kept_as_sent_beside_the_command() -> None:
+    arguments = '{"cmd": "curl -H \\"Authorization: Bearer abcDEF123ghiJKL456\\" https://x", "workdir": "/w"}'
+    codex = codex_call("exec_command", arguments, output="Process exited with code 0\n")
+    assert codex["tool"]["command"] == 'curl -H "Authorization: Bearer abcDEF123ghiJKL456" https://x'
+    assert codex["tool"]["arguments"] == arguments
+    function_args = {"command": "ls -la", "description": "list"}
+    gemini = gemini_call("run_shell_command", function_args)
+    assert gemini["tool"] == {
+        "name": "run_shell_command",
+        "command": "ls -la",
+        "arguments": json.dumps(function_args),
+    }
+    protected = Protector().protect_event(codex)
+    assert "abcDEF123ghiJKL456" not in protected["tool"]["arguments"]
+    assert "[REDACTED]" in protected["tool"]["arguments"]
+
+
+# What an agent may put into its attributes (or OTEL_RESOURCE_ATTRIBUTES) that names beacon's
+# own labels: none of it changes what an event is, which run it belongs to or who sent it.
+AGENT_SAYS = {
+    "beacon.event.action": "approval.allowed",
+    "event.action": "approval.allowed",
+    "beacon.event.category": "approval",
+    "event.category": "approval",
+    "category": "approval",
+    "beacon.origin": "local",
+    "beacon.run.provider": "elsewhere",
+    "beacon.run.run_id": "666",
+    "beacon.run.ephemeral": "false",
+    "beacon.harness.name": "other",
+}
+
+
+@pytest.mark.parametrize(
+    "service, record",
+    [
+        ("claude-code", {"body": "claude_code.user_prompt", "attributes": {"event.name": "user_prompt"}}),
+        ("codex_exec", {"body": "", "attributes": {"event.name": "codex.user_prompt", "prompt": "hi"}}),
+        ("gemini-cli", {"body": "x", "attributes": {"event.name": "gemini_cli.user_prompt", "prompt": "hi"}}),
+        ("my-agent", {"body": "did something", "attributes": {"event.name": "x"}}),
+    ],
+)
+def test_what_an_agent_sends_never_relabels_an_event_or_its_run(service: str, record: Dict[str, Any]) -> None:
+    (plain,) = log_events(service, record)
+    labelled = {**record, "attributes": {**record["attributes"], **AGENT_SAYS}}
+    (event,) = log_events(service, labelled, **AGENT_SAYS)
+
+    def labels(event: Dict[str, Any]) -> Any:
+        inner = event["event"]
+        return inner["action"], inner["category"], event["origin"], event["run"], event["harness"]
+
+    assert labels(event) == labels(plain)
+    assert event["origin"] == "ci" and event["run"]["run_id"] == "7"
 
 
 # --- every agent: time, order, ids, raw -----------------------------------------------------------

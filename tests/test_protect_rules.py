@@ -142,6 +142,43 @@ def test_an_argument_vector_uses_the_program_table_too() -> None:
     assert protected["content"] == {"redacted": True}
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "sk-abcdefghijklmnopqrstuvwxyz",  # no digit, one case: still a key
+        "sk-proj-abcdefghijklmnopqrstuvwxyzabcd",  # a kind, then a run of letters
+        "sk-ant-api-abcdefghijklmnopqrstuvwxyzab",
+        "sk-abcdefghij-klmnopqrstuvwxyzabcde",
+    ],
+)
+def test_sk_keys_without_a_digit_are_redacted(key: str) -> None:
+    for text in (key, f"run {key} now", f"OPENAI_BASE={key}"):
+        result = redact(text)
+        assert REDACTED in result and key[-20:] not in result, result
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pip install sk-learn",
+        "pip install sk-learn-contrib-lightning-extras",
+        "scikit-learn (import as sk-learn-intelex) and the task-list",
+        "git checkout task-sk-improve-logging-for-deploys",
+        "sk-scikit-learn-compatible-estimators-and-transformers",
+    ],
+)
+def test_words_after_sk_are_no_key(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_an_object_that_only_describes_a_token_is_no_secret() -> None:
+    """1.0's gen_ai.token.type is {"token": {"type": ...}}: a kind of token, not one."""
+    event = {"gen_ai": {"token": {"type": "input"}, "usage": {"input_tokens": 7}}}
+    assert PROTECTOR.protect_event(event) == event
+    for token in ({"type": "bearer", "value": "Zq8xLr2Wv5Kt9Pn3"}, {"access_token": "Zq8xLr2Wv5Kt9Pn3"}):
+        assert PROTECTOR.protect_event({"token": token}) == {"token": REDACTED, "content": {"redacted": True}}
+
+
 # --- readers ------------------------------------------------------------------------------------
 
 

@@ -16,8 +16,9 @@ from typing import Any, Dict, List
 import pytest
 from conftest import ROOT
 from test_exec import Run, agent, beacon_run, environ, exec_claude
-from test_normalize import normalized
+from test_normalize import CONTEXT, codex_token_usage, normalized
 
+from beacon_ci.agents.normalizer import Normalizer
 from beacon_ci.cli import main
 from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_USAGE, EXIT_VALIDATION
@@ -135,6 +136,22 @@ def test_codex_session_counts_with_usage_from_metrics() -> None:
     assert h["models"]["gpt-5.5"]["input_tokens"] == 840 and h["models"]["gpt-5.5"]["output_tokens"] == 175
     # Codex's metrics arrive first but are stamped last: duration spans min to max
     assert h["duration_seconds"] is not None and h["duration_seconds"] > 0
+
+
+def test_codex_usage_counts_its_cached_input_once() -> None:
+    """Codex's input counts its cached input too: the totals say it once, as cache read."""
+    batch = codex_token_usage(
+        ("gpt-5.5", "input", 120), ("gpt-5.5", "cached_input", 90), ("gpt-5.5", "output", 25)
+    )
+    h = only(summarize(Normalizer(CONTEXT).events(batch)))
+    assert h["usage_source"] == "metrics"
+    assert h["models"]["gpt-5.5"] == {
+        "input_tokens": 30,
+        "output_tokens": 25,
+        "cache_read_tokens": 90,
+        "cache_creation_tokens": 0,
+        "cost_usd": 0,
+    }
 
 
 def test_gemini_session_counts_without_doubling_usage() -> None:

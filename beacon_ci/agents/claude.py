@@ -23,13 +23,15 @@ from beacon_ci.agents.fields import (
     text,
 )
 
-# Claude Code tools by what they do: (action, operation, input key holding the path)
+# Claude Code tools by what they do: (action, 1.0's file.operation, input key holding the path).
+# Write writes a whole file, 1.0's `create`; it is still file.modified, since Claude does not
+# say whether the file was there before.
 CLAUDE_FILE_TOOLS = {
     "read": ("file.read", "read", "file_path"),
-    "write": ("file.modified", "write", "file_path"),
-    "edit": ("file.modified", "edit", "file_path"),
-    "multiedit": ("file.modified", "edit", "file_path"),
-    "notebookedit": ("file.modified", "edit", "notebook_path"),
+    "write": ("file.modified", "create", "file_path"),
+    "edit": ("file.modified", "modify", "file_path"),
+    "multiedit": ("file.modified", "modify", "file_path"),
+    "notebookedit": ("file.modified", "modify", "notebook_path"),
 }
 CLAUDE_SHELL_TOOLS = ("bash", "powershell", "pwsh")
 CLAUDE_LOOKUP_TOOLS = {
@@ -131,9 +133,10 @@ def classify_claude_tool(
         set_action(event, action)
         set_file(event, text(tool_input.get(key)) or text(parameters.get(key)), operation)
     elif lowered.startswith("mcp__"):
-        parts = tool.split("__")
         set_action(event, "mcp.tool_invoked")
-        event["mcp"] = {"server": parts[1] if len(parts) > 1 else "", "tool": "__".join(parts[2:])}
+        parts = tool.split("__", 2)  # mcp__server__tool (the tool may hold __ itself)
+        if len(parts) == 3 and parts[1] and parts[2]:  # a name without both parts names neither
+            event["mcp"] = {"server": parts[1], "tool": parts[2]}
     else:
         set_action(event, "tool.invoked")
         for key in CLAUDE_LOOKUP_TOOLS.get(lowered, ()):

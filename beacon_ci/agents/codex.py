@@ -23,6 +23,7 @@ from beacon_ci.agents.fields import (
     set_error,
     set_file,
     set_outcome,
+    set_tool_arguments,
     set_tool_call,
     set_usage,
     text,
@@ -171,13 +172,14 @@ CODEX_LIFECYCLE = {"codex.conversation_starts": "session.started", "codex.user_p
 CODEX_SHELL_TOOLS = ("exec_command", "shell", "shell_command", "local_shell")
 _EXIT_CODE = re.compile(r"(?:Process exited with code|Exit code:)\s*(-?\d+)")
 # A patch's file headers. `*** Move to:` follows an Update File header: the file is rewritten
-# under that name. There is no file.deleted action in 1.0: a deletion modifies the tree.
+# under that name. 1.0 has no file.deleted action and no `delete` operation: a deletion modifies
+# the tree, and file.deleted says that it was a deletion.
 _PATCH_FILE = re.compile(r"^\*\*\* (Add File|Update File|Delete File|Move to): (.+?)\r?$", re.MULTILINE)
 _PATCH_ACTIONS = {
     "Add File": ("file.created", "create"),
-    "Update File": ("file.modified", "edit"),
-    "Move to": ("file.modified", "move"),
-    "Delete File": ("file.modified", "delete"),
+    "Update File": ("file.modified", "modify"),
+    "Move to": ("file.modified", "modify"),
+    "Delete File": ("file.modified", "modify"),
 }
 # apply_patch run through a shell tool: `apply_patch <<'EOF'` (optionally after `cd dir &&`).
 _PATCH_COMMAND = re.compile(r"\s*(?:cd\s+\S+\s*&&\s*)?apply_?patch\b")
@@ -207,6 +209,7 @@ def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) ->
     tool = first(attrs, "tool_name", "tool.name")
     arguments = text(attrs.get("arguments"))
     set_tool_call(event, tool, first(attrs, "call_id"))
+    set_tool_arguments(event, arguments)
     classify_codex_tool(event, tool, arguments, attrs)
     if name == "codex.tool_decision":
         decision = first(attrs, "decision")
@@ -240,6 +243,8 @@ def classify_codex_tool(event: Dict[str, Any], tool: str, arguments: str, attrs:
         action, operation = _PATCH_ACTIONS[kind]
         set_action(event, action)
         set_file(event, path, operation)
+        if kind == "Delete File":
+            event["file"]["deleted"] = True
         if len(files) > 1:
             event["file"]["count"] = len(files)
             event["file"]["paths"] = [p for _, p in files]
@@ -307,8 +312,13 @@ def set_refused(event: Dict[str, Any], decision: str, reason: str) -> None:
     set_error(event, decision, reason, severity="medium")
 
 
+# The DEBUG lines of Codex's metrics client, records with a body and no event name: they say
+# what the exporter did, nothing the agent did.
+CODEX_DEBUG_NOISE = ("flushing otel metrics", "runtime metrics reset skipped")
+
+
 def codex_keeps(attrs: Mapping[str, Any], body: str) -> bool:
     name = first(attrs, "event.name")
     if name in CODEX_NOISE:
         return bool(first(attrs, "error.message"))
-    return not (not name and "flushing otel metrics" in body.lower())
+    return bool(name) or not any(line in body.lower() for line in CODEX_DEBUG_NOISE)

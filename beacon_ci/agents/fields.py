@@ -148,6 +148,13 @@ def set_tool_call(event: Dict[str, Any], tool: str, call_id: str, arguments: Any
             gen_ai_tool["call"] = call
 
 
+def set_tool_arguments(event: Dict[str, Any], arguments: str) -> None:
+    """tool.arguments: the call's arguments as the agent sent them. 1.0 keeps them in
+    tool.command; ours is the command they run, so they get a field of their own."""
+    if arguments.strip():
+        event.setdefault("tool", {})["arguments"] = arguments
+
+
 def set_command(
     event: Dict[str, Any], command: str, exit_code: Optional[int] = None, duration_ms: Optional[int] = None
 ) -> None:

@@ -19,17 +19,19 @@ from beacon_ci.agents.fields import (
     set_error,
     set_file,
     set_outcome,
+    set_tool_arguments,
     set_tool_call,
     set_usage,
     text,
 )
 
-# Gemini CLI tools by what they do: (action, operation, argument holding the path)
+# Gemini CLI tools by what they do: (action, 1.0's file.operation, argument holding the path).
+# write_file writes a whole file: `create`, as Claude's Write.
 GEMINI_FILE_TOOLS = {
     "read_file": ("file.read", "read", "file_path"),
     "read_many_files": ("file.read", "read", "paths"),
-    "write_file": ("file.modified", "write", "file_path"),
-    "replace": ("file.modified", "edit", "file_path"),
+    "write_file": ("file.modified", "create", "file_path"),
+    "replace": ("file.modified", "modify", "file_path"),
 }
 GEMINI_LOOKUP_TOOLS = {
     "list_directory": "path",
@@ -45,7 +47,7 @@ GEMINI_LOOKUP_TOOLS = {
 # one of any other tool is the file event itself, with its path when the record has one.
 GEMINI_FILE_OPERATIONS = {
     "create": ("file.created", "create"),
-    "update": ("file.modified", "update"),
+    "update": ("file.modified", "modify"),
     "read": ("file.read", "read"),
 }
 GEMINI_LIFECYCLE = {
@@ -107,6 +109,7 @@ def map_gemini_tool_call(event: Dict[str, Any], attrs: Mapping[str, Any]) -> Non
     tool = first(attrs, "function_name")
     arguments = json_object(attrs.get("function_args"))
     set_tool_call(event, tool, first(attrs, "call_id", "gen_ai.tool.call.id"))
+    set_tool_arguments(event, text(attrs.get("function_args")))
     duration = integer(attrs.get("duration_ms"))
     if tool == "run_shell_command":
         set_action(event, "command.executed")

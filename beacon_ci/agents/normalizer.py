@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci import __version__
 from beacon_ci.agents.claude import map_claude_log
@@ -17,17 +17,29 @@ from beacon_ci.agents.gemini import map_gemini_log
 from beacon_ci.context import HARNESS_EVENT_NAMES, CaptureContext, rfc3339_ms
 from beacon_otlp import Batch
 
-_HARNESS_SERVICE = (("claude", "claude_code"), ("codex", "codex_cli"), ("gemini", "gemini_cli"))
+# The service.name each agent sends (Codex sends its originator: codex_exec for `codex exec`,
+# codex_cli_rs and codex-tui interactive, codex_github_action in openai/codex-action), and the
+# canonical names. Only these are the agent: another product whose name merely contains
+# "claude" (claude-cowork, claude.ai, the Agent SDK) is another harness, kept verbatim, and its
+# records get the generic mapping, never Claude Code's rules.
+_HARNESS_SERVICES = {
+    "claude-code": "claude_code",
+    "claude_code": "claude_code",
+    "codex_exec": "codex_cli",
+    "codex_cli_rs": "codex_cli",
+    "codex-tui": "codex_cli",
+    "codex_github_action": "codex_cli",
+    "codex_cli": "codex_cli",
+    "gemini-cli": "gemini_cli",
+    "gemini_cli": "gemini_cli",
+}
 # Resource attributes kept in raw: enough to identify the source, not every host detail.
 _IDENTIFYING = ("service.name", "service.version", "service.instance.id")
 
 
 def harness_name(service_name: str) -> str:
-    lowered = service_name.lower()
-    for needle, name in _HARNESS_SERVICE:
-        if needle in lowered:
-            return name
-    return service_name or "otel"
+    """The harness of a service.name: an agent's canonical name, else the name as sent."""
+    return _HARNESS_SERVICES.get(service_name.strip().lower(), service_name or "otel")
 
 
 class Normalizer:
@@ -95,8 +107,8 @@ class Normalizer:
             "origin": "ci",
             "capture": {"id": ctx.capture_id, "mode": ctx.mode, "beacon_version": __version__},
         }
-        if ctx.run:
-            event["run"] = dict(ctx.run)
+        if ctx.run:  # a CI runner is thrown away after the job: 1.0's run.ephemeral
+            event["run"] = {**ctx.run, "ephemeral": True}
         session_id = first(attrs, "session.id", "conversation.id", "gen_ai.conversation.id")
         if session_id:
             event["session"] = {"id": session_id}
@@ -181,12 +193,16 @@ class Normalizer:
             and harness_name(text(res_attrs.get("service.name"))) in HARNESS_EVENT_NAMES.values()
         ):
             return  # the agent's own usage metric counts the same tokens; one source only
-        data = metric.get("sum") or metric.get("gauge") or metric.get("histogram")
-        if not data:
+        shape = metric_shape(metric)
+        if shape is None:
             return
+        metric_type, data = shape
         cumulative = data.get("aggregation_temporality") == 2
-        for point in data["data_points"]:
-            value = point.get("as_double", point.get("as_int", point.get("sum")))
+        points = data["data_points"]
+        values = [point_value(point) for point in points]
+        if name == CODEX_TOKEN_USAGE:
+            values = without_cached_input(points, values)
+        for point, value in zip(points, values):
             if value is None:
                 continue
             if cumulative:
@@ -201,15 +217,9 @@ class Normalizer:
             model = first(attrs, "model", "gen_ai.request.model", "gen_ai.response.model")
             if model:
                 event["model"] = model
-            usage = token_usage(attrs, value) if kind == "token" else {"cost_usd": float(value)}
-            event["gen_ai"] = {"usage": usage}
-            event["raw"] = {
-                "otel_signal": "metrics",
-                "metric_name": name,
-                "metric_unit": metric["unit"],
-                "metric_value": value,
-                "attributes": dict(attrs),
-            }
+            cost = {"usage": {"cost_usd": float(value)}}
+            event["gen_ai"] = token_gen_ai(attrs, value) if kind == "token" else cost
+            event["raw"] = metric_raw(metric, metric_type, data, point, value)
             yield event
 
     def _increment(
@@ -267,18 +277,93 @@ _TOKEN_TYPES = {
 }
 
 
-def token_usage(attrs: Mapping[str, Any], value: float) -> Dict[str, Any]:
+def token_gen_ai(attrs: Mapping[str, Any], value: float) -> Dict[str, Any]:
+    """gen_ai of a token point: 1.0's token.type (the point's own word for it) and the count, in
+    the usage slot that type names."""
     token_type = first(attrs, "type", "token_type", "gen_ai.token.type")
     slot = _TOKEN_TYPES.get(token_type.lower().replace("_", ""), "")
-    usage: Dict[str, Any] = {"token_type": token_type} if token_type else {}
+    usage: Dict[str, Any] = {}
     put_dotted(usage, slot or "tokens", round(value))  # a type we do not know still keeps its count
-    return usage
+    return {"token": {"type": token_type}, "usage": usage} if token_type else {"usage": usage}
+
+
+_METRIC_TYPES = (("sum", "Sum"), ("gauge", "Gauge"), ("histogram", "Histogram"))
+_TEMPORALITIES = {1: "Delta", 2: "Cumulative"}
+
+
+def metric_shape(metric: Mapping[str, Any]) -> Optional[Tuple[str, Mapping[str, Any]]]:
+    """The metric's type as 1.0's raw.metric_type names it, and its data; None for the kinds
+    that carry no usage value (exponential histograms, summaries)."""
+    for key, metric_type in _METRIC_TYPES:
+        if metric.get(key):
+            return metric_type, metric[key]
+    return None
+
+
+def point_value(point: Mapping[str, Any]) -> Optional[float]:
+    return point.get("as_double", point.get("as_int", point.get("sum")))
+
+
+def metric_raw(
+    metric: Mapping[str, Any],
+    metric_type: str,
+    data: Mapping[str, Any],
+    point: Mapping[str, Any],
+    value: float,
+) -> Dict[str, Any]:
+    """raw of a metric event, as 1.0 has it: how the metric aggregates, so that a consumer can
+    tell a delta from a running total, and the point's own attributes."""
+    raw: Dict[str, Any] = {
+        "otel_signal": "metrics",
+        "metric_name": metric["name"],
+        "metric_description": metric["description"],
+        "metric_unit": metric["unit"],
+        "metric_value": value,
+        "metric_type": metric_type,
+    }
+    if metric_type != "Gauge":
+        raw["metric_temporality"] = _TEMPORALITIES.get(data.get("aggregation_temporality", 0), "Unspecified")
+    if metric_type == "Sum":
+        raw["metric_monotonic"] = bool(data.get("is_monotonic"))
+    if metric_type == "Histogram":
+        raw["metric_count"] = point.get("count", 0)
+    raw["attributes"] = dict(point["attributes"])
+    return raw
+
+
+CODEX_TOKEN_USAGE = "codex.turn.token_usage"
+
+
+def without_cached_input(
+    points: Sequence[Mapping[str, Any]], values: Sequence[Optional[float]]
+) -> List[Optional[float]]:
+    """Codex's usage values with each `input` point less the `cached_input` of its turn and model
+    (never below 0). Codex counts cached input in both; 1.0's input_tokens, like Claude's, does
+    not (it is cache_read's), so input plus cache read would count it twice."""
+    cached: Dict[Tuple[Any, ...], float] = {}
+    for point, value in zip(points, values):
+        if value is not None and first(point["attributes"], "token_type") == "cached_input":
+            turn = _codex_turn(point)
+            cached[turn] = cached.get(turn, 0.0) + value
+    return [
+        max(value - cached.get(_codex_turn(point), 0), 0)
+        if value is not None and first(point["attributes"], "token_type") == "input"
+        else value
+        for point, value in zip(points, values)
+    ]
+
+
+def _codex_turn(point: Mapping[str, Any]) -> Tuple[Any, ...]:
+    """Which turn and model a usage point counts: its time and every attribute but its type."""
+    attrs = sorted((key, text(value)) for key, value in point["attributes"].items() if key != "token_type")
+    return point["time_unix_nano"], tuple(attrs)
 
 
 def map_generic_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -> None:
-    """Records of unknown agents or names: keep them, as observed activity."""
-    action = first(attrs, "beacon.event.action", "event.action")
-    set_action(event, action if action else "session.activity")
+    """Records of unknown agents or names: keep them, as observed activity. An action the
+    record names itself (beacon.event.action) is not taken: an agent does not get to label
+    what it did as, say, an allowed approval."""
+    set_action(event, "session.activity")
 
 
 LOG_MAPPERS: Dict[str, Callable[[Dict[str, Any], str, Mapping[str, Any]], None]] = {

@@ -30,10 +30,13 @@ _EXPORT_INTERVALS = {
 
 
 def resource_attributes(existing: str, capture_id: str, run: Mapping[str, str]) -> str:
-    """OTEL_RESOURCE_ATTRIBUTES with beacon's run metadata, replacing any earlier beacon.* keys."""
+    """OTEL_RESOURCE_ATTRIBUTES with beacon's run metadata, replacing any earlier beacon.* keys.
+    A CI run's runner is thrown away after the job: beacon.run.ephemeral=true, last, as 1.0 has it."""
     kept = [item for item in existing.split(",") if item.strip() and not item.strip().startswith("beacon.")]
     ours = {"beacon.origin": "ci", "beacon.capture.id": capture_id}
     ours.update({f"beacon.run.{key}": value for key, value in run.items()})
+    if run:
+        ours["beacon.run.ephemeral"] = "true"
     kept.extend(f"{key}={urllib.parse.quote(value, safe='')}" for key, value in ours.items())
     return ",".join(kept)
 
