@@ -170,10 +170,13 @@ def declared_length(headers: Headers) -> Optional[int]:
         raise Reject(400, "bad_framing", "a repeated Content-Length or Transfer-Encoding")
     if headers.get("Transfer-Encoding"):
         return None
-    length = headers.get("Content-Length", "0").strip()
+    # Its optional whitespace (space, tab) is gone already; str.strip() would take "\x0b" and "\xa0" too.
+    length = headers.get("Content-Length", "0")
     if not _DIGITS_RE.fullmatch(length):
         raise Reject(400, "bad_framing", "invalid Content-Length")
-    return int(length)
+    # int() refuses over 4300 digits, leading zeros included; past 18 a length is past any limit.
+    digits = length.lstrip("0")
+    return int(digits or "0") if len(digits) <= 18 else 10**18
 
 
 def read_body(handler: Any, limit: int) -> bytes:

@@ -773,13 +773,31 @@ def test_too_many_header_fields_is_400(receiver: Receiver) -> None:
     assert response is not None and response.status == 400
 
 
-@pytest.mark.parametrize("length", [b"\xb2", b"+1", b"1_0", b"0x10", "\u0661".encode()])
+@pytest.mark.parametrize(
+    "length",
+    [b"\xb2", b"+1", b"1_0", b"0x10", "\u0661".encode(), b"\x0b0", b"0\x0c", b"\x1c0", b"\x850", b"\xa00"],
+)
 def test_a_content_length_that_is_not_ascii_digits_is_bad_framing(receiver: Receiver, length: bytes) -> None:
-    """Latin-1 b"\\xb2" reads as "²", which str.isdigit() takes for a digit and int() refuses."""
+    """Latin-1 b"\\xb2" reads as "²", which str.isdigit() takes for a digit and int() refuses;
+    str.strip() takes b"\\x0b", b"\\x85" and b"\\xa0" (latin-1 NBSP) for whitespace, which a field's
+    optional whitespace (space and tab) is not."""
     data = request_bytes(body=b"").replace(b"Content-Length: 0", b"Content-Length: " + length)
     (response,) = raw_exchange(receiver, data)
     assert response is not None and response.status == 400
     assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+
+
+def test_a_content_length_of_thousands_of_digits_is_read(receiver: Receiver, collector: Collector) -> None:
+    """int() refuses a string of over 4300 digits, leading zeros included: such a Content-Length
+    was an internal error. Leading zeros change nothing; a length past every limit is 413."""
+    body = pb_logs(2)
+    length = b"Content-Length: %d" % len(body)
+    zeros = request_bytes(body=body).replace(length, b"Content-Length: " + b"0" * 5000 + b"%d" % len(body))
+    assert raw_exchange(receiver, zeros)[0].status == 200
+    nines = request_bytes(body=b"").replace(b"Content-Length: 0", b"Content-Length: " + b"9" * 5000)
+    assert raw_exchange(receiver, nines)[0].status == 413
+    assert collector.wait_for_records(2) == 2
+    assert receiver.stats.snapshot()["rejected"] == {"too_large": 1}
 
 
 @pytest.mark.parametrize("chunks", [None, [pb_logs(1)]])
