@@ -33,6 +33,7 @@ MAX_EMPTY_LINES = 8
 _TOKEN_RE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 5.6.2
 _VERSION_RE = re.compile(rb"HTTP/1\.[0-9]")
 _DIGITS_RE = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²" too
+_HEX_RE = re.compile(rb"[0-9A-Fa-f]+")  # chunk-size; int(x, 16) takes "0x1f", "+1f", "1_f", " 1f", "-0"
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -181,7 +182,8 @@ def declared_length(headers: Headers) -> Optional[int]:
 
 def read_body(handler: Any, limit: int) -> bytes:
     rfile = handler.rfile
-    encoding = handler.headers.get("Transfer-Encoding", "").strip().lower()
+    # Not strip() again: its optional whitespace is gone, and "\x0bchunked" is not chunked.
+    encoding = handler.headers.get("Transfer-Encoding", "").lower()
     try:
         if encoding == "chunked":
             return _read_chunked(rfile, limit)
@@ -214,12 +216,10 @@ def _read_chunked(rfile: Any, limit: int) -> bytes:
             raise Drop("disconnected")
         if not line.endswith(b"\n"):
             raise Reject(400, "bad_framing", "malformed chunk size line")
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise Reject(400, "bad_framing", "malformed chunk size line") from None
-        if size < 0:
+        digits = line.split(b";", 1)[0].rstrip(b" \t\r\n")  # whitespace may precede ";" (RFC 9112 7.1.1)
+        if not _HEX_RE.fullmatch(digits):
             raise Reject(400, "bad_framing", "malformed chunk size line")
+        size = int(digits, 16)
         if size == 0:
             break
         if len(body) + size > limit:

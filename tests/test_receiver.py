@@ -377,6 +377,48 @@ def test_malformed_chunking_is_400(receiver: Receiver) -> None:
     assert raw_exchange(receiver, head + b"zz\r\nabc\r\n0\r\n\r\n")[0].status == 400
 
 
+@pytest.mark.parametrize(
+    "size, last",
+    [
+        (b"0x%x", b"0"),
+        (b"+%x", b"0"),
+        (b"0_%x", b"0"),
+        (b" %x", b"0"),
+        (b"\t%x", b"0"),
+        (b"%x", b"-0"),
+        (b"%x", b"+0"),
+        (b"%x", b"0x0"),
+        (b"%x", b" 0"),
+    ],
+)
+def test_a_chunk_size_that_is_not_hex_digits_is_bad_framing(
+    receiver: Receiver, collector: Collector, size: bytes, last: bytes
+) -> None:
+    """chunk-size is 1*HEXDIG (RFC 9112 7.1). int(x, 16) takes "0x", a sign, "_" and leading
+    whitespace too: each of these chunk streams was read, the body's length, and answered 200."""
+    body = pb_logs(2)
+    head = request_bytes(chunks=[])[: -len(b"0\r\n\r\n")]
+    data = head + size % len(body) + b"\r\n" + body + b"\r\n" + last + b"\r\n\r\n"
+    (response,) = raw_exchange(receiver, data)
+    assert response is not None and response.status == 400
+    receiver.wait_idle(quiet=0.01)
+    assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+    assert collector.batches == []
+
+
+@pytest.mark.parametrize(
+    "coding", [b"\x0bchunked", b"chunked\x0c", b"\x1cchunked", b"\x85chunked", b"\xa0chunked"]
+)
+def test_a_transfer_coding_is_read_as_sent(receiver: Receiver, coding: bytes) -> None:
+    """str.strip() takes these for whitespace, and took each for "chunked"; a field's optional
+    whitespace (space and tab) is gone once the head is read, and nothing else is."""
+    data = request_bytes(chunks=[pb_logs(1)])
+    data = data.replace(b"Transfer-Encoding: chunked", b"Transfer-Encoding: " + coding)
+    (response,) = raw_exchange(receiver, data)
+    assert response is not None and response.status == 400
+    assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+
+
 # --- limits ------------------------------------------------------------------------------
 
 
