@@ -165,11 +165,14 @@ class RequestReader(io.RawIOBase):
 
 def declared_length(headers: Headers) -> Optional[int]:
     """The body length Content-Length declares: None when Transfer-Encoding frames the body, 0
-    when neither is sent. A repeated framing field, or a length that is not ASCII digits, is
-    bad framing: a body that could be read two ways is not guessed at (request smuggling)."""
+    when neither is sent. A repeated framing field, both of them, or a length that is not ASCII
+    digits, is bad framing: a body that could be read two ways is not guessed at (request
+    smuggling; RFC 9112 6.3 lets a server refuse Content-Length with Transfer-Encoding)."""
     if headers.repeated & {"content-length", "transfer-encoding"}:
         raise Reject(400, "bad_framing", "a repeated Content-Length or Transfer-Encoding")
     if headers.get("Transfer-Encoding"):
+        if headers.get("Content-Length") is not None:
+            raise Reject(400, "bad_framing", "both Content-Length and Transfer-Encoding")
         return None
     # Its optional whitespace (space, tab) is gone already; str.strip() would take "\x0b" and "\xa0" too.
     length = headers.get("Content-Length", "0")
@@ -185,6 +188,8 @@ def read_body(handler: Any, limit: int) -> bytes:
     # Not strip() again: its optional whitespace is gone, and "\x0bchunked" is not chunked.
     encoding = handler.headers.get("Transfer-Encoding", "").lower()
     try:
+        if encoding and handler.request_version == "HTTP/1.0":  # faulty framing (RFC 9112 6.1)
+            raise Reject(400, "bad_framing", "Transfer-Encoding in an HTTP/1.0 request")
         if encoding == "chunked":
             return _read_chunked(rfile, limit)
         if encoding:

@@ -851,6 +851,45 @@ def test_a_repeated_framing_field_is_bad_framing(receiver: Receiver, chunks: Opt
     assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
 
 
+@pytest.mark.parametrize("length", [0, 5, None])  # None: the length of the chunked body
+def test_content_length_with_transfer_encoding_is_bad_framing_and_closes(
+    receiver: Receiver, collector: Collector, length: Optional[int]
+) -> None:
+    """A body framed both ways could be read two ways (request smuggling). It was read as chunked
+    and the connection went on, to read what follows by that guess; RFC 9112 6.3 says a server
+    must close after answering such a request, and lets it refuse one: 400, and closed."""
+    body = pb_logs(2)
+    declared = len(body) if length is None else length
+    first = request_bytes(chunks=[body], extra=(f"Content-Length: {declared}",))
+    with raw_connect(receiver) as sock:
+        sock.sendall(first + request_bytes(body=pb_logs(3)))
+        stream = sock.makefile("rb")
+        response = read_response(stream)
+        assert response is not None and response.status == 400
+        assert response.headers["connection"] == "close"
+        assert stream.read(1) == b""  # the second request is never read
+    assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+    assert collector.batches == []
+
+
+def test_transfer_encoding_in_http_1_0_is_bad_framing_and_closes(
+    receiver: Receiver, collector: Collector
+) -> None:
+    """RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing, and the
+    connection closes after it. With Connection: keep-alive it was read as chunked and kept."""
+    first = request_bytes(chunks=[pb_logs(2)], extra=("Connection: keep-alive",))
+    first = first.replace(b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", 1)
+    with raw_connect(receiver) as sock:
+        sock.sendall(first + request_bytes(body=pb_logs(3)))
+        stream = sock.makefile("rb")
+        response = read_response(stream)
+        assert response is not None and response.status == 400
+        assert response.headers["connection"] == "close"
+        assert stream.read(1) == b""
+    assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+    assert collector.batches == []
+
+
 def test_answers_carry_a_date_and_the_server_name(receiver: Receiver) -> None:
     (response,) = raw_exchange(receiver, request_bytes(body=pb_logs(1)))
     assert response is not None and response.headers["server"] == "beacon"
