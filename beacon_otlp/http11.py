@@ -33,6 +33,7 @@ MAX_EMPTY_LINES = 8
 _TOKEN_RE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 5.6.2
 _VERSION_RE = re.compile(rb"HTTP/1\.[0-9]")
 _DIGITS_RE = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²" too
+_HEX_RE = re.compile(rb"[0-9A-Fa-f]+")  # chunk-size; int(x, 16) takes "0x1f", "+1f", "1_f", " 1f", "-0"
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -168,22 +169,31 @@ class RequestReader(io.RawIOBase):
 
 def declared_length(headers: Headers) -> Optional[int]:
     """The body length Content-Length declares: None when Transfer-Encoding frames the body, 0
-    when neither is sent. A repeated framing field, or a length that is not ASCII digits, is
-    bad framing: a body that could be read two ways is not guessed at (request smuggling)."""
+    when neither is sent. A repeated framing field, both of them, or a length that is not ASCII
+    digits, is bad framing: a body that could be read two ways is not guessed at (request
+    smuggling; RFC 9112 6.3 lets a server refuse Content-Length with Transfer-Encoding)."""
     if headers.repeated & {"content-length", "transfer-encoding"}:
         raise Reject(400, "bad_framing", "a repeated Content-Length or Transfer-Encoding")
     if headers.get("Transfer-Encoding"):
+        if headers.get("Content-Length") is not None:
+            raise Reject(400, "bad_framing", "both Content-Length and Transfer-Encoding")
         return None
-    length = headers.get("Content-Length", "0").strip()
+    # Its optional whitespace (space, tab) is gone already; str.strip() would take "\x0b" and "\xa0" too.
+    length = headers.get("Content-Length", "0")
     if not _DIGITS_RE.fullmatch(length):
         raise Reject(400, "bad_framing", "invalid Content-Length")
-    return int(length)
+    # int() refuses over 4300 digits, leading zeros included; past 18 a length is past any limit.
+    digits = length.lstrip("0")
+    return int(digits or "0") if len(digits) <= 18 else 10**18
 
 
 def read_body(handler: Any, limit: int) -> bytes:
     rfile = handler.rfile
-    encoding = handler.headers.get("Transfer-Encoding", "").strip().lower()
+    # Not strip() again: its optional whitespace is gone, and "\x0bchunked" is not chunked.
+    encoding = handler.headers.get("Transfer-Encoding", "").lower()
     try:
+        if encoding and handler.request_version == "HTTP/1.0":  # faulty framing (RFC 9112 6.1)
+            raise Reject(400, "bad_framing", "Transfer-Encoding in an HTTP/1.0 request")
         if encoding == "chunked":
             return _read_chunked(rfile, limit)
         if encoding:
@@ -215,12 +225,10 @@ def _read_chunked(rfile: Any, limit: int) -> bytes:
             raise Drop("disconnected")
         if not line.endswith(b"\n"):
             raise Reject(400, "bad_framing", "malformed chunk size line")
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise Reject(400, "bad_framing", "malformed chunk size line") from None
-        if size < 0:
+        digits = line.split(b";", 1)[0].rstrip(b" \t\r\n")  # whitespace may precede ";" (RFC 9112 7.1.1)
+        if not _HEX_RE.fullmatch(digits):
             raise Reject(400, "bad_framing", "malformed chunk size line")
+        size = int(digits, 16)
         if size == 0:
             break
         if len(body) + size > limit:

@@ -378,6 +378,48 @@ def test_malformed_chunking_is_400(receiver: Receiver) -> None:
     assert raw_exchange(receiver, head + b"zz\r\nabc\r\n0\r\n\r\n")[0].status == 400
 
 
+@pytest.mark.parametrize(
+    "size, last",
+    [
+        (b"0x%x", b"0"),
+        (b"+%x", b"0"),
+        (b"0_%x", b"0"),
+        (b" %x", b"0"),
+        (b"\t%x", b"0"),
+        (b"%x", b"-0"),
+        (b"%x", b"+0"),
+        (b"%x", b"0x0"),
+        (b"%x", b" 0"),
+    ],
+)
+def test_a_chunk_size_that_is_not_hex_digits_is_bad_framing(
+    receiver: Receiver, collector: Collector, size: bytes, last: bytes
+) -> None:
+    """chunk-size is 1*HEXDIG (RFC 9112 7.1). int(x, 16) takes "0x", a sign, "_" and leading
+    whitespace too: each of these chunk streams was read, the body's length, and answered 200."""
+    body = pb_logs(2)
+    head = request_bytes(chunks=[])[: -len(b"0\r\n\r\n")]
+    data = head + size % len(body) + b"\r\n" + body + b"\r\n" + last + b"\r\n\r\n"
+    (response,) = raw_exchange(receiver, data)
+    assert response is not None and response.status == 400
+    receiver.wait_idle(quiet=0.01)
+    assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+    assert collector.batches == []
+
+
+@pytest.mark.parametrize(
+    "coding", [b"\x0bchunked", b"chunked\x0c", b"\x1cchunked", b"\x85chunked", b"\xa0chunked"]
+)
+def test_a_transfer_coding_is_read_as_sent(receiver: Receiver, coding: bytes) -> None:
+    """str.strip() takes these for whitespace, and took each for "chunked"; a field's optional
+    whitespace (space and tab) is gone once the head is read, and nothing else is."""
+    data = request_bytes(chunks=[pb_logs(1)])
+    data = data.replace(b"Transfer-Encoding: chunked", b"Transfer-Encoding: " + coding)
+    (response,) = raw_exchange(receiver, data)
+    assert response is not None and response.status == 400
+    assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+
+
 # --- limits ------------------------------------------------------------------------------
 
 
@@ -829,13 +871,31 @@ def test_too_many_header_fields_is_400(receiver: Receiver) -> None:
     assert response is not None and response.status == 400
 
 
-@pytest.mark.parametrize("length", [b"\xb2", b"+1", b"1_0", b"0x10", "\u0661".encode()])
+@pytest.mark.parametrize(
+    "length",
+    [b"\xb2", b"+1", b"1_0", b"0x10", "\u0661".encode(), b"\x0b0", b"0\x0c", b"\x1c0", b"\x850", b"\xa00"],
+)
 def test_a_content_length_that_is_not_ascii_digits_is_bad_framing(receiver: Receiver, length: bytes) -> None:
-    """Latin-1 b"\\xb2" reads as "²", which str.isdigit() takes for a digit and int() refuses."""
+    """Latin-1 b"\\xb2" reads as "²", which str.isdigit() takes for a digit and int() refuses;
+    str.strip() takes b"\\x0b", b"\\x85" and b"\\xa0" (latin-1 NBSP) for whitespace, which a field's
+    optional whitespace (space and tab) is not."""
     data = request_bytes(body=b"").replace(b"Content-Length: 0", b"Content-Length: " + length)
     (response,) = raw_exchange(receiver, data)
     assert response is not None and response.status == 400
     assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+
+
+def test_a_content_length_of_thousands_of_digits_is_read(receiver: Receiver, collector: Collector) -> None:
+    """int() refuses a string of over 4300 digits, leading zeros included: such a Content-Length
+    was an internal error. Leading zeros change nothing; a length past every limit is 413."""
+    body = pb_logs(2)
+    length = b"Content-Length: %d" % len(body)
+    zeros = request_bytes(body=body).replace(length, b"Content-Length: " + b"0" * 5000 + b"%d" % len(body))
+    assert raw_exchange(receiver, zeros)[0].status == 200
+    nines = request_bytes(body=b"").replace(b"Content-Length: 0", b"Content-Length: " + b"9" * 5000)
+    assert raw_exchange(receiver, nines)[0].status == 413
+    assert collector.wait_for_records(2) == 2
+    assert receiver.stats.snapshot()["rejected"] == {"too_large": 1}
 
 
 @pytest.mark.parametrize("chunks", [None, [pb_logs(1)]])
@@ -845,6 +905,45 @@ def test_a_repeated_framing_field_is_bad_framing(receiver: Receiver, chunks: Opt
     (response,) = raw_exchange(receiver, request_bytes(body=b"", chunks=chunks, extra=(field,)))
     assert response is not None and response.status == 400
     assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+
+
+@pytest.mark.parametrize("length", [0, 5, None])  # None: the length of the chunked body
+def test_content_length_with_transfer_encoding_is_bad_framing_and_closes(
+    receiver: Receiver, collector: Collector, length: Optional[int]
+) -> None:
+    """A body framed both ways could be read two ways (request smuggling). It was read as chunked
+    and the connection went on, to read what follows by that guess; RFC 9112 6.3 says a server
+    must close after answering such a request, and lets it refuse one: 400, and closed."""
+    body = pb_logs(2)
+    declared = len(body) if length is None else length
+    first = request_bytes(chunks=[body], extra=(f"Content-Length: {declared}",))
+    with raw_connect(receiver) as sock:
+        sock.sendall(first + request_bytes(body=pb_logs(3)))
+        stream = sock.makefile("rb")
+        response = read_response(stream)
+        assert response is not None and response.status == 400
+        assert response.headers["connection"] == "close"
+        assert stream.read(1) == b""  # the second request is never read
+    assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+    assert collector.batches == []
+
+
+def test_transfer_encoding_in_http_1_0_is_bad_framing_and_closes(
+    receiver: Receiver, collector: Collector
+) -> None:
+    """RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing, and the
+    connection closes after it. With Connection: keep-alive it was read as chunked and kept."""
+    first = request_bytes(chunks=[pb_logs(2)], extra=("Connection: keep-alive",))
+    first = first.replace(b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", 1)
+    with raw_connect(receiver) as sock:
+        sock.sendall(first + request_bytes(body=pb_logs(3)))
+        stream = sock.makefile("rb")
+        response = read_response(stream)
+        assert response is not None and response.status == 400
+        assert response.headers["connection"] == "close"
+        assert stream.read(1) == b""
+    assert receiver.stats.snapshot()["rejected"] == {"bad_framing": 1}
+    assert collector.batches == []
 
 
 def test_answers_carry_a_date_and_the_server_name(receiver: Receiver) -> None:
