@@ -253,7 +253,7 @@ def inflate(body: bytes, encoding: str, limit: int) -> bytes:
     """Decompress a body of at most `limit` bytes once inflated. A body that could inflate
     further (a gzip bomb) is first inflated without keeping its output, chunk by chunk, and
     refused before any of it is held: a bomb costs a chunk of memory, not the limit."""
-    encoding = encoding.strip().lower()
+    encoding = encoding.strip(" \t").lower()
     if encoding in ("", "identity"):
         if len(body) > limit:
             raise Reject(413, "too_large", f"body larger than {limit} bytes", close=False)

@@ -444,7 +444,7 @@ class Receiver:
             raise Reject(
                 415, "unsupported_media_type", f"unsupported media type, supported: [{JSON}, {PROTOBUF}]"
             )
-        encoding = handler.headers.get("Content-Encoding", "").strip().lower()
+        encoding = handler.headers.get("Content-Encoding", "").strip(" \t").lower()  # OWS only (RFC 9110)
         if encoding not in ("", "identity") and encoding not in WBITS:
             raise Reject(
                 415, "unsupported_encoding", "unsupported Content-Encoding, supported: [gzip, deflate]"

@@ -1040,3 +1040,11 @@ def test_a_connection_without_the_token_gets_a_short_deadline(make_receiver) -> 
         exporter.settimeout(1.5)
         with pytest.raises(socket.timeout):  # not cut off at 0.5 s: it showed the token
             exporter.recv(1)
+
+
+@pytest.mark.parametrize("encoding", ["\x0bgzip", "gzip\x0c", "\xa0gzip"])
+def test_a_content_coding_with_odd_whitespace_is_unsupported(receiver: Receiver, encoding: str) -> None:
+    data = request_bytes(body=gzip.compress(pb_logs(1)), extra=(f"Content-Encoding: {encoding}",))
+    assert (
+        raw_exchange(receiver, data.replace(encoding.encode(), encoding.encode("latin-1")))[0].status == 415
+    )
