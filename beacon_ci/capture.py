@@ -21,7 +21,14 @@ from beacon_ci.context import (
     remove_private_temp_dir,
 )
 from beacon_ci.environment import Environment
-from beacon_ci.eventlog import EventWriter, Tally, Validation, schema_problem, validate_written
+from beacon_ci.eventlog import (
+    EventWriter,
+    Tally,
+    Validation,
+    diagnose_receiver,
+    schema_problem,
+    validate_written,
+)
 from beacon_ci.export import start_forwarder
 from beacon_ci.report.summary import Summary
 from beacon_ci.report.text import count_of
@@ -212,25 +219,7 @@ class Capture:
         )
 
     def diagnose(self, count: int) -> str:
-        """Why a capture has too few events, in words a CI user can act on."""
-        stats = self.receiver.stats.snapshot()
-        requests = sum(r["count"] for r in stats["requests"])
-        rejected = stats["rejected"]
-        if not requests:
-            return (
-                "the receiver got no requests: did the agent run, and is its telemetry on? "
-                "(managed settings can override CLAUDE_CODE_ENABLE_TELEMETRY; Codex ignores OTEL_* "
-                "variables and reads CODEX_HOME)"
-            )
-        if rejected:
-            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items()))
-            return f"the receiver rejected {sum(rejected.values())} of {requests} requests ({reasons})"
-        if not stats["records"].get("logs"):
-            return (
-                f"the receiver got {requests} request{'s' if requests != 1 else ''} but no log records "
-                f"({', '.join(f'{k} {v}' for k, v in sorted(stats['records'].items())) or 'all empty'})"
-            )
-        return f"the receiver got {stats['records'].get('logs', 0)} log records"
+        return diagnose_receiver(self.receiver.stats.snapshot())
 
     def result(self, validation: Validation) -> Dict[str, Any]:
         return {

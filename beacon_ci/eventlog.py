@@ -208,6 +208,7 @@ class Tally:
         self.bad_lines = 0
         self.first_bad: Optional[Tuple[int, str]] = None  # (line number, problem)
         self.foreign_unparseable = 0
+        self.other_captures = 0  # lines of other captures in the same log, skipped
 
     @property
     def events(self) -> int:
@@ -268,6 +269,10 @@ def validate_written(
     detail = f"{count} events" + (f" of capture {capture_id}" if capture_id else "")
     if count < min_events:
         why = diagnose(count)
+        if tally.other_captures:
+            why = "; ".join(
+                filter(None, (why, f"the log holds {tally.other_captures} events of other captures"))
+            )
         detail = f"{count} events, want at least {min_events}" + (f"; {why}" if why else "")
     if write_failures:  # the log is incomplete: an audit trail with holes must not pass
         detail += f"; {write_failures} events could not be written ({write_error})"
@@ -281,18 +286,40 @@ def validate_written(
     )
 
     wanted = [HARNESS_EVENT_NAMES[h] for h in harnesses]
-    matching = sum(by_harness.get(name, 0) for name in wanted) if wanted else count
-    if wanted:
+    if wanted:  # without a harness to require, event_count alone judges the count
+        matching = sum(by_harness.get(name, 0) for name in wanted)
         detail = f"{matching} events from {', '.join(wanted)}"
         if matching < min_events:
             others = ", ".join(f"{n} ({c})" for n, c in sorted(by_harness.items()) if n not in wanted)
             detail += f", want at least {min_events}" + (f"; events came from {others}" if others else "")
-    else:
-        detail = "any harness counts"
-    stages.append(
-        Stage("harness_events", matching >= min_events, detail, {"events": matching, "harnesses": wanted})
-    )
+        stages.append(
+            Stage("harness_events", matching >= min_events, detail, {"events": matching, "harnesses": wanted})
+        )
     return Validation(path, stages, count, by_harness)
+
+
+def diagnose_receiver(stats: Optional[Mapping[str, Any]]) -> str:
+    """Why a capture has too few events, from what its receiver counted (stats.snapshot()), in
+    words a CI user can act on."""
+    if not stats:
+        return "the receiver stopped before it could say what it received (killed?)"
+    requests = sum(r["count"] for r in stats["requests"])
+    rejected = stats["rejected"]
+    if not requests:
+        return (
+            "the receiver got no requests: did the agent run, and is its telemetry on? "
+            "(managed settings can override CLAUDE_CODE_ENABLE_TELEMETRY; Codex ignores OTEL_* "
+            "variables and reads CODEX_HOME)"
+        )
+    if rejected:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items()))
+        return f"the receiver rejected {sum(rejected.values())} of {requests} requests ({reasons})"
+    if not stats["records"].get("logs"):
+        return (
+            f"the receiver got {requests} request{'s' if requests != 1 else ''} but no log records "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(stats['records'].items())) or 'all empty'})"
+        )
+    return f"the receiver got {stats['records'].get('logs', 0)} log records"
 
 
 # Our lines are at most 64 KiB (MAX_LINE_BYTES); another writer's may be anything.
@@ -333,6 +360,7 @@ def read_log(
                     tally.foreign_unparseable += 1  # we write whole lines; a torn one is another writer's
                 continue
             if capture_id is not None and capture_of(event) != capture_id:
+                tally.other_captures += 1
                 continue
             problem = schema_problem(event)
             if problem:

@@ -18,7 +18,7 @@ from beacon_ci.context import (
 )
 from beacon_ci.environment import Environment
 from beacon_ci.export import parse_exports, plan_uploads, without_export_credentials
-from beacon_ci.process import resolve_command, run_child
+from beacon_ci.process import ChildExit, resolve_command, run_child
 from beacon_ci.verdict import Outcome, conclude, exit_code_for
 
 
@@ -53,16 +53,17 @@ def run_exec(
     capture = Capture(
         env, harnesses, paths, "exec", otlp_protocol, capture_id, forward=exports.forward, rules=rules
     )
-    signal_received = None
+    child: Optional[ChildExit] = None
     try:
         child_env = without_export_credentials(capture.start(), exports.targets)
-        child_code, signal_received = run_child(command, child_env)
+        child = run_child(command, child_env)
     finally:
-        capture.finish(
-            drain_timeout if signal_received is None else min(drain_timeout, SIGNALLED_DRAIN_TIMEOUT)
-        )
+        signalled = child is None or child.signal_received is not None
+        capture.finish(min(drain_timeout, SIGNALLED_DRAIN_TIMEOUT) if signalled else drain_timeout)
+    if child.code:
+        env.say(child.describe())
     validation = capture.validate(min_events)
-    result = capture.result(validation)
+    result = {**capture.result(validation), "command": child.as_json()}
     export_failed = conclude(
         env,
         validation,
@@ -75,5 +76,5 @@ def run_exec(
         job_summary=job_summary,
     )
     return Outcome(
-        exit_code_for(child_code, signal_received, validation, require_telemetry, export_failed), result
+        exit_code_for(child.code, child.signal_received, validation, require_telemetry, export_failed), result
     )

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 from beacon_ci.errors import UsageError
 
@@ -62,9 +62,37 @@ def resolve_command(command: Sequence[str], environ: Mapping[str, str]) -> List[
     return [program, *command[1:]]
 
 
-def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int, Optional[int]]:
+class ChildExit(NamedTuple):
+    code: int  # 128+N when a signal N killed it
+    signal_received: Optional[int]  # the first signal beacon received (and forwarded)
+    killed_by: Optional[int]  # the signal that killed the child
+
+    def describe(self) -> str:
+        """How the command ended, in words."""
+        if self.killed_by is not None:
+            return f"the command was killed by {signal_name(self.killed_by)}"
+        return f"the command exited {self.code}"
+
+    def as_json(self) -> Dict[str, Any]:
+        return {
+            "exit_code": self.code,
+            "killed_by": signal_name(self.killed_by) if self.killed_by is not None else None,
+            "signal_received": signal_name(self.signal_received)
+            if self.signal_received is not None
+            else None,
+        }
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> ChildExit:
     """Run the child in its own process group with our stdio; forward SIGINT/SIGTERM/SIGHUP to
-    the group. Returns (exit code, the first signal beacon received), 128+N for a signal death."""
+    the group. Returns its exit code (128+N for a signal death) and the signals involved."""
     # A group of its own in beacon's session (not a session of its own): it keeps the terminal.
     # Before 3.11, preexec_fn is the only way; os.setpgrp is a bare system call, safe to make there.
     options: Dict[str, Any] = (
@@ -97,9 +125,8 @@ def run_child(command: Sequence[str], child_env: Mapping[str, str]) -> Tuple[int
             take_terminal_back(terminal, child.pid)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if code < 0:
-        code = 128 - code
-    return code, (received[0] if received else None)
+    killed_by = -code if code < 0 else None
+    return ChildExit(128 + killed_by if killed_by else code, received[0] if received else None, killed_by)
 
 
 def foreground_terminal() -> Optional[int]:

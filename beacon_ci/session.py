@@ -35,7 +35,7 @@ from beacon_ci.context import (
 )
 from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_OK, BeaconError
-from beacon_ci.eventlog import EventWriter, Tally, Validation, read_log, validate_written
+from beacon_ci.eventlog import EventWriter, Tally, Validation, diagnose_receiver, read_log, validate_written
 from beacon_ci.export import parse_exports, plan_uploads
 from beacon_ci.github import append_github_file, mask, publish_outputs
 from beacon_ci.process import StopSignals
@@ -281,7 +281,13 @@ def judge_session(state: Mapping[str, Any], min_events: int) -> Tuple[Validation
         summary = fold.result()
     write_failures = state.get("write_failures", 0)
     validation = validate_written(
-        log_path, tally, min_events, state["harnesses"], capture_id, write_failures=write_failures
+        log_path,
+        tally,
+        min_events,
+        state["harnesses"],
+        capture_id,
+        diagnose=lambda count: diagnose_receiver(state.get("receiver")),
+        write_failures=write_failures,
     )
     return validation, summary
 
@@ -447,10 +453,11 @@ def start_capture(
         if started:  # a capture whose settings reached no one must not run on with a live token
             env.say(f"ci start failed: stopping capture {state['capture_id']}: {stop_session(env, state)}")
         raise
-    env.say(
-        f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): log {state['log_path']}; "
-        "end it with beacon ci finish"
-    )
+    if started:
+        env.say(
+            f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): "
+            f"log {state['log_path']}; end it with beacon ci finish"
+        )
     return Outcome(EXIT_OK, {k: v for k, v in state.items() if k != "token"})
 
 
@@ -503,7 +510,7 @@ def finish_capture(
         "mode": "session",
         "log_path": state["log_path"],
         "harnesses": state["harnesses"],
-        "events": state.get("events", {}),
+        "events": validation.by_harness,  # what the log holds, also after a receiver was killed
         "receiver": state.get("receiver"),
         "validation": validation.as_json(),
     }

@@ -94,7 +94,7 @@ def conclude(
         result["forward"] = forwarded
     if uploaded:
         result["uploads"] = [upload.to_json() for upload in uploaded]
-    say_result(env, result, validation, require_telemetry, warnings)
+    say_result(env, result, validation, require_telemetry, warnings, reasons=False)
     return forward_failed or not all(upload.ok for upload in uploaded)
 
 
@@ -118,9 +118,10 @@ def say_result(
     validation: Validation,
     required: bool,
     warnings: Sequence[str] = (),
+    reasons: bool = True,
 ) -> None:
     """What was captured, what it missed and whether it passed, for people (one line per
-    warning and per failed stage)."""
+    warning, and per failed stage unless the summary above already listed them)."""
     events = result.get("events")
     if events is not None:
         by = ", ".join(f"{name} {n}" for name, n in sorted(events.items())) or "none"
@@ -130,7 +131,11 @@ def say_result(
     if validation.passed:
         env.say(f"validation passed: {validation.event_count} events")
         return
-    env.say(f"validation failed{'' if required else ' (continuing: --require-telemetry=false)'}:")
+    failed = f"validation failed{'' if required else ' (continuing: --require-telemetry=false)'}"
+    if not reasons:
+        env.say(f"{failed}: the reasons are in the summary above")
+        return
+    env.say(f"{failed}:")
     for stage in validation.stages:
         if not stage.passed:
             env.say(f"  {stage.name}: {stage.detail}")

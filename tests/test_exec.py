@@ -828,3 +828,60 @@ def test_a_signalled_exec_exits_soon_with_every_acknowledged_record(tmp_path: Pa
     log = tmp_path / "runner" / "beacon" / "runtime.jsonl"
     written = len(log.read_text().splitlines())
     assert written >= int(acked.read_text()) > 0  # nothing acknowledged is lost
+
+
+# --- honest messages ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command, said, document",
+    [
+        (("sh", "-c", "exit 7"), "beacon: the command exited 7\n", {"exit_code": 7, "killed_by": None}),
+        (
+            ("sh", "-c", "kill -KILL $$"),
+            "beacon: the command was killed by SIGKILL\n",
+            {"exit_code": 137, "killed_by": "SIGKILL"},
+        ),
+    ],
+)
+def test_the_commands_own_result_is_said_and_in_the_json(
+    tmp_path: Path, command: Tuple[str, ...], said: str, document: Dict[str, Any]
+) -> None:
+    run = exec_claude(tmp_path, "--", *command)
+    assert run.code == document["exit_code"]
+    assert said in run.stderr
+    assert run.result["command"] == {**document, "signal_received": None}
+
+
+def test_a_successful_command_is_in_the_json_and_not_said(tmp_path: Path) -> None:
+    run = exec_claude(tmp_path, *agent())
+    assert run.result["command"] == {"exit_code": 0, "killed_by": None, "signal_received": None}
+    assert "the command exited" not in run.stderr
+
+
+def test_forward_endpoint_without_forward_is_a_usage_error(tmp_path: Path) -> None:
+    run = exec_claude(tmp_path, "--forward-endpoint", "http://127.0.0.1:9/x", *agent())
+    assert run.code == EXIT_USAGE
+    assert (
+        run.stderr
+        == "beacon: --forward-endpoint needs --forward splunk|falcon|otlp (where to send, not what)\n"
+    )
+
+
+def test_an_empty_log_gives_only_the_reason_that_holds(tmp_path: Path) -> None:
+    log = tmp_path / "empty.jsonl"
+    log.write_text("")
+    run = beacon_run(tmp_path, "ci", "validate", "--log-path", str(log), "--json")
+    stages = {stage["name"]: stage for stage in run.result["validation"]["stages"]}
+    assert "harness_events" not in stages  # no harness was asked for: no second, empty reason
+    assert stages["event_count"]["detail"] == "0 events, want at least 1"
+
+
+def test_another_captures_events_are_named_when_none_are_this_ones(tmp_path: Path) -> None:
+    assert exec_claude(tmp_path, *agent()).code == 0
+    log = str(tmp_path / "runner" / "beacon" / "runtime.jsonl")
+    run = beacon_run(tmp_path, "ci", "validate", "--log-path", log, "--capture-id", "nope", "--json")
+    stages = {stage["name"]: stage for stage in run.result["validation"]["stages"]}
+    assert stages["event_count"]["detail"] == (
+        f"0 events, want at least 1; the log holds {EVENTS_PER_SESSION} events of other captures"
+    )

@@ -354,3 +354,30 @@ def test_session_codex_home_is_private_and_removed_by_finish(tmp_path: Path) -> 
     assert beacon_run(tmp_path, "ci", "finish", "--require-telemetry", "false", env=env).code == 0
     assert not home.exists()
     assert sorted(p.name for p in log.parent.iterdir()) == ["runtime.jsonl"]
+
+
+def test_finish_after_a_killed_receiver_counts_what_the_log_holds(tmp_path: Path) -> None:
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
+    assert run_agent(exports_from(start.stdout)) == 0
+    state = state_of(tmp_path)
+    wait_for_lines(Path(state["log_path"]), EVENTS_PER_SESSION)
+    os.kill(state["pid"], signal.SIGKILL)
+    wait_until_gone(state)
+    finish = beacon_run(tmp_path, "ci", "finish", "--json")
+    assert f"beacon: captured {EVENTS_PER_SESSION} events (claude_code {EVENTS_PER_SESSION})" in finish.stderr
+    assert finish.result["events"] == {"claude_code": EVENTS_PER_SESSION}
+
+
+def test_finish_of_a_capture_that_got_nothing_says_why_as_exec_does(tmp_path: Path) -> None:
+    assert beacon_run(tmp_path, "ci", "start", "--harness", "claude").code == 0
+    finish = beacon_run(tmp_path, "ci", "finish")
+    assert finish.code == 3
+    assert "the receiver got no requests: did the agent run, and is its telemetry on?" in finish.stderr
+
+
+def test_starting_again_does_not_say_started(tmp_path: Path) -> None:
+    assert beacon_run(tmp_path, "ci", "start", "--harness", "claude").code == 0
+    capture_id = state_of(tmp_path)["capture_id"]
+    again = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
+    assert again.stderr == f"beacon: capture {capture_id} is already running: its settings again\n"
+    assert beacon_run(tmp_path, "ci", "finish").code in (0, 3)

@@ -376,7 +376,10 @@ def test_bidi_controls_in_a_hostile_log_never_reach_the_summary(tmp_path: Path) 
 def test_summary_of_a_missing_log_says_so(tmp_path: Path) -> None:
     run = summary_cli(tmp_path, "--log-path", str(tmp_path / "nope.jsonl"))
     assert run.code == 0
-    assert run.stdout == "summary: 0 events, validation failed\n  no agent events\n"
+    missing = f"runtime_log_exists: {tmp_path / 'nope.jsonl'} does not exist"
+    assert run.stdout == f"summary: 0 events, validation failed\n  {missing}\n  no agent events\n"
+    markdown = summary_cli(tmp_path, "--log-path", str(tmp_path / "nope.jsonl"), "--format", "markdown")
+    assert f"- {missing}".replace("_", "\\_") in markdown.stdout  # the same reason, escaped
 
 
 def test_summary_rejects_an_unknown_format(tmp_path: Path) -> None:

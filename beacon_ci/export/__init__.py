@@ -33,6 +33,8 @@ def parse_exports(
     environ: Mapping[str, str],
 ) -> Exports:
     """A misconfigured export (unknown target, missing token or endpoint) is a usage error."""
+    if endpoint and not forward:
+        raise UsageError("--forward-endpoint needs --forward splunk|falcon|otlp (where to send, not what)")
     if not uploads and not forward:
         return Exports([], None)
     from beacon_ci.export.endpoint import plan_forward

@@ -9,7 +9,7 @@ import re
 from typing import Any, List, Mapping, Sequence, Tuple
 
 from beacon_ci.report.summary import MARKDOWN_LIMIT, SUMMARY_ITEM_CHARS, SUMMARY_SHOWN
-from beacon_ci.report.text import duration_text, one_line, token_totals
+from beacon_ci.report.text import duration_text, failed_stages, one_line, token_totals
 
 # Agent text only ever lands mid-line (after "- " or in a table cell), so only the inline
 # constructs matter: code spans, emphasis, links/images, strikethrough and table pipes.
@@ -61,9 +61,9 @@ def _markdown_status(summary: Mapping[str, Any]) -> str:
         f"{len(summary['harnesses'])} harness{'' if len(summary['harnesses']) == 1 else 'es'}",
         "",
     ]
-    for stage in (validation or {}).get("stages", []):
-        if stage["status"] != "pass":
-            lines.append(f"- {md_escape(stage['name'])}: {md_escape(str(stage['detail']))}")
+    lines.extend(
+        f"- {md_escape(stage['name'])}: {md_escape(str(stage['detail']))}" for stage in failed_stages(summary)
+    )
     lines.extend(f"- ⚠️ {md_escape(warning)}" for warning in summary.get("warnings", ()))
     return "\n".join(lines)
 

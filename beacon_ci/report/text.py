@@ -16,12 +16,23 @@ def render_text(summary: Mapping[str, Any]) -> str:
     validation = summary.get("validation")
     status = validation["status"] if validation else "not checked"
     lines = [f"summary: {summary['event_count']} events, validation {status}"]
+    lines.extend(
+        f"  {one_line(stage['name'])}: {one_line(str(stage['detail']), 400)}"
+        for stage in failed_stages(summary)
+    )
     if not summary["harnesses"]:
         lines.append("  no agent events")
     for h in summary["harnesses"]:
         lines.append(f"  {one_line(h['name'])} {one_line(h['version'])}".rstrip() + ":")
         lines.extend(f"    {label:<10} {value}" for label, value in _text_rows(h))
     return "\n".join(lines)
+
+
+def failed_stages(summary: Mapping[str, Any]) -> List[Mapping[str, Any]]:
+    """The validation stages that failed: the reasons both forms give."""
+    return [
+        stage for stage in (summary.get("validation") or {}).get("stages", []) if stage["status"] != "pass"
+    ]
 
 
 def _text_rows(h: Mapping[str, Any]) -> List[Tuple[str, str]]:
@@ -92,8 +103,11 @@ _BREAKS = re.compile("[\t\n\u2028\u2029]+")  # what sanitize_text leaves that wo
 def one_line(value: str, limit: int = TEXT_ITEM_CHARS) -> str:
     """One short line: sanitized as protection sanitizes what it writes (a log read back may
     not have been), with no line breaks either (a newline could start a `::` workflow command)."""
-    # Imported here: exec loads this module, and no protection code until an event arrives.
-    from beacon_protect.text import sanitize_text
+    if value.isascii() and value.isprintable():  # beacon's own words: nothing to clean
+        flat = value.strip()
+    else:
+        # Imported here: exec loads this module, and no protection code until an event arrives.
+        from beacon_protect.text import sanitize_text
 
-    flat = _BREAKS.sub(" ", sanitize_text(value)).strip()
+        flat = _BREAKS.sub(" ", sanitize_text(value)).strip()
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
