@@ -279,7 +279,7 @@ def _inflated_chunks(body: bytes, encoding: str, limit: int) -> Iterator[bytes]:
             if total > limit:
                 raise Reject(413, "too_large", f"decompressed body larger than {limit} bytes", close=False)
             data = inflater.unconsumed_tail
-            if not chunk and not data:  # all input read, no output pending, no end of stream
+            if not chunk and not data and not inflater.eof:  # all read, nothing pending, no end
                 raise Reject(400, "bad_compression", f"truncated {encoding} data", close=False)
             yield chunk
         data = inflater.unused_data

@@ -497,6 +497,7 @@ def test_inflate_holds_one_chunk_of_a_bomb() -> None:
     "body, inflated",
     [
         (gzip.compress(b"one") + gzip.compress(b"two"), b"onetwo"),  # members follow one another
+        (gzip.compress(b"one") + gzip.compress(b""), b"one"),  # an empty member ends at once
         (zlib.compress(b"x" * 300_000), b"x" * 300_000),  # output longer than a chunk
         (b"", None),
         (gzip.compress(b"abc")[:-6], None),  # cut short
