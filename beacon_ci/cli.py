@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, NoReturn, Optional, Sequence
 
 from beacon_ci import __version__
 from beacon_ci.context import OTLP_PROTOCOLS, parse_harnesses, resolve_paths
@@ -22,6 +22,10 @@ if TYPE_CHECKING:  # the commands' modules are imported when a command runs
     from beacon_ci.verdict import Outcome
 
 LOG_PATH_HELP = "the JSONL log (default: $BEACON_CI_LOG_PATH, else <base dir>/runtime.jsonl)"
+BASE_DIR_HELP = (
+    "beacon's own folder, for what you do not name: the log, the session state, receiver logs "
+    "(default: $RUNNER_TEMP/beacon on GitHub Actions, else <system temp>/beacon-<uid>)"
+)
 STATE_PATH_HELP = "the session state file (default: $BEACON_CI_STATE_PATH, else <base dir>/session.json)"
 DESCRIPTION = "beacon: record what AI coding agents (Claude Code, Codex CLI, Gemini CLI) do in a CI job."
 
@@ -69,6 +73,23 @@ def _duration(text: str) -> float:
     return seconds
 
 
+def _epilog(examples: Sequence[str], exit_codes: Sequence[str]) -> Dict[str, Any]:
+    """add_parser options for a subcommand's help: examples, then its exit codes."""
+    text = "examples:\n" + "".join(f"  {example}\n" for example in examples)
+    text += "\nexit codes:\n" + "".join(f"  {line}\n" for line in exit_codes)
+    return {"epilog": text, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+CAPTURE_EXITS = (
+    "N    the command failed with N (128+N for signal N; exec only)",
+    "3    validation failed",
+    "4    an upload or forward failed",
+    "2    usage error: nothing was run",
+    "1    any other error",
+    "0    success",
+)
+
+
 def _add_verdict_options(p: argparse.ArgumentParser) -> None:
     """How exec and finish judge and report a capture."""
     p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
@@ -101,10 +122,10 @@ def _add_capture_options(p: argparse.ArgumentParser, harness_default: str) -> No
     p.add_argument(
         "--harness",
         default=harness_default,
-        help="comma list of claude, codex, gemini, or auto (default: %(default)s)",
+        help=f"comma list of claude, codex, gemini, or auto (default: {harness_default or 'any harness'})",
     )
     p.add_argument("--log-path", help=LOG_PATH_HELP)
-    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    p.add_argument("--base-dir", help=BASE_DIR_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
 
 
@@ -141,6 +162,14 @@ def _add_exec(subparsers: Any) -> None:
         "exec",
         help="run an agent command with its telemetry captured",
         usage="beacon ci exec [options] -- COMMAND [ARG...]",
+        **_epilog(
+            (
+                'beacon ci exec -- claude -p "Review this PR"',
+                'beacon ci exec --harness codex --upload s3 -- codex exec "fix the failing test"',
+                "beacon ci exec --json --require-telemetry false -- ./run-agent.sh",
+            ),
+            CAPTURE_EXITS,
+        ),
     )
     _add_capture_options(p, "auto")
     _add_verdict_options(p)
@@ -150,7 +179,7 @@ def _add_exec(subparsers: Any) -> None:
     _add_redact_rules(p)
     p.add_argument("--drain-timeout", type=float, help=argparse.SUPPRESS)
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
-    p.set_defaults(func=_cmd_exec)
+    p.set_defaults(func=_cmd_exec, prog=p.prog)
 
 
 def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
@@ -178,11 +207,22 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _add_validate(subparsers: Any) -> None:
-    p = subparsers.add_parser("validate", help="check an existing runtime.jsonl")
+    p = subparsers.add_parser(
+        "validate",
+        help="check an existing runtime.jsonl",
+        **_epilog(
+            (
+                "beacon ci validate",
+                "beacon ci validate --log-path runtime.jsonl --harness claude --min-events 5",
+                "beacon ci validate --capture-id 3f2a9c1e0b7d4a65 --json",
+            ),
+            ("0    passed", "3    failed", "2    usage error", "1    any other error"),
+        ),
+    )
     _add_capture_options(p, "")
     p.add_argument("--min-events", type=_count, default=1, help="events required (default: %(default)s)")
     p.add_argument("--capture-id", help="count only this capture's events")
-    p.set_defaults(func=_cmd_validate)
+    p.set_defaults(func=_cmd_validate, prog=p.prog)
 
 
 def _cmd_validate(args: argparse.Namespace, env: Environment) -> int:
@@ -198,10 +238,25 @@ def _cmd_validate(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _add_start(subparsers: Any) -> None:
-    p = subparsers.add_parser("start", help="start a detached capture for the steps that follow")
+    p = subparsers.add_parser(
+        "start",
+        help="start a detached capture for the steps that follow",
+        **_epilog(
+            (
+                'eval "$(beacon ci start)"        # a shell, GitLab CI, Jenkins: exports the settings',
+                "beacon ci start --harness claude  # GitHub Actions: settings go to $GITHUB_ENV",
+                "beacon ci start --log-path beacon/runtime.jsonl --max-lifetime 2h",
+            ),
+            (
+                "0    started, or already running",
+                "2    usage error",
+                "1    any other error (a receiver it began is stopped)",
+            ),
+        ),
+    )
     p.add_argument("--harness", default="claude,codex,gemini", help="comma list (default: %(default)s)")
     p.add_argument("--log-path", help=LOG_PATH_HELP)
-    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    p.add_argument("--base-dir", help=BASE_DIR_HELP)
     p.add_argument("--state-path", help=STATE_PATH_HELP)
     p.add_argument("--github-env", help="the file to export settings to (default: $GITHUB_ENV)")
     _add_otlp_protocol(p)
@@ -222,7 +277,7 @@ def _add_start(subparsers: Any) -> None:
     p.add_argument(
         "--json", action="store_true", help="print one JSON result document on stdout (no export lines)"
     )
-    p.set_defaults(func=_cmd_start)
+    p.set_defaults(func=_cmd_start, prog=p.prog)
 
 
 def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
@@ -247,16 +302,20 @@ def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _add_finish(subparsers: Any) -> None:
-    p = subparsers.add_parser("finish", help="stop the capture ci start began, validate it, report")
+    p = subparsers.add_parser(
+        "finish",
+        help="stop the capture ci start began, validate it, report",
+        **_epilog(("beacon ci finish", "beacon ci finish --upload s3 --json"), CAPTURE_EXITS),
+    )
     p.add_argument(
         "--state-path",
         help=STATE_PATH_HELP,
     )
-    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    p.add_argument("--base-dir", help=BASE_DIR_HELP)
     _add_verdict_options(p)
     _add_upload(p)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
-    p.set_defaults(func=_cmd_finish)
+    p.set_defaults(func=_cmd_finish, prog=p.prog)
 
 
 def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
@@ -274,12 +333,16 @@ def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
     return _emit(env, outcome, args.json)
 
 
-def _add_serve(subparsers: Any) -> None:
-    p = subparsers.add_parser("_serve")  # the detached receiver ci start spawns; not for people
+SERVE = ["ci", "_serve"]  # the detached receiver ci start spawns: not a command for people
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="beacon ci _serve")
     p.add_argument("--state-path", required=True)
     p.add_argument("--capture-id", required=True)  # in the command line so finish can tell it is ours
     p.add_argument("--ready-fd", type=int, required=True)
-    p.set_defaults(func=_cmd_serve)
+    p.set_defaults(func=_cmd_serve, prog=p.prog)
+    return p
 
 
 def _cmd_serve(args: argparse.Namespace, env: Environment) -> int:
@@ -289,15 +352,23 @@ def _cmd_serve(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _add_selftest(subparsers: Any) -> None:
-    p = subparsers.add_parser("selftest", help="run the pipeline against a built-in synthetic agent")
+    p = subparsers.add_parser(
+        "selftest",
+        help="run the pipeline against a built-in synthetic agent",
+        **_epilog(
+            ("beacon ci selftest", "beacon ci selftest --log-path /tmp/selftest.jsonl --json"),
+            ("0    passed", "1    failed"),
+        ),
+    )
+    p.add_argument("--log-path", help=LOG_PATH_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
-    p.set_defaults(func=_cmd_selftest)
+    p.set_defaults(func=_cmd_selftest, prog=p.prog)
 
 
 def _cmd_selftest(args: argparse.Namespace, env: Environment) -> int:
     from beacon_ci.selftest import run_selftest
 
-    return _emit(env, run_selftest(env), args.json)
+    return _emit(env, run_selftest(env, args.log_path), args.json)
 
 
 def _emit(env: Environment, outcome: Outcome, as_json: bool) -> int:
@@ -314,7 +385,6 @@ def _add_ci(subparsers: Any) -> None:
     _add_exec(commands)
     _add_start(commands)
     _add_finish(commands)
-    _add_serve(commands)
     _add_validate(commands)
     _add_selftest(commands)
     _add_summary(commands)
@@ -342,7 +412,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Environment] = None
 
 def _run(argv: Optional[Sequence[str]], env: Environment) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(list(sys.argv[1:] if argv is None else argv))
         return int(args.func(args, env))
     except SystemExit as exit_:  # --help and --version
         return int(exit_.code or 0)
@@ -351,6 +421,15 @@ def _run(argv: Optional[Sequence[str]], env: Environment) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _parse(argv: List[str]) -> argparse.Namespace:
+    if argv[: len(SERVE)] == SERVE:
+        return _serve_parser().parse_args(argv[len(SERVE) :])
+    args, extras = build_parser().parse_known_args(argv)
+    if extras:  # named with the subcommand they were given to, not the top-level command
+        raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see {args.prog} --help)")
+    return args
 
 
 def _stdout_closed(env: Environment) -> int:
@@ -366,9 +445,24 @@ def _stdout_closed(env: Environment) -> int:
 
 
 def _add_summary(subparsers: Any) -> None:
-    p = subparsers.add_parser("summary", help="summarize what the agents in a runtime.jsonl did")
+    p = subparsers.add_parser(
+        "summary",
+        help="summarize what the agents in a runtime.jsonl did",
+        **_epilog(
+            (
+                "beacon ci summary",
+                'beacon ci summary --format markdown >> "$GITHUB_STEP_SUMMARY"',
+                "beacon ci summary --log-path runtime.jsonl --format json",
+            ),
+            (
+                "0    also when validation failed: judging is validate's job",
+                "2    usage error",
+                "141  stdout was closed before all was written",
+            ),
+        ),
+    )
     p.add_argument("--log-path", help=LOG_PATH_HELP)
-    p.add_argument("--base-dir", help=argparse.SUPPRESS)
+    p.add_argument("--base-dir", help=BASE_DIR_HELP)
     p.add_argument("--capture-id", help="only this capture's events (default: every event)")
     p.add_argument(
         "--format",
@@ -376,7 +470,7 @@ def _add_summary(subparsers: Any) -> None:
         default="text",
         help="text for a log, markdown for a job summary, json (default: %(default)s)",
     )
-    p.set_defaults(func=_cmd_summary)
+    p.set_defaults(func=_cmd_summary, prog=p.prog)
 
 
 def _cmd_summary(args: argparse.Namespace, env: Environment) -> int:

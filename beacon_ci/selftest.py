@@ -6,16 +6,15 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
-import tempfile
 import urllib.parse
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import beacon_otlp
 from beacon_ci.capture import Capture
 from beacon_ci.context import resolve_paths
 from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_ERROR, EXIT_OK
-from beacon_ci.verdict import Outcome
+from beacon_ci.verdict import Outcome, write_summary
 from beacon_otlp import JSON, PROTOBUF, TOKEN_HEADER
 
 # A fake GitHub token in the synthetic agent's tool input: the selftest proves it is redacted.
@@ -163,30 +162,30 @@ def _chunks(body: bytes, size: int = 4096) -> Iterator[bytes]:
         yield body[start : start + size]
 
 
-def run_selftest(env: Environment) -> Outcome:
-    """Send the synthetic session three ways through a real capture; pass when every event was
-    written, every request answered 200, and the planted secret redacted."""
-    with tempfile.TemporaryDirectory(prefix="beacon-selftest-") as tmp:
-        capture = Capture(env, ["claude"], resolve_paths(env.environ, base_dir=tmp), "selftest")
-        session = synthetic_claude_session("selftest-" + capture.capture_id, int(env.clock() * 1e9))
-        sent = statuses = 0
-        try:
-            capture.start()
-            for content_type, compress in ((PROTOBUF, False), (JSON, False), (PROTOBUF, True)):
-                encode = beacon_otlp.encode_protobuf if content_type == PROTOBUF else beacon_otlp.encode_json
-                for signal_name, request in session:
-                    body = encode(signal_name, request)
-                    status = post_otlp(
-                        capture.receiver.url, capture.token, signal_name, body, content_type, compress
-                    )
-                    statuses += status == 200
-                    sent += beacon_otlp.count_records(signal_name, request)
-        finally:
-            capture.finish()
-        expected = 3 * SYNTHETIC_EVENTS
-        validation = capture.validate(min_events=expected)
-        with open(capture.paths.log_path, encoding="utf-8") as log:
-            leaked = SYNTHETIC_SECRET in log.read()
+def run_selftest(env: Environment, log_path: Optional[str] = None) -> Outcome:
+    """Send the synthetic session three ways through a real capture into the log (the default
+    one, or `log_path`), which stays for you to open; pass when every event was written, every
+    request answered 200, and the planted secret redacted. Shows the summary exec shows."""
+    capture = Capture(env, ["claude"], resolve_paths(env.environ, log_path=log_path), "selftest")
+    session = synthetic_claude_session("selftest-" + capture.capture_id, int(env.clock() * 1e9))
+    sent = statuses = 0
+    try:
+        capture.start()
+        for content_type, compress in ((PROTOBUF, False), (JSON, False), (PROTOBUF, True)):
+            encode = beacon_otlp.encode_protobuf if content_type == PROTOBUF else beacon_otlp.encode_json
+            for signal_name, request in session:
+                body = encode(signal_name, request)
+                status = post_otlp(
+                    capture.receiver.url, capture.token, signal_name, body, content_type, compress
+                )
+                statuses += status == 200
+                sent += beacon_otlp.count_records(signal_name, request)
+    finally:
+        capture.finish()
+    expected = 3 * SYNTHETIC_EVENTS
+    validation = capture.validate(min_events=expected)
+    leaked = _holds(capture.paths.log_path, SYNTHETIC_SECRET)
+    write_summary(env, validation, capture.pipeline.summary.result(), required=True, job_summary=False)
     result = capture.result(validation)
     ok = validation.passed and validation.event_count == expected and not leaked and statuses == 6
     result.update({"passed": ok, "records_sent": sent, "secret_leaked": leaked})
@@ -195,4 +194,14 @@ def run_selftest(env: Environment) -> Outcome:
         f"from {sent} OTLP records (protobuf, JSON, gzip; chunked); secret "
         f"{'LEAKED' if leaked else 'redacted'}"
     )
+    env.say(
+        f"the events are in {capture.paths.log_path} (capture {capture.capture_id}): one JSON object a line"
+    )
     return Outcome(EXIT_OK if ok else EXIT_ERROR, result)
+
+
+def _holds(path: str, text: str) -> bool:
+    """Whether the log holds `text` anywhere, read a line at a time (it may be large)."""
+    needle = text.encode("utf-8")
+    with open(path, "rb") as log:
+        return any(needle in line for line in log)

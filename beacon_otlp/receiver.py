@@ -318,7 +318,10 @@ class Receiver:
             if len(self._unauthenticated) >= self.max_unauthenticated:
                 oldest = next(iter(self._unauthenticated))
                 del self._unauthenticated[oldest]
-                _shutdown_socket(oldest)  # its thread sees the connection end, and releases it
+                # Its slot is free now, not when its thread gets round to seeing the end: it
+                # never showed the token, so nothing it sent was accepted.
+                self._connections.discard(oldest)
+                _shutdown_socket(oldest)
             self._connections.add(conn)
             self._unauthenticated[conn] = None
             return True

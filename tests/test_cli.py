@@ -28,8 +28,9 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_selftest_passes_and_reports_every_record() -> None:
-    code, out, err = run("ci", "selftest", "--json")
+def test_selftest_passes_and_leaves_a_log_to_open(tmp_path: Path) -> None:
+    log = tmp_path / "selftest" / "runtime.jsonl"
+    code, out, err = run("ci", "selftest", "--json", "--log-path", str(log))
     assert code == 0, err
     result = json.loads(out)
     assert result["passed"] is True and result["secret_leaked"] is False
@@ -41,8 +42,21 @@ def test_selftest_passes_and_reports_every_record() -> None:
         "application/x-protobuf",
         "application/json",
     }
-    assert err.startswith("beacon: selftest passed: 18 of 18 events written from 18 OTLP records")
+    # What a newcomer sees: the summary exec shows, the verdict, and where the log is.
+    assert err.startswith("beacon: summary: 18 events, validation passed\nbeacon:   claude_code 2.1.197:\n")
+    assert "beacon: selftest passed: 18 of 18 events written from 18 OTLP records" in err
     assert "secret redacted" in err
+    said = f"beacon: the events are in {log} (capture {result['capture_id']}): one JSON object a line\n"
+    assert err.endswith(said)
+    assert result["log_path"] == str(log) and len(log.read_text().splitlines()) == 18
+
+
+def test_selftest_writes_to_the_default_log(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    environ = {"RUNNER_TEMP": str(tmp_path)}
+    assert main(["ci", "selftest"], Environment(environ=environ, stdout=out, stderr=err)) == 0
+    assert (tmp_path / "beacon" / "runtime.jsonl").is_file()
+    assert f"the events are in {tmp_path / 'beacon' / 'runtime.jsonl'}" in err.getvalue()
 
 
 def test_synthetic_session_decodes_the_same_from_both_encodings() -> None:
@@ -208,3 +222,39 @@ def test_a_closed_stdout_in_process_is_141_and_the_real_stdout_is_left_alone(
     env = Environment(environ={}, stdout=ClosedPipe(), stderr=io.StringIO())
     assert main([*argv, "--log-path", str(tmp_path / "none.jsonl")], env) == KILLED_BY_SIGPIPE
     assert os.path.samestat(os.fstat(1), before)  # no dup2 onto a descriptor beacon was not writing to
+
+
+def test_an_unknown_command_lists_only_the_commands_for_people() -> None:
+    code, _, err = run("ci", "bogus")
+    assert code == 2
+    assert err == (
+        "beacon: argument COMMAND: invalid choice: 'bogus' (choose from 'exec', 'start', 'finish', "
+        "'validate', 'selftest', 'summary') (see beacon ci --help)\n"
+    )
+
+
+def test_an_unknown_option_names_its_subcommand() -> None:
+    code, _, err = run("ci", "exec", "--bogus", "--", "true")
+    assert (code, err) == (2, "beacon: unrecognized arguments: --bogus (see beacon ci exec --help)\n")
+
+
+@pytest.mark.parametrize("command", ["exec", "start", "finish", "validate", "summary", "selftest"])
+def test_each_commands_help_ends_with_examples_and_exit_codes(
+    command: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert run("ci", command, "--help")[0] == 0
+    out = capsys.readouterr().out  # argparse prints help to sys.stdout
+    assert "(default: )" not in out
+    examples, _, exit_codes = out.partition("\nexamples:\n")[2].partition("\nexit codes:\n")
+    assert 2 <= len(examples.splitlines()) <= 3 and all(
+        line.startswith("  beacon ") or line.startswith('  eval "$(beacon') for line in examples.splitlines()
+    )
+    assert exit_codes.splitlines() and all(
+        line[2:3].isdigit() or line[2:3] == "N" for line in exit_codes.splitlines()
+    )
+    if command != "selftest" and command != "finish":
+        assert (
+            "<base dir>" in out
+            and "--base-dir BASE_DIR" in out
+            and "$RUNNER_TEMP/beacon on GitHub Actions" in out
+        )
