@@ -12,11 +12,12 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import stat
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
-from test_exec import Run, environ
+from test_exec import Run, agent, beacon_run, environ, exec_claude
 
 from beacon_ci.agents.normalizer import Normalizer
 from beacon_ci.cli import main
@@ -32,6 +33,7 @@ from beacon_ci.findings.paths import is_key_or_env_file, path_rule
 from beacon_ci.findings.render import render_markdown, render_text
 from beacon_ci.findings.rules import RULES, RULES_BY_ID, SEVERITIES
 from beacon_ci.report.summary import summarize, usage_totals
+from beacon_ci.verdict import ANNOTATIONS_MAX, annotate_findings
 from beacon_otlp import Batch, decode_protobuf, encode_protobuf
 from beacon_protect import Protector
 
@@ -695,3 +697,94 @@ def test_every_rule_has_a_stable_id_severity_and_help() -> None:
     assert len({rule.id for rule in RULES}) == len({rule.name for rule in RULES}) == len(RULES)
     assert all(rule.id.startswith("BCN1") and len(rule.id) == 6 for rule in RULES)
     assert all(rule.severity in SEVERITIES and rule.help and rule.title for rule in RULES)
+
+
+# --- in exec and finish ------------------------------------------------------------------------
+# The synthetic session (tests/fake_agent.py) pushes with a token in the URL: one medium finding
+# (BCN181), $0.001225 and 145 tokens.
+
+
+def test_exec_fails_on_a_finding_at_or_above_fail_on(tmp_path: Path) -> None:
+    run = exec_claude(tmp_path, "--fail-on", "medium", *agent())
+    assert run.code == EXIT_FINDINGS, run.stderr
+    findings = run.result["findings"]
+    assert (findings["count"], findings["failing"], findings["fail_on"]) == (1, 1, "medium")
+    assert [f["rule"] for f in findings["findings"]] == ["BCN181"]
+    assert "beacon: findings: 1 finding (1 medium)\n" in run.stderr
+    assert "beacon: 1 finding at or above --fail-on medium: the capture fails (exit 5)\n" in run.stderr
+    assert exec_claude(tmp_path, "--fail-on", "high", *agent()).code == EXIT_OK
+
+
+def test_the_childs_own_failure_still_wins(tmp_path: Path) -> None:
+    assert exec_claude(tmp_path, "--fail-on", "low", *agent("--exit", "7")).code == 7
+
+
+@pytest.mark.parametrize("budget", [("--max-cost", "0.001"), ("--max-tokens", "144")])
+def test_exec_fails_over_a_budget_without_fail_on(tmp_path: Path, budget: Tuple[str, str]) -> None:
+    run = exec_claude(tmp_path, *budget, *agent())
+    assert run.code == EXIT_FINDINGS
+    assert "beacon: 1 finding over a budget: the capture fails (exit 5)\n" in run.stderr
+    under = {"--max-cost": "0.002", "--max-tokens": "145"}[budget[0]]
+    assert exec_claude(tmp_path, budget[0], under, *agent()).code == EXIT_OK
+
+
+def test_a_bad_findings_configuration_stops_exec_before_the_command_runs(tmp_path: Path) -> None:
+    config, marker = tmp_path / "findings.json", tmp_path / "ran"
+    config.write_text('{"disable": ["BCN0"]}')
+    run = exec_claude(tmp_path, "--findings-config", str(config), *agent("--marker", str(marker)))
+    assert run.code == EXIT_USAGE and "disable[0] 'BCN0' is not a rule id" in run.stderr
+    assert not marker.exists() and not run.log.exists()
+
+
+def test_exec_writes_the_sarif_and_the_outputs(tmp_path: Path) -> None:
+    outputs = tmp_path / "github_output"
+    run = exec_claude(tmp_path, *agent(), env=environ(tmp_path, GITHUB_OUTPUT=str(outputs)))
+    assert run.code == EXIT_OK
+    sarif_path = Path(run.result["findings"]["sarif_path"])
+    assert sarif_path == tmp_path / "runner" / "beacon" / f"findings-{run.result['capture_id']}.sarif"
+    assert stat.S_IMODE(sarif_path.stat().st_mode) == 0o600
+    assert [r["ruleId"] for r in json.loads(sarif_path.read_text())["runs"][0]["results"]] == ["BCN181"]
+    written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert {
+        k: written[k] for k in ("findings-count", "sarif-path", "cost-usd", "input-tokens", "output-tokens")
+    } == {
+        "findings-count": "1",
+        "sarif-path": str(sarif_path),
+        "cost-usd": "0.001225",
+        "input-tokens": "120",
+        "output-tokens": "25",
+    }
+
+
+def test_a_capture_with_no_agent_has_no_findings_and_valid_sarif(tmp_path: Path) -> None:
+    run = beacon_run(
+        tmp_path, "ci", "exec", "--json", "--require-telemetry", "false", "--fail-on", "low", "--", "true"
+    )
+    assert run.code == EXIT_OK
+    assert run.result["findings"]["count"] == 0
+    assert json.loads(Path(run.result["findings"]["sarif_path"]).read_text())["runs"][0]["results"] == []
+
+
+def test_one_annotation_per_finding_up_to_the_cap(tmp_path: Path) -> None:
+    out = io.StringIO()
+    env = Environment(environ={"GITHUB_ACTIONS": "true"}, stdout=out, stderr=io.StringIO())
+    annotate_findings(env, judged(Script().bash(*(f"chmod 777 d{n}" for n in range(ANNOTATIONS_MAX + 2)))))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == ANNOTATIONS_MAX + 1
+    assert (
+        lines[0]
+        == "::warning title=beacon BCN154 (medium)::World-writable permissions: chmod 777 d0 [claude_code]"
+    )
+    assert lines[-1] == "::warning::beacon: 2 more findings, in the job summary and SARIF file"
+    out = env.stdout = io.StringIO()
+    annotate_findings(env, judged(Script().bash("rm -rf ~")))
+    assert out.getvalue().startswith("::error title=beacon BCN161 (critical)::")
+
+
+def test_the_job_summary_lists_the_findings_after_the_status(tmp_path: Path) -> None:
+    step_summary = tmp_path / "summary.md"
+    env = environ(tmp_path, GITHUB_STEP_SUMMARY=str(step_summary))
+    assert exec_claude(tmp_path, *agent(), env=env).code == EXIT_OK
+    text = step_summary.read_text()
+    assert text.index("Telemetry validation") < text.index("### beacon: findings") < text.index("### claude")
+    assert "| 🟠 medium | BCN181 | Secrets reached the agent" in text

@@ -6,10 +6,8 @@ log that holds the evidence: code scanning shows nothing without one."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any, Dict, Mapping
-from urllib.parse import quote
 
 from beacon_ci import __version__
 from beacon_ci.findings.render import message
@@ -97,6 +95,8 @@ def _result(finding: Mapping[str, Any], rule_index: int, uri: str) -> Dict[str, 
 def fingerprint(finding: Mapping[str, Any]) -> str:
     """The same for the same rule, harness and subject in every run, so code scanning keeps one
     alert for it (and a dismissal holds)."""
+    import hashlib  # here: a capture without findings (most) never loads OpenSSL's hashes
+
     key = "\0".join((finding["rule"], finding["harness"], finding["subject"]))
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -111,6 +111,8 @@ def location_uri(finding: Mapping[str, Any], workspace: str, fallback: str) -> s
         if not inside or inside.startswith(".."):
             return fallback
         path = inside
+    from urllib.parse import quote  # here: most findings touch no file
+
     path = os.path.normpath(path).replace(os.sep, "/")
     return fallback if path.startswith("..") or path == "." else quote(path, safe="/")
 
