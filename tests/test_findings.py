@@ -12,11 +12,13 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 import stat
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
+from conftest import ROOT
 from test_exec import Run, agent, beacon_run, environ, exec_claude
 
 from beacon_ci.agents.normalizer import Normalizer
@@ -788,3 +790,11 @@ def test_the_job_summary_lists_the_findings_after_the_status(tmp_path: Path) -> 
     text = step_summary.read_text()
     assert text.index("Telemetry validation") < text.index("### beacon: findings") < text.index("### claude")
     assert "| 🟠 medium | BCN181 | Secrets reached the agent" in text
+
+
+def test_the_readme_lists_every_rule_with_its_severity_and_title() -> None:
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (BCN\d{3}) \| (\w+) \| ([^|]+) \|", readme, re.MULTILINE)
+    assert [(rule, severity, title.strip()) for rule, severity, title in rows] == [
+        (rule.id, rule.severity, rule.title) for rule in RULES
+    ]
