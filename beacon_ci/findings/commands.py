@@ -102,7 +102,7 @@ GH_WRITE = (  # gh api sends GET unless told a method or given fields
     r"|--input(?:=.*)?"
 )
 GIT_CODE_OR_CREDENTIALS = (
-    r"credential(?:\..+)?\.(?:helper|username)|http\..*extraheader|core\.(?:hookspath|sshcommand|fsmonitor|askpass"
+    r"credential(?:\..+)?\.helper|http\..*extraheader|core\.(?:hookspath|sshcommand|fsmonitor|askpass"
     r"|gitproxy)|url\..+\.(?:insteadof|pushinsteadof)|include\.path|includeif\..+\.path"
 )
 SECURITY_SERVICES = (
@@ -263,9 +263,8 @@ DOWNLOADERS = frozenset(
     {"curl", "wget", "iwr", "irm", "invoke-webrequest", "invoke-restmethod", "http", "https", "xh", "fetch"}
 )
 INTERPRETERS = frozenset({"python", "node", "perl", "ruby", "php", "deno", "bun"})
-EVALUATORS = frozenset(
-    {"iex", "invoke-expression", "eval", "source", ".", "$"}
-)  # `$`: `$(...)` run as a command
+# `$` is a `$(...)` that stands as the command: the shell runs what it prints.
+EVALUATORS = frozenset({"iex", "invoke-expression", "eval", "source", ".", "$"})
 NETWORK_CLIENTS = DOWNLOADERS | frozenset(
     {"ssh", "scp", "sftp", "rsync", "ftp", "lftp", "aria2c", "svn", "hg"}
 )
@@ -339,10 +338,11 @@ def executes(stage: Stage) -> bool:
 
 
 def read_operands(stage: Stage) -> List[str]:
-    """What a command reads from files: a reader's operands, a copy's sources, `<` sources."""
+    """What a command reads from files: a reader's operands (not its options: `grep
+    --include=*.pem` reads no key), a copy's sources, `<` sources."""
     operands = list(stage.reads)
     if stage.program in READERS:
-        operands += stage.args
+        operands += [word for word in stage.args if not word.startswith("-")]
     elif stage.program in COPIERS:
         operands += positionals(stage.args)[:-1]
     return operands
@@ -365,7 +365,7 @@ def written_operands(stage: Stage) -> List[str]:
         operands += positionals(args)
     elif program in COPIERS or program == "ln":
         operands += positionals(args)[-1:]
-    elif program == "git" and positionals(args)[:1] in (["rm"], ["mv"], ["checkout"], ["restore"]):
+    elif program == "git" and positionals(args)[:1] in (["rm"], ["mv"]):
         operands += positionals(args)[1:]
     elif program == "dd":
         operands += [word[3:] for word in args if word.startswith("of=")]
@@ -487,7 +487,8 @@ def _curl_sends_file(args: Sequence[str]) -> bool:
         if _CURL_UPLOAD.fullmatch(word):
             return True
         data = _CURL_DATA.fullmatch(word)
-        if data and (data.group(1) or data.group(2) or value).startswith("@"):
+        sent = (data.group(1) or data.group(2) or value) if data else ""
+        if sent.startswith("@") and sent != "@-":  # `@-` posts what a pipe made (a JSON body), no file
             return True
         form = _CURL_FORM.fullmatch(word)
         if form and re.search(r"=[@<]", form.group(1) or form.group(2) or value):

@@ -72,18 +72,17 @@ def is_credential_store(path: str) -> bool:
 
 
 def is_key_or_env_file(path: str) -> bool:
-    """A private key file (not a certificate) or a .env file (not a template)."""
+    """A private key file (not a certificate) or a .env file (not a template). A name that is
+    all extension (`.key`, `.data.pem`) is a jq filter or a pattern, not a key file."""
     name = basename(path)
     lowered = name.lower()
+    if lowered.startswith("."):
+        if lowered == ".env" or lowered.startswith(".env."):
+            return not _ENV_TEMPLATE_WORDS & set(lowered.split(".")[2:])
+        return lowered == ".envrc"
     if lowered in _PRIVATE_KEY_NAMES or lowered.endswith(_PRIVATE_KEY_SUFFIXES):
         return True
-    if lowered.endswith(".pem"):
-        return not _CERTIFICATE_WORDS.search(name[:-4])
-    if lowered == ".envrc":
-        return True
-    if lowered == ".env" or lowered.startswith(".env."):
-        return not _ENV_TEMPLATE_WORDS & set(lowered.split(".")[2:])
-    return False
+    return lowered.endswith(".pem") and not _CERTIFICATE_WORDS.search(name[:-4])
 
 
 def is_ci_definition(path: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import FrozenSet, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 
 class Stage(NamedTuple):
@@ -36,7 +36,8 @@ SEPARATORS = frozenset({"&&", "||", "|&", ";;", "|", "&", ";", "(", ")", "<(", "
 WRITE_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", "<>"})
 FD_REDIRECTS = frozenset({">&", "<&"})  # `2>&1`: the next word is a descriptor, not a file
 SKIPPED_REDIRECTS = frozenset({"<<", "<<<"})  # a heredoc's delimiter, a here-string's text
-NO_OP_WORDS = frozenset({"{", "}", "!", "then", "do", "else", "time"})
+# Words before a command that are not its program: `if curl … | sh; then` runs curl.
+NO_OP_WORDS = frozenset({"{", "}", "!", "if", "elif", "while", "until", "then", "do", "else", "time"})
 
 _VERSIONED = re.compile(r"(python|pip|node|ruby|perl|php|pwsh|pipx)[0-9][0-9.]*")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
@@ -65,7 +66,6 @@ WRAPPERS = {
     "env": (frozenset({"-u", "-C", "-S", "--unset", "--chdir", "--split-string"}), False),
     "command": (frozenset(), False),
     "builtin": (frozenset(), False),
-    "caffeinate": (frozenset(), False),
     "watch": (frozenset({"-n", "--interval"}), False),
 }
 
@@ -85,7 +85,7 @@ def program_name(word: str) -> str:
     return "mkfs" if name.startswith("mkfs.") else name
 
 
-def positionals(args: Sequence[str], valued: frozenset = frozenset()) -> List[str]:
+def positionals(args: Sequence[str], valued: FrozenSet[str] = frozenset()) -> List[str]:
     """The arguments that are not options (nor the values of `valued` options)."""
     result: List[str] = []
     skip = False
@@ -173,7 +173,8 @@ def _operators(token: str) -> List[str]:
 
 def _split(tokens: List[str]) -> Iterator[Tuple[str, List[str]]]:
     """(operator before, words with their redirections) per simple command."""
-    after, words = "", []  # type: Tuple[str, List[str]]
+    after = ""  # the first stage follows nothing
+    words: List[str] = []
     for token in tokens:
         if token in SEPARATORS:
             if words:
