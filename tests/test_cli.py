@@ -109,8 +109,14 @@ def test_exec_of_a_plain_command_loads_no_export_session_or_tls_code(tmp_path: P
     modules = imported_by(tmp_path, "ci", "exec", "--", "true")
     assert {"beacon_ci.exec", "beacon_ci.capture", "beacon_otlp.receiver"} <= modules
     assert modules & NEVER_FOR_EXEC == set()
-    # Nothing arrived: the normalizer and protection were never needed, nor the job summary.
+    # Nothing arrived: the normalizer, protection and the findings' tables were never needed, nor
+    # the job summary.
     assert {m for m in modules if m.startswith(("beacon_protect", "beacon_ci.agents.normalizer"))} == set()
+    assert {
+        "beacon_ci.findings.fold",
+        "beacon_ci.findings.commands",
+        "beacon_ci.findings.shell",
+    } & modules == set()
     assert "beacon_ci.report.markdown" not in modules
 
 
