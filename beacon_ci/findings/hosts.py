@@ -52,6 +52,14 @@ DEFAULT_ALLOWED_HOSTS: Tuple[str, ...] = (
     "debian.org",
     "ubuntu.com",
     "alpinelinux.org",
+    # the toolchains' own downloads
+    "nodejs.org",
+    "python.org",
+    "rust-lang.org",
+    "rustup.rs",
+    "astral.sh",
+    "pnpm.io",
+    "bun.sh",
 )
 METADATA_HOSTS = frozenset(
     {
