@@ -223,7 +223,7 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     options = {"drain_timeout": args.drain_timeout} if args.drain_timeout is not None else {}
-    findings = _findings_config(args, env)
+    findings_config = _findings_config(args, env)  # checked before anything runs
     outcome = run_exec(
         env,
         command,
@@ -238,7 +238,7 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
         forward_endpoint=args.forward_endpoint,
         otlp_protocol=args.otlp_protocol,
         redact_rules=args.redact_rules,
-        findings=findings,
+        findings_config=findings_config,
         fail_on=args.fail_on,
         **options,
     )
@@ -339,7 +339,7 @@ def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
         require_telemetry=args.require_telemetry,
         job_summary=args.summary,
         upload=args.upload,
-        findings=_findings_config(args, env),
+        findings_config=_findings_config(args, env),
         fail_on=args.fail_on,
     )
     return _emit(env, outcome, args.json)

@@ -39,7 +39,7 @@ def run_exec(
     otlp_protocol: str = "protobuf",
     drain_timeout: float = DRAIN_TIMEOUT,
     redact_rules: Optional[str] = None,
-    findings: FindingsConfig = NO_FINDINGS_CONFIG,
+    findings_config: FindingsConfig = NO_FINDINGS_CONFIG,
     fail_on: Optional[str] = None,
 ) -> Outcome:
     """Capture, run the command, drain, validate, judge the findings, report, export; the exit
@@ -67,10 +67,10 @@ def run_exec(
     validation = capture.validate(min_events)
     result = capture.result(validation)
     summary = capture.pipeline.summary.result()
-    judged = report_findings(
+    findings = report_findings(
         env,
         capture.pipeline.folded_findings(),
-        findings,
+        findings_config,
         fail_on,
         summary,
         paths.base_dir,
@@ -85,11 +85,11 @@ def run_exec(
         uploads,
         capture.forwarded.to_json() if capture.forwarded else None,
         {"log-path": paths.log_path},
-        judged,
+        findings,
         require_telemetry=require_telemetry,
         job_summary=job_summary,
     )
     exit_code = exit_code_for(
-        child_code, signal_received, validation, require_telemetry, export_failed, judged.failing > 0
+        child_code, signal_received, validation, require_telemetry, export_failed, findings.failing > 0
     )
     return Outcome(exit_code, result)

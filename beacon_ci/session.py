@@ -479,7 +479,7 @@ def finish_capture(
     require_telemetry: bool = True,
     job_summary: bool = True,
     upload: Optional[Sequence[str]] = None,
-    findings: FindingsConfig = NO_FINDINGS_CONFIG,
+    findings_config: FindingsConfig = NO_FINDINGS_CONFIG,
     fail_on: Optional[str] = None,
 ) -> Outcome:
     """`ci finish`: stop the capture `ci start` began, validate what it wrote, judge its
@@ -507,8 +507,15 @@ def finish_capture(
         state.get("codex_home"), codex_home_prefix(state["capture_id"])
     )  # a killed receiver's
     validation, summary, folded = judge_session(state, min_events)
-    judged = report_findings(
-        env, folded, findings, fail_on, summary, state["base_dir"], state["capture_id"], state["log_path"]
+    findings = report_findings(
+        env,
+        folded,
+        findings_config,
+        fail_on,
+        summary,
+        state["base_dir"],
+        state["capture_id"],
+        state["log_path"],
     )
     result = {
         "capture_id": state["capture_id"],
@@ -529,11 +536,11 @@ def finish_capture(
         uploads,
         forwarded,
         outputs,
-        judged,
+        findings,
         require_telemetry=require_telemetry,
         job_summary=job_summary,
     )
-    exit_code = exit_code_for(0, None, validation, require_telemetry, export_failed, judged.failing > 0)
+    exit_code = exit_code_for(0, None, validation, require_telemetry, export_failed, findings.failing > 0)
     write_state(
         state["state_path"],
         {**state, "reported": {"exit_code": exit_code, "result": result, "min_events": min_events}},
