@@ -355,6 +355,12 @@ def test_codex_names_a_denied_command_in_the_result_only() -> None:
     )
 
 
+def test_a_denial_that_never_names_its_target_is_known_by_its_tool() -> None:
+    # Claude Code's decision on a file tool carries no path, and a denied call has no result.
+    (finding,) = judged(Script().claude("Read", decision="reject", file_path="/etc/shadow"))["findings"]
+    assert (finding["rule"], finding["quote"], finding["harness"]) == ("BCN182", "Read", "claude_code")
+
+
 def test_running_what_was_refused_is_a_retry() -> None:
     script = Script().bash("git push origin main", decision="reject").bash("git push origin main")
     assert fired(script) == {"BCN182", "BCN183", "BCN132"}

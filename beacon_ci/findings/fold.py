@@ -19,6 +19,7 @@ from beacon_ci.findings.paths import path_rule
 FINDINGS_KEPT = 1000  # distinct findings kept; past that, their events are counted by rule
 EVIDENCE_KEPT = 20  # event ids kept per finding; the count stays exact
 REFUSALS_TRACKED = 1000  # refused targets remembered to see them tried again
+HARNESSES_KEPT = 20  # agents whose redactions are counted apart; a capture has one to three
 
 ATTEMPTS = frozenset({"command.executed", "approval.allowed"})
 FILE_WRITES = {"file.read": False, "file.created": True, "file.modified": True}
@@ -63,9 +64,8 @@ class FindingsFold:
 
     def result(self) -> Dict[str, Any]:
         """Every finding (JSON-ready), what was past the bound, and what judging needs."""
-        for call_id in list(self._pending_denials):
-            harness, event_id, tool = self._pending_denials.pop(call_id)
-            self._record(Hit("BCN182", tool or "(unknown)"), harness, [event_id], tool)
+        while self._pending_denials:  # denials whose call never said what it was
+            self._refuse_unnamed(next(iter(self._pending_denials)))
         findings = list(self._findings.values()) + [
             _secrets_finding(harness, seen) for harness, seen in self._secrets.items()
         ]
@@ -91,7 +91,7 @@ class FindingsFold:
                     finding["events"].append(event_id)
 
     def _note_secret(self, harness: str, category: str, event_id: str) -> None:
-        if harness not in self._secrets and len(self._secrets) >= EVIDENCE_KEPT:
+        if harness not in self._secrets and len(self._secrets) >= HARNESSES_KEPT:
             harness = "(other)"  # a log naming more harnesses than any capture has
         seen = self._secrets.setdefault(harness, {"categories": {}, "events": [], "count": 0})
         seen["count"] += 1
@@ -118,10 +118,13 @@ class FindingsFold:
 
     def _wait_for_target(self, call_id: str, harness: str, event_id: str, tool: str) -> None:
         if len(self._pending_denials) >= REFUSALS_TRACKED:
-            oldest = next(iter(self._pending_denials))
-            old_harness, old_event, old_tool = self._pending_denials.pop(oldest)
-            self._refusal(old_harness, old_tool or "(unknown)", [old_event])
+            self._refuse_unnamed(next(iter(self._pending_denials)))  # the oldest waits no longer
         self._pending_denials[call_id] = (harness, event_id, tool)
+
+    def _refuse_unnamed(self, call_id: str) -> None:
+        """A denial that waited for its target in vain: known by its tool's name."""
+        harness, event_id, tool = self._pending_denials.pop(call_id)
+        self._refusal(harness, tool or "(unknown)", [event_id])
 
     def _refusal(self, harness: str, target: str, event_ids: List[str]) -> None:
         self._record(Hit("BCN182", target), harness, event_ids, target)
