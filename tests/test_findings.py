@@ -135,6 +135,9 @@ class Script:
     def gemini_config(self, approval_mode: str) -> Script:
         return self._add(GEMINI, "gemini_cli.config", approval_mode=approval_mode, model="gemini-2.5-flash")
 
+    def gemini_switch(self, from_mode: str, to_mode: str) -> Script:
+        return self._add(GEMINI, "gemini_cli.plan.approval_mode_switch", from_mode=from_mode, to_mode=to_mode)
+
     # --- as a capture writes it ---
 
     def _add(self, service: str, name: str, **attributes: Any) -> Script:
@@ -359,6 +362,13 @@ def test_a_denial_that_never_names_its_target_is_known_by_its_tool() -> None:
     # Claude Code's decision on a file tool carries no path, and a denied call has no result.
     (finding,) = judged(Script().claude("Read", decision="reject", file_path="/etc/shadow"))["findings"]
     assert (finding["rule"], finding["quote"], finding["harness"]) == ("BCN182", "Read", "claude_code")
+
+
+def test_a_configured_auto_edit_mode_is_no_finding_but_switching_to_it_is() -> None:
+    assert fired(Script().gemini_config("auto_edit")) == set()
+    result = judged(Script().gemini_config("default").gemini_switch("default", "autoEdit"))
+    assert [(f["rule"], f["quote"]) for f in result["findings"]] == [("BCN151", "to_mode=autoEdit")]
+    assert fired(Script().gemini_switch("autoEdit", "default")) == set()
 
 
 def test_running_what_was_refused_is_a_retry() -> None:

@@ -26,9 +26,13 @@ FILE_WRITES = {"file.read": False, "file.created": True, "file.modified": True}
 TOOL_CALLS = frozenset({"tool.invoked", "mcp.tool_invoked"})
 # Where each agent says it runs without approvals: Claude Code's permission mode, Gemini CLI's
 # approval mode (on its config event and on every event); Codex says approval_policy and
-# sandbox_policy on conversation_starts.
-MODE_KEYS = ("permission_mode", "to_mode", "new_mode", "approval_mode", "active_approval_mode")
+# sandbox_policy on conversation_starts. A mode the job configured must bypass every check to
+# be a finding; a switch during the session (Claude's permission_mode_changed, Gemini's
+# approval_mode_switch: to_mode) is one as soon as it approves anything by itself.
+MODE_KEYS = ("permission_mode", "approval_mode", "active_approval_mode")
+SWITCH_KEYS = ("to_mode", "new_mode")
 BYPASS_MODES = frozenset({"bypasspermissions", "yolo"})
+AUTO_APPROVING_MODES = BYPASS_MODES | {"acceptedits", "autoedit", "auto_edit", "auto"}
 MCP_ARGUMENTS = ("tool_input", "tool_parameters", "arguments", "function_args")
 URL_KEYS = frozenset({"url", "uri", "href", "endpoint", "link", "base_url", "target_url"})
 
@@ -186,15 +190,19 @@ def _hits(event: Dict[str, Any], action: str) -> Iterator[Tuple[Hit, str]]:
 
 
 def _mode_hits(event: Dict[str, Any]) -> Iterator[Tuple[Hit, str]]:
-    """BCN151 from what an agent reports about itself: a bypass mode, or Codex with approvals
-    off and no sandbox."""
+    """BCN151 from what an agent reports about itself: a bypass mode, a switch to a mode that
+    approves by itself, or Codex with approvals off and no sandbox."""
     attrs = _dict(_dict(event.get("raw")).get("attributes"))
     if not attrs:
         return
-    for key in MODE_KEYS:
-        value = attrs.get(key)
-        if isinstance(value, str) and value.lower() in BYPASS_MODES:
-            yield Hit("BCN151", f"mode {value}"), f"{key}={value}"
+    for keys, modes, subject in (
+        (MODE_KEYS, BYPASS_MODES, "mode"),
+        (SWITCH_KEYS, AUTO_APPROVING_MODES, "switched to"),
+    ):
+        for key in keys:
+            value = attrs.get(key)
+            if isinstance(value, str) and value.lower() in modes:
+                yield Hit("BCN151", f"{subject} {value}"), f"{key}={value}"
     approvals, sandbox = _str(attrs.get("approval_policy")).lower(), _str(attrs.get("sandbox_policy")).lower()
     if approvals == "never" and "danger-full-access" in sandbox:
         subject = "approval_policy=never, sandbox_policy=danger-full-access"

@@ -189,7 +189,8 @@ RULES: Tuple[Rule, ...] = (
         "medium",
         "The agent ran without its approval checks (Claude Code bypassPermissions or "
         "--dangerously-skip-permissions, Gemini CLI yolo, Codex with approvals off and no "
-        "sandbox), or started an agent that way: nothing stood between the model and the runner.",
+        "sandbox), switched during the session to a mode that approves by itself (acceptEdits, "
+        "auto_edit), or started an agent that way: nothing stood between the model and the runner.",
     ),
     Rule(
         "BCN152",
