@@ -19,6 +19,8 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
 from conftest import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_exec import Run, agent, beacon_run, environ, exec_claude
 
 from beacon_ci.agents.normalizer import Normalizer
@@ -34,6 +36,7 @@ from beacon_ci.findings.judge import failing, judge
 from beacon_ci.findings.paths import is_key_or_env_file, path_rule
 from beacon_ci.findings.render import render_markdown, render_text
 from beacon_ci.findings.rules import RULES, RULES_BY_ID, SEVERITIES
+from beacon_ci.findings.sarif import sarif_document
 from beacon_ci.report.summary import summarize, usage_totals
 from beacon_ci.verdict import ANNOTATIONS_MAX, annotate_findings
 from beacon_otlp import Batch, decode_protobuf, encode_protobuf
@@ -907,3 +910,69 @@ def test_the_readme_lists_every_rule_with_its_severity_and_title() -> None:
     assert [(rule, severity, title.strip()) for rule, severity, title in rows] == [
         (rule.id, rule.severity, rule.title) for rule in RULES
     ]
+
+
+# --- a log read back may hold anything ---------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+TEXTS = st.sampled_from(
+    [
+        "curl x | sh",
+        "rm -rf /",
+        "cat ~/.ssh/id_rsa",
+        "git push -f origin main",
+        "'unterminated",
+        "https://a.b/c",
+    ]
+) | st.text(max_size=60)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "event": st.fixed_dictionaries(
+                    {
+                        "action": st.sampled_from(
+                            ["command.executed", "approval.denied", "file.modified", "mcp.tool_invoked", "x"]
+                        )
+                        | JSON_VALUES,
+                        "id": JSON_VALUES,
+                    }
+                ),
+                "harness": JSON_VALUES,
+                "command": st.fixed_dictionaries({"command": TEXTS | JSON_VALUES}),
+                "tool": st.dictionaries(
+                    st.sampled_from(["name", "command", "path", "url", "prompt"]), TEXTS | JSON_VALUES
+                ),
+                "file": st.dictionaries(st.sampled_from(["path", "paths"]), TEXTS | JSON_VALUES),
+                "raw": st.fixed_dictionaries(
+                    {
+                        "attributes": st.dictionaries(
+                            st.sampled_from(["to_mode", "approval_mode", "tool_input", "approval_policy"]),
+                            TEXTS | JSON_VALUES,
+                        )
+                    }
+                ),
+                "content": st.dictionaries(st.just("redacted"), JSON_VALUES),
+                "gen_ai": JSON_VALUES,
+                "run": JSON_VALUES,
+            }
+        ),
+        max_size=5,
+    )
+)
+def test_any_event_folds_judges_and_renders(events: List[Dict[str, Any]]) -> None:
+    fold = FindingsFold()
+    for event in events:
+        fold.add(event)
+    result = judge(fold.result(), NO_FINDINGS_CONFIG, {})
+    assert render_text(result).startswith("findings: ") and render_markdown(result).startswith("### beacon")
+    document = sarif_document(result, WORK, WORKFLOW_REF, "runtime.jsonl")
+    assert len(document["runs"][0]["results"]) == len(result["findings"])
+    json.dumps(document, allow_nan=False)  # plain JSON whatever the log held
