@@ -36,6 +36,7 @@ from beacon_otlp import Batch, Receiver
 
 if TYPE_CHECKING:  # built with the first batch (see CapturePipeline)
     from beacon_ci.agents.normalizer import Normalizer
+    from beacon_ci.findings.fold import FindingsFold
     from beacon_protect import Protector
     from beacon_protect.custom import CustomRules
 
@@ -66,6 +67,7 @@ class CapturePipeline:
         self.writer = writer
         self.tally = Tally()  # what the writer wrote, counted as it wrote it: validation's input
         self.summary = Summary()  # and the summary's, folded as written (see eventlog.Tally)
+        self.findings: Optional[FindingsFold] = None  # and the findings', from the first batch on
         self.forwarder: Any = None  # an export.forward.Forwarder: gets every event the log got
         self.normalizer: Optional[Normalizer] = None
         self.protector: Optional[Protector] = None
@@ -83,7 +85,8 @@ class CapturePipeline:
             self.forwarder.submit(written)  # as they arrive: a cancelled job still delivered these
 
     def _count(self, written: List[Dict[str, Any]]) -> None:
-        """Validation's tally and the summary, folded as the events are written."""
+        """Validation's tally, the summary and the findings, folded as the events are written."""
+        findings = self.findings
         for event in written:
             problem = schema_problem(event)
             if problem:  # never from the normalizer; the check costs a microsecond
@@ -91,15 +94,23 @@ class CapturePipeline:
             else:
                 self.tally.count(event)
                 self.summary.add(event)
+                if findings is not None:
+                    findings.add(event)
 
     def stages(self) -> Tuple[Normalizer, Protector]:
         if self.normalizer is None or self.protector is None:
             from beacon_ci.agents.normalizer import Normalizer
+            from beacon_ci.findings.fold import FindingsFold
             from beacon_protect import Protector, secret_values_from_env
 
             self.normalizer = Normalizer(self.context, self.clock)
             self.protector = Protector(secret_values_from_env(self.environ, [self.token]), self.rules)
+            self.findings = FindingsFold()
         return self.normalizer, self.protector
+
+    def folded_findings(self) -> Dict[str, Any]:
+        """What the findings fold found (nothing before a first batch)."""
+        return self.findings.result() if self.findings is not None else {}
 
     def record_counts(self) -> Dict[str, int]:
         """What the normalizer did not write as events of their own (none before a first batch)."""

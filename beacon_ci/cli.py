@@ -16,9 +16,17 @@ from typing import TYPE_CHECKING, Any, Dict, List, NoReturn, Optional, Sequence
 from beacon_ci import __version__
 from beacon_ci.context import OTLP_PROTOCOLS, parse_harnesses, resolve_paths
 from beacon_ci.environment import Environment
-from beacon_ci.errors import EXIT_BROKEN_PIPE, EXIT_OK, EXIT_VALIDATION, BeaconError, UsageError
+from beacon_ci.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_VALIDATION,
+    BeaconError,
+    UsageError,
+)
 
 if TYPE_CHECKING:  # the commands' modules are imported when a command runs
+    from beacon_ci.findings.config import FindingsConfig
     from beacon_ci.verdict import Outcome
 
 LOG_PATH_HELP = "the JSONL log (default: $BEACON_CI_LOG_PATH, else <base dir>/runtime.jsonl)"
@@ -84,10 +92,67 @@ CAPTURE_EXITS = (
     "N    the command failed with N (128+N for signal N; exec only)",
     "3    validation failed",
     "4    an upload or forward failed",
+    "5    a finding at or above --fail-on, or over a budget",
     "2    usage error: nothing was run",
     "1    any other error",
     "0    success",
 )
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an amount in US dollars, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected 0 or more US dollars, got {text!r}")
+    return value
+
+
+def _severity(text: str) -> str:
+    from beacon_ci.findings.rules import SEVERITIES
+
+    if text.lower() not in SEVERITIES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SEVERITIES)}, got {text!r}")
+    return text.lower()
+
+
+def _add_findings_options(p: argparse.ArgumentParser) -> None:
+    """How exec, finish and findings judge the findings."""
+    p.add_argument(
+        "--fail-on",
+        type=_severity,
+        metavar="SEVERITY",
+        help="exit 5 when a finding is this severe or more: low, medium, high, critical",
+    )
+    p.add_argument(
+        "--findings-config",
+        metavar="FILE",
+        help="rules to turn off and hosts to allow, JSON (or BEACON_CI_FINDINGS_CONFIG)",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host the agent may reach without a finding (repeatable; *.example.com for a domain)",
+    )
+    p.add_argument(
+        "--max-cost", type=_usd, metavar="USD", help="a finding, and exit 5, when model cost goes over this"
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=_count,
+        metavar="N",
+        help="a finding, and exit 5, when input plus output tokens go over this",
+    )
+
+
+def _findings_config(args: argparse.Namespace, env: Environment) -> FindingsConfig:
+    """Read and checked before anything runs: a file that cannot be used is a usage error."""
+    from beacon_ci.findings.config import findings_config
+
+    return findings_config(env.environ, args.findings_config, args.allow_host, args.max_cost, args.max_tokens)
 
 
 def _add_verdict_options(p: argparse.ArgumentParser) -> None:
@@ -173,6 +238,7 @@ def _add_exec(subparsers: Any) -> None:
     )
     _add_capture_options(p, "auto")
     _add_verdict_options(p)
+    _add_findings_options(p)
     _add_upload(p)
     _add_forward(p)
     _add_otlp_protocol(p)
@@ -187,6 +253,7 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     options = {"drain_timeout": args.drain_timeout} if args.drain_timeout is not None else {}
+    findings_config = _findings_config(args, env)  # checked before anything runs
     outcome = run_exec(
         env,
         command,
@@ -201,6 +268,8 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
         forward_endpoint=args.forward_endpoint,
         otlp_protocol=args.otlp_protocol,
         redact_rules=args.redact_rules,
+        findings_config=findings_config,
+        fail_on=args.fail_on,
         **options,
     )
     return _emit(env, outcome, args.json)
@@ -313,6 +382,7 @@ def _add_finish(subparsers: Any) -> None:
     )
     p.add_argument("--base-dir", help=BASE_DIR_HELP)
     _add_verdict_options(p)
+    _add_findings_options(p)
     _add_upload(p)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
     p.set_defaults(func=_cmd_finish, prog=p.prog)
@@ -329,6 +399,8 @@ def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
         require_telemetry=args.require_telemetry,
         job_summary=args.summary,
         upload=args.upload,
+        findings_config=_findings_config(args, env),
+        fail_on=args.fail_on,
     )
     return _emit(env, outcome, args.json)
 
@@ -388,6 +460,7 @@ def _add_ci(subparsers: Any) -> None:
     _add_validate(commands)
     _add_selftest(commands)
     _add_summary(commands)
+    _add_findings(commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -491,3 +564,66 @@ def _cmd_summary(args: argparse.Namespace, env: Environment) -> int:
         output = render_markdown(summary) if args.format == "markdown" else render_text(summary)
     print(output, file=env.stdout, flush=True)
     return EXIT_OK
+
+
+def _add_findings(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "findings",
+        help="what a reviewer must look at in a runtime.jsonl: rules fired, with their evidence",
+        **_epilog(
+            (
+                "beacon ci findings",
+                "beacon ci findings --format sarif > findings.sarif",
+                "beacon ci findings --fail-on high --allow-host api.example.com",
+            ),
+            (
+                "0    no finding at or above --fail-on, no budget gone over",
+                "5    a finding at or above --fail-on, or over a budget",
+                "2    usage error (a bad --findings-config)",
+                "1    any other error",
+            ),
+        ),
+    )
+    p.add_argument("--log-path", help=LOG_PATH_HELP)
+    p.add_argument("--base-dir", help=BASE_DIR_HELP)
+    p.add_argument("--capture-id", help="only this capture's events (default: every event)")
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown", "json", "sarif"),
+        default="text",
+        help="text for a log, markdown for a job summary, json, sarif for code scanning "
+        "(default: %(default)s)",
+    )
+    _add_findings_options(p)
+    p.set_defaults(func=_cmd_findings, prog=p.prog)
+
+
+def _cmd_findings(args: argparse.Namespace, env: Environment) -> int:
+    """Prints the findings on stdout; exits 5 when one is at or above --fail-on, or a budget was
+    gone over. Reads the log once, in bounded memory (the summary folds along for the budgets)."""
+    from beacon_ci.eventlog import to_each, validate_log
+    from beacon_ci.findings.fold import FindingsFold
+    from beacon_ci.findings.judge import failing, judge
+    from beacon_ci.report.summary import Summary, usage_totals
+
+    config = _findings_config(args, env)
+    log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
+    summary, fold = Summary(), FindingsFold()
+    validation = validate_log(log_path, 1, (), args.capture_id, on_event=to_each(summary.add, fold.add))
+    if not validation.stages[0].passed:
+        raise BeaconError(f"no findings to judge: {validation.stages[0].detail}")
+    judged = judge(fold.result(), config, usage_totals(summary.result()))
+    print(_findings_form(args.format, judged, env, log_path), file=env.stdout, flush=True)
+    return EXIT_FINDINGS if failing(judged, args.fail_on) else EXIT_OK
+
+
+def _findings_form(form: str, judged: Dict[str, Any], env: Environment, log_path: str) -> str:
+    from beacon_ci.findings import render
+
+    if form == "sarif":
+        from beacon_ci.verdict import sarif_for
+
+        return json.dumps(sarif_for(env, judged, log_path), indent=2)
+    if form == "json":
+        return json.dumps(judged, sort_keys=True)
+    return render.render_markdown(judged) if form == "markdown" else render.render_text(judged)

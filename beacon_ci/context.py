@@ -199,6 +199,7 @@ def detect_run(environ: Mapping[str, str]) -> Dict[str, str]:
             "run_id": get("GITHUB_RUN_ID"),
             "run_attempt": get("GITHUB_RUN_ATTEMPT"),
             "workflow": get("GITHUB_WORKFLOW"),
+            "workflow_ref": get("GITHUB_WORKFLOW_REF"),  # the workflow file: where findings point
             "job": get("GITHUB_JOB"),
             "event_name": get("GITHUB_EVENT_NAME"),
             "commit": get("GITHUB_SHA"),

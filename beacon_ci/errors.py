@@ -9,6 +9,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_VALIDATION = 3
 EXIT_EXPORT = 4
+EXIT_FINDINGS = 5  # a finding at or above --fail-on, or a budget gone over
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: stdout's reader went away, as a shell reports it
 
 

@@ -322,6 +322,16 @@ def diagnose_receiver(stats: Optional[Mapping[str, Any]]) -> str:
     return f"the receiver got {stats['records'].get('logs', 0)} log records"
 
 
+def to_each(*consumers: Callable[[Dict[str, Any]], None]) -> Callable[[Dict[str, Any]], None]:
+    """One on_event callback that hands each event to every consumer (a summary, the findings)."""
+
+    def consume(event: Dict[str, Any]) -> None:
+        for consumer in consumers:
+            consumer(event)
+
+    return consume
+
+
 # Our lines are at most 64 KiB (MAX_LINE_BYTES); another writer's may be anything.
 _MAX_READ_LINE = 1024 * 1024
 

@@ -18,8 +18,9 @@ from beacon_ci.context import (
 )
 from beacon_ci.environment import Environment
 from beacon_ci.export import parse_exports, plan_uploads, without_export_credentials
+from beacon_ci.findings.config import NO_FINDINGS_CONFIG, FindingsConfig
 from beacon_ci.process import ChildExit, resolve_command, run_child
-from beacon_ci.verdict import Outcome, conclude, exit_code_for
+from beacon_ci.verdict import Outcome, conclude, exit_code_for, report_findings
 
 
 def run_exec(
@@ -38,10 +39,12 @@ def run_exec(
     otlp_protocol: str = "protobuf",
     drain_timeout: float = DRAIN_TIMEOUT,
     redact_rules: Optional[str] = None,
+    findings_config: FindingsConfig = NO_FINDINGS_CONFIG,
+    fail_on: Optional[str] = None,
 ) -> Outcome:
-    """Capture, run the command, drain, validate, report, export; the exit code is the
-    command's own unless it succeeded (ARCHITECTURE.md). Everything that can be misconfigured
-    is checked before the command runs."""
+    """Capture, run the command, drain, validate, judge the findings, report, export; the exit
+    code is the command's own unless it succeeded (ARCHITECTURE.md). Everything that can be
+    misconfigured is checked before the command runs (the findings configuration by the CLI)."""
     command = resolve_command(command, env.environ)
     harnesses = parse_harnesses(harness) or harnesses_for_command(command)
     exports = parse_exports(upload, forward, forward_endpoint, env.environ)
@@ -64,17 +67,30 @@ def run_exec(
         env.say(child.describe())
     validation = capture.validate(min_events)
     result = {**capture.result(validation), "command": child.as_json()}
+    summary = capture.pipeline.summary.result()
+    findings = report_findings(
+        env,
+        capture.pipeline.folded_findings(),
+        findings_config,
+        fail_on,
+        summary,
+        paths.base_dir,
+        capture_id,
+        paths.log_path,
+    )
     export_failed = conclude(
         env,
         validation,
-        capture.pipeline.summary.result(),
+        summary,
         result,
         uploads,
         capture.forwarded.to_json() if capture.forwarded else None,
         {"log-path": paths.log_path},
+        findings,
         require_telemetry=require_telemetry,
         job_summary=job_summary,
     )
-    return Outcome(
-        exit_code_for(child.code, child.signal_received, validation, require_telemetry, export_failed), result
+    exit_code = exit_code_for(
+        child.code, child.signal_received, validation, require_telemetry, export_failed, findings.failing > 0
     )
+    return Outcome(exit_code, result)

@@ -19,10 +19,16 @@ def workflow_escape(message: str) -> str:
     return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def annotate(env: Environment, level: str, message: str) -> None:
+def property_escape(value: str) -> str:
+    """A workflow command's property (title=...) as GitHub requires: also `:` and `,` escaped."""
+    return workflow_escape(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotate(env: Environment, level: str, message: str, title: str = "") -> None:
     """An ::error:: or ::warning:: annotation on the run, on GitHub only."""
     if on_github(env):
-        print(f"::{level}::{workflow_escape(message)}", file=env.stdout, flush=True)
+        properties = f" title={property_escape(title)}" if title else ""
+        print(f"::{level}{properties}::{workflow_escape(message)}", file=env.stdout, flush=True)
 
 
 def mask(env: Environment, value: str) -> None:

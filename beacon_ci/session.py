@@ -35,12 +35,21 @@ from beacon_ci.context import (
 )
 from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_OK, BeaconError
-from beacon_ci.eventlog import EventWriter, Tally, Validation, diagnose_receiver, read_log, validate_written
+from beacon_ci.eventlog import (
+    EventWriter,
+    Tally,
+    Validation,
+    diagnose_receiver,
+    read_log,
+    to_each,
+    validate_written,
+)
 from beacon_ci.export import parse_exports, plan_uploads
+from beacon_ci.findings.config import NO_FINDINGS_CONFIG, FindingsConfig
 from beacon_ci.github import append_github_file, mask, publish_outputs
 from beacon_ci.process import StopSignals
 from beacon_ci.report.summary import Summary
-from beacon_ci.verdict import Outcome, conclude, exit_code_for, say_result
+from beacon_ci.verdict import Outcome, conclude, exit_code_for, report_findings, say_result
 
 SESSION_READY_TIMEOUT = 10.0
 SESSION_STOP_TIMEOUT = DRAIN_TIMEOUT + 10.0
@@ -256,6 +265,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
         bad_lines=capture.pipeline.tally.bad_lines,
         first_bad=capture.pipeline.tally.first_bad,
         summary=capture.pipeline.summary.result(),
+        findings=capture.pipeline.folded_findings(),  # judged by finish, with its configuration
         write_failures=capture.writer.failed,
         receiver=capture.receiver.stats.snapshot(),
         forwarded=capture.forwarded.to_json() if capture.forwarded else None,
@@ -264,9 +274,12 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
     return EXIT_OK
 
 
-def judge_session(state: Mapping[str, Any], min_events: int) -> Tuple[Validation, Dict[str, Any]]:
-    """The validation and summary of a session: from what its receiver counted as it wrote, or,
-    when the receiver did not finish (killed, crashed), from the log read back line by line."""
+def judge_session(
+    state: Mapping[str, Any], min_events: int
+) -> Tuple[Validation, Dict[str, Any], Dict[str, Any]]:
+    """The validation, summary and folded findings of a session: from what its receiver counted
+    as it wrote, or, when the receiver did not finish (killed, crashed), from the log read back
+    line by line."""
     log_path, capture_id = state["log_path"], state["capture_id"]
     tally = Tally()
     if state.get("status") == "finished" and isinstance(state.get("summary"), dict):
@@ -274,11 +287,13 @@ def judge_session(state: Mapping[str, Any], min_events: int) -> Tuple[Validation
         tally.bad_lines = state.get("bad_lines", 0)
         first_bad = state.get("first_bad")
         tally.first_bad = (first_bad[0], first_bad[1]) if first_bad else None
-        summary = state["summary"]
+        summary, folded = state["summary"], state.get("findings") or {}
     else:
-        fold = Summary()
-        read_log(log_path, capture_id, tally, fold.add)
-        summary = fold.result()
+        from beacon_ci.findings.fold import FindingsFold
+
+        fold, findings = Summary(), FindingsFold()
+        read_log(log_path, capture_id, tally, to_each(fold.add, findings.add))
+        summary, folded = fold.result(), findings.result()
     write_failures = state.get("write_failures", 0)
     validation = validate_written(
         log_path,
@@ -289,7 +304,7 @@ def judge_session(state: Mapping[str, Any], min_events: int) -> Tuple[Validation
         diagnose=lambda count: diagnose_receiver(state.get("receiver")),
         write_failures=write_failures,
     )
-    return validation, summary
+    return validation, summary, folded
 
 
 def stop_session(env: Environment, state: Dict[str, Any]) -> str:
@@ -479,15 +494,17 @@ def finish_capture(
     require_telemetry: bool = True,
     job_summary: bool = True,
     upload: Optional[Sequence[str]] = None,
+    findings_config: FindingsConfig = NO_FINDINGS_CONFIG,
+    fail_on: Optional[str] = None,
 ) -> Outcome:
-    """`ci finish`: stop the capture `ci start` began, validate what it wrote, report, export.
-    A capture is reported once: finishing it again says its result again and changes nothing
-    (no second job summary, step outputs or upload)."""
+    """`ci finish`: stop the capture `ci start` began, validate what it wrote, judge its
+    findings, report, export. A capture is reported once: finishing it again says its result
+    again and changes nothing (no second job summary, step outputs or upload)."""
     state = read_state(resolve_paths(env.environ, base_dir, state_path=state_path).state_path)
     reported = state.get("reported")
     if isinstance(reported, dict):
         env.say(f"capture {state['capture_id']} was already finished and reported: its result again")
-        validation, _ = judge_session(state, reported.get("min_events", min_events))
+        validation, _, _ = judge_session(state, reported.get("min_events", min_events))
         say_result(env, reported["result"], validation, require_telemetry)
         return Outcome(int(reported["exit_code"]), reported["result"])
     targets = parse_exports(upload, None, None, env.environ).uploads
@@ -504,7 +521,17 @@ def finish_capture(
     remove_private_temp_dir(
         state.get("codex_home"), codex_home_prefix(state["capture_id"])
     )  # a killed receiver's
-    validation, summary = judge_session(state, min_events)
+    validation, summary, folded = judge_session(state, min_events)
+    findings = report_findings(
+        env,
+        folded,
+        findings_config,
+        fail_on,
+        summary,
+        state["base_dir"],
+        state["capture_id"],
+        state["log_path"],
+    )
     result = {
         "capture_id": state["capture_id"],
         "mode": "session",
@@ -524,10 +551,11 @@ def finish_capture(
         uploads,
         forwarded,
         outputs,
+        findings,
         require_telemetry=require_telemetry,
         job_summary=job_summary,
     )
-    exit_code = exit_code_for(0, None, validation, require_telemetry, export_failed)
+    exit_code = exit_code_for(0, None, validation, require_telemetry, export_failed, findings.failing > 0)
     write_state(
         state["state_path"],
         {**state, "reported": {"exit_code": exit_code, "result": result, "min_events": min_events}},

@@ -19,7 +19,7 @@ from action_runner import ActionResult, Artifacts, Job, action_copy, evaluate, w
 from conftest import ROOT
 from test_exec import EVENTS_PER_SESSION, FAKE_AGENT
 
-from beacon_ci.errors import EXIT_ERROR, EXIT_VALIDATION
+from beacon_ci.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_VALIDATION
 from beacon_ci.session import read_state, session_receiver_alive
 
 # What the action needs from its checkout: itself and the runtime (beacon.py and its packages).
@@ -86,10 +86,24 @@ def test_inputs_compatible_with_the_original_action_plus_ours() -> None:
         "python",
         "summary",
         "redact-rules",
+        "fail-on",
+        "max-cost",
+        "max-tokens",
     }
     assert ACTION["inputs"]["python"]["default"] == "python3"
     assert ACTION["inputs"]["summary"]["default"] == "true"
-    assert set(ACTION["outputs"]) == {"log-path", "state-path", "codex-home", "event-count", "validation"}
+    assert set(ACTION["outputs"]) == {
+        "log-path",
+        "state-path",
+        "codex-home",
+        "event-count",
+        "validation",
+        "findings-count",
+        "sarif-path",
+        "cost-usd",
+        "input-tokens",
+        "output-tokens",
+    }
 
 
 def test_upload_artifact_is_pinned_to_a_full_commit() -> None:
@@ -120,8 +134,35 @@ def test_exec_runs_the_command_and_sets_every_output(
     assert run.outputs["validation"] == "passed"
     assert artifacts.stored == {"beacon-runtime-log-job": Path(log_path).read_bytes()}
     assert job.summary.startswith("### ")  # the job summary: status first
-    assert run.commands("error") == [] and run.commands("warning") == []
+    assert "### beacon: findings" in job.summary
+    # Validation passed, so no annotation of its own; the synthetic session's token is a finding.
+    assert run.commands("error") == []
+    assert run.commands("warning") == [
+        "Secrets reached the agent (1 event needed redaction: command 1) [claude_code]"
+    ]
     assert "beacon: validation passed: 6 events" in run.stderr
+    assert run.outputs["findings-count"] == "1"
+    assert (run.outputs["cost-usd"], run.outputs["input-tokens"], run.outputs["output-tokens"]) == (
+        "0.001225",
+        "120",
+        "25",
+    )
+    sarif = json.loads(Path(run.outputs["sarif-path"]).read_text())
+    assert [result["ruleId"] for result in sarif["runs"][0]["results"]] == ["BCN181"]
+
+
+def test_fail_on_and_the_budgets_fail_the_step_with_exit_5(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
+    job = new_job(tmp_path, artifacts)
+    # The synthetic session: one medium finding, $0.001225 and 145 tokens.
+    for inputs in ({"fail-on": "medium"}, {"max-cost": "0.001"}, {"max-tokens": "100"}):
+        run = job.use(action, {"command": FAKE, "harnesses": "claude", **inputs})
+        assert (run.outcome, run.steps[1].code) == ("failure", EXIT_FINDINGS), inputs
+        assert run.outputs["validation"] == "passed" and "beacon-runtime-log-job" in artifacts.stored
+    assert run.commands("error") == ["Token budget exceeded (145 tokens, budget 100)"]
+    run = job.use(action, {"command": FAKE, "harnesses": "claude", "fail-on": "high", "max-cost": "0.01"})
+    assert run.outcome == "success", run.stderr
 
 
 def test_exec_exit_code_is_the_commands(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
@@ -181,6 +222,9 @@ def test_no_input_becomes_shell_code(tmp_path: Path, action: Path, artifacts: Ar
         "python",
         "summary",
         "mode",
+        "fail-on",
+        "max-cost",
+        "max-tokens",
     ):
         run = job.use(action, {"command": f"echo '$(touch {marker})'", name: hostile})
         assert run.outcome == "failure", name

@@ -123,8 +123,14 @@ def test_exec_of_a_plain_command_loads_no_export_session_or_tls_code(tmp_path: P
     modules = imported_by(tmp_path, "ci", "exec", "--", "true")
     assert {"beacon_ci.exec", "beacon_ci.capture", "beacon_otlp.receiver"} <= modules
     assert modules & NEVER_FOR_EXEC == set()
-    # Nothing arrived: the normalizer and protection were never needed, nor the job summary.
+    # Nothing arrived: the normalizer, protection and the findings' tables were never needed, nor
+    # the job summary.
     assert {m for m in modules if m.startswith(("beacon_protect", "beacon_ci.agents.normalizer"))} == set()
+    assert {
+        "beacon_ci.findings.fold",
+        "beacon_ci.findings.commands",
+        "beacon_ci.findings.shell",
+    } & modules == set()
     assert "beacon_ci.report.markdown" not in modules
 
 
@@ -229,7 +235,7 @@ def test_an_unknown_command_lists_only_the_commands_for_people() -> None:
     assert code == 2
     assert err == (
         "beacon: argument COMMAND: invalid choice: 'bogus' (choose from 'exec', 'start', 'finish', "
-        "'validate', 'selftest', 'summary') (see beacon ci --help)\n"
+        "'validate', 'selftest', 'summary', 'findings') (see beacon ci --help)\n"
     )
 
 
@@ -238,7 +244,9 @@ def test_an_unknown_option_names_its_subcommand() -> None:
     assert (code, err) == (2, "beacon: unrecognized arguments: --bogus (see beacon ci exec --help)\n")
 
 
-@pytest.mark.parametrize("command", ["exec", "start", "finish", "validate", "summary", "selftest"])
+@pytest.mark.parametrize(
+    "command", ["exec", "start", "finish", "validate", "summary", "findings", "selftest"]
+)
 def test_each_commands_help_ends_with_examples_and_exit_codes(
     command: str, capsys: pytest.CaptureFixture
 ) -> None:

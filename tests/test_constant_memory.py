@@ -1,6 +1,6 @@
-"""Any session size in constant memory: validating and summarizing a log, and the capture's own
-tally, keep bounded state whatever the number of events. Measured with tracemalloc (what Python
-allocates), so the tests catch a regression without timing anything."""
+"""Any session size in constant memory: validating and summarizing a log, the capture's own
+tally and its findings keep bounded state whatever the number of events. Measured with
+tracemalloc (what Python allocates), so the tests catch a regression without timing anything."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from typing import Any, Callable, Dict, Tuple
 import pytest
 
 from beacon_ci.eventlog import validate_log
+from beacon_ci.findings.config import NO_FINDINGS_CONFIG
+from beacon_ci.findings.fold import EVIDENCE_KEPT, FINDINGS_KEPT, FindingsFold
+from beacon_ci.findings.judge import judge
 from beacon_ci.report.summary import FILES_TRACKED, NAMES_KEPT, SUMMARY_KEEP, Summary
 
 EVENTS = 200_000
@@ -108,3 +111,37 @@ def test_files_past_the_tracked_bound_are_counted_again_when_seen_again() -> Non
         summary.add(item)
     (harness,) = summary.result()["harnesses"]
     assert harness["counts"]["files_read"] == FILES_TRACKED + 10 + 5  # the first 5 were tracked
+
+
+def finding_event(index: int) -> Dict[str, Any]:
+    """An event that opens a finding of its own: a new command, workflow file or refusal each."""
+    kind = index % 3
+    fields: Dict[str, Any] = {"content": {"redacted": True}}
+    if kind == 0:
+        fields.update(command={"command": f"chmod 777 dir{index}"})
+    elif kind == 1:
+        fields.update(file={"path": f".github/workflows/w{index}.yml", "operation": "write"})
+    else:
+        fields.update(tool={"name": "Bash", "command": f"rm -rf build{index}"})
+    action = ("command.executed", "file.modified", "approval.denied")[kind]
+    base = event(index)
+    for key in ("tool", "command", "file", "model", "gen_ai"):
+        base.pop(key)
+    return {**base, "event": {**base["event"], "action": action}, **fields}
+
+
+def test_the_findings_fold_keeps_bounded_state() -> None:
+    count = EVENTS // 4
+
+    def work() -> Dict[str, Any]:
+        fold = FindingsFold()
+        for index in range(count):
+            fold.add(finding_event(index))
+        return judge(fold.result(), NO_FINDINGS_CONFIG, {})
+
+    result, peak = peak_of(work)
+    assert peak < PEAK_BYTES, f"peak {peak / 1e6:.1f} MB"
+    assert len(result["findings"]) == FINDINGS_KEPT + 1  # and the one of the redactions
+    assert sum(result["omitted"].values()) == count - FINDINGS_KEPT and result["count"] == count + 1
+    (secrets,) = [f for f in result["findings"] if f["rule"] == "BCN181"]
+    assert secrets["event_count"] == count and len(secrets["events"]) == EVIDENCE_KEPT

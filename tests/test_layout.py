@@ -63,6 +63,11 @@ def test_the_copy_is_the_whole_runtime(tree: Path) -> None:
             "from beacon_ci import github",
             "imports beacon_ci.github: an upward import (beacon_ci.report is below beacon_ci.github)",
         ),
+        (
+            "beacon_ci/findings/judge.py",
+            "from beacon_ci.verdict import Outcome",
+            "imports beacon_ci.verdict: an upward import (beacon_ci.findings is below beacon_ci.verdict)",
+        ),
         ("beacon_protect/text.py", "import beacon_ci.errors", "a library never imports beacon_ci"),
         ("beacon_otlp/shape.py", "from beacon_ci import __version__", "a library never imports beacon_ci"),
         (

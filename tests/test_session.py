@@ -17,7 +17,7 @@ from typing import Dict, Iterator
 import pytest
 from test_exec import EVENTS_PER_SESSION, FAKE_AGENT, beacon_run, environ
 
-from beacon_ci.errors import EXIT_ERROR
+from beacon_ci.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_USAGE
 from beacon_ci.github import append_github_file
 from beacon_ci.session import process_start_time, receiver_arguments, session_receiver_alive
 
@@ -167,6 +167,41 @@ def test_a_receiver_killed_before_finish_still_validates_what_it_wrote(tmp_path:
     assert "the receiver had stopped before finish (killed?): validating what it wrote" in finish.stderr
     assert finish.code == 0, finish.stderr
     assert "validation passed: 6 events" in finish.stderr
+
+
+def test_finish_judges_the_findings_its_receiver_folded(tmp_path: Path) -> None:
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
+    assert run_agent(exports_from(start.stdout)) == 0
+    finish = beacon_run(tmp_path, "ci", "finish", "--json", "--fail-on", "medium")
+    assert finish.code == EXIT_FINDINGS, finish.stderr
+    findings = finish.result["findings"]
+    assert [f["rule"] for f in findings["findings"]] == ["BCN181"]  # the synthetic session's token
+    assert Path(findings["sarif_path"]).name == f"findings-{finish.result['capture_id']}.sarif"
+    again = beacon_run(tmp_path, "ci", "finish", "--json")
+    assert (again.code, again.result) == (EXIT_FINDINGS, finish.result)  # reported once, said again
+    assert "beacon: 1 finding at or above --fail-on medium: the capture fails (exit 5)" in again.stderr
+
+
+def test_a_killed_receivers_findings_are_read_back_from_its_log(tmp_path: Path) -> None:
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
+    assert run_agent(exports_from(start.stdout)) == 0
+    state = state_of(tmp_path)
+    wait_for_lines(Path(state["log_path"]), EVENTS_PER_SESSION)
+    os.kill(state["pid"], signal.SIGKILL)
+    wait_until_gone(state)
+    finish = beacon_run(tmp_path, "ci", "finish", "--json", "--max-tokens", "100")
+    assert finish.code == EXIT_FINDINGS, finish.stderr
+    assert [f["rule"] for f in finish.result["findings"]["findings"]] == ["BCN192", "BCN181"]
+
+
+def test_a_bad_findings_configuration_leaves_the_capture_running(tmp_path: Path) -> None:
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
+    assert start.code == 0
+    finish = beacon_run(tmp_path, "ci", "finish", "--allow-host", "not a host")
+    assert finish.code == EXIT_USAGE
+    assert session_receiver_alive(state_of(tmp_path))  # nothing was stopped: it still captures
+    assert run_agent(exports_from(start.stdout)) == 0
+    assert beacon_run(tmp_path, "ci", "finish").code == 0
 
 
 def test_a_cancelled_job_leaves_a_complete_log(tmp_path: Path) -> None:

@@ -432,7 +432,15 @@ def test_exec_appends_the_markdown_to_the_step_summary(tmp_path: Path) -> None:
     assert text.count("6 events") == 2  # each exec summarizes its own capture, not the whole log
     assert "Review this change" in text
     assert SYNTHETIC_SECRET not in text
-    assert first.stdout == second.stdout == ""  # passed: no annotation
+    # Validation passed: no annotation for it. The synthetic session's token is a finding.
+    assert (
+        first.stdout
+        == second.stdout
+        == (
+            "::warning title=beacon BCN181 (medium)::Secrets reached the agent "
+            "(1 event needed redaction: command 1) [claude_code]\n"
+        )
+    )
 
 
 def test_exec_warns_once_on_github_when_telemetry_is_optional(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # beacon_ci's rooms, bottom up: a module may import its own layer and those below.
 LAYERS = (
     ("beacon_otlp", "beacon_protect"),
-    ("beacon_ci", "beacon_ci.errors", "beacon_ci.environment", "beacon_ci.report"),
+    ("beacon_ci", "beacon_ci.errors", "beacon_ci.environment", "beacon_ci.report", "beacon_ci.findings"),
     ("beacon_ci.context", "beacon_ci.process", "beacon_ci.github", "beacon_ci.export"),
     ("beacon_ci.agents", "beacon_ci.eventlog"),
     ("beacon_ci.capture", "beacon_ci.verdict"),

@@ -23,9 +23,10 @@ def md_escape(value: str, limit: int = SUMMARY_ITEM_CHARS) -> str:
     return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render_markdown(summary: Mapping[str, Any]) -> str:
-    """Status first, then per harness a table and folded details; always under MARKDOWN_LIMIT bytes."""
-    blocks = [_markdown_status(summary)]
+def render_markdown(summary: Mapping[str, Any], sections: Sequence[str] = ()) -> str:
+    """Status first, then `sections` (the findings), then per harness a table and folded
+    details; always under MARKDOWN_LIMIT bytes."""
+    blocks = [_markdown_status(summary), *sections]
     for h in summary["harnesses"]:
         blocks.append(_markdown_harness(h))
         blocks.extend(_markdown_details(h))

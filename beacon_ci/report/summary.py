@@ -287,3 +287,15 @@ def _number(value: Any) -> float:
 
 def _int_or_none(value: Any) -> Optional[int]:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def usage_totals(summary: Mapping[str, Any]) -> Dict[str, float]:
+    """Input and output tokens and cost of the whole summary (every harness and model): what
+    the budgets judge and the step outputs say."""
+    totals = {"input_tokens": 0.0, "output_tokens": 0.0, "cost_usd": 0.0}
+    for harness in summary.get("harnesses", ()):
+        for model in harness["models"].values():
+            for key in totals:
+                totals[key] += model[key]
+    totals["cost_usd"] = round(totals["cost_usd"], 6)
+    return totals
