@@ -517,6 +517,13 @@ def _stdout_closed(env: Environment) -> int:
     return EXIT_BROKEN_PIPE
 
 
+def _add_log_reading_options(p: argparse.ArgumentParser) -> None:
+    """Which log, and which of its captures, summary and findings read."""
+    p.add_argument("--log-path", help=LOG_PATH_HELP)
+    p.add_argument("--base-dir", help=BASE_DIR_HELP)
+    p.add_argument("--capture-id", help="only this capture's events (default: every event)")
+
+
 def _add_summary(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "summary",
@@ -534,9 +541,7 @@ def _add_summary(subparsers: Any) -> None:
             ),
         ),
     )
-    p.add_argument("--log-path", help=LOG_PATH_HELP)
-    p.add_argument("--base-dir", help=BASE_DIR_HELP)
-    p.add_argument("--capture-id", help="only this capture's events (default: every event)")
+    _add_log_reading_options(p)
     p.add_argument(
         "--format",
         choices=("text", "markdown", "json"),
@@ -584,9 +589,7 @@ def _add_findings(subparsers: Any) -> None:
             ),
         ),
     )
-    p.add_argument("--log-path", help=LOG_PATH_HELP)
-    p.add_argument("--base-dir", help=BASE_DIR_HELP)
-    p.add_argument("--capture-id", help="only this capture's events (default: every event)")
+    _add_log_reading_options(p)
     p.add_argument(
         "--format",
         choices=("text", "markdown", "json", "sarif"),

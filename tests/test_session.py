@@ -147,6 +147,18 @@ def exports_from(stdout: str) -> Dict[str, str]:
     return {key: value.strip("'") for key, value in pairs}
 
 
+def kill_the_receiver_after_one_session(tmp_path: Path) -> Dict:
+    """Start, let one agent session through, then SIGKILL the receiver (the runner killed it,
+    or it crashed) once all it answered is written; its state."""
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
+    assert run_agent(exports_from(start.stdout)) == 0
+    state = state_of(tmp_path)
+    wait_for_lines(Path(state["log_path"]), EVENTS_PER_SESSION)  # answered is not yet written
+    os.kill(state["pid"], signal.SIGKILL)
+    wait_until_gone(state)  # kill() returns before the process has died
+    return state
+
+
 def test_finish_without_start(tmp_path: Path) -> None:
     finish = beacon_run(tmp_path, "ci", "finish")
     assert finish.code == EXIT_ERROR
@@ -157,12 +169,7 @@ def test_finish_without_start(tmp_path: Path) -> None:
 
 
 def test_a_receiver_killed_before_finish_still_validates_what_it_wrote(tmp_path: Path) -> None:
-    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
-    assert run_agent(exports_from(start.stdout)) == 0
-    state = state_of(tmp_path)
-    wait_for_lines(Path(state["log_path"]), EVENTS_PER_SESSION)  # answered is not yet written
-    os.kill(state["pid"], signal.SIGKILL)  # the runner killed it, or it crashed
-    wait_until_gone(state)  # kill() returns before the process has died
+    kill_the_receiver_after_one_session(tmp_path)
     finish = beacon_run(tmp_path, "ci", "finish")
     assert "the receiver had stopped before finish (killed?): validating what it wrote" in finish.stderr
     assert finish.code == 0, finish.stderr
@@ -183,12 +190,7 @@ def test_finish_judges_the_findings_its_receiver_folded(tmp_path: Path) -> None:
 
 
 def test_a_killed_receivers_findings_are_read_back_from_its_log(tmp_path: Path) -> None:
-    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
-    assert run_agent(exports_from(start.stdout)) == 0
-    state = state_of(tmp_path)
-    wait_for_lines(Path(state["log_path"]), EVENTS_PER_SESSION)
-    os.kill(state["pid"], signal.SIGKILL)
-    wait_until_gone(state)
+    kill_the_receiver_after_one_session(tmp_path)
     finish = beacon_run(tmp_path, "ci", "finish", "--json", "--max-tokens", "100")
     assert finish.code == EXIT_FINDINGS, finish.stderr
     assert [f["rule"] for f in finish.result["findings"]["findings"]] == ["BCN192", "BCN181"]
@@ -392,12 +394,7 @@ def test_session_codex_home_is_private_and_removed_by_finish(tmp_path: Path) -> 
 
 
 def test_finish_after_a_killed_receiver_counts_what_the_log_holds(tmp_path: Path) -> None:
-    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
-    assert run_agent(exports_from(start.stdout)) == 0
-    state = state_of(tmp_path)
-    wait_for_lines(Path(state["log_path"]), EVENTS_PER_SESSION)
-    os.kill(state["pid"], signal.SIGKILL)
-    wait_until_gone(state)
+    kill_the_receiver_after_one_session(tmp_path)
     finish = beacon_run(tmp_path, "ci", "finish", "--json")
     assert f"beacon: captured {EVENTS_PER_SESSION} events (claude_code {EVENTS_PER_SESSION})" in finish.stderr
     assert finish.result["events"] == {"claude_code": EVENTS_PER_SESSION}
