@@ -18,9 +18,6 @@ from beacon_ci.context import OTLP_PROTOCOLS, parse_harnesses, resolve_paths
 from beacon_ci.environment import Environment
 from beacon_ci.errors import (
     EXIT_BROKEN_PIPE,
-    EXIT_FINDINGS,
-    EXIT_OK,
-    EXIT_VALIDATION,
     BeaconError,
     UsageError,
 )
@@ -295,15 +292,11 @@ def _add_validate(subparsers: Any) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace, env: Environment) -> int:
-    from beacon_ci.eventlog import validate_log
-    from beacon_ci.verdict import Outcome, say_result
+    from beacon_ci.review import validate_command
 
     harnesses = parse_harnesses(args.harness) if args.harness else []
     log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
-    validation = validate_log(log_path, args.min_events, harnesses, args.capture_id)
-    say_result(env, {"log_path": log_path}, validation, required=True)
-    document = {"log_path": log_path, "validation": validation.as_json()}
-    return _emit(env, Outcome(EXIT_OK if validation.passed else EXIT_VALIDATION, document), args.json)
+    return _emit(env, validate_command(env, log_path, harnesses, args.min_events, args.capture_id), args.json)
 
 
 def _add_start(subparsers: Any) -> None:
@@ -552,23 +545,10 @@ def _add_summary(subparsers: Any) -> None:
 
 
 def _cmd_summary(args: argparse.Namespace, env: Environment) -> int:
-    """Prints the summary on stdout. Exits 0 even when validation failed: judging is validate's
-    job, and `beacon ci summary >> "$GITHUB_STEP_SUMMARY"` must not fail a step that reports."""
-    from beacon_ci.eventlog import validate_log
-    from beacon_ci.report.markdown import render_markdown
-    from beacon_ci.report.summary import Summary
-    from beacon_ci.report.text import render_text
+    from beacon_ci.review import summary_command
 
     log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
-    fold = Summary()
-    validation = validate_log(log_path, 1, (), args.capture_id, on_event=fold.add)
-    summary = fold.result(validation.as_json())
-    if args.format == "json":
-        output = json.dumps(summary, sort_keys=True)
-    else:
-        output = render_markdown(summary) if args.format == "markdown" else render_text(summary)
-    print(output, file=env.stdout, flush=True)
-    return EXIT_OK
+    return summary_command(env, log_path, args.capture_id, args.format).exit_code
 
 
 def _add_findings(subparsers: Any) -> None:
@@ -602,31 +582,8 @@ def _add_findings(subparsers: Any) -> None:
 
 
 def _cmd_findings(args: argparse.Namespace, env: Environment) -> int:
-    """Prints the findings on stdout; exits 5 when one is at or above --fail-on, or a budget was
-    gone over. Reads the log once, in bounded memory (the summary folds along for the budgets)."""
-    from beacon_ci.eventlog import to_each, validate_log
-    from beacon_ci.findings.fold import FindingsFold
-    from beacon_ci.findings.judge import failing, judge
-    from beacon_ci.report.summary import Summary, usage_totals
+    from beacon_ci.review import findings_command
 
-    config = _findings_config(args, env)
+    config = _findings_config(args, env)  # checked before the log is read
     log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
-    summary, fold = Summary(), FindingsFold()
-    validation = validate_log(log_path, 1, (), args.capture_id, on_event=to_each(summary.add, fold.add))
-    if not validation.stages[0].passed:
-        raise BeaconError(f"no findings to judge: {validation.stages[0].detail}")
-    judged = judge(fold.result(), config, usage_totals(summary.result()))
-    print(_findings_form(args.format, judged, env, log_path), file=env.stdout, flush=True)
-    return EXIT_FINDINGS if failing(judged, args.fail_on) else EXIT_OK
-
-
-def _findings_form(form: str, judged: Dict[str, Any], env: Environment, log_path: str) -> str:
-    from beacon_ci.findings import render
-
-    if form == "sarif":
-        from beacon_ci.verdict import sarif_for
-
-        return json.dumps(sarif_for(env, judged, log_path), indent=2)
-    if form == "json":
-        return json.dumps(judged, sort_keys=True)
-    return render.render_markdown(judged) if form == "markdown" else render.render_text(judged)
+    return findings_command(env, log_path, args.capture_id, args.format, config, args.fail_on).exit_code

@@ -16,6 +16,7 @@ from agents import RawExport, record_exports  # noqa: E402
 
 # The export stores and the strict HEC endpoint, as fixtures for every test module.
 from export_servers import aws_env, gcs_emulator, hec, moto_url, s3  # noqa: E402, F401
+from protobuf_by_hand import I32, I64, LEN, VARINT, len_field, tag, varint  # noqa: E402, F401
 
 from beacon_otlp import MAX_DEPTH, Batch, Receiver  # noqa: E402
 
@@ -161,28 +162,6 @@ def raw_exchange(receiver: Receiver, data: bytes, responses: int = 1) -> List[Op
 def raw_exports(monkeypatch: pytest.MonkeyPatch) -> List[RawExport]:
     """Every OTLP export the test's receivers read, as sent (the agents' golden fixtures)."""
     return record_exports(monkeypatch)
-
-
-# --- protobuf bytes by hand (for what a well-behaved encoder never writes) --------------------
-
-VARINT, I64, LEN, I32 = 0, 1, 2, 5
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def tag(number: int, wire: int) -> bytes:
-    return varint(number << 3 | wire)
-
-
-def len_field(number: int, payload: bytes) -> bytes:
-    return tag(number, LEN) + varint(len(payload)) + payload
 
 
 # --- the deepest nesting the decoders accept -------------------------------------------------

@@ -41,6 +41,8 @@ import zlib
 from collections import Counter
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, NamedTuple, Optional, Tuple
 
+from protobuf_by_hand import len_field, tag, varint
+
 from beacon_otlp import MAX_DEPTH, MAX_ELEMENTS, TOKEN_HEADER, Batch, Receiver, encode_json, encode_protobuf
 
 TOKEN = "fuzz-token_0123456789abcdef"
@@ -453,32 +455,15 @@ def mutate(rng: random.Random, data: bytes, rounds: int = 0) -> bytes:
 # --- protobuf by hand (what no encoder writes) -------------------------------------------------
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _tag(number: int, wire: int) -> bytes:
-    return _varint(number << 3 | wire)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _tag(number, 2) + _varint(len(payload)) + payload
-
-
 def _random_protobuf(rng: random.Random, depth: int = 0) -> bytes:
     """Fields of random numbers and wire types (0-7), nested LEN fields of the same."""
     out = bytearray()
     for _ in range(rng.randrange(1, 6)):
         number = rng.choice((0, 1, 2, 3, 5, 6, 7, 9, 15, 16, 100, 2**29 - 1, rng.randrange(1, 40)))
         wire = rng.choice((0, 1, 2, 2, 2, 3, 4, 5, 6, 7))
-        out += _tag(number, wire)
+        out += tag(number, wire)
         if wire == 0:
-            out += _varint(rng.choice((0, 1, 2**63, 2**64 - 1, rng.randrange(2**70))))
+            out += varint(rng.choice((0, 1, 2**63, 2**64 - 1, rng.randrange(2**70))))
         elif wire == 1:
             out += _bytes(rng, rng.choice((8, 8, 3)))
         elif wire == 5:
@@ -486,24 +471,24 @@ def _random_protobuf(rng: random.Random, depth: int = 0) -> bytes:
         elif wire == 2:
             inner = _random_protobuf(rng, depth + 1) if depth < 4 and rng.random() < 0.6 else _bytes(rng, 5)
             length = len(inner) + rng.choice((0, 0, 0, 0, 1, -1, 2**32))
-            out += _varint(max(length, 0)) + inner
+            out += varint(max(length, 0)) + inner
     return bytes(out)
 
 
 def _nested_any(depth: int, kvlist: bool, leaf: bytes) -> bytes:
     """An AnyValue nesting `depth` arrays (or kvlists) around a string."""
-    value = _field(1, leaf)
+    value = len_field(1, leaf)
     for _ in range(depth):
         if kvlist:
-            value = _field(6, _field(1, _field(1, b"k") + _field(2, value)))
+            value = len_field(6, len_field(1, len_field(1, b"k") + len_field(2, value)))
         else:
-            value = _field(5, _field(1, value))
+            value = len_field(5, len_field(1, value))
     return value
 
 
 def _log_root(record: bytes) -> bytes:
     """An ExportLogsServiceRequest holding one LogRecord of these bytes."""
-    return _field(1, _field(2, _field(2, record)))
+    return len_field(1, len_field(2, len_field(2, record)))
 
 
 def pb_crafted(rng: random.Random, signal: str) -> Tuple[str, bytes]:
@@ -528,22 +513,22 @@ def pb_crafted(rng: random.Random, signal: str) -> Tuple[str, bytes]:
         )
     )
     if variant == "huge-varint":  # ten bytes, the most a varint has
-        body = _log_root(_tag(1, 1) + b"\x00" * 8 + _tag(2, 0) + b"\xff" * 9 + rng.choice((b"\x01", b"\x7f")))
+        body = _log_root(tag(1, 1) + b"\x00" * 8 + tag(2, 0) + b"\xff" * 9 + rng.choice((b"\x01", b"\x7f")))
     elif variant == "long-varint":  # eleven bytes or more
-        body = _tag(1, 2) + b"\xff" * rng.randrange(10, 40) + b"\x01"
+        body = tag(1, 2) + b"\xff" * rng.randrange(10, 40) + b"\x01"
     elif variant == "huge-length":
         body = (
-            _tag(rng.choice((1, 7, 99)), 2) + _varint(rng.choice((2**31, 2**32 + 1, 2**63, 2**64 - 1))) + b"x"
+            tag(rng.choice((1, 7, 99)), 2) + varint(rng.choice((2**31, 2**32 + 1, 2**63, 2**64 - 1))) + b"x"
         )
     elif variant == "wrong-wire":  # a known field with another wire type
         wire = rng.choice((0, 1, 3, 4, 5, 6, 7))
-        body = _tag(1, wire) + _bytes(rng, rng.randrange(12))
+        body = tag(1, wire) + _bytes(rng, rng.randrange(12))
         if rng.random() < 0.5:
-            body = _log_root(_tag(rng.choice((1, 2, 3, 5, 6, 9)), wire) + _bytes(rng, 10))
+            body = _log_root(tag(rng.choice((1, 2, 3, 5, 6, 9)), wire) + _bytes(rng, 10))
     elif variant == "field-zero":
-        body = _tag(0, rng.randrange(8)) + _bytes(rng, 8)
+        body = tag(0, rng.randrange(8)) + _bytes(rng, 8)
     elif variant == "group":  # start/end group, unsupported
-        body = _log_root(_tag(99, 3) + _tag(98, 0) + b"\x01" + _tag(99, 4))
+        body = _log_root(tag(99, 3) + tag(98, 0) + b"\x01" + tag(99, 4))
     elif variant == "deep":  # around MAX_DEPTH: accepted just below, refused above
         kvlist = rng.random() < 0.5
         depth = (
@@ -551,34 +536,41 @@ def pb_crafted(rng: random.Random, signal: str) -> Tuple[str, bytes]:
             if rng.random() < 0.8
             else rng.randrange(200, 2000)
         )
-        body = _log_root(_field(5, _nested_any(depth, kvlist, b"leaf")))
+        body = _log_root(len_field(5, _nested_any(depth, kvlist, b"leaf")))
     elif variant == "deep-unknown":  # unknown fields are skipped, however they nest
         inner = b"x"
         for _ in range(rng.randrange(100, 2000)):
-            inner = _field(15, inner)
+            inner = len_field(15, inner)
         body = _log_root(inner)
     elif variant == "duplicated":  # a scalar twice (the last wins), a message twice (merged)
-        record = _tag(2, 0) + b"\x09" + _field(3, b"INFO") + _tag(2, 0) + b"\x11" + _field(5, _field(1, b"a"))
-        body = _log_root(record + _field(5, _field(1, b"b")) + _field(5, _field(3, b"")))
+        record = (
+            tag(2, 0)
+            + b"\x09"
+            + len_field(3, b"INFO")
+            + tag(2, 0)
+            + b"\x11"
+            + len_field(5, len_field(1, b"a"))
+        )
+        body = _log_root(record + len_field(5, len_field(1, b"b")) + len_field(5, len_field(3, b"")))
     elif variant == "merged":  # two encodings of one message type, concatenated: a merge
         body = encode_protobuf(signal, random_request(rng, signal)) * rng.randrange(2, 4)
     elif variant == "packed":  # packed fixed64 bucket counts whose length is not a multiple of 8
-        counts = _field(6, _bytes(rng, rng.choice((7, 8, 9, 16, 0))))
-        metric = _field(1, b"h") + _field(9, _field(1, counts))
-        body = _field(1, _field(2, _field(2, metric)))
+        counts = len_field(6, _bytes(rng, rng.choice((7, 8, 9, 16, 0))))
+        metric = len_field(1, b"h") + len_field(9, len_field(1, counts))
+        body = len_field(1, len_field(2, len_field(2, metric)))
     elif variant == "fixed-short":  # a fixed64 with fewer than 8 bytes left
-        body = _log_root(_tag(1, 1) + _bytes(rng, rng.randrange(8)))
+        body = _log_root(tag(1, 1) + _bytes(rng, rng.randrange(8)))
     elif variant == "elements":  # empty ResourceLogs around MAX_ELEMENTS (sent gzipped: see below)
         body = b"\x0a\x00" * (MAX_ELEMENTS + rng.randrange(-2, 3))
     elif variant == "random":
         body = _random_protobuf(rng)
     elif variant == "invalid-utf8":
         body = _log_root(
-            _field(3, b"\xff\xfe\xc0\x80\xed\xa0\x80") + _field(5, _field(1, b"\x80abc\xf4\x90"))
+            len_field(3, b"\xff\xfe\xc0\x80\xed\xa0\x80") + len_field(5, len_field(1, b"\x80abc\xf4\x90"))
         )
     else:  # ids of the wrong length
         body = _log_root(
-            _field(9, _bytes(rng, rng.randrange(40))) + _field(10, _bytes(rng, rng.randrange(20)))
+            len_field(9, _bytes(rng, rng.randrange(40))) + len_field(10, _bytes(rng, rng.randrange(20)))
         )
     return variant, body
 
