@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Dict, List, NoReturn, Optional, Sequence
 
 from beacon_ci import __version__
-from beacon_ci.context import OTLP_PROTOCOLS, parse_harnesses, resolve_paths
+from beacon_ci.context import HARNESSES, OTLP_PROTOCOLS, parse_harnesses, resolve_paths
 from beacon_ci.environment import Environment
 from beacon_ci.errors import (
     EXIT_BROKEN_PIPE,
@@ -184,7 +184,7 @@ def _add_capture_options(p: argparse.ArgumentParser, harness_default: str) -> No
     p.add_argument(
         "--harness",
         default=harness_default,
-        help=f"comma list of claude, codex, gemini, or auto (default: {harness_default or 'any harness'})",
+        help=f"comma list of {', '.join(HARNESSES)}, or auto (default: {harness_default or 'any harness'})",
     )
     p.add_argument("--log-path", help=LOG_PATH_HELP)
     p.add_argument("--base-dir", help=BASE_DIR_HELP)
@@ -316,7 +316,7 @@ def _add_start(subparsers: Any) -> None:
             ),
         ),
     )
-    p.add_argument("--harness", default="claude,codex,gemini", help="comma list (default: %(default)s)")
+    p.add_argument("--harness", default=",".join(HARNESSES), help="comma list (default: %(default)s)")
     p.add_argument("--log-path", help=LOG_PATH_HELP)
     p.add_argument("--base-dir", help=BASE_DIR_HELP)
     p.add_argument("--state-path", help=STATE_PATH_HELP)

@@ -32,16 +32,19 @@ DRAIN_TIMEOUT = 10.0
 SIGNALLED_DRAIN_TIMEOUT = 1.0
 
 
-HARNESSES = ("claude", "codex", "gemini")
-HARNESS_ALIASES = {
-    "claude": "claude",
-    "claude_code": "claude",
-    "codex": "codex",
-    "codex_cli": "codex",
-    "gemini": "gemini",
-    "gemini_cli": "gemini",
+HARNESSES = ("claude", "codex", "gemini", "copilot")
+# What events call each harness (harness.name); either name picks it in --harness.
+HARNESS_EVENT_NAMES = {
+    "claude": "claude_code",
+    "codex": "codex_cli",
+    "gemini": "gemini_cli",
+    "copilot": "copilot_cli",
 }
-HARNESS_EVENT_NAMES = {"claude": "claude_code", "codex": "codex_cli", "gemini": "gemini_cli"}
+HARNESS_ALIASES = {
+    **{name: name for name in HARNESSES},
+    **{event_name: name for name, event_name in HARNESS_EVENT_NAMES.items()},
+}
+_HARNESS_CHOICES = ", ".join(HARNESSES)
 
 
 def parse_harnesses(text: str) -> List[str]:
@@ -54,11 +57,11 @@ def parse_harnesses(text: str) -> List[str]:
         if part == "auto":
             return []
         if part not in HARNESS_ALIASES:
-            raise UsageError(f"unknown harness {part!r}; use claude, codex, gemini or auto")
+            raise UsageError(f"unknown harness {part!r}; use {_HARNESS_CHOICES} or auto")
         if HARNESS_ALIASES[part] not in names:
             names.append(HARNESS_ALIASES[part])
     if not names and text.strip().lower() != "auto":
-        raise UsageError("--harness needs at least one of claude, codex, gemini or auto")
+        raise UsageError(f"--harness needs at least one of {_HARNESS_CHOICES} or auto")
     return names
 
 
@@ -260,9 +263,12 @@ class CaptureContext(NamedTuple):
     hostname: str
     os_name: str
     user: str
+    traceparent: str  # the W3C trace context the agent runs in (capture_traceparent)
 
     @classmethod
-    def detect(cls, environ: Mapping[str, str], capture_id: str, mode: str) -> CaptureContext:
+    def detect(
+        cls, environ: Mapping[str, str], capture_id: str, mode: str, traceparent: Optional[str] = None
+    ) -> CaptureContext:
         return cls(
             capture_id,
             mode,
@@ -270,7 +276,27 @@ class CaptureContext(NamedTuple):
             socket.gethostname(),
             _OS_NAMES.get(sys.platform, sys.platform.rstrip("0123456789") or "unknown"),
             environ.get("USER") or environ.get("USERNAME") or "",
+            traceparent or capture_traceparent(environ),
         )
+
+    @property
+    def trace_id(self) -> str:
+        return self.traceparent.split("-")[1]
+
+
+# version 00 of W3C Trace Context: 00-<trace id>-<parent span id>-<flags>, lowercase hex.
+_TRACEPARENT_RE = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+
+
+def capture_traceparent(environ: Mapping[str, str]) -> str:
+    """The trace a capture's agent runs in. A TRACEPARENT the job already has (an instrumented
+    runner or workflow) is kept, so the agent's spans join the CI run's own trace; else a new
+    trace of the capture's own. Sampled either way: beacon needs the agent's spans, and an agent
+    drops the spans of a trace its parent did not sample."""
+    match = _TRACEPARENT_RE.fullmatch(environ.get("TRACEPARENT", "").strip())
+    if match and match.group(1).strip("0") and match.group(2).strip("0"):  # all-zero ids are invalid
+        return f"00-{match.group(1)}-{match.group(2)}-01"
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
 def rfc3339_ms(ns: int) -> str:

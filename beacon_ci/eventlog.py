@@ -314,12 +314,13 @@ def diagnose_receiver(stats: Optional[Mapping[str, Any]]) -> str:
     if rejected:
         reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items()))
         return f"the receiver rejected {sum(rejected.values())} of {requests} requests ({reasons})"
-    if not stats["records"].get("logs"):
+    records = stats["records"]
+    if not records.get("logs") and not records.get("traces"):  # Copilot CLI sends no log records
         return (
-            f"the receiver got {requests} request{'s' if requests != 1 else ''} but no log records "
-            f"({', '.join(f'{k} {v}' for k, v in sorted(stats['records'].items())) or 'all empty'})"
+            f"the receiver got {requests} request{'s' if requests != 1 else ''} but no log records or spans "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(records.items())) or 'all empty'})"
         )
-    return f"the receiver got {stats['records'].get('logs', 0)} log records"
+    return f"the receiver got {records.get('logs', 0)} log records and {records.get('traces', 0)} spans"
 
 
 def to_each(*consumers: Callable[[Dict[str, Any]], None]) -> Callable[[Dict[str, Any]], None]:

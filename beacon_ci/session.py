@@ -21,6 +21,7 @@ from beacon_ci.context import (
     HARNESSES,
     OTLP_PROTOCOLS,
     CapturePaths,
+    capture_traceparent,
     codex_home_prefix,
     detect_run,
     new_capture_id,
@@ -77,7 +78,7 @@ def read_state(path: str) -> Dict[str, Any]:
 
 
 _CAPTURE_ID_RE = re.compile(r"[0-9a-f]{8,64}")
-_STATE_TEXT_FIELDS = ("token", "log_path", "base_dir", "state_path", "protocol", "status")
+_STATE_TEXT_FIELDS = ("token", "log_path", "base_dir", "state_path", "protocol", "status", "traceparent")
 
 
 def state_problem(state: Mapping[str, Any]) -> str:
@@ -97,6 +98,8 @@ def state_problem(state: Mapping[str, Any]) -> str:
         return f"harnesses is not a list of {', '.join(HARNESSES)}"
     if state["protocol"] not in OTLP_PROTOCOLS:
         return f"protocol is not one of {', '.join(OTLP_PROTOCOLS)}"
+    if capture_traceparent({"TRACEPARENT": state["traceparent"]}) != state["traceparent"]:
+        return "traceparent is not a W3C trace context"
     pid = state.get("pid")
     if pid is not None and (type(pid) is not int or pid <= 0):
         return "pid is not a process id"
@@ -181,6 +184,7 @@ def start_session(
     state: Dict[str, Any] = {
         "capture_id": new_capture_id(),
         "token": secrets.token_urlsafe(32),
+        "traceparent": capture_traceparent(env.environ),
         "log_path": paths.log_path,
         "base_dir": paths.base_dir,
         "state_path": paths.state_path,
@@ -243,6 +247,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
         state["token"],
         plan,
         redaction_rules(state.get("redact_rules")),
+        state["traceparent"],
     )
     stop = StopSignals()
     capture.start()
@@ -360,6 +365,7 @@ def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str
         detect_run(env.environ),
         state.get("codex_home"),
         state["protocol"],
+        state["traceparent"],
     )
     exports = {k: v for k, v in child.items() if env.environ.get(k) != v}
     exports.update({k: "" for k in env.environ if k not in child})
@@ -419,7 +425,7 @@ def session_forwarded(state: Mapping[str, Any], validation: Validation) -> Optio
 def start_capture(
     env: Environment,
     *,
-    harness: str = "claude,codex,gemini",
+    harness: str = ",".join(HARNESSES),
     log_path: Optional[str] = None,
     base_dir: Optional[str] = None,
     state_path: Optional[str] = None,

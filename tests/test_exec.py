@@ -98,7 +98,7 @@ def test_json_protocol_is_captured_too(tmp_path: Path) -> None:
         tmp_path, "ci", "exec", "--json", "--otlp-protocol", "json", "--", "env", sys.executable, FAKE_AGENT
     )
     assert run.code == 0, run.stderr
-    assert run.result["harnesses"] == ["claude", "codex", "gemini"]  # `env` is not an agent: all three
+    assert run.result["harnesses"] == ["claude", "codex", "gemini", "copilot"]  # `env` runs any agent
     assert run.result["receiver"]["requests"][0]["content_type"] == "application/json"
 
 
@@ -134,8 +134,8 @@ def test_telemetry_without_log_records_is_diagnosed(tmp_path: Path) -> None:
     assert run.code == EXIT_VALIDATION
     # the metrics alone give the two token.usage events
     assert (
-        "event_count: 2 events, want at least 3; the receiver got 1 request but no log records (metrics 2)\n"
-        in (run.stderr)
+        "event_count: 2 events, want at least 3; "
+        "the receiver got 1 request but no log records or spans (metrics 2)\n" in (run.stderr)
     )
 
 

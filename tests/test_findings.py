@@ -52,6 +52,7 @@ CONTEXT = CaptureContext(
     "runner",
     "linux",
     "runner",
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 )
 # A GitHub token as an agent might meet one: protection redacts it, which is BCN181.
 LEAKED_TOKEN = "ghp_" + "R3alLook1ngT0ken" * 2 + "abcd"

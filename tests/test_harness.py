@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 import sys
 from pathlib import Path
@@ -16,7 +17,13 @@ else:  # the test extra installs tomli, tomllib's origin, before 3.11
 
 from beacon_ci.agents.codex import user_codex_home, write_codex_home
 from beacon_ci.agents.setup import child_environment
-from beacon_ci.context import detect_run, harnesses_for_command, parse_harnesses, resolve_paths
+from beacon_ci.context import (
+    capture_traceparent,
+    detect_run,
+    harnesses_for_command,
+    parse_harnesses,
+    resolve_paths,
+)
 from beacon_ci.errors import UsageError
 
 URL, TOKEN = "http://127.0.0.1:4000", "tok_en-123"
@@ -52,6 +59,12 @@ INHERITED_OVERRIDES = {
     },
     "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
     "OTEL_SDK_DISABLED": "true",
+    # TLS material for an https collector: Copilot CLI exports nothing over http:// with any set
+    **{
+        f"OTEL_EXPORTER_OTLP_{signal}{setting}": "/etc/ssl/their.pem"
+        for signal in ("", "LOGS_", "METRICS_", "TRACES_")
+        for setting in ("CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE")
+    },
 }
 
 
@@ -68,6 +81,61 @@ def test_inherited_overrides_are_cleared_and_user_intervals_kept() -> None:
     assert env["OTEL_METRIC_EXPORT_INTERVAL"] == "30000"  # the user's choice
     assert env["OTEL_LOGS_EXPORT_INTERVAL"] == "1000" and env["OTEL_BLRP_SCHEDULE_DELAY"] == "1000"
     assert env["OTEL_LOG_TOOL_DETAILS"] == "1"  # auditability is not optional
+
+
+def test_copilot_settings() -> None:
+    env = child({}, ["copilot"])
+    assert env["COPILOT_OTEL_ENABLED"] == "true"
+    assert env["COPILOT_OTEL_EXPORTER_TYPE"] == "otlp-http"
+    assert env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] == "true"  # commands and paths
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == URL
+    assert "CLAUDE_CODE_ENABLE_TELEMETRY" not in env and "GEMINI_TELEMETRY_ENABLED" not in env
+
+
+def test_claude_sends_its_spans() -> None:
+    env = child({}, ["claude"])
+    assert env["CLAUDE_CODE_ENHANCED_TELEMETRY_BETA"] == "1" and env["OTEL_TRACES_EXPORTER"] == "otlp"
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_the_child_runs_in_the_captures_trace() -> None:
+    env = child_environment(
+        {"TRACEPARENT": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"},
+        ["claude"],
+        URL,
+        TOKEN,
+        "cap1",
+        {},
+        None,
+        "protobuf",
+        TRACEPARENT,
+    )
+    assert env["TRACEPARENT"] == TRACEPARENT
+
+
+@pytest.mark.parametrize(
+    "inherited, kept",
+    [
+        (TRACEPARENT, TRACEPARENT),  # an instrumented CI run: the agent joins its trace
+        (TRACEPARENT[:-2] + "00", TRACEPARENT),  # sampled: beacon needs the agent's spans
+        (" " + TRACEPARENT + "\n", TRACEPARENT),
+        ("00-" + "0" * 32 + "-00f067aa0ba902b7-01", None),  # all-zero ids are invalid
+        ("00-4bf92f3577b34da6a3ce929d0e0e4736-" + "0" * 16 + "-01", None),
+        ("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", None),  # a version we do not know
+        ("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", None),  # W3C ids are lowercase
+        ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", None),
+        ("", None),
+    ],
+)
+def test_capture_traceparent(inherited: str, kept) -> None:
+    made = capture_traceparent({"TRACEPARENT": inherited} if inherited else {})
+    if kept:
+        assert made == kept
+    else:
+        assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", made) and made != capture_traceparent({})
+        assert made.split("-")[1] not in inherited  # a new trace, not a repaired one
 
 
 def test_gemini_settings() -> None:
@@ -213,16 +281,20 @@ def test_the_users_codex_home(environ, expected) -> None:
         ("claude_code,codex_cli,claude", ["claude", "codex"]),
         (" Gemini , CODEX ", ["gemini", "codex"]),
         ("auto", []),
+        ("copilot_cli,copilot", ["copilot"]),
     ],
 )
 def test_parse_harnesses(text, expected) -> None:
     assert parse_harnesses(text) == expected
 
 
-@pytest.mark.parametrize("text", ["claude-code", "copilot", ","])
+@pytest.mark.parametrize("text", ["claude-code", "github-copilot", ","])
 def test_parse_harnesses_rejects(text) -> None:
     with pytest.raises(UsageError):
         parse_harnesses(text)
+
+
+ALL = ["claude", "codex", "gemini", "copilot"]
 
 
 @pytest.mark.parametrize(
@@ -231,15 +303,16 @@ def test_parse_harnesses_rejects(text) -> None:
         (["claude", "-p", "x"], ["claude"]),
         (["/usr/local/bin/codex", "exec"], ["codex"]),
         (["gemini"], ["gemini"]),
-        (["npx", "claude"], ["claude", "codex", "gemini"]),
+        (["/usr/bin/copilot", "-p", "x", "--allow-all-tools"], ["copilot"]),
+        (["npx", "claude"], ALL),
         (["bash", "-c", "claude -p 'Review this; then stop' --allowedTools Read"], ["claude"]),
         (["/bin/sh", "-c", "CI=1 DEBUG=0 /opt/bin/codex exec 'x'"], ["codex"]),
-        (["bash", "-c", "claude -p x && codex exec y"], ["claude", "codex", "gemini"]),
-        (["bash", "-c", "claude -p x | tee out"], ["claude", "codex", "gemini"]),
-        (["bash", "-c", "claude -p x\ncodex exec y"], ["claude", "codex", "gemini"]),
-        (["bash", "-c", "npx --yes @google/gemini-cli -p x"], ["claude", "codex", "gemini"]),
-        (["bash", "-c", "claude -p 'unbalanced"], ["claude", "codex", "gemini"]),
-        (["bash", "-lc", "claude -p x"], ["claude", "codex", "gemini"]),
+        (["bash", "-c", "claude -p x && codex exec y"], ALL),
+        (["bash", "-c", "claude -p x | tee out"], ALL),
+        (["bash", "-c", "claude -p x\ncodex exec y"], ALL),
+        (["bash", "-c", "npx --yes @google/gemini-cli -p x"], ALL),
+        (["bash", "-c", "claude -p 'unbalanced"], ALL),
+        (["bash", "-lc", "claude -p x"], ALL),
     ],
 )
 def test_harness_from_the_program_name(command, expected) -> None:

@@ -25,8 +25,10 @@ from beacon_protect import Protector
 
 FIXTURES = ROOT / "tests" / "fixtures"
 AGENTS = ("claude", "codex", "gemini")
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CONTEXT = CaptureContext(
-    "cap-test", "exec", {"provider": "github_actions", "run_id": "7"}, "host", "linux", "ci"
+    "cap-test", "exec", {"provider": "github_actions", "run_id": "7"}, "host", "linux", "ci", TRACEPARENT
 )
 
 
@@ -99,6 +101,7 @@ def test_every_event_is_a_valid_beacon_event_stamped_with_the_capture(agent: str
         assert event["capture"] == {"id": "cap-test", "mode": "exec", "beacon_version": __version__}
         assert event["origin"] == "ci"
         assert event["run"] == {"provider": "github_actions", "run_id": "7", "ephemeral": True}
+        assert event["trace"]["id"] == TRACE_ID  # the capture's trace, whatever the agent's own
         assert event["event"]["category"] == category_of(event["event"]["action"])
         assert len(event["event"]["id"]) == 32
         assert event["timestamp"].endswith("Z") and len(event["timestamp"]) == 24
@@ -963,7 +966,7 @@ def test_a_ci_captures_run_is_ephemeral_and_a_local_one_has_no_run() -> None:
     record = {"body": "claude_code.user_prompt", "attributes": {"event.name": "user_prompt"}}
     (event,) = log_events("claude-code", record)
     assert event["run"] == {"provider": "github_actions", "run_id": "7", "ephemeral": True}
-    local = CaptureContext("cap-local", "exec", {}, "host", "linux", "dev")
+    local = CaptureContext("cap-local", "exec", {}, "host", "linux", "dev", TRACEPARENT)
     (event,) = log_events("claude-code", record, context=local)
     assert "run" not in event
 

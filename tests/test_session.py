@@ -303,7 +303,7 @@ def test_finish_continues_a_stopped_receiver_before_stopping_it(tmp_path: Path) 
     [
         ({"log_path": None}, "log_path is missing or not text"),
         ({"log_path": "relative/runtime.jsonl"}, "log_path is not an absolute path"),
-        ({"harnesses": "claude"}, "harnesses is not a list of claude, codex, gemini"),
+        ({"harnesses": "claude"}, "harnesses is not a list of claude, codex, gemini, copilot"),
         ({"pid": "123"}, "pid is not a process id"),
         ({"capture_id": "../../etc"}, "capture_id is not a capture id"),
     ],

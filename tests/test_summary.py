@@ -230,7 +230,8 @@ summary: 23 events, validation not checked
     denied     1 (first: Bash: rm -rf {denied})
     errors     1 (first: ShellError: Shell command failed)
     redacted   0 events
-    model      claude-opus-4-8: 840 in, 175 out, 0 cache read, 0 cache write, $0.0086"""
+    model      claude-opus-4-8: 840 in, 175 out, 0 cache read, 0 cache write, $0.0086
+    time       model 103ms, tools 62ms (Bash 54ms, Write 6ms, Read 2ms), approvals 0ms"""
 
 
 def test_text_form_of_the_claude_session() -> None:

@@ -15,6 +15,7 @@ from beacon_ci.agents.fields import (
     set_action,
     set_api_error,
     set_command,
+    set_duration,
     set_error,
     set_file,
     set_outcome,
@@ -99,9 +100,7 @@ def map_claude_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) -
                 "cost_usd": "cost_usd",
             },
         )
-        duration = integer(attrs.get("duration_ms"))
-        if duration is not None:
-            event["event"]["duration_ms"] = duration
+        set_duration(event, integer(attrs.get("duration_ms")))
     elif short in ("api_error", "api_retries_exhausted", "internal_error"):
         set_api_error(event, short, first(attrs, "error"), integer(attrs.get("status_code")))
         set_usage(event, attrs, {})
@@ -120,6 +119,7 @@ def classify_claude_tool(
 ) -> None:
     lowered = tool.lower()
     duration = integer(attrs.get("duration_ms"))
+    set_duration(event, duration)
     if lowered in CLAUDE_SHELL_TOOLS:
         command = (
             text(tool_input.get("command"))
@@ -146,10 +146,13 @@ def classify_claude_tool(
 
 
 # What switches Claude Code's export on (the endpoint, protocol and token are set for every agent).
+# Its spans (a beta) time each tool call and the wait for a person's approval.
 TELEMETRY_ENVIRONMENT = {
     "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+    "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
     "OTEL_LOGS_EXPORTER": "otlp",
     "OTEL_METRICS_EXPORTER": "otlp",
+    "OTEL_TRACES_EXPORTER": "otlp",
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
     "OTEL_LOG_TOOL_DETAILS": "1",
     "OTEL_LOG_USER_PROMPTS": "1",

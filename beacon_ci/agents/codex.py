@@ -20,6 +20,7 @@ from beacon_ci.agents.fields import (
     set_action,
     set_api_error,
     set_command,
+    set_duration,
     set_error,
     set_file,
     set_outcome,
@@ -237,6 +238,7 @@ def map_codex_log(event: Dict[str, Any], name: str, attrs: Mapping[str, Any]) ->
 
 def classify_codex_tool(event: Dict[str, Any], tool: str, arguments: str, attrs: Mapping[str, Any]) -> None:
     duration = integer(attrs.get("duration_ms"))
+    set_duration(event, duration)
     files = [(kind, path.strip()) for kind, path in _PATCH_FILE.findall(codex_patch(tool, arguments))]
     if files:  # the first file's event, with the count and every path when there are more
         kind, path = files[0]

@@ -148,6 +148,12 @@ def set_tool_call(event: Dict[str, Any], tool: str, call_id: str, arguments: Any
             gen_ai_tool["call"] = call
 
 
+def set_duration(event: Dict[str, Any], duration_ms: Optional[int]) -> None:
+    """event.duration_ms: how long the call took, from the record's own duration or its span's."""
+    if duration_ms is not None and duration_ms >= 0:
+        event["event"]["duration_ms"] = duration_ms
+
+
 def set_tool_arguments(event: Dict[str, Any], arguments: str) -> None:
     """tool.arguments: the call's arguments as the agent sent them. 1.0 keeps them in
     tool.command; ours is the command they run, so they get a field of their own."""

@@ -16,6 +16,7 @@ from beacon_ci.agents.fields import (
     set_action,
     set_api_error,
     set_command,
+    set_duration,
     set_error,
     set_file,
     set_outcome,
@@ -111,6 +112,7 @@ def map_gemini_tool_call(event: Dict[str, Any], attrs: Mapping[str, Any]) -> Non
     set_tool_call(event, tool, first(attrs, "call_id", "gen_ai.tool.call.id"))
     set_tool_arguments(event, text(attrs.get("function_args")))
     duration = integer(attrs.get("duration_ms"))
+    set_duration(event, duration)
     if tool == "run_shell_command":
         set_action(event, "command.executed")
         set_command(event, text(arguments.get("command")), duration_ms=duration)

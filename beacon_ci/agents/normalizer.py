@@ -12,7 +12,17 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 from beacon_ci import __version__
 from beacon_ci.agents.claude import map_claude_log
 from beacon_ci.agents.codex import codex_keeps, map_codex_log
-from beacon_ci.agents.fields import category_of, first, integer, put_dotted, set_action, set_error, text
+from beacon_ci.agents.copilot import map_copilot_span
+from beacon_ci.agents.fields import (
+    category_of,
+    first,
+    integer,
+    put_dotted,
+    set_action,
+    set_duration,
+    set_error,
+    text,
+)
 from beacon_ci.agents.gemini import map_gemini_log
 from beacon_ci.context import HARNESS_EVENT_NAMES, CaptureContext, rfc3339_ms
 from beacon_otlp import Batch
@@ -32,6 +42,9 @@ _HARNESS_SERVICES = {
     "codex_cli": "codex_cli",
     "gemini-cli": "gemini_cli",
     "gemini_cli": "gemini_cli",
+    "github-copilot": "copilot_cli",
+    "copilot-cli": "copilot_cli",
+    "copilot_cli": "copilot_cli",
 }
 # Resource attributes kept in raw: enough to identify the source, not every host detail.
 _IDENTIFYING = ("service.name", "service.version", "service.instance.id")
@@ -64,18 +77,27 @@ class Normalizer:
                 res_attrs = (resource["resource"] or {}).get("attributes", {})
                 for scope in resource["scope_logs"]:
                     for record in scope["log_records"]:
-                        if self.keeps(res_attrs, record):
-                            yield self.log_event_or_fallback(res_attrs, record)
-                        else:
+                        if not self.keeps(res_attrs, record):
                             self.dropped += 1
+                            continue
+                        event = self.or_fallback(self.log_event, "logs", res_attrs, record)
+                        if event is not None:
+                            yield event
         elif batch.signal == "metrics":
             for resource in batch.request["resource_metrics"]:
                 res_attrs = (resource["resource"] or {}).get("attributes", {})
                 for scope in resource["scope_metrics"]:
                     for metric in scope["metrics"]:
                         yield from self.metric_events(res_attrs, metric)
-        else:  # spans repeat what the log events say; they are counted, not written
-            self.spans_seen += batch.records
+        else:
+            for resource in batch.request["resource_spans"]:
+                res_attrs = (resource["resource"] or {}).get("attributes", {})
+                for scope in resource["scope_spans"]:
+                    for span in scope["spans"]:
+                        self.spans_seen += 1
+                        event = self.or_fallback(self.span_event, "traces", res_attrs, span)
+                        if event is not None:
+                            yield event
 
     def keeps(self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
         if harness_name(text(res_attrs.get("service.name"))) != "codex_cli":
@@ -106,6 +128,7 @@ class Normalizer:
             "harness": harness,
             "origin": "ci",
             "capture": {"id": ctx.capture_id, "mode": ctx.mode, "beacon_version": __version__},
+            "trace": {"id": ctx.trace_id},  # the capture's trace: joins the event to the CI run
         }
         if ctx.run:  # a CI runner is thrown away after the job: 1.0's run.ephemeral
             event["run"] = {**ctx.run, "ephemeral": True}
@@ -114,20 +137,25 @@ class Normalizer:
             event["session"] = {"id": session_id}
         return event
 
-    def log_event_or_fallback(
-        self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]
-    ) -> Dict[str, Any]:
-        """A record beacon cannot map is still written, as what it is: never lose accepted data."""
+    def or_fallback(
+        self,
+        mapping: Callable[[Mapping[str, Any], Mapping[str, Any]], Optional[Dict[str, Any]]],
+        signal: str,
+        res_attrs: Mapping[str, Any],
+        record: Mapping[str, Any],
+    ) -> Optional[Dict[str, Any]]:
+        """A record or span beacon cannot map is still written, as what it is: never lose
+        accepted data."""
         try:
-            return self.log_event(res_attrs, record)
+            return mapping(res_attrs, record)
         except Exception as exc:  # a mapping bug or a shape no agent was seen sending
             self.unmapped += 1
             event = self.base(res_attrs, {}, 0)
             set_action(event, "session.activity")
             event["event"]["category"] = "session"
             set_error(event, "beacon_normalize_error", f"{type(exc).__name__}: {exc}", severity="medium")
-            event["message"] = text(record.get("body"))
-            event["raw"] = {"otel_signal": "logs", "attributes": dict(record.get("attributes") or {})}
+            event["message"] = text(record.get("body") or record.get("name"))
+            event["raw"] = {"otel_signal": signal, "attributes": dict(record.get("attributes") or {})}
             return event
 
     def log_event(self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]) -> Dict[str, Any]:
@@ -136,8 +164,7 @@ class Normalizer:
         body = text(record["body"])
         name = event_name(body, attrs, record.get("event_name", ""))
         event["message"] = body or name
-        if record["trace_id"]:
-            event["trace"] = {"id": record["trace_id"], "span_id": record["span_id"]}
+        join_trace(event["trace"], record["trace_id"], record["span_id"])
         sequence = integer(attrs.get("event.sequence"))
         if sequence is not None:
             event["event"]["sequence"] = sequence
@@ -159,6 +186,30 @@ class Normalizer:
         event["raw"] = {
             "otel_signal": "logs",
             "event_name": name,
+            "attributes": {**{k: res_attrs[k] for k in _IDENTIFYING if k in res_attrs}, **attrs},
+        }
+        return event
+
+    def span_event(self, res_attrs: Mapping[str, Any], span: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+        """The event a span is, for a harness whose spans report what it did (SPAN_MAPPERS);
+        None for a span that repeats what its log records say, or reports nothing of its own."""
+        mapper = SPAN_MAPPERS.get(harness_name(text(res_attrs.get("service.name"))))
+        if mapper is None:
+            return None
+        attrs = span["attributes"]
+        event = self.base(res_attrs, attrs, span["start_time_unix_nano"])
+        if not mapper(event, span):
+            return None
+        event["message"] = span["name"]
+        join_trace(event["trace"], span["trace_id"], span["span_id"], span["parent_span_id"])
+        set_duration(event, span_duration_ms(span))
+        event["event"]["category"] = category_of(event["event"]["action"])
+        status = span.get("status") or {}
+        event["raw"] = {
+            "otel_signal": "traces",
+            "span_name": span["name"],
+            "span_kind": SPAN_KINDS.get(span["kind"], "Unspecified"),
+            "status": SPAN_STATUSES.get(status.get("code", 0), "Unset"),
             "attributes": {**{k: res_attrs[k] for k in _IDENTIFYING if k in res_attrs}, **attrs},
         }
         return event
@@ -239,6 +290,28 @@ class Normalizer:
 
 
 SEVERITY_NAMES = {1: "trace", 5: "debug", 9: "info", 13: "warn", 17: "error", 21: "fatal"}
+SPAN_KINDS = {0: "Unspecified", 1: "Internal", 2: "Server", 3: "Client", 4: "Producer", 5: "Consumer"}
+SPAN_STATUSES = {0: "Unset", 1: "Ok", 2: "Error"}
+
+
+def join_trace(trace: Dict[str, Any], trace_id: str, span_id: str, parent_span_id: str = "") -> None:
+    """Where in the agent's own trace a record or span sits. `trace.id` stays the capture's: an
+    agent that ignores TRACEPARENT (Copilot CLI) has a trace of its own, kept as source_id."""
+    if not trace_id:
+        return
+    if span_id:
+        trace["span_id"] = span_id
+    if parent_span_id:
+        trace["parent_span_id"] = parent_span_id
+    if trace_id != trace["id"]:
+        trace["source_id"] = trace_id
+
+
+def span_duration_ms(span: Mapping[str, Any]) -> Optional[int]:
+    start, end = span["start_time_unix_nano"], span["end_time_unix_nano"]
+    return (end - start) // 1_000_000 if start and end >= start else None
+
+
 DENIED_CALLS_KEPT = 4096  # a decision and its result arrive within one turn
 
 
@@ -370,4 +443,9 @@ LOG_MAPPERS: Dict[str, Callable[[Dict[str, Any], str, Mapping[str, Any]], None]]
     "claude_code": map_claude_log,
     "codex_cli": map_codex_log,
     "gemini_cli": map_gemini_log,
+}
+# Harnesses whose spans report what their log records do not. Codex's and Gemini's spans repeat
+# their records (which carry the durations too): counted, not written.
+SPAN_MAPPERS: Dict[str, Callable[[Dict[str, Any], Mapping[str, Any]], bool]] = {
+    "copilot_cli": map_copilot_span,
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Dict, Mapping, Optional, Sequence
 
-from beacon_ci.agents import claude, gemini
+from beacon_ci.agents import claude, copilot, gemini
 from beacon_otlp import TOKEN_HEADER
 
 # Inherited variables that would send telemetry elsewhere, or silently disable it.
@@ -19,6 +19,13 @@ _OTLP_OVERRIDES = (
     ),
     "OTEL_EXPORTER_OTLP_COMPRESSION",
     "OTEL_SDK_DISABLED",
+    # TLS material for an https collector: meaningless for beacon's http://127.0.0.1 receiver,
+    # and Copilot CLI exports nothing at all over http:// while any of them is set.
+    *(
+        f"OTEL_EXPORTER_OTLP_{signal}{setting}"
+        for signal in ("", "LOGS_", "METRICS_", "TRACES_")
+        for setting in ("CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE")
+    ),
 )
 # Export cadence, set only where the user has not: short CI jobs must not ride on the exit flush.
 _EXPORT_INTERVALS = {
@@ -54,9 +61,13 @@ def child_environment(
     run: Mapping[str, str],
     codex_home: Optional[str],
     protocol: str = "protobuf",
+    traceparent: str = "",
 ) -> Dict[str, str]:
-    """The environment for the agent: the parent's, with every configured harness exporting to us."""
+    """The environment for the agent: the parent's, with every configured harness exporting to
+    us, in the capture's trace (`traceparent`)."""
     env = {k: v for k, v in parent.items() if k not in _OTLP_OVERRIDES}
+    if traceparent:
+        env["TRACEPARENT"] = traceparent
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
     env["OTEL_EXPORTER_OTLP_PROTOCOL"] = OTEL_PROTOCOLS[protocol]  # unset means Claude exports nothing
     env["OTEL_EXPORTER_OTLP_HEADERS"] = f"{TOKEN_HEADER}={token}"
@@ -69,6 +80,8 @@ def child_environment(
         env.update(claude.TELEMETRY_ENVIRONMENT)
     if "gemini" in harnesses:
         env.update(gemini.telemetry_environment(endpoint))
+    if "copilot" in harnesses:
+        env.update(copilot.TELEMETRY_ENVIRONMENT)
     if "codex" in harnesses and codex_home:
         env["CODEX_HOME"] = codex_home  # Codex reads no OTEL_* variables: its settings are there
     return env

@@ -9,7 +9,7 @@ import re
 from typing import Any, List, Mapping, Sequence, Tuple
 
 from beacon_ci.report.summary import MARKDOWN_LIMIT, SUMMARY_ITEM_CHARS, SUMMARY_SHOWN
-from beacon_ci.report.text import duration_text, failed_stages, one_line, token_totals
+from beacon_ci.report.text import duration_text, failed_stages, one_line, time_text, token_totals
 
 # Agent text only ever lands mid-line (after "- " or in a table cell), so only the inline
 # constructs matter: code spans, emphasis, links/images, strikethrough and table pipes.
@@ -90,6 +90,7 @@ def _markdown_harness(h: Mapping[str, Any]) -> str:
         ("errors", str(counts["errors"])),
         ("redacted events", str(h["redacted"])),
         ("models", tokens or "no usage reported"),
+        ("time spent", md_escape(time_text(h["time"])) or "not reported"),
     ]
     table = "\n".join(f"| {label} | {value} |" for label, value in rows)
     return f"### {title}\n\n| | |\n| --- | --- |\n{table}\n"

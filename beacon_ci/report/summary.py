@@ -94,6 +94,7 @@ def _harness_entry(harnesses: Dict[Tuple[str, str], Dict[str, Any]], event: Dict
             "mcp": {},
             "approvals_denied": [],
             "errors": [],
+            "time": {"model_ms": 0, "tools_ms": {}, "approval_wait_ms": 0},
             "_request_usage": {},
             "_metric_usage": {},
             "_seen_files": set(),
@@ -147,6 +148,7 @@ def _fold_event(entry: Dict[str, Any], event: Dict[str, Any]) -> None:
         mcp = _dict(event.get("mcp"))
         name = "/".join(p for p in (_str(mcp.get("server")), _str(mcp.get("tool"))) if p)
         _count_name(entry["mcp"], name or tool_name or "unknown")
+    _add_time(entry["time"], event, inner, action, tool_name)
     error = event.get("error")
     if isinstance(error, dict):
         _keep(
@@ -155,6 +157,27 @@ def _fold_event(entry: Dict[str, Any], event: Dict[str, Any]) -> None:
             {"type": _str(error.get("type")) or "error", "message": _str(error.get("message"))},
         )
     _add_usage(entry, event, action)
+
+
+def _add_time(
+    time: Dict[str, Any], event: Dict[str, Any], inner: Dict[str, Any], action: str, tool_name: str
+) -> None:
+    """Where the time went: model calls (an event with usage and a duration), tool calls by
+    tool, and the wait for a person's approval. Durations come from the records and spans that
+    carry them; an agent that sends neither adds nothing."""
+    duration = _int_or_none(inner.get("duration_ms"))
+    if duration is not None and duration > 0:
+        if action in TOOL_ACTIONS or action == "mcp.tool_invoked":
+            tools = time["tools_ms"]
+            name = tool_name or "unknown"
+            if name not in tools and len(tools) >= NAMES_KEPT:
+                name = OTHER
+            tools[name] = tools.get(name, 0) + duration
+        elif _dict(_dict(event.get("gen_ai")).get("usage")):
+            time["model_ms"] += duration
+    wait = _int_or_none(_dict(event.get("approval")).get("wait_ms"))
+    if wait is not None and wait > 0:
+        time["approval_wait_ms"] += wait
 
 
 def _fill_denied_target(entry: Dict[str, Any], event: Dict[str, Any], target: str) -> None:

@@ -66,7 +66,31 @@ def _text_rows(h: Mapping[str, Any]) -> List[Tuple[str, str]]:
     ]
     for model, totals in sorted(h["models"].items()):
         rows.append(("model", f"{one_line(model)}: {token_totals(totals)}"))
+    time = time_text(h["time"])
+    if time:
+        rows.append(("time", time))
     return rows
+
+
+def time_text(time: Mapping[str, Any]) -> str:
+    """Where an agent's time went, when its records or spans said: "model 12.3s, tools 4.1s
+    (bash 3.9s, view 0.2s), approvals 0.0s"; empty when nothing was timed."""
+    tools = time["tools_ms"]
+    if not (time["model_ms"] or tools or time["approval_wait_ms"]):
+        return ""
+    ranked = sorted(tools.items(), key=lambda item: (-item[1], item[0]))
+    by_tool = ", ".join(f"{one_line(name)} {milliseconds_text(ms)}" for name, ms in ranked[:6])
+    by_tool += f", … and {len(ranked) - 6} more" if len(ranked) > 6 else ""
+    return (
+        f"model {milliseconds_text(time['model_ms'])}, "
+        f"tools {milliseconds_text(sum(tools.values()))}"
+        + (f" ({by_tool})" if by_tool else "")
+        + f", approvals {milliseconds_text(time['approval_wait_ms'])}"
+    )
+
+
+def milliseconds_text(ms: int) -> str:
+    return f"{ms}ms" if ms < 1000 else duration_text(ms / 1000)
 
 
 def _counted(counter: Mapping[str, int]) -> str:
