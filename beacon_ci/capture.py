@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci.agents.codex import user_codex_home, write_codex_home
 from beacon_ci.agents.setup import child_environment
@@ -73,10 +73,20 @@ class CapturePipeline:
         self.protector: Optional[Protector] = None
 
     def __call__(self, batch: Batch) -> None:
-        normalizer, protector = self.stages()
+        normalizer, _ = self.stages()
+        self._write(normalizer.events(batch))
+
+    def flush(self) -> None:
+        """Write the events still waiting for their tool call's record or span (agents/spans.py):
+        the capture is ending. On the consumer's thread, or after the receiver has stopped."""
+        if self.normalizer is not None:
+            self._write(iter(self.normalizer.flush()))
+
+    def _write(self, events: Iterator[Dict[str, Any]]) -> None:
+        protector = self.stages()[1]
         protected: List[Dict[str, Any]] = []
         try:
-            for event in normalizer.events(batch):
+            for event in events:
                 protected.append(protector.protect_event(event))
         finally:  # a bug in one record must not lose the records before it
             written = protected[: self.writer.write_all(protected)]  # one write for the batch
@@ -189,10 +199,15 @@ class Capture:
             # The drain has already waited for the requests in flight: stop() waiting for them
             # again would stretch the drain's limit.
             self.receiver.stop(in_flight_timeout=0)
-            self.writer.close()
-            remove_private_temp_dir(self.codex_home, codex_home_prefix(self.capture_id))  # it holds the token
-            if self.pipeline.forwarder is not None:
-                self.forwarded = self.pipeline.forwarder.close()
+            try:
+                self.pipeline.flush()
+            finally:
+                self.writer.close()
+                remove_private_temp_dir(
+                    self.codex_home, codex_home_prefix(self.capture_id)
+                )  # holds the token
+                if self.pipeline.forwarder is not None:
+                    self.forwarded = self.pipeline.forwarder.close()
         cut_off = self.receiver.cut_off
         if not drained and cut_off.connections:
             self.env.say(

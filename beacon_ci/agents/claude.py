@@ -21,6 +21,7 @@ from beacon_ci.agents.fields import (
     set_outcome,
     set_tool_call,
     set_usage,
+    span_duration_ms,
     text,
 )
 
@@ -143,6 +144,46 @@ def classify_claude_tool(
             value = text(tool_input.get(key)) or text(parameters.get(key))  # decisions: parameters only
             if key and value:
                 event.setdefault("tool", {})[key] = value
+
+
+# Claude's spans (CLAUDE_CODE_ENHANCED_TELEMETRY_BETA): claude_code.interaction, an llm_request
+# per model call (its api_request record says the same), and a claude_code.tool per tool call
+# (tool_name, tool_use_id, full_command or file_path) with two children: tool.blocked_on_user
+# (the wait for approval; decision) and tool.execution, which a denied call never has.
+CLAUDE_TOOL_SPAN = "claude_code.tool"
+CLAUDE_CHILD_SPANS = ("claude_code.tool.blocked_on_user", "claude_code.tool.execution")
+
+
+def claude_child_facts(span: Mapping[str, Any]) -> Dict[str, Any]:
+    """What a tool call's child span says about the call."""
+    duration = span_duration_ms(span)
+    if span["name"].endswith("blocked_on_user"):
+        return {"wait_ms": duration, "decision": first(span["attributes"], "decision")}
+    return {"execution_ms": duration}
+
+
+def map_claude_span(event: Dict[str, Any], span: Mapping[str, Any], children: Mapping[str, Any]) -> bool:
+    """The event a tool call's span is (when no record reports the call); `children` holds the
+    facts of its child spans. A call that never executed was denied: Claude sends its span too,
+    and it must not count as a command that ran."""
+    if span["name"] != CLAUDE_TOOL_SPAN:
+        return False
+    attrs = span["attributes"]
+    tool = first(attrs, "tool_name")
+    set_tool_call(event, tool, first(attrs, "tool_use_id"))
+    tool_input = {"command": first(attrs, "full_command"), "file_path": first(attrs, "file_path")}
+    classify_claude_tool(event, tool, tool_input, {}, {})
+    approval: Dict[str, Any] = {}
+    if children.get("wait_ms") is not None:
+        approval["wait_ms"] = children["wait_ms"]
+    if children.get("execution_ms") is None:
+        set_action(event, "approval.denied")
+        approval.update(required=True, decision=children.get("decision") or "reject")
+    else:
+        set_duration(event, children["execution_ms"])
+    if approval:
+        event["approval"] = approval
+    return True
 
 
 # What switches Claude Code's export on (the endpoint, protocol and token are set for every agent).

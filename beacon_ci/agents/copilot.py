@@ -41,8 +41,9 @@ COPILOT_SHELL_TOOLS = ("bash", "shell", "powershell")
 SPAN_STATUS_ERROR = 2  # OTLP Status.code
 
 
-def map_copilot_span(event: Dict[str, Any], span: Mapping[str, Any]) -> bool:
-    """Fill `event` from one Copilot span; False for a span that reports nothing of its own."""
+def map_copilot_span(event: Dict[str, Any], span: Mapping[str, Any], children: Mapping[str, Any]) -> bool:
+    """Fill `event` from one Copilot span; False for a span that reports nothing of its own.
+    (Copilot's child spans are events of their own: it has no `children` facts.)"""
     name, attrs = span["name"], span["attributes"]
     operation = first(attrs, "gen_ai.operation.name") or name.split(" ", 1)[0]
     if operation == "execute_tool":

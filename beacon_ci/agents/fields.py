@@ -154,6 +154,11 @@ def set_duration(event: Dict[str, Any], duration_ms: Optional[int]) -> None:
         event["event"]["duration_ms"] = duration_ms
 
 
+def span_duration_ms(span: Mapping[str, Any]) -> Optional[int]:
+    start, end = span["start_time_unix_nano"], span["end_time_unix_nano"]
+    return (end - start) // 1_000_000 if start and end >= start else None
+
+
 def set_tool_arguments(event: Dict[str, Any], arguments: str) -> None:
     """tool.arguments: the call's arguments as the agent sent them. 1.0 keeps them in
     tool.command; ours is the command they run, so they get a field of their own."""

@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci import __version__
-from beacon_ci.agents.claude import map_claude_log
+from beacon_ci.agents.claude import CLAUDE_CHILD_SPANS, claude_child_facts, map_claude_log, map_claude_span
 from beacon_ci.agents.codex import codex_keeps, map_codex_log
 from beacon_ci.agents.copilot import map_copilot_span
 from beacon_ci.agents.fields import (
@@ -21,9 +21,11 @@ from beacon_ci.agents.fields import (
     set_action,
     set_duration,
     set_error,
+    span_duration_ms,
     text,
 )
 from beacon_ci.agents.gemini import map_gemini_log
+from beacon_ci.agents.spans import CallJoin, SpanChildren, call_span, held_call_key
 from beacon_ci.context import HARNESS_EVENT_NAMES, CaptureContext, rfc3339_ms
 from beacon_otlp import Batch
 
@@ -70,6 +72,8 @@ class Normalizer:
         self.unmapped = 0  # records written as fallback events because mapping them failed
         self._cumulative: Dict[Tuple[Any, ...], float] = {}
         self._denied_calls: Dict[Tuple[str, str, str], None] = {}  # insertion-ordered, bounded
+        self._calls = CallJoin(clock)  # a tool call's record and span, joined (spans.py)
+        self._span_children = SpanChildren()
 
     def events(self, batch: Batch) -> Iterator[Dict[str, Any]]:
         if batch.signal == "logs":
@@ -82,7 +86,7 @@ class Normalizer:
                             continue
                         event = self.or_fallback(self.log_event, "logs", res_attrs, record)
                         if event is not None:
-                            yield event
+                            yield from self._joined(event)
         elif batch.signal == "metrics":
             for resource in batch.request["resource_metrics"]:
                 res_attrs = (resource["resource"] or {}).get("attributes", {})
@@ -97,7 +101,25 @@ class Normalizer:
                         self.spans_seen += 1
                         event = self.or_fallback(self.span_event, "traces", res_attrs, span)
                         if event is not None:
-                            yield event
+                            yield from self._joined(event, span=True)
+        yield from self._calls.expired()
+
+    def flush(self) -> List[Dict[str, Any]]:
+        """The events still waiting for their call's record or span: the capture is ending."""
+        return self._calls.flush()
+
+    def _joined(self, event: Dict[str, Any], span: bool = False) -> List[Dict[str, Any]]:
+        """An event, joined with what the other signal says about the same tool call, for the
+        harnesses that report a call both ways (SPAN_JOINED)."""
+        key = held_call_key(event) if event["harness"]["name"] in SPAN_JOINED else None
+        if key is None:
+            return [event]
+        if span:
+            return self._calls.span(call_span(key, event))
+        if "span_id" not in event["trace"]:  # a record in no trace: its agent sends no spans
+            self._calls.settle(key)
+            return [event]
+        return self._calls.log_event(key, event)
 
     def keeps(self, res_attrs: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
         if harness_name(text(res_attrs.get("service.name"))) != "codex_cli":
@@ -193,16 +215,21 @@ class Normalizer:
     def span_event(self, res_attrs: Mapping[str, Any], span: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
         """The event a span is, for a harness whose spans report what it did (SPAN_MAPPERS);
         None for a span that repeats what its log records say, or reports nothing of its own."""
-        mapper = SPAN_MAPPERS.get(harness_name(text(res_attrs.get("service.name"))))
+        harness = harness_name(text(res_attrs.get("service.name")))
+        mapper = SPAN_MAPPERS.get(harness)
         if mapper is None:
+            return None
+        if span["name"] in CHILD_SPANS.get(harness, ()):  # part of its parent's event
+            self._span_children.add(span["parent_span_id"], claude_child_facts(span))
             return None
         attrs = span["attributes"]
         event = self.base(res_attrs, attrs, span["start_time_unix_nano"])
-        if not mapper(event, span):
+        if not mapper(event, span, self._span_children.pop(span["span_id"])):
             return None
         event["message"] = span["name"]
         join_trace(event["trace"], span["trace_id"], span["span_id"], span["parent_span_id"])
-        set_duration(event, span_duration_ms(span))
+        if "duration_ms" not in event["event"]:
+            set_duration(event, span_duration_ms(span))
         event["event"]["category"] = category_of(event["event"]["action"])
         status = span.get("status") or {}
         event["raw"] = {
@@ -305,11 +332,6 @@ def join_trace(trace: Dict[str, Any], trace_id: str, span_id: str, parent_span_i
         trace["parent_span_id"] = parent_span_id
     if trace_id != trace["id"]:
         trace["source_id"] = trace_id
-
-
-def span_duration_ms(span: Mapping[str, Any]) -> Optional[int]:
-    start, end = span["start_time_unix_nano"], span["end_time_unix_nano"]
-    return (end - start) // 1_000_000 if start and end >= start else None
 
 
 DENIED_CALLS_KEPT = 4096  # a decision and its result arrive within one turn
@@ -444,8 +466,13 @@ LOG_MAPPERS: Dict[str, Callable[[Dict[str, Any], str, Mapping[str, Any]], None]]
     "codex_cli": map_codex_log,
     "gemini_cli": map_gemini_log,
 }
-# Harnesses whose spans report what their log records do not. Codex's and Gemini's spans repeat
-# their records (which carry the durations too): counted, not written.
-SPAN_MAPPERS: Dict[str, Callable[[Dict[str, Any], Mapping[str, Any]], bool]] = {
+# Harnesses whose spans report what they did (Copilot: only there; Claude: what its records
+# lack). Codex's and Gemini's spans repeat their records, durations included: counted only.
+SPAN_MAPPERS: Dict[str, Callable[[Dict[str, Any], Mapping[str, Any], Mapping[str, Any]], bool]] = {
+    "claude_code": map_claude_span,
     "copilot_cli": map_copilot_span,
 }
+# Child spans whose facts belong to their parent's event (claude_child_facts).
+CHILD_SPANS = {"claude_code": CLAUDE_CHILD_SPANS}
+# Harnesses that report a tool call both as a log record and as a span: joined, never twice.
+SPAN_JOINED = frozenset({"claude_code"})
