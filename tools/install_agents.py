@@ -17,7 +17,7 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 def main() -> int:
     sys.path.insert(0, str(TESTS))
     for module_path in sorted((TESTS / "agents").glob("*.py")):
-        if module_path.name == "__init__.py":
+        if module_path.name.startswith("_"):  # the package and its shared helpers, not agents
             continue
         module = importlib.import_module(f"agents.{module_path.stem}")
         start = time.monotonic()

@@ -8,6 +8,7 @@ golden fixtures under tests/fixtures/<agent>/).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import json
@@ -21,7 +22,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import quote
 
 import pytest
 
@@ -35,13 +37,20 @@ FIXTURES = ROOT / "tests" / "fixtures"  # golden fixtures, one directory per age
 RECORD_FIXTURES = os.environ.get("BEACON_RECORD_FIXTURES") == "1"
 
 
-def npm_install(name: str, package: str, version: str, timeout: float = 600) -> Path:
-    """Install package@version once into .cache/agents/<name> and return its node_modules/.bin."""
+@contextlib.contextmanager
+def install_lock(name: str) -> Iterator[Path]:
+    """Hold the lock of .cache/agents/<name> (parallel test workers install once); yields that prefix."""
     prefix = CACHE / name
     prefix.mkdir(parents=True, exist_ok=True)
-    marker = prefix / f".installed-{version}"
     with open(prefix / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers install once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield prefix
+
+
+def npm_install(name: str, package: str, version: str, timeout: float = 600) -> Path:
+    """Install package@version once into .cache/agents/<name> and return its node_modules/.bin."""
+    with install_lock(name) as prefix:
+        marker = prefix / f".installed-{version}"
         if not marker.exists():
             npm = shutil.which("npm")
             if npm is None:
@@ -123,6 +132,12 @@ def base_env(home: Path, extra: Optional[Dict[str, str]] = None) -> Dict[str, st
     }
     env.update(extra or {})
     return env
+
+
+def otel_resource_attributes(attributes: Dict[str, str]) -> str:
+    """OTEL_RESOURCE_ATTRIBUTES for these pairs, each value percent-encoded as the variable's
+    specification asks (the OpenTelemetry SDKs decode it)."""
+    return ",".join(f"{key}={quote(value, safe='')}" for key, value in attributes.items())
 
 
 class RecordedRequest:

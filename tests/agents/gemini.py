@@ -29,9 +29,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional
-from urllib.parse import quote
 
-from . import FakeModelServer, RecordedRequest, base_env, npm_install, send_json, send_sse
+from . import (
+    FakeModelServer,
+    RecordedRequest,
+    base_env,
+    npm_install,
+    otel_resource_attributes,
+    send_json,
+    send_sse,
+)
 
 NAME = "gemini"
 PACKAGE = "@google/gemini-cli"
@@ -294,6 +301,5 @@ def telemetry_env(
         "OTEL_EXPORTER_OTLP_HEADERS": f"x-beacon-token={token}",
     }
     if resource_attributes:
-        pairs = (f"{key}={quote(value, safe='')}" for key, value in resource_attributes.items())
-        env["OTEL_RESOURCE_ATTRIBUTES"] = ",".join(pairs)
+        env["OTEL_RESOURCE_ATTRIBUTES"] = otel_resource_attributes(resource_attributes)
     return env
