@@ -24,7 +24,7 @@ from beacon_otlp import Batch, count_records, decode, decode_protobuf, encode_pr
 from beacon_protect import Protector
 
 FIXTURES = ROOT / "tests" / "fixtures"
-AGENTS = ("claude", "codex", "gemini")
+AGENTS = ("claude", "codex", "gemini", "copilot")
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CONTEXT = CaptureContext(
@@ -178,6 +178,69 @@ def test_claude_session(protocol: str) -> None:
             for key in ("input_tokens", "output_tokens"):
                 usage[key] += e["gen_ai"]["usage"].get(key, 0)
     assert usage == Counter({"input_tokens": 840, "output_tokens": 175})  # 7 requests x 120 / 25
+
+
+# What each Copilot step becomes: (action, outcome, exit code); Copilot sends only spans.
+COPILOT_STEPS = {
+    "shell": ("command.executed", "success", 0),
+    "write": ("file.created", "success", None),
+    "read": ("file.read", "success", None),
+    "denied": ("approval.denied", None, None),
+    "failing": ("command.executed", "failure", 2),
+    "secret": ("command.executed", "success", 0),
+}
+
+
+@pytest.mark.parametrize("protocol", ["http/json", "http/protobuf"])
+def test_copilot_session_from_its_spans(protocol: str) -> None:
+    events = normalized("copilot", protocol)
+    work = workdir("copilot", protocol)
+    steps = [step for step in session("copilot")["steps"] if step["tool"]]  # the final answer is no call
+    assert Counter(e["event"]["action"] for e in events) == Counter(
+        {
+            "prompt.submitted": 1,
+            "token.usage": 7,
+            "command.executed": 3,
+            "file.created": 1,
+            "file.read": 1,
+            "approval.denied": 1,
+        }
+    )  # a tool call once each, a model call once each; the run's own usage and metrics not again
+    assert {(e["harness"]["name"], e["harness"]["version"]) for e in events} == {("copilot_cli", "1.0.102")}
+    assert len({e["session"]["id"] for e in events}) == 1  # from the run's span, on every event
+    assert {e["trace"]["id"] for e in events} == {TRACE_ID}  # Copilot's own trace is another
+    assert len({e["trace"]["source_id"] for e in events}) == 1
+    (prompt,) = [e for e in events if e["event"]["action"] == "prompt.submitted"]
+    assert prompt["prompt"]["text"].endswith("\n\nRun the beacon end-to-end session.")
+
+    tool_events = [e for e in events if e["event"]["category"] != "metric" and e is not prompt]
+    assert len(tool_events) == len(steps)
+    for step in steps:
+        (event,) = by_call(events, step["call_id"])
+        action, outcome, exit_code = COPILOT_STEPS[step["name"]]
+        target = step["input"].get("command") or step["input"].get("path")
+        target = target.replace("<workdir>", work)
+        assert (event["event"]["action"], event["event"].get("outcome")) == (action, outcome), step["name"]
+        assert event["tool"]["name"] == step["tool"]
+        assert isinstance(event["event"]["duration_ms"], int)
+        if step["tool"] == "bash":
+            assert event["command"].get("exit_code") == exit_code
+            assert event["command"]["command"] == event["tool"]["command"] == target
+        else:
+            assert event["file"]["path"] == target
+    denied = by_call(events, next(s["call_id"] for s in steps if s["denied"]))[0]
+    assert denied["approval"]["required"] is True and denied["approval"]["decision"] == "denied"
+    assert denied["approval"]["reason"]  # the refusal as Copilot words it
+
+    usage = Counter()
+    for e in events:
+        if e["event"]["action"] == "token.usage":
+            assert e["model"] == "claude-sonnet-4.5" and e["event"]["duration_ms"] >= 0
+            for key in ("input_tokens", "output_tokens"):
+                usage[key] += e["gen_ai"]["usage"][key]
+    assert usage == Counter({"input_tokens": 840, "output_tokens": 175})  # the run's own totals
+    raw = json.dumps([e["raw"] for e in events])
+    assert "gen_ai.system_instructions" not in raw and "gen_ai.input.messages" not in raw
 
 
 def test_claude_protocols_give_the_same_events() -> None:
@@ -1157,6 +1220,7 @@ SESSION_SECRETS = {
     "claude": (claude.SECRET_TOKEN, claude.SECRET_BEARER),
     "codex": (codex.SECRET_TOKEN, codex.SECRET_BEARER),
     "gemini": (gemini.GITHUB_TOKEN, gemini.BEARER.rsplit(" ", 1)[1]),
+    "copilot": (claude.SECRET_TOKEN, claude.SECRET_BEARER),  # the same scripted command
 }
 
 

@@ -169,6 +169,22 @@ def test_gemini_session_counts_without_doubling_usage() -> None:
     assert h["models"]["gemini-2.5-flash"]["output_tokens"] == 91
 
 
+def test_copilot_session_counts_and_where_its_time_went() -> None:
+    h = only(summarize(normalized("copilot", "http/json")))
+    assert (h["name"], h["version"], h["events"]) == ("copilot_cli", "1.0.102", 14)
+    assert h["counts"]["prompts"] == 1
+    assert h["counts"]["commands"] == 3 and h["counts"]["commands_failed"] == 1
+    assert [len(h["files"][op]) for op in ("read", "created", "modified")] == [1, 1, 0]
+    assert h["tools"] == {"bash": 3, "create": 1, "view": 1}
+    assert [d["tool"] for d in h["approvals_denied"]] == ["bash"]
+    assert h["approvals_denied"][0]["target"].startswith("rm -rf ")
+    assert h["models"]["claude-sonnet-4.5"]["input_tokens"] == 840  # 7 chat spans, not the run's sum again
+    assert h["models"]["claude-sonnet-4.5"]["output_tokens"] == 175
+    time = h["time"]
+    assert time["model_ms"] > 0 and set(time["tools_ms"]) == {"bash", "create", "view"}
+    assert time["approval_wait_ms"] == 0
+
+
 def test_events_of_several_harnesses_and_versions_are_kept_apart() -> None:
     events = normalized("claude", "http/json") + normalized("codex", "binary")
     events.append(

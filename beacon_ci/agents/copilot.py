@@ -7,11 +7,13 @@ reports something it did is the event itself (EVENTS.md, "Spans (traces) are eve
   `process.exit.code` for a shell command; status error with `error.type=denied` for a call
   the user's rules refused, which never ran.
 - `chat <model>`: one model call, with its usage and `github.copilot.cost`.
-- `invoke_agent`: the whole run (its usage is the sum of the chat spans': not counted again).
+- `invoke_agent`: the whole run: the prompt it was given (`gen_ai.input.messages`); its usage
+  is the sum of the chat spans', not counted again.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, Mapping
 
 from beacon_ci.agents.fields import (
@@ -49,6 +51,12 @@ def map_copilot_span(event: Dict[str, Any], span: Mapping[str, Any], children: M
     if operation == "execute_tool":
         map_copilot_tool(event, attrs, span.get("status") or {})
         return True
+    if operation == "invoke_agent":  # the run: what it was asked (with content capture on)
+        set_action(event, "prompt.submitted")
+        prompt = user_prompt(text(attrs.get("gen_ai.input.messages")))
+        if prompt:
+            event["prompt"] = {"text": prompt}
+        return True
     if operation == "chat":
         set_action(event, "token.usage")
         set_usage(
@@ -61,6 +69,23 @@ def map_copilot_span(event: Dict[str, Any], span: Mapping[str, Any], children: M
             event.setdefault("gen_ai", {}).setdefault("usage", {})["cost_usd"] = cost
         return True
     return False
+
+
+def user_prompt(messages: str) -> str:
+    """The user's text in GenAI input messages: [{"role": "user", "parts": [{"type": "text",
+    "content": ...}]}]."""
+    try:
+        decoded = json.loads(messages)
+    except ValueError:
+        return ""
+    texts = [
+        text(part.get("content"))
+        for message in (decoded if isinstance(decoded, list) else [])
+        if isinstance(message, dict) and message.get("role") == "user"
+        for part in message.get("parts") or []
+        if isinstance(part, dict) and part.get("type") == "text"
+    ]
+    return "\n".join(t for t in texts if t)
 
 
 def map_copilot_tool(event: Dict[str, Any], attrs: Mapping[str, Any], status: Mapping[str, Any]) -> None:

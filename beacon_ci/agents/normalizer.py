@@ -50,6 +50,16 @@ _HARNESS_SERVICES = {
 }
 # Resource attributes kept in raw: enough to identify the source, not every host detail.
 _IDENTIFYING = ("service.name", "service.version", "service.instance.id")
+# Span attributes left out of raw: the conversation itself, which a GenAI span with content
+# capture repeats in full on every model call (the events keep the prompt and the tool calls).
+_CONVERSATION = frozenset(
+    (
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.definitions",
+    )
+)
 
 
 def harness_name(service_name: str) -> str:
@@ -74,6 +84,7 @@ class Normalizer:
         self._denied_calls: Dict[Tuple[str, str, str], None] = {}  # insertion-ordered, bounded
         self._calls = CallJoin(clock)  # a tool call's record and span, joined (spans.py)
         self._span_children = SpanChildren()
+        self._trace_sessions: Dict[str, str] = {}  # trace id -> session id, insertion-ordered
 
     def events(self, batch: Batch) -> Iterator[Dict[str, Any]]:
         if batch.signal == "logs":
@@ -96,6 +107,7 @@ class Normalizer:
         else:
             for resource in batch.request["resource_spans"]:
                 res_attrs = (resource["resource"] or {}).get("attributes", {})
+                self._learn_sessions(resource["scope_spans"])
                 for scope in resource["scope_spans"]:
                     for span in scope["spans"]:
                         self.spans_seen += 1
@@ -103,6 +115,17 @@ class Normalizer:
                         if event is not None:
                             yield from self._joined(event, span=True)
         yield from self._calls.expired()
+
+    def _learn_sessions(self, scopes: Sequence[Mapping[str, Any]]) -> None:
+        """The session of each trace, from the span that names it (Copilot's invoke_agent, the
+        root, which ends and is exported after the spans it holds): its other spans do not."""
+        for scope in scopes:
+            for span in scope["spans"]:
+                session_id = text(span["attributes"].get("gen_ai.conversation.id"))
+                if session_id and span["trace_id"]:
+                    self._trace_sessions[span["trace_id"]] = session_id
+                    if len(self._trace_sessions) > TRACE_SESSIONS_KEPT:
+                        del self._trace_sessions[next(iter(self._trace_sessions))]
 
     def flush(self) -> List[Dict[str, Any]]:
         """The events still waiting for their call's record or span: the capture is ending."""
@@ -227,6 +250,8 @@ class Normalizer:
         if not mapper(event, span, self._span_children.pop(span["span_id"])):
             return None
         event["message"] = span["name"]
+        if "session" not in event and span["trace_id"] in self._trace_sessions:
+            event["session"] = {"id": self._trace_sessions[span["trace_id"]]}
         join_trace(event["trace"], span["trace_id"], span["span_id"], span["parent_span_id"])
         if "duration_ms" not in event["event"]:
             set_duration(event, span_duration_ms(span))
@@ -237,7 +262,10 @@ class Normalizer:
             "span_name": span["name"],
             "span_kind": SPAN_KINDS.get(span["kind"], "Unspecified"),
             "status": SPAN_STATUSES.get(status.get("code", 0), "Unset"),
-            "attributes": {**{k: res_attrs[k] for k in _IDENTIFYING if k in res_attrs}, **attrs},
+            "attributes": {
+                **{k: res_attrs[k] for k in _IDENTIFYING if k in res_attrs},
+                **{k: v for k, v in attrs.items() if k not in _CONVERSATION},
+            },
         }
         return event
 
@@ -335,6 +363,7 @@ def join_trace(trace: Dict[str, Any], trace_id: str, span_id: str, parent_span_i
 
 
 DENIED_CALLS_KEPT = 4096  # a decision and its result arrive within one turn
+TRACE_SESSIONS_KEPT = 1024  # traces whose session is known; a capture has a few
 
 
 def event_name(body: str, attrs: Mapping[str, Any], record_event_name: str) -> str:
