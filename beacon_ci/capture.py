@@ -252,6 +252,7 @@ class Capture:
     def result(self, validation: Validation) -> Dict[str, Any]:
         return {
             "capture_id": self.capture_id,
+            "trace_id": self.context.trace_id,
             "mode": self.mode,
             "log_path": self.paths.log_path,
             "harnesses": self.harnesses,

@@ -139,6 +139,7 @@ class Validation(NamedTuple):
     stages: List[Stage]
     event_count: int
     by_harness: Dict[str, int]
+    trace_ids: Sequence[str] = ()  # the trace each capture ran its agent in (one per capture)
 
     @property
     def passed(self) -> bool:
@@ -150,6 +151,7 @@ class Validation(NamedTuple):
             "log_path": self.log_path,
             "event_count": self.event_count,
             "by_harness": self.by_harness,
+            "trace_ids": list(self.trace_ids),
             "stages": [stage.as_json() for stage in self.stages],
         }
 
@@ -198,6 +200,9 @@ def _enum_problem(event: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
+TRACE_IDS_KEPT = 16  # a log appended by several captures has one trace id each
+
+
 class Tally:
     """What a log holds for one capture, counted one event at a time in bounded memory: events
     per harness, lines that are not events (the first one kept), and lines of other writers
@@ -209,6 +214,7 @@ class Tally:
         self.first_bad: Optional[Tuple[int, str]] = None  # (line number, problem)
         self.foreign_unparseable = 0
         self.other_captures = 0  # lines of other captures in the same log, skipped
+        self.trace_ids: Dict[str, None] = {}  # the captures' trace ids, first TRACE_IDS_KEPT
 
     @property
     def events(self) -> int:
@@ -216,6 +222,11 @@ class Tally:
 
     def count(self, event: Mapping[str, Any]) -> None:
         self.by_harness[str(event["harness"]["name"])] += 1
+        trace = event.get("trace")
+        trace_id = trace.get("id") if isinstance(trace, dict) else None
+        if isinstance(trace_id, str) and trace_id not in self.trace_ids:
+            if len(self.trace_ids) < TRACE_IDS_KEPT:
+                self.trace_ids[trace_id] = None
 
     def bad(self, line: int, problem: str) -> None:
         self.bad_lines += 1
@@ -295,7 +306,7 @@ def validate_written(
         stages.append(
             Stage("harness_events", matching >= min_events, detail, {"events": matching, "harnesses": wanted})
         )
-    return Validation(path, stages, count, by_harness)
+    return Validation(path, stages, count, by_harness, list(tally.trace_ids))
 
 
 def diagnose_receiver(stats: Optional[Mapping[str, Any]]) -> str:

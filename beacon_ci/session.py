@@ -267,6 +267,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
     state.update(
         status="finished",
         events=dict(capture.pipeline.tally.by_harness),
+        trace_ids=list(capture.pipeline.tally.trace_ids),
         bad_lines=capture.pipeline.tally.bad_lines,
         first_bad=capture.pipeline.tally.first_bad,
         summary=capture.pipeline.summary.result(),
@@ -292,6 +293,7 @@ def judge_session(
         tally.bad_lines = state.get("bad_lines", 0)
         first_bad = state.get("first_bad")
         tally.first_bad = (first_bad[0], first_bad[1]) if first_bad else None
+        tally.trace_ids.update(dict.fromkeys(state.get("trace_ids") or []))
         summary, folded = state["summary"], state.get("findings") or {}
     else:
         from beacon_ci.findings.fold import FindingsFold
@@ -540,6 +542,7 @@ def finish_capture(
     )
     result = {
         "capture_id": state["capture_id"],
+        "trace_id": state["traceparent"].split("-")[1],
         "mode": "session",
         "log_path": state["log_path"],
         "harnesses": state["harnesses"],

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 import pytest
-from agents import FakeModelServer, claude, codex, gemini, install_or_skip, run_in_group, session_dirs
+from agents import (
+    FakeModelServer,
+    claude,
+    codex,
+    copilot,
+    gemini,
+    install_or_skip,
+    run_in_group,
+    session_dirs,
+)
 from conftest import ROOT
 
 from beacon_protect import Protector
@@ -199,7 +208,15 @@ def test_claude_code(tmp_path: Path, protocol: str) -> None:
     )
     check_session(run, "claude_code")
     assert env_secret not in run.log.read_text()
+    # with its spans on, still each call once (the table), and each result timed by them too
     check_tool_events(run, claude_expected(str(run.workdir), env_secret))
+    assert run.result["spans_received"] > 0 and {e["trace"]["id"] for e in run.events} == {
+        run.result["trace_id"]
+    }
+    for event in run.tools():
+        if event["event"]["action"] != "approval.allowed":
+            assert isinstance(event["event"]["duration_ms"], int), event
+            assert isinstance(event["approval"]["wait_ms"], int), event  # only a span says this
     turns = len(claude.steps(str(run.workdir), env_secret))
     usage = [e["gen_ai"]["usage"] for e in run.named("claude_code.api_request")]
     assert [(u["input_tokens"], u["output_tokens"]) for u in usage] == [
@@ -316,3 +333,64 @@ def test_gemini_cli(tmp_path: Path) -> None:
         "output": sum(10 + n for n in turns),
     }
     assert run.result["receiver"]["requests"][0]["content_type"] == "application/json"
+
+
+# --- GitHub Copilot CLI -----------------------------------------------------------------------
+
+
+def copilot_expected(work: str) -> List[Row]:
+    """Copilot sends only spans: one execute_tool span per call, the denied one included (status
+    error, never executed), in the order the calls ended."""
+    ids = {step.name: step.call_id for step in copilot.steps(work)}
+    path, denied = f"{work}/{claude.FILE_NAME}", f"rm -rf {work}/{claude.DENIED_DIR}"
+    marker, secret = claude.MARKER_COMMAND, SECRET_COMMAND_REDACTED
+    return [
+        Row("command.executed", "bash", "success", command=marker, exit_code=0, call_id=ids["shell"]),
+        Row("file.created", "create", "success", path=path, call_id=ids["write"]),
+        Row("file.read", "view", "success", path=path, call_id=ids["read"]),
+        Row("approval.denied", "bash", command=denied, call_id=ids["denied"]),
+        Row("command.executed", "bash", "failure", command=FAILING, exit_code=2, call_id=ids["failing"]),
+        Row(
+            "command.executed",
+            "bash",
+            "success",
+            command=secret,
+            exit_code=0,
+            call_id=ids["secret"],
+            redacted=True,
+        ),
+    ]
+
+
+def check_copilot(run: Captured) -> None:
+    check_session(run, "copilot_cli")
+    check_tool_events(run, copilot_expected(str(run.workdir)))
+    assert {e["trace"]["id"] for e in run.events} == {run.result["trace_id"]}  # stamped: Copilot ignores ours
+    assert all(isinstance(e["event"].get("duration_ms"), int) for e in run.tools())
+    turns = len([step for step in copilot.steps(str(run.workdir)) if step.tool]) + 1
+    usage = [e["gen_ai"]["usage"] for e in run.events if e["event"]["action"] == "token.usage"]
+    assert [(u["input_tokens"], u["output_tokens"]) for u in usage] == [
+        (claude.USAGE_IN, claude.USAGE_OUT)
+    ] * turns
+    (prompt,) = [e for e in run.events if e["event"]["action"] == "prompt.submitted"]
+    assert prompt["prompt"]["text"].endswith(claude.PROMPT)
+
+
+@pytest.mark.parametrize("protocol", ["protobuf", "json"])
+def test_copilot_cli(tmp_path: Path, protocol: str) -> None:
+    run = capture(copilot, tmp_path, protocol)
+    check_copilot(run)
+    assert (
+        run.result["receiver"]["requests"][0]["content_type"]
+        == f"application/{'x-protobuf' if protocol == 'protobuf' else 'json'}"
+    )
+    assert run.result["records_dropped_as_noise"] == 0 and run.result["spans_received"] > len(run.tools())
+
+
+def test_copilot_cli_is_captured_whatever_tls_settings_the_job_has(tmp_path: Path) -> None:
+    """Copilot exports nothing over http:// while an OTLP certificate variable is set; beacon
+    clears them for the child, so a job that sets one for its own collector is still captured."""
+    certificate = tmp_path / "collector-ca.pem"
+    certificate.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    run = capture(copilot, tmp_path, "protobuf", env={"OTEL_EXPORTER_OTLP_CERTIFICATE": str(certificate)})
+    check_copilot(run)

@@ -6,6 +6,7 @@ import errno
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,11 @@ def test_selftest_passes_and_leaves_a_log_to_open(tmp_path: Path) -> None:
         "application/json",
     }
     # What a newcomer sees: the summary exec shows, the verdict, and where the log is.
-    assert err.startswith("beacon: summary: 18 events, validation passed\nbeacon:   claude_code 2.1.197:\n")
+    assert re.match(
+        r"beacon: summary: 18 events, validation passed, trace [0-9a-f]{32}\n"
+        r"beacon:   claude_code 2\.1\.197:\n",
+        err,
+    )
     assert "beacon: selftest passed: 18 of 18 events written from 18 OTLP records" in err
     assert "secret redacted" in err
     said = f"beacon: the events are in {log} (capture {result['capture_id']}): one JSON object a line\n"

@@ -9,6 +9,7 @@ import fcntl
 import io
 import json
 import os
+import re
 import select
 import signal
 import stat
@@ -79,6 +80,8 @@ def test_exec_captures_validates_and_exits_zero(tmp_path: Path) -> None:
     events = run.events
     assert len(events) == EVENTS_PER_SESSION
     assert {e["capture"]["id"] for e in events} == {result["capture_id"]}
+    assert {e["trace"]["id"] for e in events} == {result["trace_id"]}  # one trace per capture
+    assert result["validation"]["trace_ids"] == [result["trace_id"]]
     assert [e["event"]["action"] for e in events] == [
         "prompt.submitted",
         "approval.allowed",
@@ -91,6 +94,32 @@ def test_exec_captures_validates_and_exits_zero(tmp_path: Path) -> None:
     assert stat.S_IMODE(run.log.stat().st_mode) == 0o600
     assert stat.S_IMODE(run.log.parent.stat().st_mode) == 0o700
     assert "validation passed: 6 events" in run.stderr
+
+
+def write_traceparent(path: Path) -> Tuple[str, ...]:
+    """A command that writes the TRACEPARENT it was given to `path`."""
+    script = "import os, sys; open(sys.argv[1], 'w').write(os.environ['TRACEPARENT'])"
+    return ("--", sys.executable, "-c", script, str(path))
+
+
+def test_the_child_runs_in_the_jobs_trace_or_a_new_one(tmp_path: Path) -> None:
+    given = tmp_path / "traceparent"
+    own = beacon_run(tmp_path, "ci", "exec", "--json", "--min-events", "0", *write_traceparent(given))
+    trace_id = own.result["trace_id"]
+    assert re.fullmatch(f"00-{trace_id}-[0-9a-f]{{16}}-01", given.read_text())
+    jobs = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"  # an instrumented runner's
+    joined = beacon_run(
+        tmp_path,
+        "ci",
+        "exec",
+        "--json",
+        "--min-events",
+        "0",
+        *write_traceparent(given),
+        env=environ(tmp_path, TRACEPARENT=jobs),
+    )
+    assert given.read_text() == jobs[:-2] + "01"  # its spans join the job's trace, sampled
+    assert joined.result["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 def test_json_protocol_is_captured_too(tmp_path: Path) -> None:

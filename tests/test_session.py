@@ -108,6 +108,10 @@ def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
     result = json.loads(finish.stdout.strip().splitlines()[-1])
     assert result["validation"]["event_count"] == 2 * EVENTS_PER_SESSION
     assert not session_receiver_alive(state)
+    # later steps run in the capture's trace, and every event of both agents says so
+    trace_id = exports["TRACEPARENT"].split("-")[1]
+    assert exports["TRACEPARENT"] == state["traceparent"] and result["trace_id"] == trace_id
+    assert result["validation"]["trace_ids"] == [trace_id]
 
 
 def test_export_lines_for_other_ci_systems(tmp_path: Path) -> None:

@@ -420,7 +420,8 @@ def test_exec_prints_the_text_summary_then_the_verdict(tmp_path: Path) -> None:
     run = beacon_run(tmp_path, "ci", "exec", "--harness", "claude", *agent())
     assert run.code == 0, run.stderr
     lines = run.stderr.splitlines()
-    start = lines.index("beacon: summary: 6 events, validation passed")
+    (trace_id,) = {event["trace"]["id"] for event in run.events}  # one trace per capture
+    start = lines.index(f"beacon: summary: 6 events, validation passed, trace {trace_id}")
     verdict = lines.index("beacon: validation passed: 6 events")
     assert start < verdict  # the verdict is the last thing a person reads
     table = lines[start:verdict]

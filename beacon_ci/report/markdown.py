@@ -59,7 +59,8 @@ def _markdown_status(summary: Mapping[str, Any]) -> str:
         "### beacon: what the agent did",
         "",
         f"**Telemetry validation: {status}** · {summary['event_count']} events · "
-        f"{len(summary['harnesses'])} harness{'' if len(summary['harnesses']) == 1 else 'es'}",
+        f"{len(summary['harnesses'])} harness{'' if len(summary['harnesses']) == 1 else 'es'}"
+        + "".join(f" · trace `{md_escape(t, 40)}`" for t in (validation or {}).get("trace_ids", [])[:3]),
         "",
     ]
     lines.extend(

@@ -15,7 +15,7 @@ def render_text(summary: Mapping[str, Any]) -> str:
     """Lines without a prefix; exec prints each through env.say."""
     validation = summary.get("validation")
     status = validation["status"] if validation else "not checked"
-    lines = [f"summary: {summary['event_count']} events, validation {status}"]
+    lines = [f"summary: {summary['event_count']} events, validation {status}{trace_text(summary)}"]
     lines.extend(
         f"  {one_line(stage['name'])}: {one_line(str(stage['detail']), 400)}"
         for stage in failed_stages(summary)
@@ -26,6 +26,12 @@ def render_text(summary: Mapping[str, Any]) -> str:
         lines.append(f"  {one_line(h['name'])} {one_line(h['version'])}".rstrip() + ":")
         lines.extend(f"    {label:<10} {value}" for label, value in _text_rows(h))
     return "\n".join(lines)
+
+
+def trace_text(summary: Mapping[str, Any]) -> str:
+    """ ", trace <id>": the trace the capture ran its agent in, to find its spans by."""
+    trace_ids = (summary.get("validation") or {}).get("trace_ids") or []
+    return f", trace {', '.join(one_line(t, 40) for t in trace_ids[:3])}" if trace_ids else ""
 
 
 def failed_stages(summary: Mapping[str, Any]) -> List[Mapping[str, Any]]:
