@@ -2,22 +2,55 @@
 
 Claude (tests/agents/claude.py) runs `claude -p` against the scripted fake Messages API,
 with telemetry configured the way beacon will configure it, pointed at a beacon_otlp.Receiver.
-Runs: http/json, http/protobuf, and http/protobuf with the beta traces switched on (beacon
-does not switch them on; the run shows what they hold). Everything the receiver decoded is
-checked against the script: event names, tool names, call ids, decisions, success flags,
-arguments, and the planted secrets (which later redaction tests must remove).
+Runs: http/json, http/protobuf, and http/protobuf with the beta traces switched on
+(CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1, OTEL_TRACES_EXPORTER=otlp) and a W3C TRACEPARENT in
+the environment. Everything the receiver decoded is checked against the script: event names,
+tool names, call ids, decisions, success flags, arguments, and the planted secrets (which
+later redaction tests must remove).
+
+What the beta traces of Claude Code 2.1.197 hold, as the traces run proves it (all spans of
+kind INTERNAL, scope com.anthropic.claude_code.tracing; every span also carries `session.id`,
+`user.id`, `terminal.type`, `span.type` and the OTEL_RESOURCE_ATTRIBUTES keys):
+
+- TRACEPARENT is honoured in -p mode: every span and every log record carries its trace id,
+  and the root span's parent is its span id.
+- `claude_code.interaction` (the root): `user_prompt`, `user_prompt_length`,
+  `interaction.sequence`, `interaction.duration_ms`.
+- `claude_code.llm_request` (child of the interaction), one per model call: `model`,
+  `gen_ai.request.model`, `duration_ms`, `ttft_ms`, `input_tokens`, `output_tokens`,
+  `cache_read_tokens`, `cache_creation_tokens`, `stop_reason`, `success`, `attempt`,
+  `llm_request.context`, and `request_id` (also as `gen_ai.response.id`): the api_request
+  record's `request_id`, which ties the two.
+- `claude_code.tool` (child of the interaction), one per tool call, whether it ran or not:
+  `tool_name`, `tool_use_id` (also as `gen_ai.tool.call.id`): the tool_decision and
+  tool_result records' `tool_use_id`, which ties them; `full_command` (Bash) or `file_path`
+  (Write, Read); `duration_ms` (the whole call, permission check and execution).
+- `claude_code.tool.blocked_on_user` (child of the tool span), one per call: `duration_ms`
+  (how long the call waited on its permission decision), `decision` (`reject` for the denied
+  call, `unknown` for the calls the --allowedTools rules allowed), `source` (`unknown`, where
+  the log record says `config`). It has no tool_use_id: the call's tool_decision record
+  carries this span's span_id (every other record carries the interaction's).
+- `claude_code.tool.execution` (child of the tool span), only for a call that ran:
+  `tool_use_id`, `duration_ms`, `success`; for the failing command `success=false`,
+  `error="Shell command failed"` and status ERROR.
+- The denied call has its `claude_code.tool` span (with its `full_command`) and a
+  blocked_on_user child with `decision=reject`, but no execution span and status UNSET: a
+  mapping that makes a command of every tool span would count a command that never ran.
+- Subagents (not in this session; from the CLI's code): `claude_code.tool` and
+  `claude_code.llm_request` spans of a subagent carry `agent_id` and `parent_agent_id`, and its
+  llm_request spans `llm_request.context=tool`.
 
 Run it with only loopback networking, as tools/test.sh does:
 
     unshare -rn sh -c 'ip link set lo up &&
         exec .venv/default/bin/python -m pytest -q tests/test_agent_claude_raw.py'
 
-Golden fixtures: with BEACON_RECORD_FIXTURES=1 in the environment of that command, the
-http/json and http/protobuf runs (beacon's configuration, no traces) also save the raw OTLP
-request bodies, byte for byte as Claude sent them (the shared `raw_exports` fixture keeps
-them), to tests/fixtures/claude/`<nn>-<signal>.<json|pb>` in arrival order, and describe the
-runs in tests/fixtures/claude/session.json (CLI version, protocol, workdir, session id, files,
-steps).
+Golden fixtures: with BEACON_RECORD_FIXTURES=1 in the environment of that command, each run
+also saves the raw OTLP request bodies, byte for byte as Claude sent them (the shared
+`raw_exports` fixture keeps them), in arrival order as `<nn>-<signal>.<json|pb>`, and
+describes itself in session.json (CLI version, protocol, workdir, session id, files, steps):
+the http/json and http/protobuf runs (beacon's configuration, no traces) to
+tests/fixtures/claude/, the traces run to tests/fixtures/claude-traces/.
 """
 
 from __future__ import annotations
@@ -48,11 +81,16 @@ from beacon_otlp import JSON, PROTOBUF, Receiver
 pytestmark = pytest.mark.agents
 
 FIXTURE_DIR = FIXTURES / claude.NAME
+TRACES_FIXTURE_DIR = FIXTURES / "claude-traces"
 RUN_TIMEOUT = 120.0  # a healthy run takes about one second
 CONTENT_TYPES = {"http/json": JSON, "http/protobuf": PROTOBUF}
 EXTENSIONS = {"http/json": "json", "http/protobuf": "pb"}
 RESOURCE = {"beacon.capture.id": "claude-e2e"}  # run metadata, as beacon will add it
+TRACE_ID, PARENT_SPAN_ID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"  # given to the traces run, as beacon will
 DELTA = 1  # AggregationTemporality.DELTA
+KIND_INTERNAL = 1
+STATUS_UNSET, STATUS_ERROR = 0, 2
 METRICS = {
     "claude_code.session.count",
     "claude_code.lines_of_code.count",
@@ -114,6 +152,8 @@ def run_session(
         env.update(
             claude.telemetry_env(receiver.url, TOKEN, protocol, traces=traces, resource_attributes=RESOURCE)
         )
+        if traces:
+            env["TRACEPARENT"] = TRACEPARENT
         started = time.monotonic()
         returncode, stdout, stderr = run_in_group(
             claude.command(executable=executable), workdir, env, RUN_TIMEOUT
@@ -216,8 +256,8 @@ def test_scripted_session(
     check_metrics(run)
     if traces:
         check_spans(run, steps)
-    if RECORD_FIXTURES and not traces:
-        record_fixtures(run, protocol, steps)
+    if RECORD_FIXTURES:
+        record_fixtures(run, protocol, steps, traces)
 
 
 def check_cli_result(run: Run, steps: List[claude.Step]) -> None:
@@ -300,8 +340,8 @@ def check_log_events(run: Run, steps: List[claude.Step], traces: bool) -> None:
     assert {a["session.id"] for a in attributes} == {run.result["session_id"]}
     assert len({a["prompt.id"] for a in attributes}) == 1
     assert {a["terminal.type"] for a in attributes} == {"non-interactive"}
-    # Log records carry a trace context only when the beta traces are on.
-    assert all(bool(r["trace_id"]) == traces for r in records)
+    # Log records carry a trace context only when the beta traces are on: TRACEPARENT's trace.
+    assert {r["trace_id"] for r in records} == {TRACE_ID if traces else ""}
 
     prompt = attributes[0]
     assert (prompt["prompt"], prompt["prompt_length"]) == (claude.PROMPT, str(len(claude.PROMPT)))
@@ -401,39 +441,126 @@ def check_metrics(run: Run) -> None:
 
 
 def check_spans(run: Run, steps: List[claude.Step]) -> None:
-    """Beta traces: one interaction, an llm_request per turn, a tool span per call."""
+    """Beta traces: the span tree under TRACEPARENT, and what ties spans to log records."""
     all_spans = spans(run)
-    names = Counter(s["name"] for s in all_spans)
     calls = [s for s in steps if s.tool]
-    assert names == Counter(
+    assert Counter(s["name"] for s in all_spans) == Counter(
         {
             "claude_code.interaction": 1,
             "claude_code.llm_request": len(steps),
             "claude_code.tool": len(calls),
             "claude_code.tool.blocked_on_user": len(calls),
-            "claude_code.tool.execution": len(calls) - 1,
+            "claude_code.tool.execution": len(calls) - 1,  # the denied call never ran
         }
     )
-    assert len({s["trace_id"] for s in all_spans}) == 1
-    by_name = {name: [s["attributes"] for s in all_spans if s["name"] == name] for name in names}
-    tools = {a["tool_use_id"]: a for a in by_name["claude_code.tool"]}
+    assert {s["trace_id"] for s in all_spans} == {TRACE_ID}
+    assert all(s["kind"] == KIND_INTERNAL for s in all_spans)
+    for span in all_spans:
+        check_duration(span)
+    (interaction,) = [s for s in all_spans if s["name"] == "claude_code.interaction"]
+    assert interaction["parent_span_id"] == PARENT_SPAN_ID
+    assert (interaction["attributes"]["user_prompt"], interaction["attributes"]["interaction.sequence"]) == (
+        claude.PROMPT,
+        1,
+    )
+    children = {
+        s["span_id"]: [c for c in all_spans if c["parent_span_id"] == s["span_id"]] for s in all_spans
+    }
+    top = sorted(children[interaction["span_id"]], key=lambda s: s["start_time_unix_nano"])
+    assert [s["name"] for s in top] == ["claude_code.llm_request", "claude_code.tool"] * len(calls) + [
+        "claude_code.llm_request"
+    ]
+    check_llm_request_spans([s for s in top if s["name"] == "claude_code.llm_request"], steps)
+    tools = {s["attributes"]["tool_use_id"]: s for s in top if s["name"] == "claude_code.tool"}
+    assert list(tools) == [s.call_id for s in calls]
+    blocked = {}
     for step in calls:
-        attributes = tools[step.call_id]
-        assert attributes["tool_name"] == step.tool
-        detail = "full_command" if step.tool == "Bash" else "file_path"
-        assert attributes[detail] == step.input["command" if step.tool == "Bash" else "file_path"]
-    blocked = [a["decision"] for a in by_name["claude_code.tool.blocked_on_user"]]
-    assert sorted(blocked) == ["reject"] + ["unknown"] * (len(calls) - 1)
+        blocked[step.call_id] = check_tool_span(tools[step.call_id], children, step)
+    check_span_ids_of_records(run, interaction, blocked)
+
+
+def check_duration(span: Dict[str, Any]) -> None:
+    """A span's duration_ms attribute is its own duration, rounded to the millisecond."""
+    key = "interaction.duration_ms" if span["name"] == "claude_code.interaction" else "duration_ms"
+    elapsed = (span["end_time_unix_nano"] - span["start_time_unix_nano"]) / 1e6
+    assert abs(span["attributes"][key] - elapsed) <= 1, (span["name"], span["attributes"][key], elapsed)
+
+
+def check_llm_request_spans(requests: List[Dict[str, Any]], steps: List[claude.Step]) -> None:
+    """One llm_request per turn, carrying the request id the api_request record logs."""
+    assert [(s["attributes"]["request_id"], s["attributes"]["gen_ai.response.id"]) for s in requests] == [
+        (claude.request_id(n), claude.request_id(n)) for n in range(1, len(steps) + 1)
+    ]
+    assert [s["attributes"]["stop_reason"] for s in requests] == [
+        "end_turn" if step.tool is None else "tool_use" for step in steps
+    ]
+    for span in requests:
+        a = span["attributes"]
+        assert (a["input_tokens"], a["output_tokens"], a["success"], a["attempt"]) == (
+            claude.USAGE_IN,
+            claude.USAGE_OUT,
+            True,
+            1,
+        )
+        assert (a["llm_request.context"], a["gen_ai.system"]) == ("interaction", "anthropic")
+
+
+def check_tool_span(
+    tool: Dict[str, Any], children: Dict[str, List[Dict[str, Any]]], step: claude.Step
+) -> str:
+    """One call's claude_code.tool span and its children; returns its blocked_on_user span id."""
+    a = tool["attributes"]
+    assert (a["tool_name"], a["gen_ai.tool.call.id"]) == (step.tool, step.call_id)
+    detail = "full_command" if step.tool == "Bash" else "file_path"
+    assert a[detail] == step.input["command" if step.tool == "Bash" else "file_path"]
+    assert tool["status"]["code"] == STATUS_UNSET  # also for the denied call
+    kids = {c["name"]: c for c in children[tool["span_id"]]}
+    expected = {"claude_code.tool.blocked_on_user"} | (
+        set() if step.denied else {"claude_code.tool.execution"}
+    )
+    assert set(kids) == expected
+    blocked = kids["claude_code.tool.blocked_on_user"]["attributes"]
+    assert (blocked["decision"], blocked["source"]) == ("reject" if step.denied else "unknown", "unknown")
+    assert "tool_use_id" not in blocked
+    if not step.denied:
+        execution = kids["claude_code.tool.execution"]
+        e = execution["attributes"]
+        assert (e["tool_use_id"], e["gen_ai.tool.call.id"], e["success"]) == (
+            step.call_id,
+            step.call_id,
+            not step.fails,
+        )
+        if step.fails:
+            assert e["error"] == "Shell command failed"
+            assert execution["status"] == {"code": STATUS_ERROR, "message": "Shell command failed"}
+        else:
+            assert "error" not in e and execution["status"]["code"] == STATUS_UNSET
+    return str(kids["claude_code.tool.blocked_on_user"]["span_id"])
+
+
+def check_span_ids_of_records(run: Run, interaction: Dict[str, Any], blocked: Dict[str, str]) -> None:
+    """A tool_decision record's span is its call's blocked_on_user span; every other record's
+    is the interaction."""
+    for record in log_records(run):
+        a = record["attributes"]
+        expected = blocked[a["tool_use_id"]] if a["event.name"] == "tool_decision" else interaction["span_id"]
+        assert record["span_id"] == expected, a["event.name"]
 
 
 # --- golden fixtures ------------------------------------------------------------------------
 
 
-def record_fixtures(run: Run, protocol: str, steps: List[claude.Step]) -> None:
+def record_fixtures(run: Run, protocol: str, steps: List[claude.Step], traces: bool) -> None:
     """Save this run's raw export bodies and describe the run in session.json."""
-    files, _ = save_bodies(FIXTURE_DIR, run.bodies, EXTENSIONS[protocol])
+    directory = TRACES_FIXTURE_DIR if traces else FIXTURE_DIR
+    files, _ = save_bodies(directory, run.bodies, EXTENSIONS[protocol])
+    telemetry_env = claude.telemetry_env(
+        "<receiver-url>", "<token>", protocol, traces=traces, resource_attributes=RESOURCE
+    )
+    if traces:
+        telemetry_env["TRACEPARENT"] = TRACEPARENT
     update_session_index(
-        FIXTURE_DIR,
+        directory,
         {
             "cli": claude.NAME,
             "package": claude.PACKAGE,
@@ -460,9 +587,7 @@ def record_fixtures(run: Run, protocol: str, steps: List[claude.Step]) -> None:
             "session_id": run.result["session_id"],
             "exit_code": run.returncode,
             "wall_seconds": round(run.wall_seconds, 2),
-            "telemetry_env": claude.telemetry_env(
-                "<receiver-url>", "<token>", protocol, resource_attributes=RESOURCE
-            ),
+            "telemetry_env": telemetry_env,
             "files": files,
         },
     )

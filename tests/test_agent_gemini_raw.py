@@ -7,11 +7,36 @@ records carry what beacon's Gemini mapping relies on, step by step (event names,
 arguments, success, decision, the policy denial, call ids) and the fake secrets that the
 redaction tests must remove.
 
+Runs: beacon's configuration, and the same with GEMINI_TELEMETRY_TRACES_ENABLED=true (the
+switch `resolveTelemetrySettings` reads in 0.61.0, or `telemetry.traces` in settings.json)
+and a W3C TRACEPARENT. What the spans of Gemini CLI 0.61.0 hold, as these runs prove it:
+
+- Spans are sent whenever telemetry is on; the traces switch only adds their content. Each
+  `llm_call` and each `schedule_tool_calls` is the root of a trace of its own: no span joins
+  another's trace, and TRACEPARENT is ignored (nothing in the CLI reads it).
+- `llm_call`, one per model call: `gen_ai.request.model`, `gen_ai.prompt.name`,
+  `gen_ai.conversation.id` (the session id); with the switch also `gen_ai.usage.input_tokens`,
+  `gen_ai.usage.output_tokens`, `gen_ai.input.messages`, `gen_ai.output.messages` (the
+  functionCall with its id). The api_request and request-details log records carry its
+  span id; api_response records carry no trace context.
+- `schedule_tool_calls`, one per batch of calls the model asked for; the call's
+  `gemini_cli.tool_call` log record carries its span id. With the switch its
+  `gen_ai.output.messages` lists each call's outcome: for the denied call `status: "error"`
+  and the policy's message (the denied call has no `tool_call` span).
+- `tool_call` (child of schedule_tool_calls), one per call that ran: `gen_ai.tool.name`,
+  `gen_ai.tool.call_id` (`<tool>__<the model's functionCall id>`); the call's
+  file_operation record carries its span id. With the switch `gen_ai.input.messages` (the
+  request: callId, name, args) and `gen_ai.output.messages` (JSON: `status`, `durationMs`,
+  `request.args`, `response.data.exitCode` when the command exited non-zero).
+- No duration attribute on any span (the span's own start and end give it); every span's
+  status is OK, the denied call's schedule span included.
+
 The CLI exports straight to the receiver; the shared `raw_exports` fixture taps the
 receiver's body reader, so the test can check the headers the exporter sends, the status
 each export got, and keep the bodies byte for byte.
 
-Golden fixtures: with BEACON_RECORD_FIXTURES=1 the run also rewrites tests/fixtures/gemini/:
+Golden fixtures: with BEACON_RECORD_FIXTURES=1 each run also rewrites tests/fixtures/gemini/
+(beacon's configuration) or tests/fixtures/gemini-traces/ (with the traces switch):
 the raw request bodies as `<nn>-<signal>.json` in arrival order (Gemini CLI has no OTLP/HTTP
 protobuf exporter, so JSON only; its three exporters flush concurrently at exit, so the order
 of traces, logs and metrics varies between runs) and `session.json` describing the run (its
@@ -52,9 +77,13 @@ from beacon_otlp import TOKEN_HEADER, Receiver
 pytestmark = pytest.mark.agents
 
 FIXTURE_DIR = FIXTURES / gemini.NAME
+TRACES_FIXTURE_DIR = FIXTURES / "gemini-traces"
 RUN_TIMEOUT = 180.0
 MAX_FIXTURE_BYTES = 300 * 1024
 RESOURCE_ATTRIBUTES = {"beacon.capture.id": "gemini-e2e"}
+TRACE_ID, PARENT_SPAN_ID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"
+STATUS_OK = 1
 
 # Log events per run, exactly. The api_* pairs and GenAI details come once per model turn (7).
 EXPECTED_EVENTS = Counter(
@@ -81,6 +110,7 @@ TOOL_SPANS = ("shell", "write", "read", "failing", "secret")  # the denied call 
 
 class Run(NamedTuple):
     protocol: str
+    traces: bool  # GEMINI_TELEMETRY_TRACES_ENABLED and TRACEPARENT set
     workdir: Path
     home: Path
     env: Dict[str, str]
@@ -98,7 +128,7 @@ def installed() -> Path:
     return install_or_skip(gemini)
 
 
-@pytest.fixture(params=gemini.PROTOCOLS)
+@pytest.fixture(params=[False, True], ids=["json", "json-traces"])
 def run(
     request: pytest.FixtureRequest,
     installed: Path,
@@ -107,7 +137,7 @@ def run(
     make_receiver: Callable[..., Receiver],
     raw_exports: List[RawExport],
 ) -> Iterator[Run]:
-    protocol = request.param
+    protocol, traces = "http/json", request.param
     home, workdir = session_dirs(tmp_path)
     workdir = workdir.resolve()  # the CLI reports the real path
     receiver = make_receiver(token=TOKEN)
@@ -115,8 +145,12 @@ def run(
     with server:
         env = gemini.agent_env(home, workdir, server.url)
         env.update(
-            gemini.telemetry_env(receiver.url, TOKEN, protocol, resource_attributes=RESOURCE_ATTRIBUTES)
+            gemini.telemetry_env(
+                receiver.url, TOKEN, protocol, resource_attributes=RESOURCE_ATTRIBUTES, traces=traces
+            )
         )
+        if traces:
+            env["TRACEPARENT"] = TRACEPARENT
         started = time.monotonic()
         argv = gemini.command(executable=installed)
         process = subprocess.CompletedProcess(argv, *run_in_group(argv, workdir, env, RUN_TIMEOUT))
@@ -124,6 +158,7 @@ def run(
     assert drain(receiver, quiet=0.25)
     yield Run(
         protocol,
+        traces,
         workdir,
         home,
         env,
@@ -258,6 +293,8 @@ def test_scripted_session(run: Run) -> None:
     check_call_ids(run, records)
     check_secrets(run, records)
     check_resource(run, records)
+    check_span_trees(run)
+    check_span_content(run, records)
     if RECORD_FIXTURES:  # only a run that passed every check becomes the golden fixtures
         record_fixtures(run)
 
@@ -360,6 +397,77 @@ def check_call_ids(run: Run, records: List[Dict[str, Any]]) -> None:
     ]
 
 
+def check_span_trees(run: Run) -> None:
+    """Every llm_call and schedule_tool_calls span is a root of its own trace, TRACEPARENT or not."""
+    all_spans = spans(run.collector)
+    roots = [s for s in all_spans if s["parent_span_id"] == ""]
+    assert sorted(s["name"] for s in roots) == sorted(["llm_call"] * 7 + ["schedule_tool_calls"] * 6)
+    assert len({s["trace_id"] for s in roots}) == len(roots)
+    assert TRACE_ID not in {s["trace_id"] for s in all_spans}
+    assert {s["status"]["code"] for s in all_spans} == {STATUS_OK}
+
+
+def check_span_content(run: Run, records: List[Dict[str, Any]]) -> None:
+    """Usage, messages and tool outcomes are span attributes only with the traces switch; the
+    request-details log records gain the messages with it too."""
+    all_spans = spans(run.collector)
+    content = ("gen_ai.input.messages", "gen_ai.output.messages")
+    if not run.traces:
+        assert not any(key in s["attributes"] for s in all_spans for key in content)
+        assert not any("gen_ai.usage.input_tokens" in s["attributes"] for s in all_spans)
+        return
+    details = events(records, "gen_ai.client.inference.operation.details")
+    assert sum("gen_ai.input.messages" in a for a in details) == 14
+    steps = run.server.steps
+    calls = sorted((s for s in all_spans if s["name"] == "llm_call"), key=lambda s: s["start_time_unix_nano"])
+    assert [
+        (s["attributes"]["gen_ai.usage.input_tokens"], s["attributes"]["gen_ai.usage.output_tokens"])
+        for s in calls
+    ] == [(1000 + 100 * turn, 10 + turn) for turn in range(len(steps))]
+    assert [json.loads(s["attributes"]["gen_ai.output.messages"])[0]["parts"][0] for s in calls] == [
+        telemetry_part(step) for step in steps
+    ]
+    outcomes = {}
+    for span in all_spans:
+        if span["name"] == "tool_call":
+            outcome = json.loads(span["attributes"]["gen_ai.output.messages"])
+            outcomes[outcome["request"]["callId"]] = outcome
+    ran = [step for step in steps if step.name and step.key != "denied"]
+    assert sorted(outcomes) == sorted(telemetry_call_id(step) for step in ran)
+    for step in ran:
+        outcome = outcomes[telemetry_call_id(step)]
+        assert (outcome["status"], outcome["request"]["args"]) == ("success", step.args)
+        assert isinstance(outcome["durationMs"], int) and outcome["durationMs"] >= 0
+        exit_code = {"exitCode": 2, "isError": True} if step.key == "failing" else None
+        assert outcome["response"].get("data") == exit_code
+    check_denied_schedule(run, all_spans)
+
+
+def telemetry_part(step: gemini.Step) -> Dict[str, Any]:
+    """The model's answer as an llm_call span logs it: the call under its telemetry id, or text."""
+    part = step.part()
+    if "functionCall" in part:
+        part["functionCall"]["id"] = telemetry_call_id(step)
+    return part
+
+
+def check_denied_schedule(run: Run, all_spans: List[Dict[str, Any]]) -> None:
+    """The denied call: a schedule_tool_calls span whose outcome is the policy's refusal."""
+    denied = next(step for step in run.server.steps if step.key == "denied")
+    outcomes = [
+        outcome
+        for span in all_spans
+        if span["name"] == "schedule_tool_calls"
+        for outcome in json.loads(span["attributes"]["gen_ai.output.messages"])
+        if outcome["request"]["callId"] == telemetry_call_id(denied)
+    ]
+    assert [(o["status"], o["request"]["args"]) for o in outcomes] == [("error", denied.args)]
+    (part,) = outcomes[0]["response"]["responseParts"]
+    assert part["functionResponse"]["response"] == {
+        "error": f"Tool execution denied by policy. {gemini.DENY_MESSAGE}"
+    }
+
+
 def first_part(response_text: str) -> Dict[str, Any]:
     """The first part of the first candidate of a logged response (a JSON list of chunks)."""
     return json.loads(response_text)[0]["candidates"][0]["content"]["parts"][0]
@@ -394,11 +502,13 @@ def check_resource(run: Run, records: List[Dict[str, Any]]) -> None:
 
 
 def record_fixtures(run: Run) -> None:
-    """Rewrite tests/fixtures/gemini from this run: raw bodies in arrival order, and session.json."""
-    files, over_limit = save_bodies(FIXTURE_DIR, run.exports, "json", MAX_FIXTURE_BYTES)
+    """Rewrite tests/fixtures/gemini (or gemini-traces) from this run: raw bodies in arrival
+    order, and session.json."""
+    directory = TRACES_FIXTURE_DIR if run.traces else FIXTURE_DIR
+    files, over_limit = save_bodies(directory, run.exports, "json", MAX_FIXTURE_BYTES)
     skipped = [dict(entry, reason=f"larger than {MAX_FIXTURE_BYTES} bytes") for entry in over_limit]
     document = session_document(run, files, skipped)
-    (FIXTURE_DIR / "session.json").write_text(json.dumps(document, indent=2) + "\n")
+    (directory / "session.json").write_text(json.dumps(document, indent=2) + "\n")
 
 
 def session_document(run: Run, files: List[Dict[str, Any]], skipped: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -417,7 +527,9 @@ def session_document(run: Run, files: List[Dict[str, Any]], skipped: List[Dict[s
                 "denied": step.key == "denied",
             }
         )
-    telemetry_env = {k: v for k, v in run.env.items() if k.startswith(("GEMINI_TELEMETRY_", "OTEL_"))}
+    telemetry_env = {
+        k: v for k, v in run.env.items() if k.startswith(("GEMINI_TELEMETRY_", "OTEL_", "TRACEPARENT"))
+    }
     telemetry_env["GEMINI_TELEMETRY_OTLP_ENDPOINT"] = "<receiver-url>"
     telemetry_env["OTEL_EXPORTER_OTLP_HEADERS"] = f"{TOKEN_HEADER}=<token>"
     return {

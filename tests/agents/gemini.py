@@ -284,6 +284,7 @@ def telemetry_env(
     protocol: str = "http/json",
     log_prompts: bool = True,
     resource_attributes: Optional[Dict[str, str]] = None,
+    traces: bool = False,
 ) -> Dict[str, str]:
     """Export to an OTLP/HTTP base URL (the CLI appends /v1/<signal>), as beacon configures Gemini.
 
@@ -302,4 +303,6 @@ def telemetry_env(
     }
     if resource_attributes:
         env["OTEL_RESOURCE_ATTRIBUTES"] = otel_resource_attributes(resource_attributes)
+    if traces:
+        env["GEMINI_TELEMETRY_TRACES_ENABLED"] = "true"
     return env
