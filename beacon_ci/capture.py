@@ -115,6 +115,7 @@ class CapturePipeline:
 
             self.normalizer = Normalizer(self.context, self.clock)
             self.protector = Protector(secret_values_from_env(self.environ, [self.token]), self.rules)
+            self.protector.seal(*self.normalizer.shared_parts())
             self.findings = FindingsFold()
         return self.normalizer, self.protector
 

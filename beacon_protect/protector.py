@@ -91,6 +91,18 @@ class Protector:
         self._redact_text = self._redact_allowing if self._custom.allow else self._redact_unmarked
         self._strings: Dict[str, Tuple[str, bool]] = {}
         self._keys: Dict[str, Tuple[str, bool, int, bool, int]] = {}
+        # id of a shared part -> (the part, protected, size bound, redacted, truncated): see seal()
+        self._sealed: Dict[int, Tuple[Dict[str, Any], Dict[str, Any], int, bool, bool]] = {}
+
+    def seal(self, *parts: Dict[str, Any]) -> None:
+        """Protect, once, objects that many events share unchanged (beacon's own envelope: the
+        host, the capture, the CI run). An event that holds one of these very objects gets its
+        protected form by identity instead of protecting it again; nothing an agent sends can
+        be one of them. The parts must not change after this."""
+        for part in parts:
+            findings = _Findings()
+            protected = self._protect_mapping(part, findings, 1)
+            self._sealed[id(part)] = (part, protected, findings.bound, findings.redacted, findings.truncated)
 
     # --- one string ---------------------------------------------------------------------
 
@@ -261,7 +273,7 @@ class Protector:
             return _cut_too_deep(findings)
         result: Dict[str, Any] = {}
         bound = 2 + 2 * len(mapping)
-        keys, strings = self._keys, self._strings
+        keys, strings, sealed = self._keys, self._strings, self._sealed
         renamed = False
         # The hot loop of protection: cached keys and short values are looked up inline.
         for key, value in mapping.items():
@@ -286,7 +298,13 @@ class Protector:
                     if known[1]:
                         findings.redacted = True
             elif type(value) is dict:
-                value = self._protect_mapping(value, findings, depth + 1)
+                part = sealed.get(id(value)) if sealed else None
+                if part is not None and part[0] is value:
+                    value, bound = part[1], bound + part[2]
+                    findings.redacted = findings.redacted or part[3]
+                    findings.truncated = findings.truncated or part[4]
+                else:
+                    value = self._protect_mapping(value, findings, depth + 1)
             elif type(value) is int and -_SHORT_INT < value < _SHORT_INT:
                 bound += 21  # at most 20 digits and a sign: no need to format it
             else:

@@ -243,6 +243,29 @@ def test_copilot_session_from_its_spans(protocol: str) -> None:
     assert "gen_ai.system_instructions" not in raw and "gen_ai.input.messages" not in raw
 
 
+def tool_calls(events: List[Dict[str, Any]]) -> List[Tuple[str, str, str]]:
+    return [
+        (e["event"]["action"], e["tool"]["name"], e["gen_ai"]["tool"]["call"]["id"])
+        for e in events
+        if e.get("gen_ai", {}).get("tool", {}).get("call")
+    ]
+
+
+def test_claude_with_its_spans_reports_each_call_once_with_what_only_spans_know() -> None:
+    """The recorded traced session (spans first, then the records): every tool call exactly as
+    without spans, each result and the denial with its approval wait, no span written alone."""
+    events = normalized("claude-traces", "http/protobuf")
+    plain = normalized("claude", "http/protobuf")
+    assert Counter(tool_calls(events)) == Counter(tool_calls(plain))
+    assert not [e for e in events if e["raw"]["otel_signal"] == "traces"]
+    joined = [e for e in events if e.get("gen_ai", {}).get("tool", {}).get("call")]
+    for event in joined:
+        if event["event"]["action"] != "approval.allowed":
+            assert isinstance(event["approval"]["wait_ms"], int), event["event"]
+            assert isinstance(event["event"]["duration_ms"], int), event["event"]
+    assert all("span_id" in e["trace"] for e in joined)  # the records are in Claude's trace
+
+
 def test_claude_protocols_give_the_same_events() -> None:
     """Two runs (JSON, protobuf) of one script: same events, up to run-specific values."""
 

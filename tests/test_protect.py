@@ -1457,3 +1457,37 @@ def test_property_sanitized_text_is_clean_utf8(text: str) -> None:
 def test_module_exports() -> None:
     assert REDACTED == "[REDACTED]" and TRUNCATED_MARKER == "...[truncated]"
     assert MAX_LINE_BYTES == 65536 and LONG_FIELD_BYTES == 4096 and FIELD_BYTES == 2048
+
+
+# --- sealed parts: beacon's envelope, protected once a capture ---------------------------------
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    run=st.dictionaries(
+        st.sampled_from(["repository", "ref", "actor", "workflow", "head_ref"]), st.text(max_size=80)
+    ),
+    message=st.text(max_size=80),
+)
+def test_a_sealed_part_protects_exactly_as_protecting_it_in_each_event(
+    run: Dict[str, str], message: str
+) -> None:
+    """Sealing is only a cache: the event comes out as it would without it, its marks included."""
+    run = {**run, "token_hint": "ghp_" + "a1B2" * 9}  # a secret in a shared part marks every event
+    event = {"event": {"action": "command.executed"}, "run": run, "message": message}
+    sealed = Protector()
+    sealed.seal(run)
+    assert sealed.protect_event(event) == Protector().protect_event(event)
+    assert sealed.protect_event(event)["content"] == {"redacted": True}
+
+
+def test_only_the_sealed_object_itself_takes_the_sealed_form() -> None:
+    """An equal object from elsewhere (an agent's) is protected as usual, and a sealed part's
+    protected form is the same object in every event (never copied per event)."""
+    part = {"hostname": "runner-1", "os": "linux"}
+    protector = Protector()
+    protector.seal(part)
+    first = protector.protect_event({"endpoint": part})
+    assert protector.protect_event({"endpoint": part})["endpoint"] is first["endpoint"]
+    lookalike = protector.protect_event({"endpoint": dict(part)})
+    assert lookalike["endpoint"] == part and lookalike["endpoint"] is not first["endpoint"]

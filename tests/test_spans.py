@@ -132,6 +132,16 @@ def test_a_claude_call_reported_twice_is_one_event_with_the_spans_facts(span_fir
     assert event["raw"]["otel_signal"] == "logs"
 
 
+def test_a_subagents_call_says_which_subagent_made_it() -> None:
+    normalizer = Normalizer(CONTEXT, Clock())
+    spans = claude_tool_spans("toolu_9", "make lint")
+    spans[-1]["attributes"].update(agent_id="agent-7", parent_agent_id="agent-1")
+    (event,) = run(
+        normalizer, batch("logs", CLAUDE, [result("toolu_9", "make lint")]), batch("traces", CLAUDE, spans)
+    )
+    assert event["agent"] == {"id": "agent-7", "parent_id": "agent-1"}
+
+
 def test_a_denied_claude_call_is_one_denial_and_no_command() -> None:
     normalizer = Normalizer(CONTEXT, Clock())
     decision = claude_record("tool_decision", "toolu_2", "rm -rf x", decision="reject", source="config")

@@ -148,8 +148,9 @@ def classify_claude_tool(
 
 # Claude's spans (CLAUDE_CODE_ENHANCED_TELEMETRY_BETA): claude_code.interaction, an llm_request
 # per model call (its api_request record says the same), and a claude_code.tool per tool call
-# (tool_name, tool_use_id, full_command or file_path) with two children: tool.blocked_on_user
-# (the wait for approval; decision) and tool.execution, which a denied call never has.
+# (tool_name, tool_use_id, full_command or file_path; a subagent's agent_id, parent_agent_id) with
+# two children: tool.blocked_on_user (the wait for approval; decision) and tool.execution, which
+# a denied call never has.
 CLAUDE_TOOL_SPAN = "claude_code.tool"
 CLAUDE_CHILD_SPANS = ("claude_code.tool.blocked_on_user", "claude_code.tool.execution")
 
@@ -183,6 +184,10 @@ def map_claude_span(event: Dict[str, Any], span: Mapping[str, Any], children: Ma
         set_duration(event, children["execution_ms"])
     if approval:
         event["approval"] = approval
+    agent = {key: first(attrs, name) for key, name in (("id", "agent_id"), ("parent_id", "parent_agent_id"))}
+    agent = {key: value for key, value in agent.items() if value}
+    if agent:  # a subagent's call (Task): which one, under which
+        event["agent"] = agent
     return True
 
 

@@ -85,6 +85,17 @@ class Normalizer:
         self._calls = CallJoin(clock)  # a tool call's record and span, joined (spans.py)
         self._span_children = SpanChildren()
         self._trace_sessions: Dict[str, str] = {}  # trace id -> session id, insertion-ordered
+        # The envelope's parts every event of the capture shares, unchanged: one object each
+        # (the protector protects them once, Protector.seal).
+        self._endpoint = {"hostname": context.hostname, "os": context.os_name}
+        self._user = {"name": context.user} if context.user else {}
+        self._capture = {"id": context.capture_id, "mode": context.mode, "beacon_version": __version__}
+        # A CI runner is thrown away after the job: 1.0's run.ephemeral
+        self._run = {**context.run, "ephemeral": True} if context.run else None
+
+    def shared_parts(self) -> List[Dict[str, Any]]:
+        """The objects every event holds as they are: for Protector.seal."""
+        return [part for part in (self._endpoint, self._user, self._capture, self._run) if part is not None]
 
     def events(self, batch: Batch) -> Iterator[Dict[str, Any]]:
         if batch.signal == "logs":
@@ -160,7 +171,6 @@ class Normalizer:
             version = first(attrs, "app.version", "cli.version")
         if version:
             harness["version"] = version
-        ctx = self.context
         event: Dict[str, Any] = {
             "timestamp": rfc3339_ms(time_ns or int(self.clock() * 1e9)),
             "vendor": "beacon",
@@ -168,15 +178,15 @@ class Normalizer:
             "schema_version": "1.0",
             "event": {"kind": "agent_runtime", "action": "", "id": secrets.token_hex(16)},
             "severity": "info",
-            "endpoint": {"hostname": ctx.hostname, "os": ctx.os_name},
-            "user": {"name": ctx.user} if ctx.user else {},
+            "endpoint": self._endpoint,
+            "user": self._user,
             "harness": harness,
             "origin": "ci",
-            "capture": {"id": ctx.capture_id, "mode": ctx.mode, "beacon_version": __version__},
-            "trace": {"id": ctx.trace_id},  # the capture's trace: joins the event to the CI run
+            "capture": self._capture,
+            "trace": {"id": self.context.trace_id},  # the capture's trace: joins the event to the CI run
         }
-        if ctx.run:  # a CI runner is thrown away after the job: 1.0's run.ephemeral
-            event["run"] = {**ctx.run, "ephemeral": True}
+        if self._run is not None:
+            event["run"] = self._run
         session_id = first(attrs, "session.id", "conversation.id", "gen_ai.conversation.id")
         if session_id:
             event["session"] = {"id": session_id}

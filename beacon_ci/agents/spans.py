@@ -126,7 +126,7 @@ class SpanChildren:
 
 # What a call's span adds to the call's record: the fields its own event has that a record lacks
 # (a record that waits for its span is in the trace already: its own trace fields stay).
-SPAN_ENRICHES = ("approval.wait_ms", "event.duration_ms")
+SPAN_ENRICHES = ("approval.wait_ms", "event.duration_ms", "agent.id", "agent.parent_id")
 
 
 def call_span(key: CallKey, alone: Dict[str, Any]) -> CallSpan:
