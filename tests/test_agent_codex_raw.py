@@ -10,6 +10,38 @@ decoded is checked against the script: event names, tool names, call ids, decisi
 success flags, arguments and outputs, token counts, metrics, spans, and the planted secrets
 (which later redaction tests must remove).
 
+A fourth run (protobuf, hook denial) has TRACEPARENT set, as beacon will set it. What the
+spans of Codex 0.169.0 hold (about 1,200 `tracing` spans of some 140 names a run, every one
+with `code.*`, `thread.*`, `busy_ns`, `idle_ns`; status UNSET throughout), as these runs prove:
+
+- TRACEPARENT is honoured: `codex.exec` and the app-server request spans (`turn/start`, ...)
+  take its trace id and have its span id as parent, so every span of the turn joins the CI
+  run's trace (without it, `codex.exec` and `turn/start` root two traces of their own);
+  background spans (`auth`, `get_model_info`, `session_loop`, ...) keep traces of their own.
+  One DEBUG log record (scope codex_otel::trace_context) says the trace was continued.
+- A tool call: a span named after the tool (`exec_command`, `apply_patch`) with
+  `codex.tool.phase=dispatch`, `call_id` (the log records' `call_id`, which ties them),
+  `tool_name`, `tool_source`, `aborted`, `conversation.id`, `turn.id`, and a span event
+  `codex.tool_result_ready` (`dispatch_to_result_ready_ms`); its duration is the span's own.
+  Its child `dispatch_tool_call_with_state` carries the span event `codex.tool_result`
+  (`call_id`, `success`, `duration_ms`, argument and output lengths: never the arguments
+  or output) and is the span of the call's `codex.tool_result` record. For exec_command,
+  below it `unified_exec.exec_command` (`call_id`, `outcome`: `exited` for a command that
+  ran, whatever its exit code; `failed` for a refused one), `unified_exec.open_session`
+  (the span of the `codex.tool_decision` record; apply_patch's decision record has the
+  dispatch_tool_call_with_state span) and, only when a process started, `codex.process.spawn`.
+- No span holds a command, a path, an exit code or a decision: those stay in the log records.
+- The refused call has its dispatch span too (named `exec_command`, status UNSET), with
+  `success=false` on its `codex.tool_result` span event, `outcome=failed` and no
+  `codex.process.spawn`; the hook's verdict shows as a `codex.hooks.command` span
+  (`hook.event_name=PermissionRequest`, `hook.command_outcome`).
+- Model calls: under each `try_run_sampling_request`, a `codex.sampling` span
+  (`codex.turn.phase=sampling`) per request, beside `stream_request` (the HTTP request) and
+  `receiving_stream` (the answer); the turn's usage is on
+  `session_task.turn` (`codex.turn.token_usage.input_tokens`, `output_tokens`,
+  `cached_input_tokens`, `reasoning_output_tokens`, `total_tokens`); the time the turn waited
+  on each tool is a `codex.tool_blocking` span (`codex.turn.phase=tool_blocking`).
+
 Run it with only loopback networking, as tools/test.sh does:
 
     unshare -rn sh -c 'ip link set lo up &&
@@ -20,7 +52,7 @@ and protobuf runs with the hook denial also save the raw OTLP request bodies, by
 as Codex sent them, to tests/fixtures/codex/`<nn>-<signal>.<json|pb>` in arrival order
 (bodies over FIXTURE_LIMIT, the JSON traces, are left out and listed as skipped), and
 describe the runs in tests/fixtures/codex/session.json (CLI version, protocol, workdir,
-conversation id, files, steps).
+conversation id, files, steps); the run with TRACEPARENT to tests/fixtures/codex-traces/.
 """
 
 from __future__ import annotations
@@ -52,16 +84,27 @@ from beacon_otlp import JSON, PROTOBUF, Receiver
 pytestmark = pytest.mark.agents
 
 FIXTURE_DIR = FIXTURES / codex.NAME
+TRACES_FIXTURE_DIR = FIXTURES / "codex-traces"
+TRACE_ID, PARENT_SPAN_ID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"  # given to one run, as beacon will
 FIXTURE_LIMIT = 300 * 1024  # bodies larger than this stay out of the fixtures
 RUN_TIMEOUT = 120.0  # a healthy run takes well under a second
 CONTENT_TYPES = {"json": JSON, "binary": PROTOBUF}
 EXTENSIONS = {"json": "json", "binary": "pb"}
 DELTA = 1  # AggregationTemporality.DELTA: every Codex metric
+STATUS_UNSET = 0
 SCOPES = {
     "logs": {"codex_otel.log_only", "codex_otel::metrics::client"},
     "traces": {"codex_exec"},
     "metrics": {"codex"},
 }
+# The log records without an event name: the metrics client's, and with TRACEPARENT set
+# one more (of the scope codex_otel::trace_context) that says it was taken up.
+DEBUG_RECORDS = [
+    ("DEBUG", "flushing OTEL metrics"),
+    ("DEBUG", "TRACEPARENT detected; continuing trace from parent context"),
+]
+TRACE_CONTEXT_SCOPE = {"codex_otel::trace_context"}
 COMMON_ATTRIBUTES = (
     "conversation.id",
     "app.version",
@@ -88,6 +131,7 @@ class Run(NamedTuple):
     stderr: str
     wall_seconds: float
     denial: str
+    traced: bool  # run with TRACEPARENT set
     server: codex.ScriptedServer
     workdir: Path
     batches: List[Any]
@@ -108,8 +152,10 @@ def run_session(
     protocol: str,
     denial: str,
     bodies: List[RawExport],
+    traced: bool = False,
 ) -> Run:
-    """Run `codex exec` once through the scripted session; stop the receiver once drained."""
+    """Run `codex exec` once through the scripted session (`traced`: with TRACEPARENT set);
+    stop the receiver once drained."""
     home, workdir = session_dirs(tmp_path)
     server = codex.scripted_server(workdir)
     with server:
@@ -120,6 +166,8 @@ def run_session(
             )
         )
         assert not any(name.startswith("OTEL_") for name in env)  # compression would mute Codex
+        if traced:
+            env["TRACEPARENT"] = TRACEPARENT
         started = time.monotonic()
         returncode, stdout, stderr = run_in_group(
             codex.command(executable=executable, denial=denial), workdir, env, RUN_TIMEOUT
@@ -132,6 +180,7 @@ def run_session(
         stderr,
         wall,
         denial,
+        traced,
         server,
         workdir,
         list(collector.batches),
@@ -196,9 +245,14 @@ def denied_output(denial: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "protocol,denial",
-    [("json", codex.DENIAL_HOOK), ("binary", codex.DENIAL_HOOK), ("binary", codex.DENIAL_RULE)],
-    ids=["json", "binary", "binary-forbidden-rule"],
+    "protocol,denial,traced",
+    [
+        ("json", codex.DENIAL_HOOK, False),
+        ("binary", codex.DENIAL_HOOK, False),
+        ("binary", codex.DENIAL_RULE, False),
+        ("binary", codex.DENIAL_HOOK, True),
+    ],
+    ids=["json", "binary", "binary-forbidden-rule", "binary-traceparent"],
 )
 def test_scripted_session(
     tmp_path: Path,
@@ -208,8 +262,11 @@ def test_scripted_session(
     raw_exports: List[RawExport],
     protocol: str,
     denial: str,
+    traced: bool,
 ) -> None:
-    run = run_session(tmp_path, codex_executable, make_receiver(), collector, protocol, denial, raw_exports)
+    run = run_session(
+        tmp_path, codex_executable, make_receiver(), collector, protocol, denial, raw_exports, traced
+    )
     steps = run.server.steps()
 
     assert run.returncode == 0, run.stderr[-3000:]
@@ -223,7 +280,7 @@ def test_scripted_session(
     check_metrics(run, steps)
     check_spans(run, steps)
     if RECORD_FIXTURES and denial == codex.DENIAL_HOOK:
-        record_fixtures(run, protocol, steps)
+        record_fixtures(run, protocol, steps, traced)
 
 
 def check_model_server(run: Run, steps: List[codex.Step]) -> None:
@@ -279,7 +336,7 @@ def check_exports(run: Run, content_type: str) -> None:
             assert attributes["service.version"] == codex.VERSION
             assert (attributes["telemetry.sdk.language"], attributes["env"]) == ("rust", "dev")
             seen_scopes.add(scope["name"])
-        assert seen_scopes == SCOPES[name]
+        assert seen_scopes == SCOPES[name] | (TRACE_CONTEXT_SCOPE if run.traced and name == "logs" else set())
 
 
 def check_session_events(run: Run, steps: List[codex.Step]) -> str:
@@ -298,22 +355,23 @@ def check_session_events(run: Run, steps: List[codex.Step]) -> str:
             "codex.sse_event": 5 * len(steps) + 1,
             "codex.tool_decision": tool_calls if hook else tool_calls - 1,
             "codex.tool_result": tool_calls,
-            None: 1,  # the DEBUG record "flushing OTEL metrics" of the metrics client
+            None: 2 if run.traced else 1,  # DEBUG_RECORDS
         }
     )
     for record in records:
         attributes = record["attributes"]
-        if "event.name" in attributes:
-            assert set(COMMON_ATTRIBUTES) <= set(attributes), attributes
-            assert (attributes["app.version"], attributes["originator"], attributes["model"]) == (
-                codex.VERSION,
-                "codex_exec",
-                codex.MODEL,
-            )
-            assert record["event_name"].startswith("event ")  # a source location, not the event name
-            assert (record["severity_text"], record["body"]) == ("INFO", None)
-        else:
-            assert (record["severity_text"], record["body"]) == ("DEBUG", "flushing OTEL metrics")
+        if "event.name" not in attributes:
+            continue
+        assert set(COMMON_ATTRIBUTES) <= set(attributes), attributes
+        assert (attributes["app.version"], attributes["originator"], attributes["model"]) == (
+            codex.VERSION,
+            "codex_exec",
+            codex.MODEL,
+        )
+        assert record["event_name"].startswith("event ")  # a source location, not the event name
+        assert (record["severity_text"], record["body"]) == ("INFO", None)
+    unnamed = [(r["severity_text"], r["body"]) for r in records if "event.name" not in r["attributes"]]
+    assert sorted(unnamed) == sorted(DEBUG_RECORDS[: 2 if run.traced else 1])
 
     (prompt,) = events(run, "codex.user_prompt")
     assert (prompt["prompt"], prompt["prompt_length"]) == (codex.PROMPT, str(len(codex.PROMPT)))
@@ -444,35 +502,105 @@ def check_metrics(run: Run, steps: List[codex.Step]) -> None:
 
 
 def check_spans(run: Run, steps: List[codex.Step]) -> None:
-    """One dispatch span per call, named after the tool and carrying its call_id; logs link to spans."""
+    """One dispatch span per call, named after the tool and carrying its call_id, with what ran
+    or was refused below it; logs link to spans; TRACEPARENT continues the trace."""
     spans = [span for _, _, span in scoped(run.batches, "traces")]
     names = Counter(s["name"] for s in spans)
     assert names["codex.sampling"] == len(steps)
-    dispatch = [
-        (s["name"], s["attributes"]["call_id"])
-        for s in spans
-        if s["attributes"].get("codex.tool.phase") == "dispatch"
-    ]
-    assert sorted(dispatch) == sorted((s.tool, s.call_id) for s in steps if s.tool)
+    dispatch = {
+        s["attributes"]["call_id"]: s for s in spans if s["attributes"].get("codex.tool.phase") == "dispatch"
+    }
+    assert sorted((s["name"], call_id) for call_id, s in dispatch.items()) == sorted(
+        (s.tool, s.call_id) for s in steps if s.tool
+    )
+    children: Dict[str, List[Dict[str, Any]]] = {}
+    for span in spans:
+        children.setdefault(span["parent_span_id"], []).append(span)
+    for step in steps:
+        if step.tool:
+            check_tool_call_spans(run, step, dispatch[step.call_id], children)
     span_ids = {(s["trace_id"], s["span_id"]) for s in spans}
     linked = [r for r in log_records(run) if r["trace_id"]]
     assert linked and all((r["trace_id"], r["span_id"]) in span_ids for r in linked)
-    # codex.sse_event records and the DEBUG record carry no trace context.
+    # codex.sse_event records and the DEBUG records carry no trace context.
     assert {r["attributes"].get("event.name") for r in log_records(run) if not r["trace_id"]} == {
         "codex.sse_event",
         None,
     }
+    check_trace_context(run, spans, list(dispatch.values()))
+
+
+def descendants(
+    span: Dict[str, Any], children: Dict[str, List[Dict[str, Any]]], name: str
+) -> List[Dict[str, Any]]:
+    """The spans named `name` anywhere below `span`."""
+    found = []
+    for child in children.get(span["span_id"], []):
+        if child["name"] == name:
+            found.append(child)
+        found.extend(descendants(child, children, name))
+    return found
+
+
+def check_tool_call_spans(
+    run: Run, step: codex.Step, dispatch: Dict[str, Any], children: Dict[str, List[Dict[str, Any]]]
+) -> None:
+    """The spans of one call: its outcome, whether a process ran, the hook, the records' spans."""
+    denied = step.name == "denied"
+    assert dispatch["status"]["code"] == STATUS_UNSET and dispatch["attributes"]["aborted"] is False
+    (state,) = descendants(dispatch, children, "dispatch_tool_call_with_state")
+    (result,) = [
+        e["attributes"] for e in state["events"] if e["attributes"].get("event.name") == "codex.tool_result"
+    ]
+    assert (result["call_id"], result["success"]) == (step.call_id, "false" if denied else "true")
+    assert not any(key in result for key in ("arguments", "output"))
+    decision_span = state
+    if step.tool == "exec_command":
+        (unified,) = descendants(dispatch, children, "unified_exec.exec_command")
+        assert (unified["attributes"]["call_id"], unified["attributes"]["outcome"]) == (
+            step.call_id,
+            "failed" if denied else "exited",
+        )
+        assert len(descendants(unified, children, "codex.process.spawn")) == (0 if denied else 1)
+        (decision_span,) = descendants(unified, children, "unified_exec.open_session")
+    hooks = [
+        h["attributes"]["hook.event_name"] for h in descendants(dispatch, children, "codex.hooks.command")
+    ]
+    assert hooks == (["PermissionRequest"] if denied and run.denial == codex.DENIAL_HOOK else [])
+    for record in log_records(run):
+        a = record["attributes"]
+        if a.get("call_id") == step.call_id:
+            expected = decision_span if a["event.name"] == "codex.tool_decision" else state
+            assert record["span_id"] == expected["span_id"], a["event.name"]
+
+
+def check_trace_context(run: Run, spans: List[Dict[str, Any]], dispatch: List[Dict[str, Any]]) -> None:
+    """With TRACEPARENT, codex.exec and the turn join its trace, under its span; without it,
+    each roots a trace of its own."""
+    (exec_span,) = [s for s in spans if s["name"] == "codex.exec"]
+    (turn,) = [s for s in spans if s["name"] == "turn/start"]
+    sampling = [s for s in spans if s["name"] == "codex.sampling"]
+    assert {s["trace_id"] for s in dispatch + sampling} == {turn["trace_id"]}
+    if run.traced:
+        assert (exec_span["trace_id"], exec_span["parent_span_id"]) == (TRACE_ID, PARENT_SPAN_ID)
+        assert (turn["trace_id"], turn["parent_span_id"]) == (TRACE_ID, PARENT_SPAN_ID)
+    else:
+        assert exec_span["parent_span_id"] == turn["parent_span_id"] == ""
+        assert exec_span["trace_id"] != turn["trace_id"]
+        assert TRACE_ID not in {s["trace_id"] for s in spans}
 
 
 # --- golden fixtures ------------------------------------------------------------------------
 
 
-def record_fixtures(run: Run, protocol: str, steps: List[codex.Step]) -> None:
-    """Save this run's raw export bodies (up to FIXTURE_LIMIT each) and describe the run in session.json."""
-    files, skipped = save_bodies(FIXTURE_DIR, run.bodies, EXTENSIONS[protocol], FIXTURE_LIMIT)
+def record_fixtures(run: Run, protocol: str, steps: List[codex.Step], traced: bool) -> None:
+    """Save this run's raw export bodies (up to FIXTURE_LIMIT each) and describe the run in
+    session.json: in tests/fixtures/codex, or codex-traces for the run with TRACEPARENT."""
+    directory = TRACES_FIXTURE_DIR if traced else FIXTURE_DIR
+    files, skipped = save_bodies(directory, run.bodies, EXTENSIONS[protocol], FIXTURE_LIMIT)
     workdir = run.server.workdir or ""
     update_session_index(
-        FIXTURE_DIR,
+        directory,
         {
             "cli": codex.NAME,
             "package": codex.PACKAGE,
@@ -504,6 +632,7 @@ def record_fixtures(run: Run, protocol: str, steps: List[codex.Step]) -> None:
             "exit_code": run.returncode,
             "wall_seconds": round(run.wall_seconds, 2),
             "otel_table": codex.otel_table("<receiver-url>", "<token>", protocol),
+            **({"env": {"TRACEPARENT": TRACEPARENT}} if traced else {}),
             "files": files,
             "skipped_over_limit": skipped,
         },

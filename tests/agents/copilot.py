@@ -53,7 +53,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import base_env, install_lock, npm_install, otel_resource_attributes
+from . import CACHE, base_env, install_lock, npm_install, otel_resource_attributes
 from ._anthropic import ScriptedMessagesServer, Step, request_problems
 from .claude import (
     DENIED_DIR,
@@ -75,7 +75,7 @@ DENY_RULE = "shell(rm)"
 PROTOCOLS = ("http/json", "http/protobuf")  # OTEL_EXPORTER_OTLP_PROTOCOL values it accepts
 TOOLS_OFFERED = ("bash", "create", "view", "edit")  # the server insists the CLI offers them
 WORKDIR_LINE = re.compile(r"^\* Current working directory: *(\S[^\n]*)", re.MULTILINE)
-PKG_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "agents" / NAME  # $COPILOT_PKG_CACHE_HOME
+PKG_CACHE = CACHE / NAME  # $COPILOT_PKG_CACHE_HOME: the package unpacks into its pkg/
 
 
 def install() -> Path:
