@@ -480,10 +480,11 @@ def check_spans(run: Run, steps: List[claude.Step]) -> None:
 
 
 def check_duration(span: Dict[str, Any]) -> None:
-    """A span's duration_ms attribute is its own duration, rounded to the millisecond."""
+    """A span's duration_ms attribute is its own duration. Claude reads its clock for the
+    attribute apart from the span's start and end (46.16 ms of span once said 45): within 5 ms."""
     key = "interaction.duration_ms" if span["name"] == "claude_code.interaction" else "duration_ms"
     elapsed = (span["end_time_unix_nano"] - span["start_time_unix_nano"]) / 1e6
-    assert abs(span["attributes"][key] - elapsed) <= 1, (span["name"], span["attributes"][key], elapsed)
+    assert abs(span["attributes"][key] - elapsed) <= 5, (span["name"], span["attributes"][key], elapsed)
 
 
 def check_llm_request_spans(requests: List[Dict[str, Any]], steps: List[claude.Step]) -> None:

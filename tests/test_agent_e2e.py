@@ -364,6 +364,9 @@ def copilot_expected(work: str) -> List[Row]:
 
 def check_copilot(run: Captured) -> None:
     check_session(run, "copilot_cli")
+    validate = [sys.executable, str(ROOT / "beacon.py"), "ci", "validate", "--harness", "copilot"]
+    code, _, err = run_in_group([*validate, "--log-path", str(run.log)], run.workdir, {}, 60)
+    assert code == 0, err
     check_tool_events(run, copilot_expected(str(run.workdir)))
     assert {e["trace"]["id"] for e in run.events} == {run.result["trace_id"]}  # stamped: Copilot ignores ours
     assert all(isinstance(e["event"].get("duration_ms"), int) for e in run.tools())
