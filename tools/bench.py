@@ -1036,8 +1036,8 @@ def _run_beacon(tmp: str, beacon_args: List[str], extra_env: Dict[str, str]) -> 
 
 
 def measure_scale(records: int) -> Dict[str, Any]:
-    """`beacon ci exec --harness claude -- <agent>` for `records` records, then `ci validate` and
-    `ci summary` over the log it wrote: peak RSS of beacon's process (its child excluded),
+    """`beacon ci exec --harness claude -- <agent>` for `records` records, then `ci validate`,
+    `ci summary` and `ci findings` over the log it wrote: peak RSS of beacon's process (its child excluded),
     records/s from the agent's first send to beacon's exit, seconds from the agent's exit to
     beacon's exit, records lost; the log's size."""
     with tempfile.TemporaryDirectory(prefix="beacon-scale-") as tmp:
@@ -1078,6 +1078,7 @@ def measure_scale(records: int) -> Dict[str, Any]:
         for name, argv in (
             ("validate", ["ci", "validate", "--log-path", log, "--harness", "claude"]),
             ("summary", ["ci", "summary", "--log-path", log, "--format", "json"]),
+            ("findings", ["ci", "findings", "--log-path", log, "--format", "json"]),
         ):
             done = _run_beacon(tmp, argv, {})
             rows[name] = {
@@ -1092,6 +1093,7 @@ def scale_targets(small: Dict[str, Any], large: Dict[str, Any]) -> Dict[str, Any
     rss, rate = large["exec"]["peak_rss_mb"], large["exec"]["records_per_s"]
     exit_s, lost = large["exec"]["seconds_child_exit_to_beacon_exit"], large["exec"]["records_lost"]
     growth = round(rss - small["exec"]["peak_rss_mb"], 1)
+    readers = max(large[name]["peak_rss_mb"] for name in ("validate", "summary", "findings"))
     return {
         "scale_peak_rss_mb": {
             "value": rss,
@@ -1114,6 +1116,11 @@ def scale_targets(small: Dict[str, Any], large: Dict[str, Any]) -> Dict[str, Any
             "met": exit_s <= TARGET_EXIT_SECONDS,
         },
         "scale_records_lost": {"value": lost, "target": "0", "met": lost == 0},
+        "scale_log_readers_peak_rss_mb": {  # ci validate, summary and findings over the log
+            "value": readers,
+            "target": f"<= {TARGET_SCALE_RSS_MB:g}",
+            "met": readers <= TARGET_SCALE_RSS_MB,
+        },
     }
 
 
