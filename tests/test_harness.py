@@ -77,6 +77,9 @@ def test_gemini_settings() -> None:
     assert env["GEMINI_TELEMETRY_OTLP_ENDPOINT"] == URL
     assert env["GEMINI_TELEMETRY_OTLP_PROTOCOL"] == "http"
     assert env["GEMINI_TELEMETRY_LOG_PROMPTS"] == "true"
+    # Set, and empty: no outfile, whatever a settings file says (one turns the OTLP export off).
+    assert env["GEMINI_TELEMETRY_OUTFILE"] == ""
+    assert env["GEMINI_TELEMETRY_USE_CLI_AUTH"] == "false"
 
 
 def test_resource_attributes_keep_the_users_and_replace_earlier_beacon_keys() -> None:
