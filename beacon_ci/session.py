@@ -15,12 +15,14 @@ import sys
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from beacon_ci.agents import claude_settings
 from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (
     DRAIN_TIMEOUT,
     HARNESSES,
     OTLP_PROTOCOLS,
     CapturePaths,
+    claude_settings_prefix,
     codex_home_prefix,
     detect_run,
     new_capture_id,
@@ -252,6 +254,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
         pid_started=process_start_time(os.getpid()),
         url=capture.receiver.url,
         codex_home=capture.codex_home,
+        claude_settings=capture.claude_settings,
     )
     write_state(state_path, state)
     os.write(ready_fd, f"ready {capture.receiver.port}\n".encode())
@@ -275,7 +278,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
 
 
 def judge_session(
-    state: Mapping[str, Any], min_events: int
+    env: Environment, state: Mapping[str, Any], min_events: int
 ) -> Tuple[Validation, Dict[str, Any], Dict[str, Any]]:
     """The validation, summary and folded findings of a session: from what its receiver counted
     as it wrote, or, when the receiver did not finish (killed, crashed), from the log read back
@@ -301,7 +304,15 @@ def judge_session(
         min_events,
         state["harnesses"],
         capture_id,
-        diagnose=lambda count: diagnose_receiver(state.get("receiver")),
+        diagnose=lambda count: "; ".join(
+            filter(
+                None,
+                (
+                    claude_settings.diagnosis(session_claude_overrides(env, state)),
+                    diagnose_receiver(state.get("receiver")),
+                ),
+            )
+        ),
         write_failures=write_failures,
     )
     return validation, summary, folded
@@ -348,10 +359,9 @@ def _wait_receiver_gone(state: Mapping[str, Any], timeout: float) -> bool:
     return True
 
 
-def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str]:
-    """What later steps need: the agent settings (as exec gives its child) and beacon's paths.
-    A variable exec would remove is exported empty, which the OpenTelemetry SDKs treat as unset."""
-    child = child_environment(
+def session_child_environment(env: Environment, state: Mapping[str, Any]) -> Dict[str, str]:
+    """The environment exec would give its child, for the session's capture."""
+    return child_environment(
         env.environ,
         state["harnesses"],
         state["url"],
@@ -361,6 +371,20 @@ def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str
         state.get("codex_home"),
         state["protocol"],
     )
+
+
+def session_claude_overrides(env: Environment, state: Mapping[str, Any]) -> List[claude_settings.Override]:
+    """The settings files (seen from here) that replace what the session gives Claude Code."""
+    if "claude" not in state["harnesses"] or not state.get("url"):
+        return []
+    pinned = claude_settings.pinned_environment(session_child_environment(env, state))
+    return claude_settings.find_overrides(env.environ, os.getcwd(), pinned)
+
+
+def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str]:
+    """What later steps need: the agent settings (as exec gives its child) and beacon's paths.
+    A variable exec would remove is exported empty, which the OpenTelemetry SDKs treat as unset."""
+    child = session_child_environment(env, state)
     exports = {k: v for k, v in child.items() if env.environ.get(k) != v}
     exports.update({k: "" for k in env.environ if k not in child})
     exports.update(BEACON_CI_LOG_PATH=state["log_path"], BEACON_CI_STATE_PATH=state["state_path"])
@@ -383,6 +407,7 @@ def publish_exports(
             "log-path": state["log_path"],
             "state-path": state["state_path"],
             "codex-home": state.get("codex_home") or "",
+            "claude-args": claude_args(state),
         },
     )
     if github_env:
@@ -392,6 +417,13 @@ def publish_exports(
             print(f"export {key}={shlex.quote(value)}", file=env.stdout)
     else:
         env.say("--json: the agent settings were not printed; run ci start without --json to eval them")
+
+
+def claude_args(state: Mapping[str, Any]) -> str:
+    """For claude-code-action's claude_args: beacon's settings, which outrank the project's and
+    the user's (the action merges its own settings input into the user's)."""
+    path = state.get("claude_settings")
+    return f"--settings {shlex.quote(path)}" if path else ""
 
 
 def running_session(state_path: str) -> Optional[Dict[str, Any]]:
@@ -469,6 +501,11 @@ def start_capture(
             env.say(f"ci start failed: stopping capture {state['capture_id']}: {stop_session(env, state)}")
         raise
     if started:
+        notices = claude_settings.start_notices(
+            session_claude_overrides(env, state), state.get("claude_settings") or "", session=True
+        )
+        for notice in notices:
+            env.say(notice)
         env.say(
             f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): "
             f"log {state['log_path']}; end it with beacon ci finish"
@@ -504,7 +541,7 @@ def finish_capture(
     reported = state.get("reported")
     if isinstance(reported, dict):
         env.say(f"capture {state['capture_id']} was already finished and reported: its result again")
-        validation, _, _ = judge_session(state, reported.get("min_events", min_events))
+        validation, _, _ = judge_session(env, state, reported.get("min_events", min_events))
         say_result(env, reported["result"], validation, require_telemetry)
         return Outcome(int(reported["exit_code"]), reported["result"])
     targets = parse_exports(upload, None, None, env.environ).uploads
@@ -521,7 +558,10 @@ def finish_capture(
     remove_private_temp_dir(
         state.get("codex_home"), codex_home_prefix(state["capture_id"])
     )  # a killed receiver's
-    validation, summary, folded = judge_session(state, min_events)
+    remove_private_temp_dir(
+        os.path.dirname(state.get("claude_settings") or ""), claude_settings_prefix(state["capture_id"])
+    )
+    validation, summary, folded = judge_session(env, state, min_events)
     findings = report_findings(
         env,
         folded,

@@ -98,7 +98,11 @@ def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
         "log-path": state["log_path"],
         "state-path": state["state_path"],
         "codex-home": "",
+        "claude-args": f"--settings {state['claude_settings']}",  # for claude-code-action
     }
+    claude_settings = Path(state["claude_settings"])
+    assert json.loads(claude_settings.read_text())["env"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == state["url"]
+    assert stat.S_IMODE(claude_settings.stat().st_mode) == 0o600  # it holds the token
 
     assert run_agent(exports) == 0
     assert run_agent(exports) == 0  # a second agent in a later step: the same log
@@ -108,6 +112,7 @@ def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
     result = json.loads(finish.stdout.strip().splitlines()[-1])
     assert result["validation"]["event_count"] == 2 * EVENTS_PER_SESSION
     assert not session_receiver_alive(state)
+    assert not claude_settings.parent.exists()
 
 
 def test_export_lines_for_other_ci_systems(tmp_path: Path) -> None:
