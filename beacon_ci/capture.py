@@ -138,6 +138,7 @@ class Capture:
         token: Optional[str] = None,
         forward: Any = None,  # an export.endpoint.ForwardPlan
         rules: Optional[CustomRules] = None,
+        trusted_uids: Sequence[int] = (),  # users whose exports need no token (ci start --agent-user)
     ) -> None:
         self.env, self.harnesses, self.paths, self.mode = env, list(harnesses), paths, mode
         self.protocol, self.forward = protocol, forward
@@ -153,7 +154,7 @@ class Capture:
         # Before anything runs: a capture that cannot be written never starts.
         self.writer = EventWriter(paths.log_path)
         self.pipeline = CapturePipeline(self.context, env.clock, env.environ, self.token, self.writer, rules)
-        self.receiver = Receiver(self.pipeline, token=self.token)
+        self.receiver = Receiver(self.pipeline, token=self.token, trusted_uids=trusted_uids)
 
     def start(self) -> Dict[str, str]:
         """Start receiving; return the environment the agent should run with."""

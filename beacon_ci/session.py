@@ -16,6 +16,7 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from beacon_ci.agents import claude_settings
+from beacon_ci.agents.codex import codex_args
 from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (
     DRAIN_TIMEOUT,
@@ -36,7 +37,7 @@ from beacon_ci.context import (
     write_private,
 )
 from beacon_ci.environment import Environment
-from beacon_ci.errors import EXIT_OK, BeaconError
+from beacon_ci.errors import EXIT_OK, BeaconError, UsageError
 from beacon_ci.eventlog import (
     EventWriter,
     Tally,
@@ -102,6 +103,9 @@ def state_problem(state: Mapping[str, Any]) -> str:
     pid = state.get("pid")
     if pid is not None and (type(pid) is not int or pid <= 0):
         return "pid is not a process id"
+    uids = state.get("trusted_uids") or []
+    if not isinstance(uids, list) or any(type(uid) is not int or uid < 0 for uid in uids):
+        return "trusted_uids is not a list of user ids"
     return ""
 
 
@@ -172,6 +176,7 @@ def start_session(
     forward: Optional[Dict[str, Optional[str]]] = None,
     redact_rules: Optional[str] = None,
     max_lifetime: float = MAX_LIFETIME,
+    trusted_uids: Sequence[int] = (),
 ) -> Dict[str, Any]:
     """Spawn the detached receiver (its own session, stdio detached) and wait until it listens.
     `forward` ({"target", "endpoint", "display"}, checked already) is what the receiver forwards to; it
@@ -194,6 +199,7 @@ def start_session(
         "max_lifetime": max_lifetime,
         "forward": forward,
         "redact_rules": redact_rules,
+        "trusted_uids": list(trusted_uids),
     }
     write_state(paths.state_path, state)
     receiver_log = os.path.join(paths.base_dir, f"receiver-{state['capture_id']}.log")
@@ -245,6 +251,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
         state["token"],
         plan,
         redaction_rules(state.get("redact_rules")),
+        state.get("trusted_uids") or (),
     )
     stop = StopSignals()
     capture.start()
@@ -387,6 +394,11 @@ def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str
     child = session_child_environment(env, state)
     exports = {k: v for k, v in child.items() if env.environ.get(k) != v}
     exports.update({k: "" for k in env.environ if k not in child})
+    if state.get("trusted_uids"):
+        # The agent runs as another user, who cannot read this CODEX_HOME (0700, ours); and
+        # codex-action puts its proxy configuration in $CODEX_HOME when it is set, while the
+        # agent reads its own: that user gets codex-args instead.
+        exports.pop("CODEX_HOME", None)
     exports.update(BEACON_CI_LOG_PATH=state["log_path"], BEACON_CI_STATE_PATH=state["state_path"])
     return exports
 
@@ -408,6 +420,7 @@ def publish_exports(
             "state-path": state["state_path"],
             "codex-home": state.get("codex_home") or "",
             "claude-args": claude_args(state),
+            "codex-args": json.dumps(codex_args(state["url"], state["protocol"])),
         },
     )
     if github_env:
@@ -462,6 +475,7 @@ def start_capture(
     redact_rules: Optional[str] = None,
     max_lifetime: float = MAX_LIFETIME,
     replace: bool = False,
+    agent_user: Optional[str] = None,
     as_json: bool = False,
 ) -> Outcome:
     """`ci start`: a detached capture for the steps that follow (or the running one's settings
@@ -471,6 +485,7 @@ def start_capture(
     plan = parse_exports(None, forward, forward_endpoint, env.environ).forward  # checked first
     rules_path = redaction_rules_path(env.environ, redact_rules)
     redaction_rules(rules_path)  # checked first; the receiver reads it again
+    trusted_uids = [user_id(agent_user)] if agent_user else []
     # The receiver plans the forward again from its own environment (the token is never stored).
     planned = (
         {"target": plan.target, "endpoint": forward_endpoint, "display": plan.endpoint.display}
@@ -478,7 +493,7 @@ def start_capture(
         else None
     )
     state = running_session(paths.state_path)
-    if state is not None and _differs(state, paths, harnesses, otlp_protocol):
+    if state is not None and _differs(state, paths, harnesses, otlp_protocol, trusted_uids):
         if not replace:
             raise BeaconError(
                 f"capture {state['capture_id']} is already running with log {state['log_path']} "
@@ -492,7 +507,9 @@ def start_capture(
         env.say(f"capture {state['capture_id']} is already running: its settings again")
     else:
         rules_path = os.path.abspath(rules_path) if rules_path else None
-        state = start_session(env, harnesses, paths, otlp_protocol, planned, rules_path, max_lifetime)
+        state = start_session(
+            env, harnesses, paths, otlp_protocol, planned, rules_path, max_lifetime, trusted_uids
+        )
     try:
         exports = session_exports(env, state)
         publish_exports(env, exports, state, github_env or env.environ.get("GITHUB_ENV"), not as_json)
@@ -506,6 +523,11 @@ def start_capture(
         )
         for notice in notices:
             env.say(notice)
+        if trusted_uids:
+            env.say(
+                f"exports from user {agent_user} need no token; codex-args configures a Codex run as "
+                "that user (CODEX_HOME is not exported: that user could not read it)"
+            )
         env.say(
             f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): "
             f"log {state['log_path']}; end it with beacon ci finish"
@@ -513,13 +535,35 @@ def start_capture(
     return Outcome(EXIT_OK, {k: v for k, v in state.items() if k != "token"})
 
 
-def _differs(state: Mapping[str, Any], paths: CapturePaths, harnesses: Sequence[str], protocol: str) -> bool:
+def _differs(
+    state: Mapping[str, Any],
+    paths: CapturePaths,
+    harnesses: Sequence[str],
+    protocol: str,
+    trusted_uids: Sequence[int],
+) -> bool:
     """Whether a start asks for another capture than the running one."""
     return (
         state["log_path"] != paths.log_path
         or set(state["harnesses"]) != set(harnesses)
         or state["protocol"] != protocol
+        or list(state.get("trusted_uids") or []) != list(trusted_uids)
     )
+
+
+def user_id(name: str) -> int:
+    """The uid of --agent-user (a name or a number), whose exports the receiver takes without
+    the token; only Linux says who owns a loopback connection (beacon_otlp.peers)."""
+    if not os.path.isfile("/proc/net/tcp"):
+        raise UsageError("--agent-user needs Linux, whose /proc/net/tcp says who owns a connection")
+    if name.isdigit():
+        return int(name)
+    import pwd  # POSIX only, like --agent-user
+
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        raise UsageError(f"--agent-user: no user named {name}") from None
 
 
 def finish_capture(

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shlex
 import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
@@ -90,6 +92,7 @@ def test_inputs_compatible_with_the_original_action_plus_ours() -> None:
         "fail-on",
         "max-cost",
         "max-tokens",
+        "agent-user",
     }
     assert ACTION["inputs"]["python"]["default"] == "python3"
     assert ACTION["inputs"]["summary"]["default"] == "true"
@@ -97,6 +100,7 @@ def test_inputs_compatible_with_the_original_action_plus_ours() -> None:
         "log-path",
         "state-path",
         "codex-home",
+        "codex-args",
         "claude-args",
         "event-count",
         "validation",
@@ -227,6 +231,7 @@ def test_no_input_becomes_shell_code(tmp_path: Path, action: Path, artifacts: Ar
         "fail-on",
         "max-cost",
         "max-tokens",
+        "agent-user",
     ):
         run = job.use(action, {"command": f"echo '$(touch {marker})'", name: hostile})
         assert run.outcome == "failure", name
@@ -399,6 +404,7 @@ CLAUDE_OWN_COLLECTOR = {
         "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
     }
 }
+AGENT_USER = "beacon-agent"  # tools/test.sh creates it
 
 
 def harness_events(log_path: str, harness: str) -> List[Dict]:
@@ -568,6 +574,60 @@ def test_claudes_managed_settings_outrank_beacon_and_are_named_at_start_and_in_t
         "env.CLAUDE_CODE_ENABLE_TELEMETRY (managed: beacon cannot override it)"
     ) in step.stderr
     assert not Path("/etc/claude-code/managed-settings.json").exists()  # the host's /etc is untouched
+
+
+@pytest.fixture
+def agent_user_dirs() -> Iterator[Tuple[Path, Path]]:
+    """A home and a working folder that AGENT_USER owns, outside pytest's (root's, 0700)."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        pytest.skip("running an agent as another user needs root on Linux (runuser)")
+    try:
+        user = pwd.getpwnam(AGENT_USER)
+    except KeyError:
+        pytest.skip(f"no user {AGENT_USER}: tools/test.sh creates it as root (useradd --system)")
+    folder = Path(tempfile.mkdtemp(prefix="beacon-agent-"))
+    home, work = folder / "home", folder / "work"
+    try:
+        for path in (folder, home, work, home / ".codex", home / ".codex" / "rules"):
+            path.mkdir(exist_ok=True)
+            os.chown(path, user.pw_uid, user.pw_gid)
+        yield home, work
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.agents
+def test_codex_through_codex_action_as_an_unprivileged_user(
+    tmp_path: Path, action: Path, artifacts: Artifacts, agent_user_dirs: Tuple[Path, Path]
+) -> None:
+    from agents import codex, install_or_skip
+
+    cli = install_or_skip(codex)
+    home, work = agent_user_dirs
+    (home / ".codex" / "rules" / "beacon-e2e.rules").write_text(codex.rules_file(codex.DENIAL_RULE))
+    job = new_job(tmp_path, artifacts, workspace=work)
+    with codex.scripted_server(work) as server:
+        start = job.use(action, {"mode": "start", "harnesses": "codex", "agent-user": AGENT_USER})
+        assert start.outcome == "success", start.stderr
+        assert "CODEX_HOME" not in job.env  # codex-action would put its provider there
+        codex_args = start.outputs["codex-args"]
+        assert read_state(start.outputs["state-path"])["token"] not in codex_args
+        inputs = {
+            "codex-user": AGENT_USER,
+            "codex-user-home": str(home),
+            "provider-config": codex.proxied_config(server.url),
+            "codex-args": codex_args,
+            "prompt": codex.PROMPT,
+            "working-directory": str(work),
+            "codex": str(cli),
+        }
+        run = job.use(VENDOR_ACTIONS / "codex-action", inputs)
+        finish = job.use(action, {"mode": "finish"})
+    assert server.errors == [] and run.outcome == "success", run.stderr
+    assert (work / codex.FILE_NAME).stat().st_uid == pwd.getpwnam(AGENT_USER).pw_uid  # Codex ran as the user
+    assert finish.outcome == "success", finish.stderr
+    events = harness_events(finish.outputs["log-path"], "codex_cli")
+    assert codex.MARKER_COMMAND in commands_run(events)
 
 
 # --- the README's copy-paste workflows ---------------------------------------------------

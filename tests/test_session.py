@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import stat
 import subprocess
@@ -17,6 +18,7 @@ from typing import Dict, Iterator
 import pytest
 from test_exec import EVENTS_PER_SESSION, FAKE_AGENT, beacon_run, environ
 
+from beacon_ci.agents.codex import codex_args
 from beacon_ci.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_USAGE
 from beacon_ci.github import append_github_file
 from beacon_ci.session import process_start_time, receiver_arguments, session_receiver_alive
@@ -99,6 +101,7 @@ def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
         "state-path": state["state_path"],
         "codex-home": "",
         "claude-args": f"--settings {state['claude_settings']}",  # for claude-code-action
+        "codex-args": json.dumps(codex_args(state["url"])),
     }
     claude_settings = Path(state["claude_settings"])
     assert json.loads(claude_settings.read_text())["env"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == state["url"]
@@ -418,3 +421,30 @@ def test_starting_again_does_not_say_started(tmp_path: Path) -> None:
     again = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
     assert again.stderr == f"beacon: capture {capture_id} is already running: its settings again\n"
     assert beacon_run(tmp_path, "ci", "finish").code in (0, 3)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="--agent-user needs Linux's /proc/net/tcp")
+def test_an_agent_user_gets_codex_args_not_codex_home(tmp_path: Path) -> None:
+    github_env, outputs = tmp_path / "github_env", tmp_path / "github_output"
+    env = environ(tmp_path, GITHUB_ENV=str(github_env), GITHUB_OUTPUT=str(outputs))
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "codex", "--agent-user", "nobody", env=env)
+    assert start.code == 0, start.stderr
+    state = state_of(tmp_path)
+    assert state["trusted_uids"] == [pwd.getpwnam("nobody").pw_uid]
+    assert "beacon: exports from user nobody need no token;" in start.stderr
+    exports = read_github_file(github_env)
+    assert "CODEX_HOME" not in exports  # codex-action would write its provider into it
+    assert exports["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-beacon-token={state['token']}"
+    codex = json.loads(read_github_file(outputs)["codex-args"])
+    assert codex == codex_args(state["url"]) and state["token"] not in json.dumps(codex)
+    again = beacon_run(tmp_path, "ci", "start", "--harness", "codex", env=env)  # another capture
+    assert again.code == 1 and "is already running" in again.stderr
+    assert beacon_run(tmp_path, "ci", "finish", "--require-telemetry", "false", env=env).code == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="--agent-user needs Linux's /proc/net/tcp")
+def test_an_unknown_agent_user_is_a_usage_error(tmp_path: Path) -> None:
+    start = beacon_run(tmp_path, "ci", "start", "--agent-user", "no-such-user-beacon")
+    assert start.code == EXIT_USAGE
+    assert start.stderr == "beacon: --agent-user: no user named no-such-user-beacon\n"
+    assert not (tmp_path / "runner" / "beacon" / "session.json").exists()

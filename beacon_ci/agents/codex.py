@@ -60,23 +60,35 @@ def write_codex_home(
     return target
 
 
-def _codex_otel_table(endpoint: str, token: str, protocol: str) -> str:
-    # Codex needs a full per-signal URL for each exporter; each defaults to off when missing.
-    def exporter(signal: str) -> str:
-        url = json.dumps(f"{endpoint}/v1/{signal}")
-        return (
-            f'{{ otlp-http = {{ endpoint = {url}, protocol = "{protocol}", '
-            f"headers = {{ {json.dumps(TOKEN_HEADER)} = {json.dumps(token)} }} }} }}"
-        )
+# Codex's three exporters and the signal each sends: each defaults to off when missing.
+_EXPORTERS = (("exporter", "logs"), ("trace_exporter", "traces"), ("metrics_exporter", "metrics"))
 
-    return (
-        "[otel]\n"
-        'environment = "ci"\n'
-        "log_user_prompt = true\n"
-        f"exporter = {exporter('logs')}\n"
-        f"trace_exporter = {exporter('traces')}\n"
-        f"metrics_exporter = {exporter('metrics')}\n"
+
+def _exporter(endpoint: str, signal: str, protocol: str, token: Optional[str]) -> str:
+    """One exporter as a TOML inline table: the full per-signal URL (Codex appends no path)."""
+    url = json.dumps(f"{endpoint}/v1/{signal}")
+    headers = f", headers = {{ {json.dumps(TOKEN_HEADER)} = {json.dumps(token)} }}" if token else ""
+    return f'{{ otlp-http = {{ endpoint = {url}, protocol = "{protocol}"{headers} }} }}'
+
+
+def _codex_otel_table(endpoint: str, token: str, protocol: str) -> str:
+    exporters = "".join(
+        f"{key} = {_exporter(endpoint, signal, protocol, token)}\n" for key, signal in _EXPORTERS
     )
+    return '[otel]\nenvironment = "ci"\nlog_user_prompt = true\n' + exporters
+
+
+def codex_args(endpoint: str, protocol: str = "protobuf") -> List[str]:
+    """`codex exec` arguments (-c overrides outrank every config.toml) that send Codex's
+    telemetry to the receiver, for a Codex that cannot read the generated CODEX_HOME (one run as
+    another user through sudo, which drops CODEX_HOME). They hold no token: the command line is
+    every local user's to read. The token reaches Codex in OTEL_EXPORTER_OTLP_HEADERS, which it
+    adds to every export, where its environment is the job's; where it is not (sudo's env_reset),
+    the receiver accepts the agent user's connections without one (ci start --agent-user)."""
+    arguments = ["-c", 'otel.environment="ci"', "-c", "otel.log_user_prompt=true"]
+    for key, signal in _EXPORTERS:
+        arguments += ["-c", f"otel.{key}={_exporter(endpoint, signal, CODEX_PROTOCOLS[protocol], None)}"]
+    return arguments
 
 
 def _without_root_otel(config: str) -> str:
