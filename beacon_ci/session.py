@@ -420,7 +420,7 @@ def publish_exports(
             "state-path": state["state_path"],
             "codex-home": state.get("codex_home") or "",
             "claude-args": claude_args(state),
-            "codex-args": json.dumps(codex_args(state["url"], state["protocol"])),
+            "codex-args": codex_args(state["url"], state["protocol"]),
         },
     )
     if github_env:

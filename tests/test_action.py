@@ -616,7 +616,7 @@ def test_codex_through_codex_action_as_an_unprivileged_user(
             "codex-user": AGENT_USER,
             "codex-user-home": str(home),
             "provider-config": codex.proxied_config(server.url),
-            "codex-args": codex_args,
+            "codex-args": f"{codex_args} -c analytics.enabled=false",  # arguments of the user's can follow
             "prompt": codex.PROMPT,
             "working-directory": str(work),
             "codex": str(cli),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import stat
 import subprocess
 import sys
@@ -17,7 +18,7 @@ else:  # the test extra installs tomli, tomllib's origin, before 3.11
     import tomli as tomllib
 
 from beacon_ci.agents import claude_settings
-from beacon_ci.agents.codex import user_codex_home, write_codex_home
+from beacon_ci.agents.codex import codex_args, user_codex_home, write_codex_home
 from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import detect_run, harnesses_for_command, parse_harnesses, resolve_paths
 from beacon_ci.errors import UsageError
@@ -111,6 +112,26 @@ def test_a_ci_runs_resource_attributes_end_with_ephemeral(run: Dict[str, str]) -
 def test_outside_ci_no_run_attributes_and_no_ephemeral() -> None:
     attrs = child({}, run={})["OTEL_RESOURCE_ATTRIBUTES"].split(",")
     assert attrs == ["beacon.origin=ci", "beacon.capture.id=cap1"]
+
+
+def test_codex_args_configure_the_exporters_without_the_token() -> None:
+    line = codex_args(URL, "json")
+    words = shlex.split(line)  # as a shell splits them, and codex-action's string-argv
+    assert words[::2] == ["-c"] * 5
+    overrides = {}
+    for word in words[1::2]:
+        key, _, value = word.partition("=")
+        overrides[key] = tomllib.loads(f"v = {value}")["v"]  # each value is TOML, as Codex reads it
+    exporters = (("exporter", "logs"), ("trace_exporter", "traces"), ("metrics_exporter", "metrics"))
+    assert overrides == {
+        "otel.environment": "ci",
+        "otel.log_user_prompt": True,
+        **{
+            f"otel.{key}": {"otlp-http": {"endpoint": f"{URL}/v1/{signal}", "protocol": "json"}}
+            for key, signal in exporters
+        },
+    }
+    assert TOKEN not in line and shlex.split(f"{line} --full-auto")[-1] == "--full-auto"
 
 
 def test_codex_home_keeps_the_users_config_and_auth(tmp_path: Path) -> None:

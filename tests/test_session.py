@@ -101,7 +101,7 @@ def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
         "state-path": state["state_path"],
         "codex-home": "",
         "claude-args": f"--settings {state['claude_settings']}",  # for claude-code-action
-        "codex-args": json.dumps(codex_args(state["url"])),
+        "codex-args": codex_args(state["url"]),
     }
     claude_settings = Path(state["claude_settings"])
     assert json.loads(claude_settings.read_text())["env"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == state["url"]
@@ -435,8 +435,8 @@ def test_an_agent_user_gets_codex_args_not_codex_home(tmp_path: Path) -> None:
     exports = read_github_file(github_env)
     assert "CODEX_HOME" not in exports  # codex-action would write its provider into it
     assert exports["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-beacon-token={state['token']}"
-    codex = json.loads(read_github_file(outputs)["codex-args"])
-    assert codex == codex_args(state["url"]) and state["token"] not in json.dumps(codex)
+    codex = read_github_file(outputs)["codex-args"]
+    assert codex == codex_args(state["url"]) and state["token"] not in codex
     again = beacon_run(tmp_path, "ci", "start", "--harness", "codex", env=env)  # another capture
     assert again.code == 1 and "is already running" in again.stderr
     assert beacon_run(tmp_path, "ci", "finish", "--require-telemetry", "false", env=env).code == 0

@@ -64,31 +64,37 @@ def write_codex_home(
 _EXPORTERS = (("exporter", "logs"), ("trace_exporter", "traces"), ("metrics_exporter", "metrics"))
 
 
-def _exporter(endpoint: str, signal: str, protocol: str, token: Optional[str]) -> str:
-    """One exporter as a TOML inline table: the full per-signal URL (Codex appends no path)."""
-    url = json.dumps(f"{endpoint}/v1/{signal}")
-    headers = f", headers = {{ {json.dumps(TOKEN_HEADER)} = {json.dumps(token)} }}" if token else ""
-    return f'{{ otlp-http = {{ endpoint = {url}, protocol = "{protocol}"{headers} }} }}'
+def _exporter(url: str, protocol: str, headers: str = "") -> str:
+    """One exporter as a TOML inline table (values already TOML): the full per-signal URL, since
+    Codex appends no path."""
+    return f"{{ otlp-http = {{ endpoint = {url}, protocol = {protocol}{headers} }} }}"
 
 
 def _codex_otel_table(endpoint: str, token: str, protocol: str) -> str:
+    headers = f", headers = {{ {json.dumps(TOKEN_HEADER)} = {json.dumps(token)} }}"
     exporters = "".join(
-        f"{key} = {_exporter(endpoint, signal, protocol, token)}\n" for key, signal in _EXPORTERS
+        f"{key} = {_exporter(json.dumps(f'{endpoint}/v1/{signal}'), json.dumps(protocol), headers)}\n"
+        for key, signal in _EXPORTERS
     )
     return '[otel]\nenvironment = "ci"\nlog_user_prompt = true\n' + exporters
 
 
-def codex_args(endpoint: str, protocol: str = "protobuf") -> List[str]:
+def codex_args(endpoint: str, protocol: str = "protobuf") -> str:
     """`codex exec` arguments (-c overrides outrank every config.toml) that send Codex's
     telemetry to the receiver, for a Codex that cannot read the generated CODEX_HOME (one run as
     another user through sudo, which drops CODEX_HOME). They hold no token: the command line is
     every local user's to read. The token reaches Codex in OTEL_EXPORTER_OTLP_HEADERS, which it
     adds to every export, where its environment is the job's; where it is not (sudo's env_reset),
-    the receiver accepts the agent user's connections without one (ci start --agent-user)."""
-    arguments = ["-c", 'otel.environment="ci"', "-c", "otel.log_user_prompt=true"]
+    the receiver accepts the agent user's connections without one (ci start --agent-user).
+
+    One line that a shell and codex-action's codex-args (string-argv) split alike, so arguments
+    of the user's can follow: each value in double quotes, its TOML strings single-quoted
+    (literal), and nothing in it either would expand or unescape (the endpoint is ours)."""
+    values = ["otel.environment='ci'", "otel.log_user_prompt=true"]
     for key, signal in _EXPORTERS:
-        arguments += ["-c", f"otel.{key}={_exporter(endpoint, signal, CODEX_PROTOCOLS[protocol], None)}"]
-    return arguments
+        url, kind = f"'{endpoint}/v1/{signal}'", f"'{CODEX_PROTOCOLS[protocol]}'"
+        values.append(f"otel.{key}={_exporter(url, kind)}")
+    return " ".join(f'-c "{value}"' for value in values)
 
 
 def _without_root_otel(config: str) -> str:
