@@ -655,6 +655,21 @@ def test_readme_workflows_use_only_inputs_the_action_has() -> None:
     assert {"exec", "start", "finish"} <= set(modes)
 
 
+def test_readme_workflows_use_only_outputs_the_action_has() -> None:
+    used = []
+    for workflow in readme_workflows():
+        for job in workflow["jobs"].values():
+            ours = {s.get("id") for s in job["steps"] if s.get("uses", "").startswith("OWNER/beacon@")}
+            text = yaml.safe_dump(job["steps"])
+            used += [
+                name
+                for step_id, name in re.findall(r"steps\.([\w-]+)\.outputs\.([\w-]+)", text)
+                if step_id in ours
+            ]
+    assert used and set(used) <= set(ACTION["outputs"]), set(used) - set(ACTION["outputs"])
+    assert {"claude-args", "codex-args", "codex-home", "sarif-path"} <= set(used)  # the vendors' recipes
+
+
 def test_the_redact_rules_input_reaches_the_capture(
     tmp_path: Path, action: Path, artifacts: Artifacts
 ) -> None:
