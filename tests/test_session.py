@@ -408,6 +408,12 @@ def test_finish_after_a_killed_receiver_counts_what_the_log_holds(tmp_path: Path
     assert finish.result["events"] == {"claude_code": EVENTS_PER_SESSION}
 
 
+RECEIVER_GOT_NOTHING = (
+    "the receiver got no requests: did the agent run, and is its telemetry on? (managed settings can "
+    "override CLAUDE_CODE_ENABLE_TELEMETRY; Codex ignores OTEL_* variables and reads CODEX_HOME)"
+)
+
+
 def test_finish_of_a_capture_that_got_nothing_says_why_as_exec_does(tmp_path: Path) -> None:
     assert beacon_run(tmp_path, "ci", "start", "--harness", "claude").code == 0
     finish = beacon_run(tmp_path, "ci", "finish")
@@ -448,3 +454,26 @@ def test_an_unknown_agent_user_is_a_usage_error(tmp_path: Path) -> None:
     assert start.code == EXIT_USAGE
     assert start.stderr == "beacon: --agent-user: no user named no-such-user-beacon\n"
     assert not (tmp_path / "runner" / "beacon" / "session.json").exists()
+
+
+def test_claude_settings_that_override_beacon_are_named_at_start_and_in_the_diagnosis(tmp_path: Path) -> None:
+    user_settings = tmp_path / "home" / ".claude" / "settings.json"
+    user_settings.parent.mkdir(parents=True)
+    user_settings.write_text(
+        json.dumps({"env": {"OTEL_METRICS_EXPORTER": "none", "OTEL_LOG_USER_PROMPTS": "1"}})
+    )
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
+    assert start.code == 0, start.stderr
+    flag_settings = state_of(tmp_path)["claude_settings"]
+    assert start.stderr.splitlines()[0] == (
+        f"beacon: {user_settings} sets env.OTEL_METRICS_EXPORTER for Claude Code, which outranks the "
+        f"environment: run claude with --settings {flag_settings} (claude-code-action: claude_args from "
+        "the claude-args output)"
+    )
+    finish = beacon_run(tmp_path, "ci", "finish", "--json")
+    assert finish.code == 3
+    (event_count,) = [s for s in finish.result["validation"]["stages"] if s["name"] == "event_count"]
+    assert event_count["detail"] == (
+        f"0 events, want at least 1; Claude Code's settings replace beacon's: {user_settings} sets "
+        f"env.OTEL_METRICS_EXPORTER (user); {RECEIVER_GOT_NOTHING}"
+    )
