@@ -355,7 +355,12 @@ def test_beacons_claude_settings_pin_the_telemetry_and_blank_the_per_signal_over
     assert pinned["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1"
     assert pinned["OTEL_EXPORTER_OTLP_ENDPOINT"] == URL
     assert pinned["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-beacon-token={TOKEN}"
-    assert pinned["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] == pinned["OTEL_EXPORTER_OTLP_METRICS_HEADERS"] == ""
+    for blank in (
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    ):
+        assert pinned[blank] == ""
     assert "PATH" not in pinned and "OTEL_RESOURCE_ATTRIBUTES" not in pinned
 
 

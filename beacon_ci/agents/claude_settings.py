@@ -34,13 +34,11 @@ PINNED_KEYS = (
     "OTEL_EXPORTER_OTLP_HEADERS",
     *(
         f"OTEL_EXPORTER_OTLP_{signal}_{setting}"
-        for signal in ("LOGS", "METRICS")
+        for signal in ("LOGS", "METRICS", "TRACES")
         for setting in ("ENDPOINT", "PROTOCOL", "HEADERS")
     ),
 )
-_SWITCHES = ("CLAUDE_CODE_ENABLE_TELEMETRY", "OTEL_LOG_TOOL_DETAILS", "OTEL_LOG_USER_PROMPTS")
 _TRUE = ("1", "true", "yes", "on")  # Claude Code's own reading of a switch
-_EXPORTERS = ("OTEL_LOGS_EXPORTER", "OTEL_METRICS_EXPORTER")  # comma lists: otlp must be one
 _MANAGED_DIRS = {"darwin": "/Library/Application Support/ClaudeCode"}
 _MAX_SETTINGS_BYTES = 2 * 1024 * 1024  # what Claude Code itself reads of a settings file
 MANAGED = "managed"
@@ -105,11 +103,11 @@ def setting_text(value: Any) -> str:
 
 
 def overrides(key: str, theirs: str, ours: str) -> bool:
-    """Whether a settings file's value changes what beacon set: a switch turned off, an exporter
-    list without otlp, any other value that is not beacon's."""
-    if key in _SWITCHES:
+    """Whether a settings file's value changes what beacon set: a switch beacon turned on turned
+    off, an exporter list (OTEL_*_EXPORTER) without otlp, any other value that is not beacon's."""
+    if ours in _TRUE:
         return theirs.strip().lower() not in _TRUE
-    if key in _EXPORTERS:
+    if key.endswith("_EXPORTER"):
         return "otlp" not in [part.strip().lower() for part in theirs.split(",")]
     return theirs != ours
 
