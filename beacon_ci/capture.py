@@ -28,6 +28,7 @@ from beacon_ci.eventlog import (
     Tally,
     Validation,
     diagnose_receiver,
+    reasons,
     schema_problem,
     validate_written,
 )
@@ -257,14 +258,9 @@ class Capture:
         )
 
     def diagnose(self, count: int) -> str:
-        return "; ".join(
-            filter(
-                None,
-                (
-                    claude_settings.diagnosis(self.claude_overrides()),
-                    diagnose_receiver(self.receiver.stats.snapshot()),
-                ),
-            )
+        return reasons(
+            claude_settings.diagnosis(self.claude_overrides()),
+            diagnose_receiver(self.receiver.stats.snapshot()),
         )
 
     def result(self, validation: Validation) -> Dict[str, Any]:

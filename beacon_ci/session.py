@@ -44,6 +44,7 @@ from beacon_ci.eventlog import (
     Validation,
     diagnose_receiver,
     read_log,
+    reasons,
     to_each,
     validate_written,
 )
@@ -311,14 +312,9 @@ def judge_session(
         min_events,
         state["harnesses"],
         capture_id,
-        diagnose=lambda count: "; ".join(
-            filter(
-                None,
-                (
-                    claude_settings.diagnosis(session_claude_overrides(env, state)),
-                    diagnose_receiver(state.get("receiver")),
-                ),
-            )
+        diagnose=lambda count: reasons(
+            claude_settings.diagnosis(session_claude_overrides(env, state)),
+            diagnose_receiver(state.get("receiver")),
         ),
         write_failures=write_failures,
     )
