@@ -7,9 +7,9 @@ where claude-code-action merges its `settings` input), project (.claude/settings
 (.claude/settings.local.json), flag (--settings FILE), managed (/etc/claude-code/
 managed-settings.json and managed-settings.d/*.json). So a repository that sets its own OTEL_*
 there silently sends Claude's telemetry elsewhere, or nowhere. Read from the installed CLI
-(`m3()`: `for (e of sT()) Object.assign(process.env, settings(e).env)`, with sT() the sources
-in that order); its only other channel of this rank, --managed-settings, keeps restrictive
-settings only, never `env`, and no environment variable names a settings file.
+(2.1.197, minified: `for (e of sT()) Object.assign(process.env, settings(e).env)`, sT() being
+the sources in that order); its only other channel of this rank, --managed-settings, keeps
+restrictive settings only, never `env`, and no environment variable names a settings file.
 """
 
 from __future__ import annotations
