@@ -307,7 +307,7 @@ def _add_start(subparsers: Any) -> None:
             (
                 'eval "$(beacon ci start)"        # a shell, GitLab CI, Jenkins: exports the settings',
                 "beacon ci start --harness claude  # GitHub Actions: settings go to $GITHUB_ENV",
-                "beacon ci start --log-path beacon/runtime.jsonl --max-lifetime 2h",
+                "beacon ci start --log-path beacon/runtime.jsonl --agent-user guest  # sudo -u guest codex",
             ),
             (
                 "0    started, or already running",
@@ -337,6 +337,12 @@ def _add_start(subparsers: Any) -> None:
         help="stop a capture already running with other settings and start this one",
     )
     p.add_argument(
+        "--agent-user",
+        metavar="USER",
+        help="an agent runs as this user (sudo -u; codex-action's unprivileged-user): its exports "
+        "need no token (Linux), and CODEX_HOME is not exported (it gets codex-args)",
+    )
+    p.add_argument(
         "--json", action="store_true", help="print one JSON result document on stdout (no export lines)"
     )
     p.set_defaults(func=_cmd_start, prog=p.prog)
@@ -358,6 +364,7 @@ def _cmd_start(args: argparse.Namespace, env: Environment) -> int:
         redact_rules=args.redact_rules,
         max_lifetime=args.max_lifetime,
         replace=args.replace,
+        agent_user=args.agent_user,
         as_json=args.json,
     )
     return _emit(env, outcome, args.json)

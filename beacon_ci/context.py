@@ -179,6 +179,11 @@ def codex_home_prefix(capture_id: str) -> str:
     return f"beacon-codex-{capture_id}-"
 
 
+def claude_settings_prefix(capture_id: str) -> str:
+    """The same for the folder of a capture's `claude --settings` file."""
+    return f"beacon-claude-{capture_id}-"
+
+
 def remove_private_temp_dir(path: Optional[str], prefix: str) -> None:
     """Remove what private_temp_dir made with this prefix; anything else (a path a state file
     was edited to name, a symlink, another user's folder) is left alone. Links inside are removed,

@@ -281,9 +281,7 @@ def validate_written(
     if count < min_events:
         why = diagnose(count)
         if tally.other_captures:
-            why = "; ".join(
-                filter(None, (why, f"the log holds {tally.other_captures} events of other captures"))
-            )
+            why = reasons(why, f"the log holds {tally.other_captures} events of other captures")
         detail = f"{count} events, want at least {min_events}" + (f"; {why}" if why else "")
     if write_failures:  # the log is incomplete: an audit trail with holes must not pass
         detail += f"; {write_failures} events could not be written ({write_error})"
@@ -307,6 +305,11 @@ def validate_written(
             Stage("harness_events", matching >= min_events, detail, {"events": matching, "harnesses": wanted})
         )
     return Validation(path, stages, count, by_harness, list(tally.trace_ids))
+
+
+def reasons(*parts: str) -> str:
+    """Reasons for too few events in one line; empty ones left out."""
+    return "; ".join(part for part in parts if part)
 
 
 def diagnose_receiver(stats: Optional[Mapping[str, Any]]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from beacon_ci.agents.claude_settings import start_notices
 from beacon_ci.capture import Capture
 from beacon_ci.context import (
     DRAIN_TIMEOUT,
@@ -59,6 +60,8 @@ def run_exec(
     child: Optional[ChildExit] = None
     try:
         child_env = without_export_credentials(capture.start(), exports.targets)
+        for notice in start_notices(capture.claude_overrides(), capture.claude_settings or "", session=False):
+            env.say(notice)
         child = run_child(command, child_env)
     finally:
         signalled = child is None or child.signal_received is not None

@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from beacon_ci.agents import claude_settings
+from beacon_ci.agents.codex import codex_args
 from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (
     DRAIN_TIMEOUT,
@@ -22,6 +24,7 @@ from beacon_ci.context import (
     OTLP_PROTOCOLS,
     CapturePaths,
     capture_traceparent,
+    claude_settings_prefix,
     codex_home_prefix,
     detect_run,
     new_capture_id,
@@ -35,13 +38,14 @@ from beacon_ci.context import (
     write_private,
 )
 from beacon_ci.environment import Environment
-from beacon_ci.errors import EXIT_OK, BeaconError
+from beacon_ci.errors import EXIT_OK, BeaconError, UsageError
 from beacon_ci.eventlog import (
     EventWriter,
     Tally,
     Validation,
     diagnose_receiver,
     read_log,
+    reasons,
     to_each,
     validate_written,
 )
@@ -103,6 +107,9 @@ def state_problem(state: Mapping[str, Any]) -> str:
     pid = state.get("pid")
     if pid is not None and (type(pid) is not int or pid <= 0):
         return "pid is not a process id"
+    uids = state.get("trusted_uids") or []
+    if not isinstance(uids, list) or any(type(uid) is not int or uid < 0 for uid in uids):
+        return "trusted_uids is not a list of user ids"
     return ""
 
 
@@ -173,6 +180,7 @@ def start_session(
     forward: Optional[Dict[str, Optional[str]]] = None,
     redact_rules: Optional[str] = None,
     max_lifetime: float = MAX_LIFETIME,
+    trusted_uids: Sequence[int] = (),
 ) -> Dict[str, Any]:
     """Spawn the detached receiver (its own session, stdio detached) and wait until it listens.
     `forward` ({"target", "endpoint", "display"}, checked already) is what the receiver forwards to; it
@@ -196,6 +204,7 @@ def start_session(
         "max_lifetime": max_lifetime,
         "forward": forward,
         "redact_rules": redact_rules,
+        "trusted_uids": list(trusted_uids),
     }
     write_state(paths.state_path, state)
     receiver_log = os.path.join(paths.base_dir, f"receiver-{state['capture_id']}.log")
@@ -248,6 +257,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
         plan,
         redaction_rules(state.get("redact_rules")),
         state["traceparent"],
+        state.get("trusted_uids") or (),
     )
     stop = StopSignals()
     capture.start()
@@ -257,6 +267,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
         pid_started=process_start_time(os.getpid()),
         url=capture.receiver.url,
         codex_home=capture.codex_home,
+        claude_settings=capture.claude_settings,
     )
     write_state(state_path, state)
     os.write(ready_fd, f"ready {capture.receiver.port}\n".encode())
@@ -281,7 +292,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
 
 
 def judge_session(
-    state: Mapping[str, Any], min_events: int
+    env: Environment, state: Mapping[str, Any], min_events: int
 ) -> Tuple[Validation, Dict[str, Any], Dict[str, Any]]:
     """The validation, summary and folded findings of a session: from what its receiver counted
     as it wrote, or, when the receiver did not finish (killed, crashed), from the log read back
@@ -308,7 +319,10 @@ def judge_session(
         min_events,
         state["harnesses"],
         capture_id,
-        diagnose=lambda count: diagnose_receiver(state.get("receiver")),
+        diagnose=lambda count: reasons(
+            claude_settings.diagnosis(session_claude_overrides(env, state)),
+            diagnose_receiver(state.get("receiver")),
+        ),
         write_failures=write_failures,
     )
     return validation, summary, folded
@@ -355,10 +369,9 @@ def _wait_receiver_gone(state: Mapping[str, Any], timeout: float) -> bool:
     return True
 
 
-def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str]:
-    """What later steps need: the agent settings (as exec gives its child) and beacon's paths.
-    A variable exec would remove is exported empty, which the OpenTelemetry SDKs treat as unset."""
-    child = child_environment(
+def session_child_environment(env: Environment, state: Mapping[str, Any]) -> Dict[str, str]:
+    """The environment exec would give its child, for the session's capture."""
+    return child_environment(
         env.environ,
         state["harnesses"],
         state["url"],
@@ -369,8 +382,27 @@ def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str
         state["protocol"],
         state["traceparent"],
     )
+
+
+def session_claude_overrides(env: Environment, state: Mapping[str, Any]) -> List[claude_settings.Override]:
+    """The settings files (seen from here) that replace what the session gives Claude Code."""
+    if "claude" not in state["harnesses"] or not state.get("url"):
+        return []
+    pinned = claude_settings.pinned_environment(session_child_environment(env, state))
+    return claude_settings.find_overrides(env.environ, os.getcwd(), pinned)
+
+
+def session_exports(env: Environment, state: Mapping[str, Any]) -> Dict[str, str]:
+    """What later steps need: the agent settings (as exec gives its child) and beacon's paths.
+    A variable exec would remove is exported empty, which the OpenTelemetry SDKs treat as unset."""
+    child = session_child_environment(env, state)
     exports = {k: v for k, v in child.items() if env.environ.get(k) != v}
     exports.update({k: "" for k in env.environ if k not in child})
+    if state.get("trusted_uids"):
+        # The agent runs as another user, who cannot read this CODEX_HOME (0700, ours); and
+        # codex-action puts its proxy configuration in $CODEX_HOME when it is set, while the
+        # agent reads its own: that user gets codex-args instead.
+        exports.pop("CODEX_HOME", None)
     exports.update(BEACON_CI_LOG_PATH=state["log_path"], BEACON_CI_STATE_PATH=state["state_path"])
     return exports
 
@@ -391,6 +423,8 @@ def publish_exports(
             "log-path": state["log_path"],
             "state-path": state["state_path"],
             "codex-home": state.get("codex_home") or "",
+            "claude-args": claude_args(state),
+            "codex-args": codex_args(state["url"], state["protocol"]),
         },
     )
     if github_env:
@@ -400,6 +434,13 @@ def publish_exports(
             print(f"export {key}={shlex.quote(value)}", file=env.stdout)
     else:
         env.say("--json: the agent settings were not printed; run ci start without --json to eval them")
+
+
+def claude_args(state: Mapping[str, Any]) -> str:
+    """For claude-code-action's claude_args: beacon's settings, which outrank the project's and
+    the user's (the action merges its own settings input into the user's)."""
+    path = state.get("claude_settings")
+    return f"--settings {shlex.quote(path)}" if path else ""
 
 
 def running_session(state_path: str) -> Optional[Dict[str, Any]]:
@@ -438,6 +479,7 @@ def start_capture(
     redact_rules: Optional[str] = None,
     max_lifetime: float = MAX_LIFETIME,
     replace: bool = False,
+    agent_user: Optional[str] = None,
     as_json: bool = False,
 ) -> Outcome:
     """`ci start`: a detached capture for the steps that follow (or the running one's settings
@@ -447,6 +489,7 @@ def start_capture(
     plan = parse_exports(None, forward, forward_endpoint, env.environ).forward  # checked first
     rules_path = redaction_rules_path(env.environ, redact_rules)
     redaction_rules(rules_path)  # checked first; the receiver reads it again
+    trusted_uids = [user_id(agent_user)] if agent_user else []
     # The receiver plans the forward again from its own environment (the token is never stored).
     planned = (
         {"target": plan.target, "endpoint": forward_endpoint, "display": plan.endpoint.display}
@@ -454,7 +497,7 @@ def start_capture(
         else None
     )
     state = running_session(paths.state_path)
-    if state is not None and _differs(state, paths, harnesses, otlp_protocol):
+    if state is not None and _differs(state, paths, harnesses, otlp_protocol, trusted_uids):
         if not replace:
             raise BeaconError(
                 f"capture {state['capture_id']} is already running with log {state['log_path']} "
@@ -468,7 +511,9 @@ def start_capture(
         env.say(f"capture {state['capture_id']} is already running: its settings again")
     else:
         rules_path = os.path.abspath(rules_path) if rules_path else None
-        state = start_session(env, harnesses, paths, otlp_protocol, planned, rules_path, max_lifetime)
+        state = start_session(
+            env, harnesses, paths, otlp_protocol, planned, rules_path, max_lifetime, trusted_uids
+        )
     try:
         exports = session_exports(env, state)
         publish_exports(env, exports, state, github_env or env.environ.get("GITHUB_ENV"), not as_json)
@@ -477,6 +522,16 @@ def start_capture(
             env.say(f"ci start failed: stopping capture {state['capture_id']}: {stop_session(env, state)}")
         raise
     if started:
+        notices = claude_settings.start_notices(
+            session_claude_overrides(env, state), state.get("claude_settings") or "", session=True
+        )
+        for notice in notices:
+            env.say(notice)
+        if trusted_uids:
+            env.say(
+                f"exports from user {agent_user} need no token; codex-args configures a Codex run as "
+                "that user (CODEX_HOME is not exported: that user could not read it)"
+            )
         env.say(
             f"capture {state['capture_id']} started ({', '.join(state['harnesses'])}): "
             f"log {state['log_path']}; end it with beacon ci finish"
@@ -484,13 +539,35 @@ def start_capture(
     return Outcome(EXIT_OK, {k: v for k, v in state.items() if k != "token"})
 
 
-def _differs(state: Mapping[str, Any], paths: CapturePaths, harnesses: Sequence[str], protocol: str) -> bool:
+def _differs(
+    state: Mapping[str, Any],
+    paths: CapturePaths,
+    harnesses: Sequence[str],
+    protocol: str,
+    trusted_uids: Sequence[int],
+) -> bool:
     """Whether a start asks for another capture than the running one."""
     return (
         state["log_path"] != paths.log_path
         or set(state["harnesses"]) != set(harnesses)
         or state["protocol"] != protocol
+        or list(state.get("trusted_uids") or []) != list(trusted_uids)
     )
+
+
+def user_id(name: str) -> int:
+    """The uid of --agent-user (a name or a number), whose exports the receiver takes without
+    the token; only Linux says who owns a loopback connection (beacon_otlp.peers)."""
+    if not os.path.isfile("/proc/net/tcp"):
+        raise UsageError("--agent-user needs Linux, whose /proc/net/tcp says who owns a connection")
+    if name.isdigit():
+        return int(name)
+    import pwd  # POSIX only, like --agent-user
+
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        raise UsageError(f"--agent-user: no user named {name}") from None
 
 
 def finish_capture(
@@ -512,7 +589,7 @@ def finish_capture(
     reported = state.get("reported")
     if isinstance(reported, dict):
         env.say(f"capture {state['capture_id']} was already finished and reported: its result again")
-        validation, _, _ = judge_session(state, reported.get("min_events", min_events))
+        validation, _, _ = judge_session(env, state, reported.get("min_events", min_events))
         say_result(env, reported["result"], validation, require_telemetry)
         return Outcome(int(reported["exit_code"]), reported["result"])
     targets = parse_exports(upload, None, None, env.environ).uploads
@@ -529,7 +606,10 @@ def finish_capture(
     remove_private_temp_dir(
         state.get("codex_home"), codex_home_prefix(state["capture_id"])
     )  # a killed receiver's
-    validation, summary, folded = judge_session(state, min_events)
+    remove_private_temp_dir(
+        os.path.dirname(state.get("claude_settings") or ""), claude_settings_prefix(state["capture_id"])
+    )
+    validation, summary, folded = judge_session(env, state, min_events)
     findings = report_findings(
         env,
         folded,

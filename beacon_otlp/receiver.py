@@ -22,7 +22,7 @@ import socketserver
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable, Dict, NamedTuple, Optional, Set, Tuple, Type
+from typing import Any, Callable, Collection, Dict, NamedTuple, Optional, Set, Tuple, Type
 
 from .http11 import (
     WBITS,
@@ -39,6 +39,7 @@ from .http11 import (
     send,
 )
 from .otlp_json import decode_json
+from .peers import peer_uid
 from .shape import DecodeError, LimitError, NestingError
 from .threads import background_thread
 from .wire import decode_protobuf, encode_rpc_status
@@ -144,6 +145,9 @@ class Receiver:
         # Claude Code gives its whole exit flush 2 s: a held answer must leave it time to spare.
         backpressure_timeout: float = 1.0,
         clock: Callable[[], float] = time.time,
+        # Users whose connections need no token (Linux; see peers.py): an agent run as another
+        # user, whose environment sudo reset, cannot be given the token but on a command line.
+        trusted_uids: Collection[int] = (),
     ) -> None:
         if not token:
             raise ValueError("a receiver needs a non-empty token")
@@ -163,6 +167,7 @@ class Receiver:
         self.clock = clock
         self.consumer_error: Optional[BaseException] = None
         self._token = token.encode("utf-8")
+        self.trusted_uids = frozenset(trusted_uids)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._state = threading.Condition()
         self._closed = False
@@ -434,9 +439,17 @@ class Receiver:
         with self._state:
             return self._queued_bytes
 
+    def _trusted_peer(self, handler: _Handler) -> bool:
+        """Whether the connection's client runs as a trusted user; looked up once a connection."""
+        if not self.trusted_uids:
+            return False
+        if handler.peer_trusted is None:
+            handler.peer_trusted = peer_uid(handler.request) in self.trusted_uids
+        return handler.peer_trusted
+
     def _check_headers(self, handler: _Handler, path: str, content_type: str) -> None:
         token = handler.headers.get(TOKEN_HEADER, "").encode("utf-8", "replace")
-        if not hmac.compare_digest(token, self._token):
+        if not hmac.compare_digest(token, self._token) and not self._trusted_peer(handler):
             raise Reject(401, "unauthorized", f"missing or wrong {TOKEN_HEADER} header")
         self._authenticated(handler)
         if path not in PATHS:
@@ -496,6 +509,7 @@ class _Handler(socketserver.BaseRequestHandler):
         self.reader.head_deadline = time.monotonic() + receiver.unauthenticated_deadline
         self.rfile = io.BufferedReader(self.reader)
         self.close_connection = False
+        self.peer_trusted: Optional[bool] = None  # see Receiver._trusted_peer
 
     def handle(self) -> None:
         while not self.close_connection:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shlex
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 import yaml
@@ -89,6 +92,7 @@ def test_inputs_compatible_with_the_original_action_plus_ours() -> None:
         "fail-on",
         "max-cost",
         "max-tokens",
+        "agent-user",
     }
     assert ACTION["inputs"]["python"]["default"] == "python3"
     assert ACTION["inputs"]["summary"]["default"] == "true"
@@ -96,6 +100,8 @@ def test_inputs_compatible_with_the_original_action_plus_ours() -> None:
         "log-path",
         "state-path",
         "codex-home",
+        "codex-args",
+        "claude-args",
         "event-count",
         "validation",
         "findings-count",
@@ -225,6 +231,7 @@ def test_no_input_becomes_shell_code(tmp_path: Path, action: Path, artifacts: Ar
         "fail-on",
         "max-cost",
         "max-tokens",
+        "agent-user",
     ):
         run = job.use(action, {"command": f"echo '$(touch {marker})'", name: hostile})
         assert run.outcome == "failure", name
@@ -379,6 +386,250 @@ def test_real_claude_code_through_exec(tmp_path: Path, action: Path, artifacts: 
     assert f"### claude\\_code {claude.VERSION}" in job.summary
 
 
+# --- around the official agent actions, with the settings they write ----------------------
+
+VENDOR_ACTIONS = ROOT / "tests" / "vendor_actions"  # stand-ins: see its README.md
+# The telemetry block of every example workflow of run-gemini-cli (target gcp, as its docs give
+# for Google Cloud): the outfile alone would turn Gemini CLI's OTLP export off.
+GEMINI_EXAMPLE_SETTINGS = {
+    "model": {"maxSessionTurns": 25},
+    "telemetry": {"enabled": True, "target": "gcp", "outfile": ".gemini/telemetry.log"},
+}
+# A repository that keeps Claude Code's telemetry off, or sends it to its own collector.
+CLAUDE_PROJECT_TELEMETRY_OFF = {"env": {"CLAUDE_CODE_ENABLE_TELEMETRY": "0", "OTEL_LOGS_EXPORTER": "none"}}
+CLAUDE_OWN_COLLECTOR = {
+    "env": {
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+    }
+}
+AGENT_USER = "beacon-agent"  # tools/test.sh creates it
+
+
+def harness_events(log_path: str, harness: str) -> List[Dict]:
+    events = events_of(log_path)
+    assert events and {e["harness"]["name"] for e in events} == {harness}
+    return events
+
+
+def commands_run(events: List[Dict]) -> List[str]:
+    return [e["command"]["command"] for e in events if e["event"]["action"] == "command.executed"]
+
+
+@pytest.mark.agents
+def test_gemini_through_run_gemini_cli_with_its_example_settings(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
+    from agents import gemini, install_or_skip
+
+    cli = install_or_skip(gemini)
+    work = tmp_path / "work"
+    job = new_job(tmp_path, artifacts, workspace=work)
+    with gemini.scripted_server(work) as api:
+        job.env.update(gemini.agent_env(Path(job.env["HOME"]), work, api.url))
+        assert job.use(action, {"mode": "start", "harnesses": "gemini"}).outcome == "success"
+        inputs = {"settings": json.dumps(GEMINI_EXAMPLE_SETTINGS), "prompt": gemini.PROMPT}
+        run = job.use(
+            VENDOR_ACTIONS / "run-gemini-cli",
+            {**inputs, "gemini_model": gemini.MODEL, "gemini_cli": str(cli)},
+        )
+        finish = job.use(action, {"mode": "finish"})
+    assert api.errors == [] and run.outcome == "success", run.stderr
+    assert json.loads((work / ".gemini" / "settings.json").read_text()) == GEMINI_EXAMPLE_SETTINGS
+    assert not (work / ".gemini" / "telemetry.log").exists()  # the outfile never took the export
+    assert finish.outcome == "success", finish.stderr
+    events = harness_events(finish.outputs["log-path"], "gemini_cli")
+    assert f"echo {gemini.SHELL_MARKER}" in commands_run(events)
+
+
+def claude_in_workspace(tmp_path: Path, artifacts: Artifacts, project_settings: Dict) -> Tuple[Job, Path]:
+    """A job whose checkout holds .claude/settings.json; and the claude executable."""
+    from agents import claude, install_or_skip
+
+    cli = install_or_skip(claude)
+    work = tmp_path / "work"
+    (work / ".claude").mkdir(parents=True)
+    (work / ".claude" / "settings.json").write_text(json.dumps(project_settings))
+    return new_job(tmp_path, artifacts, workspace=work), cli
+
+
+def claude_on_path(job: Job, cli: Path, api_url: str) -> None:
+    """The job's environment for Claude against the fake API, with claude found by its name."""
+    from agents import claude
+
+    job.env.update(claude.agent_env(Path(job.env["HOME"]), job.workspace, api_url))
+    job.env["PATH"] = f"{cli.parent}{os.pathsep}{job.env['PATH']}"
+
+
+@pytest.mark.agents
+def test_claude_through_exec_outranks_a_project_settings_file_that_turns_telemetry_off(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
+    from agents import claude
+
+    job, cli = claude_in_workspace(tmp_path, artifacts, CLAUDE_PROJECT_TELEMETRY_OFF)
+    with claude.scripted_server(job.workspace) as server:
+        claude_on_path(job, cli, server.url)
+        run = job.use(action, {"command": shlex.join(["claude", *claude.command()[1:]])})
+    assert server.errors == [] and run.outcome == "success", run.stderr
+    events = harness_events(run.outputs["log-path"], "claude_code")
+    assert claude.MARKER_COMMAND in commands_run(events)
+    assert " sets env." not in run.stderr  # nothing to say: beacon's --settings outrank the project's
+
+
+@pytest.mark.agents
+def test_claude_by_its_path_misses_beacons_settings_and_the_diagnosis_names_the_file(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
+    from agents import claude
+
+    job, cli = claude_in_workspace(tmp_path, artifacts, CLAUDE_PROJECT_TELEMETRY_OFF)
+    with claude.scripted_server(job.workspace) as server:
+        job.env.update(claude.agent_env(Path(job.env["HOME"]), job.workspace, server.url))
+        run = job.use(action, {"command": shlex.join(claude.command(executable=cli))})
+    assert server.errors == [] and server.turns, "claude did not run"
+    assert (run.outcome, run.steps[1].code) == ("failure", EXIT_VALIDATION)
+    (error,) = run.commands("error")
+    project = job.workspace / ".claude" / "settings.json"
+    assert (
+        f"Claude Code's settings replace beacon's: {project} sets env.CLAUDE_CODE_ENABLE_TELEMETRY, "
+        "env.OTEL_LOGS_EXPORTER (project); the receiver got no requests"
+    ) in error
+
+
+@pytest.mark.agents
+@pytest.mark.parametrize("with_claude_args", [True, False])
+def test_claude_through_claude_code_action_whose_settings_send_telemetry_elsewhere(
+    tmp_path: Path, action: Path, artifacts: Artifacts, with_claude_args: bool
+) -> None:
+    from agents import claude, install_or_skip
+
+    cli = install_or_skip(claude)
+    work = tmp_path / "work"
+    job = new_job(tmp_path, artifacts, workspace=work)
+    with claude.scripted_server(work) as server:
+        job.env.update(claude.agent_env(Path(job.env["HOME"]), work, server.url))
+        start = job.use(action, {"mode": "start", "harnesses": "claude"})
+        inputs = {
+            "settings": json.dumps(CLAUDE_OWN_COLLECTOR),
+            "prompt": claude.PROMPT,
+            "allowed_tools": claude.TOOLS,
+            "disallowed_tools": claude.DENY_RULE,
+            "claude_args": start.outputs["claude-args"] if with_claude_args else "",
+            "claude_cli": str(cli),
+        }
+        run = job.use(VENDOR_ACTIONS / "claude-code-action", inputs)
+        finish = job.use(action, {"mode": "finish"})
+    assert server.errors == [] and run.outcome == "success", run.stderr
+    user_settings = Path(job.env["HOME"]) / ".claude" / "settings.json"
+    assert json.loads(user_settings.read_text())["env"] == CLAUDE_OWN_COLLECTOR["env"]  # merged in
+    if with_claude_args:
+        assert finish.outcome == "success", finish.stderr
+        events = harness_events(finish.outputs["log-path"], "claude_code")
+        assert claude.MARKER_COMMAND in commands_run(events)
+        return
+    assert finish.outputs["validation"] == "failed"
+    (error,) = finish.commands("error")
+    assert (
+        f"Claude Code's settings replace beacon's: {user_settings} sets env.OTEL_EXPORTER_OTLP_ENDPOINT, "
+        "env.OTEL_EXPORTER_OTLP_PROTOCOL (user)"
+    ) in error
+
+
+@pytest.mark.agents
+def test_claudes_managed_settings_outrank_beacon_and_are_named_at_start_and_in_the_diagnosis(
+    tmp_path: Path, action: Path, artifacts: Artifacts
+) -> None:
+    from agents import claude
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("managed settings live in /etc/claude-code: only root can stage them (mount namespace)")
+    job, cli = claude_in_workspace(tmp_path, artifacts, {})
+    managed = tmp_path / "managed-settings.json"
+    managed.write_text(json.dumps({"env": {"CLAUDE_CODE_ENABLE_TELEMETRY": "0"}}))
+    overlay = tmp_path / "etc-overlay"
+    (overlay / "upper").mkdir(parents=True)
+    (overlay / "work").mkdir()
+    # /etc as it is, plus /etc/claude-code/managed-settings.json, for this step alone.
+    stage = (
+        f"mount -t overlay overlay -o lowerdir=/etc,upperdir={overlay}/upper,workdir={overlay}/work /etc"
+        f" && mkdir /etc/claude-code && cp {managed} /etc/claude-code/managed-settings.json"
+        ' && exec "$@"'
+    )
+    beacon = [sys.executable, str(action / "beacon.py"), "ci", "exec", "--", "claude", *claude.command()[1:]]
+    with claude.scripted_server(job.workspace) as server:
+        claude_on_path(job, cli, server.url)
+        step = job.run(
+            f"exec unshare -m --propagation private sh -c {shlex.quote(stage)} sh {shlex.join(beacon)}"
+        )
+    assert server.errors == [] and server.turns, "claude did not run"
+    assert step.code == EXIT_VALIDATION
+    assert (
+        "beacon: /etc/claude-code/managed-settings.json sets env.CLAUDE_CODE_ENABLE_TELEMETRY for Claude "
+        "Code: managed settings outrank all beacon can set (telemetry may not arrive)"
+    ) in step.stderr.splitlines()
+    assert (
+        "Claude Code's settings replace beacon's: /etc/claude-code/managed-settings.json sets "
+        "env.CLAUDE_CODE_ENABLE_TELEMETRY (managed: beacon cannot override it)"
+    ) in step.stderr
+    assert not Path("/etc/claude-code/managed-settings.json").exists()  # the host's /etc is untouched
+
+
+@pytest.fixture
+def agent_user_dirs() -> Iterator[Tuple[Path, Path]]:
+    """A home and a working folder that AGENT_USER owns, outside pytest's (root's, 0700)."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        pytest.skip("running an agent as another user needs root on Linux (runuser)")
+    try:
+        user = pwd.getpwnam(AGENT_USER)
+    except KeyError:
+        pytest.skip(f"no user {AGENT_USER}: tools/test.sh creates it as root (useradd --system)")
+    folder = Path(tempfile.mkdtemp(prefix="beacon-agent-"))
+    home, work = folder / "home", folder / "work"
+    try:
+        for path in (folder, home, work, home / ".codex", home / ".codex" / "rules"):
+            path.mkdir(exist_ok=True)
+            os.chown(path, user.pw_uid, user.pw_gid)
+        yield home, work
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.agents
+def test_codex_through_codex_action_as_an_unprivileged_user(
+    tmp_path: Path, action: Path, artifacts: Artifacts, agent_user_dirs: Tuple[Path, Path]
+) -> None:
+    from agents import codex, install_or_skip
+
+    cli = install_or_skip(codex)
+    home, work = agent_user_dirs
+    (home / ".codex" / "rules" / "beacon-e2e.rules").write_text(codex.rules_file(codex.DENIAL_RULE))
+    job = new_job(tmp_path, artifacts, workspace=work)
+    with codex.scripted_server(work) as server:
+        start = job.use(action, {"mode": "start", "harnesses": "codex", "agent-user": AGENT_USER})
+        assert start.outcome == "success", start.stderr
+        assert "CODEX_HOME" not in job.env  # codex-action would put its provider there
+        codex_args = start.outputs["codex-args"]
+        assert read_state(start.outputs["state-path"])["token"] not in codex_args
+        inputs = {
+            "codex-user": AGENT_USER,
+            "codex-user-home": str(home),
+            "provider-config": codex.proxied_config(server.url),
+            "codex-args": f"{codex_args} -c analytics.enabled=false",  # arguments of the user's can follow
+            "prompt": codex.PROMPT,
+            "working-directory": str(work),
+            "codex": str(cli),
+        }
+        run = job.use(VENDOR_ACTIONS / "codex-action", inputs)
+        finish = job.use(action, {"mode": "finish"})
+    assert server.errors == [] and run.outcome == "success", run.stderr
+    assert (work / codex.FILE_NAME).stat().st_uid == pwd.getpwnam(AGENT_USER).pw_uid  # Codex ran as the user
+    assert finish.outcome == "success", finish.stderr
+    events = harness_events(finish.outputs["log-path"], "codex_cli")
+    assert codex.MARKER_COMMAND in commands_run(events)
+
+
 # --- the README's copy-paste workflows ---------------------------------------------------
 
 
@@ -402,6 +653,21 @@ def test_readme_workflows_use_only_inputs_the_action_has() -> None:
                     assert mode != "finish" or step.get("if") == "always()", step
                     modes.append(mode)
     assert {"exec", "start", "finish"} <= set(modes)
+
+
+def test_readme_workflows_use_only_outputs_the_action_has() -> None:
+    used = []
+    for workflow in readme_workflows():
+        for job in workflow["jobs"].values():
+            ours = {s.get("id") for s in job["steps"] if s.get("uses", "").startswith("OWNER/beacon@")}
+            text = yaml.safe_dump(job["steps"])
+            used += [
+                name
+                for step_id, name in re.findall(r"steps\.([\w-]+)\.outputs\.([\w-]+)", text)
+                if step_id in ours
+            ]
+    assert used and set(used) <= set(ACTION["outputs"]), set(used) - set(ACTION["outputs"])
+    assert {"claude-args", "codex-args", "codex-home", "sarif-path"} <= set(used)  # the vendors' recipes
 
 
 def test_the_redact_rules_input_reaches_the_capture(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import stat
+import subprocess
 import sys
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Tuple
 
 import pytest
 
@@ -15,7 +18,8 @@ if sys.version_info >= (3, 11):
 else:  # the test extra installs tomli, tomllib's origin, before 3.11
     import tomli as tomllib
 
-from beacon_ci.agents.codex import user_codex_home, write_codex_home
+from beacon_ci.agents import claude_settings
+from beacon_ci.agents.codex import codex_args, user_codex_home, write_codex_home
 from beacon_ci.agents.setup import child_environment
 from beacon_ci.context import (
     capture_traceparent,
@@ -145,6 +149,9 @@ def test_gemini_settings() -> None:
     assert env["GEMINI_TELEMETRY_OTLP_ENDPOINT"] == URL
     assert env["GEMINI_TELEMETRY_OTLP_PROTOCOL"] == "http"
     assert env["GEMINI_TELEMETRY_LOG_PROMPTS"] == "true"
+    # Set, and empty: no outfile, whatever a settings file says (one turns the OTLP export off).
+    assert env["GEMINI_TELEMETRY_OUTFILE"] == ""
+    assert env["GEMINI_TELEMETRY_USE_CLI_AUTH"] == "false"
 
 
 def test_resource_attributes_keep_the_users_and_replace_earlier_beacon_keys() -> None:
@@ -173,6 +180,26 @@ def test_a_ci_runs_resource_attributes_end_with_ephemeral(run: Dict[str, str]) -
 def test_outside_ci_no_run_attributes_and_no_ephemeral() -> None:
     attrs = child({}, run={})["OTEL_RESOURCE_ATTRIBUTES"].split(",")
     assert attrs == ["beacon.origin=ci", "beacon.capture.id=cap1"]
+
+
+def test_codex_args_configure_the_exporters_without_the_token() -> None:
+    line = codex_args(URL, "json")
+    words = shlex.split(line)  # as a shell splits them, and codex-action's string-argv
+    assert words[::2] == ["-c"] * 5
+    overrides = {}
+    for word in words[1::2]:
+        key, _, value = word.partition("=")
+        overrides[key] = tomllib.loads(f"v = {value}")["v"]  # each value is TOML, as Codex reads it
+    exporters = (("exporter", "logs"), ("trace_exporter", "traces"), ("metrics_exporter", "metrics"))
+    assert overrides == {
+        "otel.environment": "ci",
+        "otel.log_user_prompt": True,
+        **{
+            f"otel.{key}": {"otlp-http": {"endpoint": f"{URL}/v1/{signal}", "protocol": "json"}}
+            for key, signal in exporters
+        },
+    }
+    assert TOKEN not in line and shlex.split(f"{line} --full-auto")[-1] == "--full-auto"
 
 
 def test_codex_home_keeps_the_users_config_and_auth(tmp_path: Path) -> None:
@@ -387,3 +414,140 @@ def test_default_paths(tmp_path: Path) -> None:
     exported = {"BEACON_CI_LOG_PATH": "/x/log.jsonl", "BEACON_CI_STATE_PATH": "/x/state.json"}
     assert resolve_paths(exported)[1:] == ("/x/log.jsonl", "/x/state.json")  # what ci start exported
     assert resolve_paths(exported, log_path="/y/log.jsonl").log_path == "/y/log.jsonl"  # the flag wins
+
+
+# --- Claude Code's settings files (claude_settings.py) --------------------------------------
+
+
+def claude_pinned() -> Dict[str, str]:
+    return claude_settings.pinned_environment(child({"PATH": "/bin"}, ["claude"]))
+
+
+def test_beacons_claude_settings_pin_the_telemetry_and_blank_the_per_signal_overrides() -> None:
+    pinned = claude_pinned()
+    assert pinned["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1"
+    assert pinned["OTEL_EXPORTER_OTLP_ENDPOINT"] == URL
+    assert pinned["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-beacon-token={TOKEN}"
+    for blank in (
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    ):
+        assert pinned[blank] == ""
+    assert "PATH" not in pinned and "OTEL_RESOURCE_ATTRIBUTES" not in pinned
+
+
+def test_claude_settings_files_most_powerful_first() -> None:
+    files = claude_settings.settings_files({"HOME": "/home/u"}, "/w")
+    assert files[0] == {"scope": "managed", "path": "/etc/claude-code/managed-settings.json"}
+    assert {f["scope"] for f in files[1:-3]} <= {"managed"}  # the managed-settings.d/*.json there are
+    assert [(f["scope"], f["path"]) for f in files[-3:]] == [
+        ("local", "/w/.claude/settings.local.json"),
+        ("project", "/w/.claude/settings.json"),
+        ("user", "/home/u/.claude/settings.json"),
+    ]
+    moved = claude_settings.settings_files({"HOME": "/home/u", "CLAUDE_CONFIG_DIR": "/cfg"}, "/w")
+    assert moved[-1] == {"scope": "user", "path": "/cfg/settings.json"}
+
+
+def write_claude_env(folder: Path, name: str, env: object) -> Path:
+    path = folder / ".claude" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"env": env, "permissions": {"allow": ["Bash"]}}))
+    return path
+
+
+def test_claude_overrides_are_the_values_that_change_what_beacon_set(tmp_path: Path) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    harmless = {
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "true",  # on, as Claude Code reads it
+        "OTEL_LOGS_EXPORTER": "otlp,console",  # still exports to the endpoint
+        "OTEL_EXPORTER_OTLP_ENDPOINT": URL,  # beacon's own value
+        "OTEL_METRIC_EXPORT_INTERVAL": "60000",  # not beacon's concern
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "",  # empty is unset
+    }
+    project = write_claude_env(work, "settings.json", harmless)
+    assert claude_settings.find_overrides({"HOME": str(home)}, str(work), claude_pinned()) == []
+    project.write_text(
+        json.dumps(
+            {
+                "env": {
+                    "CLAUDE_CODE_ENABLE_TELEMETRY": False,  # not a string: read as Claude Code does
+                    "OTEL_METRICS_EXPORTER": "none",
+                    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "https://collector.example/v1/metrics",
+                }
+            }
+        )
+    )
+    user = write_claude_env(home, "settings.json", {"OTEL_EXPORTER_OTLP_HEADERS": "authorization=theirs"})
+    (work / ".claude" / "settings.local.json").write_text("{not json")  # ignored, as Claude Code does
+    found = claude_settings.find_overrides({"HOME": str(home)}, str(work), claude_pinned())
+    assert found == [
+        claude_settings.Override("project", str(project), "CLAUDE_CODE_ENABLE_TELEMETRY"),
+        claude_settings.Override("project", str(project), "OTEL_METRICS_EXPORTER"),
+        claude_settings.Override("project", str(project), "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+        claude_settings.Override("user", str(user), "OTEL_EXPORTER_OTLP_HEADERS"),
+    ]
+
+
+def test_claude_override_messages_name_each_file_and_key() -> None:
+    found = [
+        claude_settings.Override("managed", "/etc/claude-code/managed-settings.json", "OTEL_LOGS_EXPORTER"),
+        claude_settings.Override("project", "/w/.claude/settings.json", "CLAUDE_CODE_ENABLE_TELEMETRY"),
+        claude_settings.Override("project", "/w/.claude/settings.json", "OTEL_LOGS_EXPORTER"),
+    ]
+    assert claude_settings.diagnosis(found) == (
+        "Claude Code's settings replace beacon's: /etc/claude-code/managed-settings.json sets "
+        "env.OTEL_LOGS_EXPORTER (managed: beacon cannot override it); /w/.claude/settings.json sets "
+        "env.CLAUDE_CODE_ENABLE_TELEMETRY, env.OTEL_LOGS_EXPORTER (project)"
+    )
+    assert claude_settings.diagnosis([]) == ""
+    managed = (
+        "/etc/claude-code/managed-settings.json sets env.OTEL_LOGS_EXPORTER for Claude Code: managed "
+        "settings outrank all beacon can set (telemetry may not arrive)"
+    )
+    assert claude_settings.start_notices(found, "/t/settings.json", session=False) == [managed]
+    assert claude_settings.start_notices(found, "/t/settings.json", session=True) == [
+        managed,
+        *(
+            f"/w/.claude/settings.json sets env.{key} for Claude Code, which outranks the environment: run "
+            "claude with --settings /t/settings.json (claude-code-action: claude_args from the claude-args "
+            "output)"
+            for key in ("CLAUDE_CODE_ENABLE_TELEMETRY", "OTEL_LOGS_EXPORTER")
+        ),
+    ]
+
+
+@pytest.fixture
+def claude_shim(tmp_path: Path) -> Tuple[Path, Path, Path]:
+    """beacon's claude shim, and a real-looking claude after it on PATH that prints its arguments."""
+    private = tmp_path / "private"
+    private.mkdir()
+    settings = Path(claude_settings.write_flag_settings(str(private), claude_pinned()))
+    shims = Path(claude_settings.write_shim(str(private), str(settings)))
+    real = tmp_path / "real bin"
+    real.mkdir()
+    (real / "claude").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    (real / "claude").chmod(0o755)
+    return shims, real, settings
+
+
+def run_shim(shims: Path, path: str, *args: str) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    return subprocess.run(
+        [str(shims / "claude"), *args], env={"PATH": path}, capture_output=True, text=True, timeout=30
+    )
+
+
+def test_the_claude_shim_runs_the_next_claude_with_beacons_settings(
+    claude_shim: Tuple[Path, Path, Path],
+) -> None:
+    shims, real, settings = claude_shim
+    assert stat.S_IMODE(settings.stat().st_mode) == 0o600  # it holds the token
+    assert json.loads(settings.read_text()) == {"env": claude_pinned()}
+    ran = run_shim(shims, f"{shims}:/nonexistent:{real}:/usr/bin:/bin", "-p", "a prompt")
+    assert (ran.returncode, ran.stdout.splitlines()) == (0, ["--settings", str(settings), "-p", "a prompt"])
+    # The command's own --settings stays the only one.
+    ran = run_shim(shims, f"{shims}:{real}", "--settings=mine.json", "-p", "x")
+    assert ran.stdout.splitlines() == ["--settings=mine.json", "-p", "x"]
+    ran = run_shim(shims, f"{shims}:/nonexistent", "-p", "x")
+    assert (ran.returncode, ran.stderr) == (127, "claude: command not found\n")

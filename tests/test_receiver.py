@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -28,7 +31,17 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from beacon_otlp import JSON, MAX_DEPTH, PROTOBUF, Batch, Receiver, encode_json, encode_protobuf, http11
+from beacon_otlp import (
+    JSON,
+    MAX_DEPTH,
+    PROTOBUF,
+    Batch,
+    Receiver,
+    encode_json,
+    encode_protobuf,
+    http11,
+    peers,
+)
 from beacon_otlp import receiver as receiver_module
 
 MiB = 1024 * 1024
@@ -275,6 +288,56 @@ def test_missing_or_wrong_token_is_401_and_records_nothing(
     receiver.wait_idle(quiet=0.01)
     assert collector.batches == []
     assert receiver.stats.snapshot()["rejected"] == {"unauthorized": 1}
+
+
+# --- users trusted without the token (an agent run as another user, see peers.py) ---------
+
+NOBODY = 65534
+# An export from bash, which every user can run (the test's Python may sit in root's home).
+EXPORT_FROM_BASH = r"""exec 3<>"/dev/tcp/127.0.0.1/$1"
+printf '%s\r\n' 'POST /v1/logs HTTP/1.1' 'Host: 127.0.0.1' 'Content-Type: application/x-protobuf' \
+  'Content-Length: 0' 'Connection: close' '' >&3
+read -r version status rest <&3
+echo "$status"
+"""
+
+
+def status_of_export_as(uid: int, receiver: Receiver) -> int:
+    """The status an export without the token gets when a process running as `uid` sends it."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        pytest.skip("sending as another user needs root on Linux")
+    answer = subprocess.run(
+        ["bash", "-c", EXPORT_FROM_BASH, "bash", str(receiver.port)],
+        preexec_fn=(lambda: os.setuid(uid)) if uid != os.getuid() else None,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return int(answer.stdout)
+
+
+def test_a_trusted_users_connections_need_no_token(make_receiver, collector: Collector) -> None:
+    receiver = make_receiver(trusted_uids=[NOBODY])
+    assert status_of_export_as(NOBODY, receiver) == 200
+    assert status_of_export_as(os.getuid(), receiver) == 401  # anyone else still needs it
+    assert receiver.stats.snapshot()["rejected"] == {"unauthorized": 1}
+
+
+def test_without_trusted_users_every_connection_needs_the_token(receiver: Receiver) -> None:
+    assert status_of_export_as(NOBODY, receiver) == 401
+
+
+def test_the_kernel_names_the_owner_of_a_connections_client_end() -> None:
+    if sys.platform != "linux":
+        pytest.skip("/proc/net/tcp is Linux's")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        with socket.create_connection(server.getsockname()) as client:
+            connection, _ = server.accept()
+            assert peers.peer_uid(connection) == os.getuid()
+            assert peers.peer_uid(client) == os.getuid()  # the server's end: ours too
+    connection.close()
+    assert peers.peer_uid(connection) is None  # closed: nothing to look up
 
 
 def test_unknown_path_is_404(receiver: Receiver) -> None:

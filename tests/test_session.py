@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import stat
 import subprocess
@@ -17,6 +18,7 @@ from typing import Dict, Iterator
 import pytest
 from test_exec import EVENTS_PER_SESSION, FAKE_AGENT, beacon_run, environ
 
+from beacon_ci.agents.codex import codex_args
 from beacon_ci.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_USAGE
 from beacon_ci.github import append_github_file
 from beacon_ci.session import process_start_time, receiver_arguments, session_receiver_alive
@@ -98,7 +100,12 @@ def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
         "log-path": state["log_path"],
         "state-path": state["state_path"],
         "codex-home": "",
+        "claude-args": f"--settings {state['claude_settings']}",  # for claude-code-action
+        "codex-args": codex_args(state["url"]),
     }
+    claude_settings = Path(state["claude_settings"])
+    assert json.loads(claude_settings.read_text())["env"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == state["url"]
+    assert stat.S_IMODE(claude_settings.stat().st_mode) == 0o600  # it holds the token
 
     assert run_agent(exports) == 0
     assert run_agent(exports) == 0  # a second agent in a later step: the same log
@@ -112,6 +119,7 @@ def test_start_exports_to_github_then_finish_validates(tmp_path: Path) -> None:
     trace_id = exports["TRACEPARENT"].split("-")[1]
     assert exports["TRACEPARENT"] == state["traceparent"] and result["trace_id"] == trace_id
     assert result["validation"]["trace_ids"] == [trace_id]
+    assert not claude_settings.parent.exists()
 
 
 def test_export_lines_for_other_ci_systems(tmp_path: Path) -> None:
@@ -404,6 +412,12 @@ def test_finish_after_a_killed_receiver_counts_what_the_log_holds(tmp_path: Path
     assert finish.result["events"] == {"claude_code": EVENTS_PER_SESSION}
 
 
+RECEIVER_GOT_NOTHING = (
+    "the receiver got no requests: did the agent run, and is its telemetry on? (managed settings can "
+    "override CLAUDE_CODE_ENABLE_TELEMETRY; Codex ignores OTEL_* variables and reads CODEX_HOME)"
+)
+
+
 def test_finish_of_a_capture_that_got_nothing_says_why_as_exec_does(tmp_path: Path) -> None:
     assert beacon_run(tmp_path, "ci", "start", "--harness", "claude").code == 0
     finish = beacon_run(tmp_path, "ci", "finish")
@@ -417,3 +431,53 @@ def test_starting_again_does_not_say_started(tmp_path: Path) -> None:
     again = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
     assert again.stderr == f"beacon: capture {capture_id} is already running: its settings again\n"
     assert beacon_run(tmp_path, "ci", "finish").code in (0, 3)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="--agent-user needs Linux's /proc/net/tcp")
+def test_an_agent_user_gets_codex_args_not_codex_home(tmp_path: Path) -> None:
+    github_env, outputs = tmp_path / "github_env", tmp_path / "github_output"
+    env = environ(tmp_path, GITHUB_ENV=str(github_env), GITHUB_OUTPUT=str(outputs))
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "codex", "--agent-user", "nobody", env=env)
+    assert start.code == 0, start.stderr
+    state = state_of(tmp_path)
+    assert state["trusted_uids"] == [pwd.getpwnam("nobody").pw_uid]
+    assert "beacon: exports from user nobody need no token;" in start.stderr
+    exports = read_github_file(github_env)
+    assert "CODEX_HOME" not in exports  # codex-action would write its provider into it
+    assert exports["OTEL_EXPORTER_OTLP_HEADERS"] == f"x-beacon-token={state['token']}"
+    codex = read_github_file(outputs)["codex-args"]
+    assert codex == codex_args(state["url"]) and state["token"] not in codex
+    again = beacon_run(tmp_path, "ci", "start", "--harness", "codex", env=env)  # another capture
+    assert again.code == 1 and "is already running" in again.stderr
+    assert beacon_run(tmp_path, "ci", "finish", "--require-telemetry", "false", env=env).code == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="--agent-user needs Linux's /proc/net/tcp")
+def test_an_unknown_agent_user_is_a_usage_error(tmp_path: Path) -> None:
+    start = beacon_run(tmp_path, "ci", "start", "--agent-user", "no-such-user-beacon")
+    assert start.code == EXIT_USAGE
+    assert start.stderr == "beacon: --agent-user: no user named no-such-user-beacon\n"
+    assert not (tmp_path / "runner" / "beacon" / "session.json").exists()
+
+
+def test_claude_settings_that_override_beacon_are_named_at_start_and_in_the_diagnosis(tmp_path: Path) -> None:
+    user_settings = tmp_path / "home" / ".claude" / "settings.json"
+    user_settings.parent.mkdir(parents=True)
+    user_settings.write_text(
+        json.dumps({"env": {"OTEL_METRICS_EXPORTER": "none", "OTEL_LOG_USER_PROMPTS": "1"}})
+    )
+    start = beacon_run(tmp_path, "ci", "start", "--harness", "claude")
+    assert start.code == 0, start.stderr
+    flag_settings = state_of(tmp_path)["claude_settings"]
+    assert start.stderr.splitlines()[0] == (
+        f"beacon: {user_settings} sets env.OTEL_METRICS_EXPORTER for Claude Code, which outranks the "
+        f"environment: run claude with --settings {flag_settings} (claude-code-action: claude_args from "
+        "the claude-args output)"
+    )
+    finish = beacon_run(tmp_path, "ci", "finish", "--json")
+    assert finish.code == 3
+    (event_count,) = [s for s in finish.result["validation"]["stages"] if s["name"] == "event_count"]
+    assert event_count["detail"] == (
+        f"0 events, want at least 1; Claude Code's settings replace beacon's: {user_settings} sets "
+        f"env.OTEL_METRICS_EXPORTER (user); {RECEIVER_GOT_NOTHING}"
+    )

@@ -6,8 +6,9 @@
 # Python only, and so do the quality gates (tools/check.sh) and the distribution tests, which
 # run the zipapp on every supported Python themselves.
 #
-# The suite runs inside a network namespace with only loopback (unshare -rn) wherever the
-# system allows it, so no test can reach off the machine.
+# The suite runs inside a network namespace with only loopback (unshare -n as root, else
+# unshare -rn) wherever the system allows it, so no test can reach off the machine. As root it
+# also creates, once, the system user the tests run an agent as (AGENT_USER below).
 # Extra arguments go to pytest, e.g.  tools/test.sh -k receiver
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,14 +54,29 @@ run_suite() {  # run_suite NAME PYTHON [--agents] [--checks] [pytest args]
 }
 
 loopback_only() {  # run a command in a new network namespace with only lo, if the system allows
-  if unshare -rn true 2>/dev/null && command -v ip >/dev/null; then
-    unshare -rn sh -c 'ip link set lo up && exec "$@"' sh "$@"
+  # Root keeps its own user (-n): inside -rn's user namespace no process can switch users,
+  # which the tests of an agent run as another user (sudo -u, runuser) need.
+  local namespace=-rn
+  if [ "$(id -u)" = 0 ]; then namespace=-n; fi
+  if unshare "$namespace" true 2>/dev/null && command -v ip >/dev/null; then
+    unshare "$namespace" sh -c 'ip link set lo up && exec "$@"' sh "$@"
   else
     echo "tools/test.sh: no network namespace available here; running with the host network" >&2
     "$@"
   fi
 }
 
+# The user tests run an agent as, as codex-action's unprivileged-user runs Codex (tests/
+# test_vendor_actions.py; they skip without it): a system account with no home and no login
+# shell, created once and kept, rather than one made and deleted by every run.
+AGENT_USER=beacon-agent
+create_agent_user() {
+  if [ "$(id -u)" = 0 ] && ! id "$AGENT_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$AGENT_USER"
+  fi
+}
+
+create_agent_user
 py38=$(find_python 3.8)
 py313=$(find_python 3.13)
 

@@ -61,23 +61,41 @@ def write_codex_home(
     return target
 
 
-def _codex_otel_table(endpoint: str, token: str, protocol: str) -> str:
-    # Codex needs a full per-signal URL for each exporter; each defaults to off when missing.
-    def exporter(signal: str) -> str:
-        url = json.dumps(f"{endpoint}/v1/{signal}")
-        return (
-            f'{{ otlp-http = {{ endpoint = {url}, protocol = "{protocol}", '
-            f"headers = {{ {json.dumps(TOKEN_HEADER)} = {json.dumps(token)} }} }} }}"
-        )
+# Codex's three exporters and the signal each sends: each defaults to off when missing.
+_EXPORTERS = (("exporter", "logs"), ("trace_exporter", "traces"), ("metrics_exporter", "metrics"))
 
-    return (
-        "[otel]\n"
-        'environment = "ci"\n'
-        "log_user_prompt = true\n"
-        f"exporter = {exporter('logs')}\n"
-        f"trace_exporter = {exporter('traces')}\n"
-        f"metrics_exporter = {exporter('metrics')}\n"
+
+def _exporter(url: str, protocol: str, headers: str = "") -> str:
+    """One exporter as a TOML inline table (values already TOML): the full per-signal URL, since
+    Codex appends no path."""
+    return f"{{ otlp-http = {{ endpoint = {url}, protocol = {protocol}{headers} }} }}"
+
+
+def _codex_otel_table(endpoint: str, token: str, protocol: str) -> str:
+    headers = f", headers = {{ {json.dumps(TOKEN_HEADER)} = {json.dumps(token)} }}"
+    exporters = "".join(
+        f"{key} = {_exporter(json.dumps(f'{endpoint}/v1/{signal}'), json.dumps(protocol), headers)}\n"
+        for key, signal in _EXPORTERS
     )
+    return '[otel]\nenvironment = "ci"\nlog_user_prompt = true\n' + exporters
+
+
+def codex_args(endpoint: str, protocol: str = "protobuf") -> str:
+    """`codex exec` arguments (-c overrides outrank every config.toml) that send Codex's
+    telemetry to the receiver, for a Codex that cannot read the generated CODEX_HOME (one run as
+    another user through sudo, which drops CODEX_HOME). They hold no token: the command line is
+    every local user's to read. The token reaches Codex in OTEL_EXPORTER_OTLP_HEADERS, which it
+    adds to every export, where its environment is the job's; where it is not (sudo's env_reset),
+    the receiver accepts the agent user's connections without one (ci start --agent-user).
+
+    One line that a shell and codex-action's codex-args (string-argv) split alike, so arguments
+    of the user's can follow: each value in double quotes, its TOML strings single-quoted
+    (literal), and nothing in it either would expand or unescape (the endpoint is ours)."""
+    values = ["otel.environment='ci'", "otel.log_user_prompt=true"]
+    for key, signal in _EXPORTERS:
+        url, kind = f"'{endpoint}/v1/{signal}'", f"'{CODEX_PROTOCOLS[protocol]}'"
+        values.append(f"otel.{key}={_exporter(url, kind)}")
+    return " ".join(f'-c "{value}"' for value in values)
 
 
 def _without_root_otel(config: str) -> str:

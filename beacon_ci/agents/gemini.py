@@ -158,11 +158,22 @@ def map_gemini_tool_call(event: Dict[str, Any], attrs: Mapping[str, Any]) -> Non
 
 
 def telemetry_environment(endpoint: str) -> Dict[str, str]:
-    """Gemini CLI's own switches; it always sends OTLP/JSON over HTTP to the endpoint."""
+    """Gemini CLI's own switches; it always sends OTLP/JSON over HTTP to the endpoint.
+
+    They outrank every settings file (run-gemini-cli writes its `settings` input to the
+    project's .gemini/settings.json): Gemini CLI 0.61 reads each as `env ?? settings`
+    (packages/core/src/telemetry/config.ts, resolveTelemetrySettings), and a `.env` file never
+    replaces a variable that is set. An outfile turns the OTLP export off (`useOtlp =
+    !!endpoint && !outfile` in packages/core/src/telemetry/sdk.ts, initializeTelemetry), and
+    every example workflow of run-gemini-cli sets one: an empty GEMINI_TELEMETRY_OUTFILE is a
+    value `??` keeps, and no outfile to `!outfile`. `useCliAuth` without CLI credentials (an
+    API key) defers the export for ever: set to false, as beacon's receiver needs no auth."""
     return {
         "GEMINI_TELEMETRY_ENABLED": "true",
         "GEMINI_TELEMETRY_TARGET": "local",
         "GEMINI_TELEMETRY_OTLP_ENDPOINT": endpoint,
         "GEMINI_TELEMETRY_OTLP_PROTOCOL": "http",
         "GEMINI_TELEMETRY_LOG_PROMPTS": "true",
+        "GEMINI_TELEMETRY_OUTFILE": "",
+        "GEMINI_TELEMETRY_USE_CLI_AUTH": "false",
     }

@@ -110,11 +110,7 @@ def agent_env(home: Path, workdir: Path, api_url: str, denial: str = DENIAL_HOOK
     del workdir
     codex_home = home / ".codex"
     (codex_home / "rules").mkdir(parents=True, exist_ok=True)
-    decision = "prompt" if denial == DENIAL_HOOK else "forbidden"
-    (codex_home / "rules" / "beacon-e2e.rules").write_text(
-        f'prefix_rule(pattern={json.dumps(DENIED_COMMAND.split()[:2])}, decision="{decision}", '
-        f'justification="{RULE_JUSTIFICATION}")\n'
-    )
+    (codex_home / "rules" / "beacon-e2e.rules").write_text(rules_file(denial))
     config = _provider_config(api_url, denial)
     if denial == DENIAL_HOOK:
         config += _hook_config(_write_hook(codex_home))
@@ -148,6 +144,25 @@ def _provider_config(api_url: str, denial: str) -> str:
         "\n"
         "[features]\n"
         "plugins = false  # else every start runs `git ls-remote https://github.com/openai/plugins.git`\n"
+    )
+
+
+def proxied_config(api_url: str) -> str:
+    """The user's config.toml as codex-action leaves it for a Codex run as another user: its
+    model provider is the action's Responses API proxy, which adds the API key itself, so Codex
+    reads no key from an environment that sudo reset. Here the fake API is that proxy, and the
+    key it insists on comes from the provider's own settings. Denial by rule (no hook to trust)."""
+    key_setting = f"experimental_bearer_token = {_toml_string(API_KEY)}"
+    return _provider_config(api_url, DENIAL_RULE).replace(f'env_key = "{API_KEY_ENV}"', key_setting)
+
+
+def rules_file(denial: str) -> str:
+    """The user's rules/beacon-e2e.rules: `git push` needs approval (the hook denies it) or is
+    forbidden outright."""
+    decision = "prompt" if denial == DENIAL_HOOK else "forbidden"
+    return (
+        f'prefix_rule(pattern={json.dumps(DENIED_COMMAND.split()[:2])}, decision="{decision}", '
+        f'justification="{RULE_JUSTIFICATION}")\n'
     )
 
 
