@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 from beacon_ci.agents import claude_settings
 from beacon_ci.agents.codex import user_codex_home, write_codex_home
@@ -35,11 +35,11 @@ from beacon_ci.eventlog import (
 from beacon_ci.export import start_forwarder
 from beacon_ci.report.summary import Summary
 from beacon_ci.report.text import count_of
+from beacon_ci.writer_process import RemoteSink, WriterSetup
 from beacon_otlp import Batch, Receiver
 
 if TYPE_CHECKING:  # built with the first batch (see CapturePipeline)
     from beacon_ci.agents.normalizer import Normalizer
-    from beacon_ci.findings.fold import FindingsFold
     from beacon_protect import Protector
     from beacon_protect.custom import CustomRules
 
@@ -48,13 +48,53 @@ if TYPE_CHECKING:  # built with the first batch (see CapturePipeline)
 DRAIN_NOTICE_AFTER = 2.0
 
 
-class CapturePipeline:
-    """The receiver's consumer for one capture. Runs on the receiver's single consumer thread.
+class EventSink:
+    """The stages after normalize: protect, write, count and fold (and forward) each batch of
+    events. In the capture's process, or in the writer process beside it (writer_process.py)."""
 
-    The normalizer and the protector are built with the first batch, on this thread: a capture
-    that receives nothing (a command that runs no agent) never loads them, and the agent starts
+    def __init__(self, protector: Protector, writer: EventWriter, forwarder: Any = None) -> None:
+        from beacon_ci.findings.fold import FindingsFold
+
+        self.protector, self.writer = protector, writer
+        self.forwarder = forwarder  # an export.forward.Forwarder: gets every event the log got
+        self.tally = Tally()  # what the writer wrote, counted as it wrote it: validation's input
+        self.summary = Summary()  # and the summary's, folded as written (see eventlog.Tally)
+        self.findings = FindingsFold()  # and the findings'
+
+    def write(self, events: Iterable[Dict[str, Any]]) -> None:
+        protected: List[Dict[str, Any]] = []
+        try:
+            for event in events:
+                protected.append(self.protector.protect_event(event))
+        finally:  # a bug in one record must not lose the records before it
+            written = protected[: self.writer.write_all(protected)]  # one write for the batch
+            self._count(written)
+        if self.forwarder is not None and written:
+            self.forwarder.submit(written)  # as they arrive: a cancelled job still delivered these
+
+    def _count(self, written: List[Dict[str, Any]]) -> None:
+        """Validation's tally, the summary and the findings, folded as the events are written."""
+        tally, summary, findings = self.tally, self.summary, self.findings
+        for event in written:
+            problem = schema_problem(event)
+            if problem:  # never from the normalizer; the check costs a microsecond
+                tally.bad(tally.events + tally.bad_lines + 1, problem)
+            else:
+                tally.count(event)
+                summary.add(event)
+                findings.add(event)
+
+
+class CapturePipeline:
+    """The receiver's consumer for one capture. Runs on the receiver's single consumer thread:
+    normalizes each batch and hands the events to the sink, this process's own EventSink, or
+    the writer process's (`env` given and nothing forwarded, whose TLS context stays here).
+
+    The normalizer and the sink are built with the first batch, on this thread: a capture that
+    receives nothing (a command that runs no agent) never loads them, and the agent starts
     without waiting for protection's patterns to compile. The exact secrets are those of
-    `environ`, the environment the capture started with; `rules` the user's own (custom.py)."""
+    `environ`, the environment the capture started with; `rules` the user's own (custom.py).
+    After close(), tally, summary and findings hold what was written, wherever it was."""
 
     def __init__(
         self,
@@ -64,63 +104,103 @@ class CapturePipeline:
         token: str,
         writer: EventWriter,
         rules: Optional[CustomRules] = None,
+        env: Optional[Environment] = None,
     ) -> None:
         self.context, self.clock, self.environ, self.token = context, clock, environ, token
-        self.rules = rules
-        self.writer = writer
-        self.tally = Tally()  # what the writer wrote, counted as it wrote it: validation's input
-        self.summary = Summary()  # and the summary's, folded as written (see eventlog.Tally)
-        self.findings: Optional[FindingsFold] = None  # and the findings', from the first batch on
-        self.forwarder: Any = None  # an export.forward.Forwarder: gets every event the log got
+        self.rules, self.writer, self.env = rules, writer, env
+        self.forwarder: Any = None
         self.normalizer: Optional[Normalizer] = None
-        self.protector: Optional[Protector] = None
+        self.sink: Any = None  # an EventSink, or a writer_process.RemoteSink
+        self.writer_lost: Optional[str] = None  # why the writer process failed, if it did
+        self.tally, self.summary = Tally(), Summary()
+        self.findings: Any = None  # a findings.fold.FindingsFold, from the first batch on
+        self.write_failures, self.write_error = 0, None
 
     def __call__(self, batch: Batch) -> None:
-        normalizer, _ = self.stages()
-        self._write(normalizer.events(batch))
+        self._send(self.stages().events(batch))
 
     def flush(self) -> None:
         """Write the events still waiting for their tool call's record or span (agents/spans.py):
         the capture is ending. On the consumer's thread, or after the receiver has stopped."""
         if self.normalizer is not None:
-            self._write(iter(self.normalizer.flush()))
+            self._send(iter(self.normalizer.flush()))
 
-    def _write(self, events: Iterator[Dict[str, Any]]) -> None:
-        protector = self.stages()[1]
-        protected: List[Dict[str, Any]] = []
+    def _send(self, events: Iterator[Dict[str, Any]]) -> None:
+        if isinstance(self.sink, EventSink):
+            self.sink.write(events)
+            return
+        normalized: List[Dict[str, Any]] = []
         try:
-            for event in events:
-                protected.append(protector.protect_event(event))
+            normalized.extend(events)
         finally:  # a bug in one record must not lose the records before it
-            written = protected[: self.writer.write_all(protected)]  # one write for the batch
-            self._count(written)
-        if self.forwarder is not None and written:
-            self.forwarder.submit(written)  # as they arrive: a cancelled job still delivered these
+            try:
+                self.sink.write(normalized)
+            except (OSError, EOFError) as exc:  # the writer process died: write here from now on
+                self.writer_lost = f"{type(exc).__name__}: {exc}"
+                self.sink = self._local_sink()
+                self.sink.write(normalized)
 
-    def _count(self, written: List[Dict[str, Any]]) -> None:
-        """Validation's tally, the summary and the findings, folded as the events are written."""
-        findings = self.findings
-        for event in written:
-            problem = schema_problem(event)
-            if problem:  # never from the normalizer; the check costs a microsecond
-                self.tally.bad(self.tally.events + self.tally.bad_lines + 1, problem)
-            else:
-                self.tally.count(event)
-                self.summary.add(event)
-                if findings is not None:
-                    findings.add(event)
-
-    def stages(self) -> Tuple[Normalizer, Protector]:
-        if self.normalizer is None or self.protector is None:
+    def stages(self) -> Normalizer:
+        if self.normalizer is None:
             from beacon_ci.agents.normalizer import Normalizer
-            from beacon_ci.findings.fold import FindingsFold
-            from beacon_protect import Protector, secret_values_from_env
 
             self.normalizer = Normalizer(self.context, self.clock)
-            self.protector = Protector(secret_values_from_env(self.environ, [self.token]), self.rules)
-            self.protector.seal(*self.normalizer.shared_parts())
-            self.findings = FindingsFold()
-        return self.normalizer, self.protector
+            self.sink = self._remote_sink() if self.env is not None and self.forwarder is None else None
+            if self.sink is None:
+                self.sink = self._local_sink()
+        return self.normalizer
+
+    def _secrets(self) -> List[str]:
+        from beacon_protect import secret_values_from_env
+
+        return list(secret_values_from_env(self.environ, [self.token]))
+
+    def _local_sink(self) -> EventSink:
+        from beacon_protect import Protector
+
+        assert self.normalizer is not None
+        protector = Protector(self._secrets(), self.rules)
+        protector.seal(*self.normalizer.shared_parts())
+        return EventSink(protector, self.writer, self.forwarder)
+
+    def _remote_sink(self) -> Optional[RemoteSink]:
+        assert self.normalizer is not None and self.env is not None
+        parts = {str(n): part for n, part in enumerate(self.normalizer.shared_parts())}
+        try:
+            return RemoteSink(self.env, WriterSetup(self.writer.path, self._secrets(), self.rules, parts))
+        except OSError:  # no process to spare: the capture goes on in this one
+            return None
+
+    def close(self) -> None:
+        """After the last batch: what was written, counted and folded, wherever it was. A writer
+        process that died leaves what it wrote in the log: read back, its own capture's lines."""
+        sink = self.sink
+        if sink is None:
+            return
+        if isinstance(sink, EventSink):
+            self.tally, self.summary, self.findings = sink.tally, sink.summary, sink.findings
+            self.write_failures, self.write_error = sink.writer.failed, sink.writer.last_error
+            return
+        try:
+            result = sink.close()
+        except (OSError, EOFError) as exc:
+            self.writer_lost = self.writer_lost or f"{type(exc).__name__}: {exc}"
+            self._read_back()
+            return
+        self.tally, self.summary, self.findings = result.tally, result.summary, result.findings
+        self.write_failures, self.write_error = result.write_failures, result.write_error
+
+    def _read_back(self) -> None:
+        from beacon_ci.eventlog import read_log, to_each
+        from beacon_ci.findings.fold import FindingsFold
+
+        self.tally, self.summary, self.findings = Tally(), Summary(), FindingsFold()
+        read_log(
+            self.writer.path,
+            self.context.capture_id,
+            self.tally,
+            to_each(self.summary.add, self.findings.add),
+        )
 
     def folded_findings(self) -> Dict[str, Any]:
         """What the findings fold found (nothing before a first batch)."""
@@ -166,7 +246,9 @@ class Capture:
         self.claude_pinned: Dict[str, str] = {}  # what those settings give Claude Code
         # Before anything runs: a capture that cannot be written never starts.
         self.writer = EventWriter(paths.log_path)
-        self.pipeline = CapturePipeline(self.context, env.clock, env.environ, self.token, self.writer, rules)
+        self.pipeline = CapturePipeline(
+            self.context, env.clock, env.environ, self.token, self.writer, rules, env
+        )
         self.receiver = Receiver(self.pipeline, token=self.token, trusted_uids=trusted_uids)
 
     def start(self) -> Dict[str, str]:
@@ -228,6 +310,7 @@ class Capture:
             try:
                 self.pipeline.flush()
             finally:
+                self.pipeline.close()
                 self.writer.close()
                 remove_private_temp_dir(
                     self.codex_home, codex_home_prefix(self.capture_id)
@@ -271,8 +354,8 @@ class Capture:
             self.harnesses,
             self.capture_id,
             diagnose=self.diagnose,
-            write_failures=self.writer.failed,
-            write_error=self.writer.last_error,
+            write_failures=self.pipeline.write_failures,
+            write_error=self.pipeline.write_error,
         )
 
     def diagnose(self, count: int) -> str:
@@ -289,7 +372,7 @@ class Capture:
             "log_path": self.paths.log_path,
             "harnesses": self.harnesses,
             "events": dict(self.pipeline.tally.by_harness),
-            "write_failures": self.writer.failed,
+            "write_failures": self.pipeline.write_failures,
             **self.pipeline.record_counts(),
             "receiver": self.receiver.stats.snapshot(),
             "late": {  # cut off when the capture closed: not captured, not judged by validation

@@ -423,6 +423,21 @@ def _cmd_serve(args: argparse.Namespace, env: Environment) -> int:
     return serve_session(env, args.state_path, args.ready_fd)
 
 
+def _write_parser() -> argparse.ArgumentParser:
+    """The writer process a capture starts (writer_process.py): not a command for people."""
+    p = _Parser(prog="beacon ci _write")
+    p.add_argument("--read-fd", type=int, required=True)
+    p.add_argument("--write-fd", type=int, required=True)
+    p.set_defaults(func=_cmd_write, prog=p.prog)
+    return p
+
+
+def _cmd_write(args: argparse.Namespace, env: Environment) -> int:
+    from beacon_ci.writer_process import serve_writer
+
+    return serve_writer(args.read_fd, args.write_fd)
+
+
 def _add_selftest(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "selftest",
@@ -499,6 +514,8 @@ def _run(argv: Optional[Sequence[str]], env: Environment) -> int:
 def _parse(argv: List[str]) -> argparse.Namespace:
     if argv[: len(SERVE)] == SERVE:
         return _serve_parser().parse_args(argv[len(SERVE) :])
+    if argv[:2] == ["ci", "_write"]:
+        return _write_parser().parse_args(argv[2:])
     args, extras = build_parser().parse_known_args(argv)
     if extras:  # named with the subcommand they were given to, not the top-level command
         raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see {args.prog} --help)")

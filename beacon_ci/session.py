@@ -283,7 +283,7 @@ def serve_session(env: Environment, state_path: str, ready_fd: int) -> int:
         first_bad=capture.pipeline.tally.first_bad,
         summary=capture.pipeline.summary.result(),
         findings=capture.pipeline.folded_findings(),  # judged by finish, with its configuration
-        write_failures=capture.writer.failed,
+        write_failures=capture.pipeline.write_failures,
         receiver=capture.receiver.stats.snapshot(),
         forwarded=capture.forwarded.to_json() if capture.forwarded else None,
     )

@@ -2408,14 +2408,14 @@ def run_in_process(trials: Sequence[Trial], protector: Any = None) -> List[str]:
     receiver hands it a decoded batch. `protector` replaces beacon's (to test this harness)."""
     import beacon_otlp
     from beacon_ci.agents.normalizer import Normalizer
-    from beacon_ci.capture import CapturePipeline
+    from beacon_ci.capture import CapturePipeline, EventSink
     from beacon_ci.context import CaptureContext
 
     context = CaptureContext.detect(IN_PROCESS_ENVIRON, "corpus-in-process", "exec")
     writer = LineCollector()
     pipeline = CapturePipeline(context, time.time, IN_PROCESS_ENVIRON, IN_PROCESS_TOKEN, writer)  # type: ignore[arg-type]
     if protector is not None:
-        pipeline.normalizer, pipeline.protector = Normalizer(context, time.time), protector
+        pipeline.normalizer, pipeline.sink = Normalizer(context, time.time), EventSink(protector, writer)  # type: ignore[arg-type]
     for signal, request in requests(trials):
         decoded = beacon_otlp.decode_protobuf(signal, beacon_otlp.encode_protobuf(signal, request))
         pipeline(

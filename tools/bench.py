@@ -439,9 +439,9 @@ class PipelineSink:
             lines = sum(1 for _ in log)
         self.tmp.cleanup()
         return {
-            "events_written": self.capture.writer.written,
+            "events_written": self.capture.pipeline.tally.events,
             "log_lines": lines,
-            "write_failures": self.capture.writer.failed,
+            "write_failures": self.capture.pipeline.write_failures,
         }
 
 
