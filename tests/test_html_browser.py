@@ -210,6 +210,34 @@ def test_an_entry_opens_to_its_fields(captures: Dict[str, Any], open_report: Any
         take_screenshot(page)
 
 
+@pytest.mark.parametrize("agent", AGENTS)
+def test_a_findings_evidence_and_a_click_on_the_lanes_lead_to_their_events(
+    captures: Dict[str, Any], open_report: Any, agent: str
+) -> None:
+    run = captures[agent]
+    (denial,) = [f for f in run.result["findings"]["findings"] if f["rule"] == "BCN182"]
+    opened = open_report(Path(run.result["html_path"]))
+    page = opened.page
+    page.click(".finding.sev-low button")
+    shown(page, len(set(denial["events"])))
+    ids = [e["event"]["id"] for e in in_time_order(run.events) if e["event"]["id"] in denial["events"]]
+    page.click("#events .line")
+    assert page.text_content("#events .detail-head span") == f"event {ids[0]}"
+    assert page.is_visible("#evidence")
+    page.click("#evidence button")  # show all again
+    shown(page, len(run.events))
+    page.select_option("#kind-filter", "all")
+    width = page.query_selector("#lanes").bounding_box()["width"]
+    page.click("#lanes", position={"x": width - 2, "y": 40})  # past the axis's end: the last event
+    focused = (
+        "nodes => nodes.map((node, i) => node.classList.contains('focused') ? i : -1).filter((i) => i >= 0)"
+    )
+    assert page.eval_on_selector_all("#events .event", focused) == [len(run.events) - 1]
+    page.click("#lanes", position={"x": 128, "y": 40})  # the axis's start: the first event
+    assert page.eval_on_selector_all("#events .event", focused) == [0]
+    assert opened.problems == [] and opened.requests == [opened.url]
+
+
 def take_screenshot(page: Any) -> None:
     """docs/report.png: the page as a reviewer first sees it, down to the timeline's first rows."""
     page.select_option("#kind-filter", "acts")
@@ -324,7 +352,10 @@ def test_a_hundred_thousand_events_stay_under_25_mb_and_filter_without_freezing(
     page.select_option("#kind-filter", "c:command")
     shown(page, commands)
     filtered = time.monotonic() - started
+    assert labels(page)[:2] == ["pytest tests/test_module_3.py -q", "pytest tests/test_module_14.py -q"]
     assert len(labels(page)) == 200  # a page of rows at a time, not 13,000 at once
+    page.click("#next")
+    assert len(labels(page)) == 200 and page.text_content("#shown").startswith("Events 201\u2013400 of ")
     page.select_option("#kind-filter", "all")
     last = max(i for i in range(100_000) if action(templates[i % len(templates)]) == "command.executed")
     page.fill("#search", f"tests/test_module_{last}.py")  # one event's command, and only its
