@@ -114,13 +114,14 @@ def _severity(text: str) -> str:
     return text.lower()
 
 
-def _add_findings_options(p: argparse.ArgumentParser) -> None:
-    """How exec, finish and findings judge the findings."""
+def _add_findings_options(p: argparse.ArgumentParser, failing: str = "exit 5") -> None:
+    """How exec, finish and findings judge the findings (and what failing does: report's page
+    says so in its verdict)."""
     p.add_argument(
         "--fail-on",
         type=_severity,
         metavar="SEVERITY",
-        help="exit 5 when a finding is this severe or more: low, medium, high, critical",
+        help=f"{failing} when a finding is this severe or more: low, medium, high, critical",
     )
     p.add_argument(
         "--findings-config",
@@ -135,13 +136,16 @@ def _add_findings_options(p: argparse.ArgumentParser) -> None:
         help="a host the agent may reach without a finding (repeatable; *.example.com for a domain)",
     )
     p.add_argument(
-        "--max-cost", type=_usd, metavar="USD", help="a finding, and exit 5, when model cost goes over this"
+        "--max-cost",
+        type=_usd,
+        metavar="USD",
+        help=f"a finding, and {failing}, when model cost goes over this",
     )
     p.add_argument(
         "--max-tokens",
         type=_count,
         metavar="N",
-        help="a finding, and exit 5, when input plus output tokens go over this",
+        help=f"a finding, and {failing}, when input plus output tokens go over this",
     )
 
 
@@ -628,7 +632,7 @@ def _add_report(subparsers: Any) -> None:
         metavar="PATH",
         help="where to write the page: one file that loads nothing, to open in any browser",
     )
-    _add_findings_options(p)
+    _add_findings_options(p, failing="a failed verdict on the page")
     p.set_defaults(func=_cmd_report, prog=p.prog)
 
 
