@@ -238,6 +238,25 @@ def test_a_findings_evidence_and_a_click_on_the_lanes_lead_to_their_events(
     assert opened.problems == [] and opened.requests == [opened.url]
 
 
+def test_what_spans_add_shows_in_the_row(captures: Dict[str, Any], open_report: Any, tmp_path: Path) -> None:
+    """A span's duration and an approval's wait (EVENTS.md "Spans"), where an event carries them."""
+    events = copy.deepcopy(captures["claude"].events)
+    denial = next(e for e in events if action(e) == "approval.denied")
+    denial["event"]["duration_ms"] = 4250
+    denial["approval"]["wait_ms"] = 3200
+    log, page_path = tmp_path / "runtime.jsonl", tmp_path / "report.html"
+    log.write_bytes(b"".join(event_line(e) for e in events))
+    assert beacon_run(tmp_path, "ci", "report", "--log-path", str(log), "--html", str(page_path)).code == 0
+    opened = open_report(page_path)
+    page = opened.page
+    page.select_option("#kind-filter", label="approval.denied (1)")
+    shown(page, 1)
+    badges = page.eval_on_selector_all("#events .result .badge", "nodes => nodes.map((n) => n.textContent)")
+    assert badges == ["waited 3.2 s", "denied"]
+    assert page.text_content("#events .duration") == "4.3 s"
+    assert opened.problems == [] and opened.requests == [opened.url]
+
+
 def take_screenshot(page: Any) -> None:
     """docs/report.png: the page as a reviewer first sees it, down to the timeline's first rows."""
     page.select_option("#kind-filter", "acts")

@@ -445,6 +445,24 @@ def test_parts_that_are_not_what_github_allows_are_not_linked() -> None:
     }
 
 
+def test_spans_timing_shows_where_events_carry_it(captures: Dict[str, Run]) -> None:
+    """What spans add to an event (EVENTS.md): its duration, an approval's wait, the trace."""
+    denial = next(e for e in captures["claude"].events if e["event"]["action"] == "approval.denied")
+    timed = {
+        **denial,
+        "event": {**denial["event"], "duration_ms": 4250.5},
+        "approval": {**denial["approval"], "wait_ms": 3200},
+        "trace": {"id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"},
+    }
+    out = io.BytesIO()
+    page = ReportPage(out, 1)
+    page.add(timed)
+    page.finish(facts())
+    ((row,), _) = (json.loads(text) for _, text in DATA_RE.findall(out.getvalue().decode()))
+    assert (row[DUR], row[WAIT]) == (4250.5, 3200)
+    assert row[FIELDS]["trace"] == timed["trace"]
+
+
 def test_a_hostile_logs_numbers_json_cannot_carry_cost_only_their_fields() -> None:
     first = {**EVENT, "run": {"provider": "github_actions", "run_id": float("nan")}}
     out = io.BytesIO()
