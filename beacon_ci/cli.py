@@ -114,13 +114,14 @@ def _severity(text: str) -> str:
     return text.lower()
 
 
-def _add_findings_options(p: argparse.ArgumentParser) -> None:
-    """How exec, finish and findings judge the findings."""
+def _add_findings_options(p: argparse.ArgumentParser, failing: str = "exit 5") -> None:
+    """How exec, finish and findings judge the findings (and what failing does: report's page
+    says so in its verdict)."""
     p.add_argument(
         "--fail-on",
         type=_severity,
         metavar="SEVERITY",
-        help="exit 5 when a finding is this severe or more: low, medium, high, critical",
+        help=f"{failing} when a finding is this severe or more: low, medium, high, critical",
     )
     p.add_argument(
         "--findings-config",
@@ -135,13 +136,16 @@ def _add_findings_options(p: argparse.ArgumentParser) -> None:
         help="a host the agent may reach without a finding (repeatable; *.example.com for a domain)",
     )
     p.add_argument(
-        "--max-cost", type=_usd, metavar="USD", help="a finding, and exit 5, when model cost goes over this"
+        "--max-cost",
+        type=_usd,
+        metavar="USD",
+        help=f"a finding, and {failing}, when model cost goes over this",
     )
     p.add_argument(
         "--max-tokens",
         type=_count,
         metavar="N",
-        help="a finding, and exit 5, when input plus output tokens go over this",
+        help=f"a finding, and {failing}, when input plus output tokens go over this",
     )
 
 
@@ -219,6 +223,16 @@ def _add_redact_rules(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_html(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--html",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="write the capture's HTML report to PATH (alone: report-<capture id>.html beside the log)",
+    )
+
+
 def _add_exec(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "exec",
@@ -240,6 +254,7 @@ def _add_exec(subparsers: Any) -> None:
     _add_forward(p)
     _add_otlp_protocol(p)
     _add_redact_rules(p)
+    _add_html(p)
     p.add_argument("--drain-timeout", type=float, help=argparse.SUPPRESS)
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     p.set_defaults(func=_cmd_exec, prog=p.prog)
@@ -267,6 +282,7 @@ def _cmd_exec(args: argparse.Namespace, env: Environment) -> int:
         redact_rules=args.redact_rules,
         findings_config=findings_config,
         fail_on=args.fail_on,
+        html=args.html,
         **options,
     )
     return _emit(env, outcome, args.json)
@@ -384,6 +400,7 @@ def _add_finish(subparsers: Any) -> None:
     _add_verdict_options(p)
     _add_findings_options(p)
     _add_upload(p)
+    _add_html(p)
     p.add_argument("--json", action="store_true", help="print one JSON result document on stdout")
     p.set_defaults(func=_cmd_finish, prog=p.prog)
 
@@ -401,6 +418,7 @@ def _cmd_finish(args: argparse.Namespace, env: Environment) -> int:
         upload=args.upload,
         findings_config=_findings_config(args, env),
         fail_on=args.fail_on,
+        html=args.html,
     )
     return _emit(env, outcome, args.json)
 
@@ -476,6 +494,7 @@ def _add_ci(subparsers: Any) -> None:
     _add_selftest(commands)
     _add_summary(commands)
     _add_findings(commands)
+    _add_report(commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -611,3 +630,39 @@ def _cmd_findings(args: argparse.Namespace, env: Environment) -> int:
     config = _findings_config(args, env)  # checked before the log is read
     log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
     return findings_command(env, log_path, args.capture_id, args.format, config, args.fail_on).exit_code
+
+
+def _add_report(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="write a runtime.jsonl's capture as one HTML page a reviewer opens",
+        **_epilog(
+            (
+                "beacon ci report --html report.html",
+                "beacon ci report --log-path runtime.jsonl --capture-id 5eb864fec66b4377 --html report.html",
+                "beacon ci report --html report.html --fail-on high --allow-host api.example.com",
+            ),
+            (
+                "0    the page was written, whatever the capture holds",
+                "2    usage error (a bad --findings-config)",
+                "1    any other error (no log, a page that cannot be written)",
+            ),
+        ),
+    )
+    _add_log_reading_options(p)
+    p.add_argument(
+        "--html",
+        required=True,
+        metavar="PATH",
+        help="where to write the page: one file that loads nothing, to open in any browser",
+    )
+    _add_findings_options(p, failing="a failed verdict on the page")
+    p.set_defaults(func=_cmd_report, prog=p.prog)
+
+
+def _cmd_report(args: argparse.Namespace, env: Environment) -> int:
+    from beacon_ci.review import report_command
+
+    config = _findings_config(args, env)  # checked before the log is read
+    log_path = resolve_paths(env.environ, args.base_dir, args.log_path).log_path
+    return report_command(env, log_path, args.capture_id, args.html, config, args.fail_on).exit_code

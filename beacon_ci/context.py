@@ -4,6 +4,7 @@ who and where a capture runs (stamped on every event).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -15,7 +16,7 @@ import stat
 import sys
 import tempfile
 import time
-from typing import TYPE_CHECKING, Dict, List, Mapping, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence
 
 from beacon_ci.errors import BeaconError, UsageError
 
@@ -254,6 +255,24 @@ def write_private(path: str, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         os.fchmod(handle.fileno(), 0o600)
         handle.write(text)
+
+
+@contextlib.contextmanager
+def private_replacement(path: str) -> Iterator[BinaryIO]:
+    """A private (0600) file that takes `path`'s place only once written whole: written beside it
+    under a temporary name, renamed over it at the end, removed when writing fails. A reader of
+    the old file (a browser showing it) never sees half a new one."""
+    fd, temporary = tempfile.mkstemp(
+        prefix=".beacon-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path))
+    )
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 _OS_NAMES = {"win32": "windows", "cygwin": "windows", "darwin": "darwin"}

@@ -42,9 +42,11 @@ def run_exec(
     redact_rules: Optional[str] = None,
     findings_config: FindingsConfig = NO_FINDINGS_CONFIG,
     fail_on: Optional[str] = None,
+    html: Optional[str] = None,
 ) -> Outcome:
-    """Capture, run the command, drain, validate, judge the findings, report, export; the exit
-    code is the command's own unless it succeeded (ARCHITECTURE.md). Everything that can be
+    """Capture, run the command, drain, validate, judge the findings, report (with the HTML page
+    when `html` is a path, or "" for beside the log), export; the exit code is the command's own
+    unless it succeeded (ARCHITECTURE.md). Everything that can be
     misconfigured is checked before the command runs (the findings configuration by the CLI)."""
     command = resolve_command(command, env.environ)
     harnesses = parse_harnesses(harness) or harnesses_for_command(command)
@@ -92,6 +94,7 @@ def run_exec(
         findings,
         require_telemetry=require_telemetry,
         job_summary=job_summary,
+        html=html,
     )
     exit_code = exit_code_for(
         child.code, child.signal_received, validation, require_telemetry, export_failed, findings.failing > 0

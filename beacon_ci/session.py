@@ -581,10 +581,12 @@ def finish_capture(
     upload: Optional[Sequence[str]] = None,
     findings_config: FindingsConfig = NO_FINDINGS_CONFIG,
     fail_on: Optional[str] = None,
+    html: Optional[str] = None,
 ) -> Outcome:
     """`ci finish`: stop the capture `ci start` began, validate what it wrote, judge its
-    findings, report, export. A capture is reported once: finishing it again says its result
-    again and changes nothing (no second job summary, step outputs or upload)."""
+    findings, report (with the HTML page when `html` asks, as for exec), export. A capture is
+    reported once: finishing it again says its result again and changes nothing (no second job
+    summary, step outputs, page or upload)."""
     state = read_state(resolve_paths(env.environ, base_dir, state_path=state_path).state_path)
     reported = state.get("reported")
     if isinstance(reported, dict):
@@ -643,6 +645,7 @@ def finish_capture(
         findings,
         require_telemetry=require_telemetry,
         job_summary=job_summary,
+        html=html,
     )
     exit_code = exit_code_for(0, None, validation, require_telemetry, export_failed, findings.failing > 0)
     write_state(

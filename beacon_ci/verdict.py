@@ -1,17 +1,18 @@
 """The end of exec and finish: judge the capture (validation, findings), report it (summary,
-job summary, SARIF, step outputs, annotations), run the uploads, and choose the exit code."""
+job summary, SARIF, the HTML page, step outputs, annotations), run the uploads, and choose the
+exit code."""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 from beacon_ci import github
-from beacon_ci.context import private_dir, write_private
+from beacon_ci.context import private_dir, private_replacement, write_private
 from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_EXPORT, EXIT_FINDINGS, EXIT_OK, EXIT_VALIDATION, BeaconError
-from beacon_ci.eventlog import Validation
+from beacon_ci.eventlog import Tally, Validation, count_lines, read_log, to_each, validate_written
 from beacon_ci.export import report_forward, upload_log
 from beacon_ci.findings.config import FindingsConfig
 from beacon_ci.findings.judge import failing, judge
@@ -19,6 +20,9 @@ from beacon_ci.findings.render import message
 from beacon_ci.findings.render import render_text as findings_text
 from beacon_ci.report.summary import usage_totals
 from beacon_ci.report.text import count_of, render_text
+
+if TYPE_CHECKING:  # the page's modules are imported when a page is written
+    from beacon_ci.report.html import ReportFacts
 
 ANNOTATIONS_MAX = 10  # GitHub shows ten of each level per step: one per finding up to this
 FINDINGS_LOGGED = 10  # findings listed on stderr; the job summary, the SARIF and --json have them all
@@ -180,24 +184,88 @@ def conclude(
     *,
     require_telemetry: bool,
     job_summary: bool,
+    html: Optional[str] = None,
 ) -> bool:
-    """After validation: the summary and findings, the uploads, what the forward delivered, the
-    step outputs, then what was captured. Completes `result` with the findings and the exports;
+    """After validation: the summary and findings, the HTML page when `html` asks for one (a
+    path, or "" for beside the log), the uploads, what the forward delivered, the step outputs,
+    then what was captured. Completes `result` with the findings, the page and the exports;
     whether one of the exports failed."""
     warnings = late_warnings(result)
     write_summary(env, validation, summary, require_telemetry, job_summary, warnings, findings)
+    page = {}
+    if html is not None:
+        page["html-path"] = html_report(env, html, result, validation, summary, findings, require_telemetry)
     uploaded = upload_log(env, uploads)
     forward_failed = report_forward(env, forwarded)
     github.publish_outputs(
-        env, {**outputs, **verdict_outputs(validation), **findings_outputs(findings, summary)}
+        env, {**outputs, **verdict_outputs(validation), **findings_outputs(findings, summary), **page}
     )
     result["findings"] = findings.to_json()
+    if page:
+        result["html_path"] = page["html-path"]
     if forwarded:
         result["forward"] = forwarded
     if uploaded:
         result["uploads"] = [upload.to_json() for upload in uploaded]
     say_result(env, result, validation, require_telemetry, warnings, reasons=False)
     return forward_failed or not all(upload.ok for upload in uploaded)
+
+
+def html_report(
+    env: Environment,
+    path: str,
+    result: Mapping[str, Any],
+    validation: Validation,
+    summary: Mapping[str, Any],
+    findings: FindingsReport,
+    required: bool,
+) -> str:
+    """The HTML page of the capture exec or finish has judged, at `path` or, when that is "",
+    `report-<capture id>.html` beside the log. Its path, or "" and a warning when it could not be
+    written: the page is a view of the log, and nothing about it may change the exit code."""
+    from beacon_ci.report.html import ReportFacts
+
+    log_path, capture_id = result["log_path"], result["capture_id"]
+    path = path or os.path.join(os.path.dirname(log_path), f"report-{capture_id}.html")
+    facts = ReportFacts(
+        {**summary, "validation": validation.as_json()},
+        findings.judged,
+        findings.fail_on,
+        findings.failing,
+        required,
+        result.get("command"),
+        os.path.basename(log_path),
+        env.clock(),
+    )
+    try:
+        write_page(path, log_path, capture_id, lambda read: facts)
+    except Exception as exc:  # whatever it was (a full disk, a bug), the capture stands as judged
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        env.say(f"warning: the HTML report was not written to {path}: {reason}")
+        return ""
+    env.say(f"HTML report: {path}")
+    return path
+
+
+def write_page(
+    path: str,
+    log_path: str,
+    capture_id: Optional[str],
+    facts_of: Callable[[Validation], ReportFacts],
+    on_event: Optional[Callable[[Dict[str, Any]], None]] = None,
+) -> int:
+    """Write the HTML page of a log's capture (every event without `capture_id`) to `path`,
+    private, whole or not at all. The log is read once, line by line, and each event goes into
+    the page as it is read (and to `on_event`): memory does not grow with the log. The page ends
+    with what `facts_of` concludes from the validation of what was read. Returns its events."""
+    from beacon_ci.report.html import ReportPage
+
+    with private_replacement(path) as out:
+        page = ReportPage(out, count_lines(log_path))
+        tally = Tally()
+        read_log(log_path, capture_id, tally, page.add if on_event is None else to_each(page.add, on_event))
+        page.finish(facts_of(validate_written(log_path, tally, capture_id=capture_id)))
+    return page.events
 
 
 def late_warnings(result: Mapping[str, Any]) -> List[str]:

@@ -41,25 +41,31 @@ class ExpressionError(Exception):
 
 @dataclass
 class Artifacts:
-    """The artifact service of one workflow run: name -> the uploaded file's bytes."""
+    """The artifact service of one workflow run: name -> each uploaded file's name -> its bytes.
+    `path` is one path a line, blank lines skipped, as upload-artifact reads it; files are kept
+    by name, as upload-artifact keeps files of one folder."""
 
     folder: Path
-    stored: Dict[str, bytes] = field(default_factory=dict)
+    stored: Dict[str, Dict[str, bytes]] = field(default_factory=dict)
 
     def upload(self, inputs: Mapping[str, str]) -> str:
         unknown = set(inputs) - {"name", "path", "if-no-files-found", "overwrite", "retention-days"}
         if unknown:
             raise AssertionError(f"upload-artifact got inputs it does not have: {sorted(unknown)}")
-        name, path = inputs["name"], Path(inputs["path"])
-        if not name or not inputs["path"]:
+        name, paths = (
+            inputs["name"],
+            [Path(line.strip()) for line in inputs["path"].splitlines() if line.strip()],
+        )
+        if not name or not paths:
             raise AssertionError("upload-artifact needs a name and a path")
         if name in self.stored and inputs.get("overwrite", "false").lower() != "true":
             raise AssertionError(f"409 Conflict: an artifact named {name!r} already exists in this run")
-        if not path.is_file():
+        files = {path.name: path.read_bytes() for path in paths if path.is_file()}
+        if not files:
             if inputs.get("if-no-files-found", "warn") == "error":
-                raise AssertionError(f"no file at {path}")
-            return f"::warning::No files were found with the provided path: {path}"
-        self.stored[name] = path.read_bytes()
+                raise AssertionError(f"no file at {inputs['path']}")
+            return f"::warning::No files were found with the provided path: {inputs['path']}"
+        self.stored[name] = files
         return ""
 
 

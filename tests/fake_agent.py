@@ -3,9 +3,11 @@ wherever its environment points (as Claude Code reads it), then exits as told.
 
     python fake_agent.py [--exit N] [--no-telemetry] [--signals S,...] [--repeat N] [--token T]
                          [--on-signal] [--grandchild PATH] [--late-request PATH] [--echo]
-                         [--marker PATH] [--environ PATH] [--process PATH]
+                         [--marker PATH] [--environ PATH] [--process PATH] [--replay AGENT]
 
 --signals exports only these signals' requests (logs, metrics); --repeat exports the session N times.
+--replay exports, instead of the synthetic session, the OTLP bodies recorded from a real agent CLI
+(tests/fixtures/AGENT: claude, codex or gemini; its first recorded run) as that agent sent them.
 --token sends T as its token instead of the one it was given (the receiver answers 401).
 --on-signal waits for SIGTERM/SIGINT/SIGHUP, exports, and exits 128+signal (as Claude does);
 99 without exporting if no signal comes within a minute.
@@ -54,6 +56,21 @@ def export(signals: Sequence[str] = ("logs", "metrics"), token: Optional[str] = 
             assert refused
             continue
         assert status == (401 if refused else 200), status
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def replay(agent: str) -> None:
+    """Send one recorded run of a real agent, body by body, with its recorded content type."""
+    endpoint, token = endpoint_and_token()
+    folder = FIXTURES / agent
+    run = json.loads((folder / "session.json").read_text())["runs"][0]
+    for entry in run["files"]:
+        body = (folder / entry["file"]).read_bytes()
+        signal_name = entry["path"].rsplit("/", 1)[-1]
+        status = post_otlp(endpoint, token, signal_name, body, entry["content_type"])
+        assert status == 200, (entry["file"], status)
 
 
 def echo() -> None:
@@ -147,6 +164,7 @@ def main() -> int:
     parser.add_argument("--environ")
     parser.add_argument("--process")
     parser.add_argument("--echo", action="store_true")
+    parser.add_argument("--replay", choices=("claude", "codex", "gemini"))
     args = parser.parse_args()
     if args.marker:
         Path(args.marker).write_text("ran")
@@ -173,7 +191,9 @@ def main() -> int:
         if signum is None:
             return 99
         code = 128 + signum
-    if not args.no_telemetry:
+    if args.replay:
+        replay(args.replay)
+    elif not args.no_telemetry:
         for _ in range(args.repeat):
             export(args.signals.split(","), args.token)
     return code

@@ -93,6 +93,7 @@ def test_inputs_compatible_with_the_original_action_plus_ours() -> None:
         "max-cost",
         "max-tokens",
         "agent-user",
+        "html-report",
     }
     assert ACTION["inputs"]["python"]["default"] == "python3"
     assert ACTION["inputs"]["summary"]["default"] == "true"
@@ -109,6 +110,7 @@ def test_inputs_compatible_with_the_original_action_plus_ours() -> None:
         "cost-usd",
         "input-tokens",
         "output-tokens",
+        "html-path",
     }
 
 
@@ -138,7 +140,14 @@ def test_exec_runs_the_command_and_sets_every_output(
     assert log_path == str(job.temp / "beacon" / "runtime.jsonl")
     assert run.outputs["event-count"] == str(EVENTS_PER_SESSION)
     assert run.outputs["validation"] == "passed"
-    assert artifacts.stored == {"beacon-runtime-log-job": Path(log_path).read_bytes()}
+    page = run.outputs["html-path"]
+    assert page == str(Path(log_path).parent / f"report-{events_of(log_path)[0]['capture']['id']}.html")
+    assert artifacts.stored == {
+        "beacon-runtime-log-job": {
+            "runtime.jsonl": Path(log_path).read_bytes(),
+            Path(page).name: Path(page).read_bytes(),
+        }
+    }
     assert job.summary.startswith("### ")  # the job summary: status first
     assert "### beacon: findings" in job.summary
     # Validation passed, so no annotation of its own; the synthetic session's token is a finding.
@@ -232,6 +241,7 @@ def test_no_input_becomes_shell_code(tmp_path: Path, action: Path, artifacts: Ar
         "max-cost",
         "max-tokens",
         "agent-user",
+        "html-report",
     ):
         run = job.use(action, {"command": f"echo '$(touch {marker})'", name: hostile})
         assert run.outcome == "failure", name
@@ -241,6 +251,20 @@ def test_no_input_becomes_shell_code(tmp_path: Path, action: Path, artifacts: Ar
     )
     assert not marker.exists()
     assert run.commands("error") == ['artifact-name must not contain " : < > | * ? \\ / or a line break']
+
+
+def test_html_report_false_keeps_the_log_alone(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
+    run = new_job(tmp_path, artifacts).use(
+        action, {"command": FAKE, "harnesses": "claude", "html-report": "false"}
+    )
+    assert run.outcome == "success", run.stderr
+    assert (
+        run.outputs["html-path"] == "" and list(Path(run.outputs["log-path"]).parent.glob("report-*")) == []
+    )
+    assert list(artifacts.stored["beacon-runtime-log-job"]) == ["runtime.jsonl"]
+    run = new_job(tmp_path, artifacts, "other").use(action, {"command": FAKE, "html-report": "yes"})
+    assert (run.outcome, run.steps[1].code) == ("failure", 2)
+    assert run.commands("error") == ["the html-report input must be true or false"]
 
 
 def test_a_matrix_gets_one_artifact_per_job(tmp_path: Path, action: Path, artifacts: Artifacts) -> None:
@@ -257,7 +281,7 @@ def test_two_execs_in_one_job_keep_one_artifact_with_both(
     for _ in range(2):
         assert job.use(action, {"command": FAKE, "harnesses": "claude"}).outcome == "success"
     assert list(artifacts.stored) == ["beacon-runtime-log-job"]
-    lines = artifacts.stored["beacon-runtime-log-job"].decode().splitlines()
+    lines = artifacts.stored["beacon-runtime-log-job"]["runtime.jsonl"].decode().splitlines()
     assert len(lines) == 2 * EVENTS_PER_SESSION and len({json.loads(x)["capture"]["id"] for x in lines}) == 2
 
 
@@ -314,6 +338,9 @@ def test_start_and_finish_around_agent_steps(tmp_path: Path, action: Path, artif
     events = events_of(finish.outputs["log-path"])
     assert len(events) == 2 * EVENTS_PER_SESSION and {e["capture"]["mode"] for e in events} == {"session"}
     assert list(artifacts.stored) == ["beacon-runtime-log-job"]  # from finish; start uploads nothing
+    page = Path(finish.outputs["html-path"])
+    assert sorted(artifacts.stored["beacon-runtime-log-job"]) == sorted(["runtime.jsonl", page.name])
+    assert page.name == f"report-{events[0]['capture']['id']}.html"
     assert job.summary.count("### ") >= 1
 
 
@@ -678,7 +705,7 @@ def test_the_redact_rules_input_reaches_the_capture(
     job = new_job(tmp_path, artifacts)
     run = job.use(action, {"command": FAKE, "harnesses": "claude", "redact-rules": str(rules)})
     assert run.outcome == "success", run.stderr
-    log = artifacts.stored["beacon-runtime-log-job"].decode()
+    log = artifacts.stored["beacon-runtime-log-job"]["runtime.jsonl"].decode()
     assert "git push https://x-access-token:" in log and "acme/app" not in log
     rules.write_text('{"patterns": [{"regex": "("}]}')
     run = job.use(action, {"command": FAKE, "harnesses": "claude", "redact-rules": str(rules)})

@@ -137,6 +137,7 @@ def test_exec_of_a_plain_command_loads_no_export_session_or_tls_code(tmp_path: P
         "beacon_ci.findings.shell",
     } & modules == set()
     assert "beacon_ci.report.markdown" not in modules
+    assert "beacon_ci.report.html" not in modules  # no page was asked for
 
 
 def test_exec_loads_the_job_summary_form_for_a_job_summary(tmp_path: Path) -> None:
@@ -240,7 +241,7 @@ def test_an_unknown_command_lists_only_the_commands_for_people() -> None:
     assert code == 2
     assert err == (
         "beacon: argument COMMAND: invalid choice: 'bogus' (choose from 'exec', 'start', 'finish', "
-        "'validate', 'selftest', 'summary', 'findings') (see beacon ci --help)\n"
+        "'validate', 'selftest', 'summary', 'findings', 'report') (see beacon ci --help)\n"
     )
 
 
@@ -250,7 +251,7 @@ def test_an_unknown_option_names_its_subcommand() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["exec", "start", "finish", "validate", "summary", "findings", "selftest"]
+    "command", ["exec", "start", "finish", "validate", "summary", "findings", "report", "selftest"]
 )
 def test_each_commands_help_ends_with_examples_and_exit_codes(
     command: str, capsys: pytest.CaptureFixture

@@ -1,5 +1,5 @@
 """Any session size in constant memory: validating and summarizing a log, the capture's own
-tally and its findings keep bounded state whatever the number of events. Measured with
+tally, its findings and its HTML page keep bounded state whatever the number of events. Measured with
 tracemalloc (what Python allocates), so the tests catch a regression without timing anything."""
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from beacon_ci.eventlog import validate_log
 from beacon_ci.findings.config import NO_FINDINGS_CONFIG
 from beacon_ci.findings.fold import EVIDENCE_KEPT, FINDINGS_KEPT, FindingsFold
 from beacon_ci.findings.judge import judge
+from beacon_ci.report.html import ROWS_KEPT, ReportFacts
 from beacon_ci.report.summary import FILES_TRACKED, NAMES_KEPT, SUMMARY_KEEP, Summary
+from beacon_ci.review import CaptureFolds
+from beacon_ci.verdict import write_page
 
 EVENTS = 200_000
 PEAK_BYTES = 24 * 1024 * 1024  # a log of 200,000 events held in memory would be about 1 GB
@@ -90,6 +93,18 @@ def test_without_a_capture_id_every_line_counts_and_memory_stays_bounded(big_log
     assert not validation.passed
     assert validation.stages[1].detail.startswith("line 3: not JSON")
     assert validation.stages[1].numbers == {"bad_lines": 200, "lines": EVENTS + 200 + 200}
+
+
+def test_writing_the_html_page_of_a_big_log_keeps_bounded_state(big_log: Path, tmp_path: Path) -> None:
+    def facts_of(validation: Any) -> ReportFacts:  # the folds' bounds are the tests' above
+        summary, judged = CaptureFolds().conclude(NO_FINDINGS_CONFIG, validation)
+        return ReportFacts(summary, judged, None, 0, True, None, "runtime.jsonl", 0.0)
+
+    page = tmp_path / "page.html"
+    events, peak = peak_of(lambda: write_page(str(page), str(big_log), "big", facts_of))
+    assert peak < PEAK_BYTES, f"peak {peak / 1e6:.1f} MB"
+    assert events == EVENTS
+    assert page.read_bytes().count(b',"' + b"0" * 16) == ROWS_KEPT  # each shown row's id begins so
 
 
 def test_a_line_longer_than_any_beacon_writes_is_skipped_in_pieces(tmp_path: Path) -> None:

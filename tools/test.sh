@@ -6,6 +6,9 @@
 # Python only, and so do the quality gates (tools/check.sh) and the distribution tests, which
 # run the zipapp on every supported Python themselves.
 #
+# The HTML report's browser tests drive Debian's chromium (playwright's own browser download
+# needs the internet): it is installed with apt-get where missing, when running as root.
+#
 # The suite runs inside a network namespace with only loopback (unshare -n as root, else
 # unshare -rn) wherever the system allows it, so no test can reach off the machine. As root it
 # also creates, once, the system user the tests run an agent as (AGENT_USER below).
@@ -77,6 +80,23 @@ create_agent_user() {
 }
 
 create_agent_user
+
+install_chromium() {  # Debian's chromium for tests/test_html_browser.py, which skips without it
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "=== installing chromium (Debian's package) for the browser tests"
+    mkdir -p .venv
+    export DEBIAN_FRONTEND=noninteractive
+    if { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; } \
+        >.venv/chromium-install.log 2>&1 </dev/null; then
+      return 0
+    fi
+    echo "tools/test.sh: installing chromium failed (.venv/chromium-install.log)" >&2
+  fi
+  echo "tools/test.sh: no chromium, and it cannot be installed here (needs root and apt-get): the browser tests will skip" >&2
+}
+
+install_chromium
 py38=$(find_python 3.8)
 py313=$(find_python 3.13)
 

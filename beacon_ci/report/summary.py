@@ -191,23 +191,36 @@ def _fill_denied_target(entry: Dict[str, Any], event: Dict[str, Any], target: st
 
 
 def _add_usage(entry: Dict[str, Any], event: Dict[str, Any], action: str) -> None:
-    usage = _dict(_dict(event.get("gen_ai")).get("usage"))
-    if not usage:
+    usage = usage_of(event, action)
+    if usage is None:
         return
     # Claude and Gemini report usage twice: on each request event and again as token/cost
     # metrics (the same tokens, summed). Adding both would double every number, so metrics are
     # kept apart and used only for a harness whose requests carry no usage (Codex).
-    is_metric = action in METRIC_ACTIONS or _str(_dict(event.get("event")).get("category")) == "metric"
+    is_metric, numbers = usage
     bucket = entry["_metric_usage" if is_metric else "_request_usage"]
     model = _str(event.get("model")) or "unknown"
     if model not in bucket and len(bucket) >= NAMES_KEPT:
         model = OTHER
     totals = bucket.setdefault(model, {name: 0 for name, _ in REQUEST_USAGE_KEYS})
+    for name, value in numbers.items():
+        totals[name] += value
+
+
+def usage_of(event: Dict[str, Any], action: str) -> Optional[Tuple[bool, Dict[str, float]]]:
+    """An event's usage: whether it is a metric's (token.usage, cost.usage) rather than a model
+    request's, and its numbers by REQUEST_USAGE_KEYS name (0 where absent); None without any."""
+    usage = _dict(_dict(event.get("gen_ai")).get("usage"))
+    if not usage:
+        return None
+    is_metric = action in METRIC_ACTIONS or _str(_dict(event.get("event")).get("category")) == "metric"
+    numbers = {}
     for name, path in REQUEST_USAGE_KEYS:
         value: Any = usage
         for part in path:  # cache_read.input_tokens is nested
             value = _dict(value).get(part)
-        totals[name] += _number(value)
+        numbers[name] = _number(value)
+    return is_metric, numbers
 
 
 def _finish_harness(entry: Dict[str, Any]) -> Dict[str, Any]:
