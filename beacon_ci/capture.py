@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from beacon_ci.agents import claude_settings
 from beacon_ci.agents.codex import user_codex_home, write_codex_home
@@ -29,60 +29,28 @@ from beacon_ci.eventlog import (
     Validation,
     diagnose_receiver,
     reasons,
-    schema_problem,
     validate_written,
 )
 from beacon_ci.export import start_forwarder
 from beacon_ci.report.summary import Summary
 from beacon_ci.report.text import count_of
+from beacon_ci.sink import EventSink
 from beacon_ci.writer_process import RemoteSink, WriterSetup
 from beacon_otlp import Batch, Receiver
 
 if TYPE_CHECKING:  # built with the first batch (see CapturePipeline)
     from beacon_ci.agents.normalizer import Normalizer
-    from beacon_protect import Protector
     from beacon_protect.custom import CustomRules
+
+# The receiver's queue of decoded batches (receiver.py): what a capture may hold before the
+# writer has caught up. Decoded batches take about four times their bodies' bytes: at most about
+# 17 MB, so that both processes stay under 80 MB whatever the session's size.
+QUEUED_BYTES = 1024 * 1024
+HARD_QUEUED_BYTES = 4 * 1024 * 1024
 
 # Once the child has exited, what it sent drains in milliseconds: a drain still going after
 # this waits for a process that still runs (a background one), and silence would look like a hang.
 DRAIN_NOTICE_AFTER = 2.0
-
-
-class EventSink:
-    """The stages after normalize: protect, write, count and fold (and forward) each batch of
-    events. In the capture's process, or in the writer process beside it (writer_process.py)."""
-
-    def __init__(self, protector: Protector, writer: EventWriter, forwarder: Any = None) -> None:
-        from beacon_ci.findings.fold import FindingsFold
-
-        self.protector, self.writer = protector, writer
-        self.forwarder = forwarder  # an export.forward.Forwarder: gets every event the log got
-        self.tally = Tally()  # what the writer wrote, counted as it wrote it: validation's input
-        self.summary = Summary()  # and the summary's, folded as written (see eventlog.Tally)
-        self.findings = FindingsFold()  # and the findings'
-
-    def write(self, events: Iterable[Dict[str, Any]]) -> None:
-        protected: List[Dict[str, Any]] = []
-        try:
-            for event in events:
-                protected.append(self.protector.protect_event(event))
-        finally:  # a bug in one record must not lose the records before it
-            written = protected[: self.writer.write_all(protected)]  # one write for the batch
-            self._count(written)
-        if self.forwarder is not None and written:
-            self.forwarder.submit(written)  # as they arrive: a cancelled job still delivered these
-
-    def _count(self, written: List[Dict[str, Any]]) -> None:
-        """Validation's tally, the summary and the findings, folded as the events are written."""
-        tally, summary, findings = self.tally, self.summary, self.findings
-        for event in written:
-            problem = schema_problem(event)
-            if problem:  # never from the normalizer; the check costs a microsecond
-                tally.bad(tally.events + tally.bad_lines + 1, problem)
-            else:
-                tally.count(event)
-                summary.add(event)
-                findings.add(event)
 
 
 class CapturePipeline:
@@ -111,10 +79,13 @@ class CapturePipeline:
         self.forwarder: Any = None
         self.normalizer: Optional[Normalizer] = None
         self.sink: Any = None  # an EventSink, or a writer_process.RemoteSink
+        self.remote: Optional[RemoteSink] = None  # the writer process, once it failed or closed
         self.writer_lost: Optional[str] = None  # why the writer process failed, if it did
         self.tally, self.summary = Tally(), Summary()
         self.findings: Any = None  # a findings.fold.FindingsFold, from the first batch on
-        self.write_failures, self.write_error = 0, None
+        self.write_failures = 0
+        self.write_error: Optional[str] = None
+        self.writer_resources: Optional[Dict[str, float]] = None  # the writer process's, if it ran
 
     def __call__(self, batch: Batch) -> None:
         self._send(self.stages().events(batch))
@@ -137,7 +108,7 @@ class CapturePipeline:
                 self.sink.write(normalized)
             except (OSError, EOFError) as exc:  # the writer process died: write here from now on
                 self.writer_lost = f"{type(exc).__name__}: {exc}"
-                self.sink = self._local_sink()
+                self.remote, self.sink = self.sink, self._local_sink()
                 self.sink.write(normalized)
 
     def stages(self) -> Normalizer:
@@ -150,16 +121,11 @@ class CapturePipeline:
                 self.sink = self._local_sink()
         return self.normalizer
 
-    def _secrets(self) -> List[str]:
-        from beacon_protect import secret_values_from_env
-
-        return list(secret_values_from_env(self.environ, [self.token]))
-
     def _local_sink(self) -> EventSink:
-        from beacon_protect import Protector
+        from beacon_protect import Protector, secret_values_from_env
 
         assert self.normalizer is not None
-        protector = Protector(self._secrets(), self.rules)
+        protector = Protector(secret_values_from_env(self.environ, [self.token]), self.rules)
         protector.seal(*self.normalizer.shared_parts())
         return EventSink(protector, self.writer, self.forwarder)
 
@@ -167,7 +133,7 @@ class CapturePipeline:
         assert self.normalizer is not None and self.env is not None
         parts = {str(n): part for n, part in enumerate(self.normalizer.shared_parts())}
         try:
-            return RemoteSink(self.env, WriterSetup(self.writer.path, self._secrets(), self.rules, parts))
+            return RemoteSink(self.env, WriterSetup(self.writer.path, self.token, self.rules, parts))
         except OSError:  # no process to spare: the capture goes on in this one
             return None
 
@@ -175,20 +141,23 @@ class CapturePipeline:
         """After the last batch: what was written, counted and folded, wherever it was. A writer
         process that died leaves what it wrote in the log: read back, its own capture's lines."""
         sink = self.sink
-        if sink is None:
-            return
-        if isinstance(sink, EventSink):
+        if isinstance(sink, RemoteSink):
+            self.remote = sink
+            try:
+                result = sink.close()
+            except (OSError, EOFError) as exc:
+                self.writer_lost = f"{type(exc).__name__}: {exc}"
+            else:
+                self.tally, self.summary, self.findings = result.tally, result.summary, result.findings
+                self.write_failures, self.write_error = result.write_failures, result.write_error
+                self.writer_resources = result.resources
+                return
+        elif isinstance(sink, EventSink):
             self.tally, self.summary, self.findings = sink.tally, sink.summary, sink.findings
             self.write_failures, self.write_error = sink.writer.failed, sink.writer.last_error
-            return
-        try:
-            result = sink.close()
-        except (OSError, EOFError) as exc:
-            self.writer_lost = self.writer_lost or f"{type(exc).__name__}: {exc}"
+        if self.remote is not None and self.writer_lost:  # what the log holds is what counts
+            self.remote.abandon()
             self._read_back()
-            return
-        self.tally, self.summary, self.findings = result.tally, result.summary, result.findings
-        self.write_failures, self.write_error = result.write_failures, result.write_error
 
     def _read_back(self) -> None:
         from beacon_ci.eventlog import read_log, to_each
@@ -249,7 +218,13 @@ class Capture:
         self.pipeline = CapturePipeline(
             self.context, env.clock, env.environ, self.token, self.writer, rules, env
         )
-        self.receiver = Receiver(self.pipeline, token=self.token, trusted_uids=trusted_uids)
+        self.receiver = Receiver(
+            self.pipeline,
+            token=self.token,
+            trusted_uids=trusted_uids,
+            max_queued_bytes=QUEUED_BYTES,
+            hard_queued_bytes=HARD_QUEUED_BYTES,
+        )
 
     def start(self) -> Dict[str, str]:
         """Start receiving; return the environment the agent should run with."""
@@ -320,6 +295,11 @@ class Capture:
                 )
                 if self.pipeline.forwarder is not None:
                     self.forwarded = self.pipeline.forwarder.close()
+        if self.pipeline.writer_lost:
+            self.env.say(
+                f"the writer process failed ({self.pipeline.writer_lost}): this process wrote the "
+                "rest, and what the log holds was counted again from it"
+            )
         cut_off = self.receiver.cut_off
         if not drained and cut_off.connections:
             self.env.say(
@@ -379,6 +359,7 @@ class Capture:
                 "requests": self.receiver.cut_off.requests,
                 "connections_open_at_close": self.receiver.cut_off.connections,
             },
+            **({"writer_process": self.pipeline.writer_resources} if self.pipeline.writer_resources else {}),
             "validation": validation.as_json(),
             **({"forward": self.forwarded.to_json()} if self.forwarded else {}),
         }

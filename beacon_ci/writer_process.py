@@ -19,11 +19,12 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import resource
 import signal
 import subprocess
 import sys
 from multiprocessing.connection import Connection
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional
 
 from beacon_ci.environment import Environment
 from beacon_ci.errors import EXIT_OK
@@ -35,20 +36,21 @@ class WriterSetup(NamedTuple):
     """What the writer needs: where to write, what to redact, the envelope to seal."""
 
     log_path: str
-    secret_values: Sequence[str]
+    token: str  # the receiver's: redacted wherever it appears, as every secret of the environment
     rules: Any  # beacon_protect.custom.CustomRules, or None
     shared_parts: Dict[str, Dict[str, Any]]  # name -> an envelope object every event holds
 
 
 class WriterResult(NamedTuple):
     """What the writer wrote, counted and folded: eventlog.Tally, report.summary.Summary,
-    findings.fold.FindingsFold, and its EventWriter's failures."""
+    findings.fold.FindingsFold, its EventWriter's failures, and what the process used."""
 
     tally: Any
     summary: Any
     findings: Any
     write_failures: int
     write_error: Optional[str]
+    resources: Dict[str, float]  # peak_rss_mb, cpu_seconds
 
 
 class _EnvelopePickler(pickle.Pickler):
@@ -104,18 +106,28 @@ class RemoteSink:
             self._from_writer.close()
             self.process.wait()
 
+    def abandon(self) -> None:
+        """The writer failed: close our ends and reap it (it ends when its pipe closes)."""
+        for end in (self._to_writer, self._from_writer):
+            try:
+                end.close()
+            except OSError:
+                pass
+        self.process.wait()
+
 
 def serve_writer(read_fd: int, write_fd: int) -> int:
     """The writer process: protect, write and count every batch until the pipe closes."""
-    from beacon_ci.capture import EventSink
     from beacon_ci.eventlog import EventWriter
-    from beacon_protect import Protector
+    from beacon_ci.sink import EventSink
+    from beacon_protect import Protector, secret_values_from_env
 
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.SIG_IGN)
     incoming, outgoing = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     setup: WriterSetup = pickle.loads(incoming.recv_bytes())
-    protector = Protector(setup.secret_values, setup.rules)
+    # The environment is the capture's own (RemoteSink passes it whole): its secrets are these.
+    protector = Protector(secret_values_from_env(os.environ, [setup.token]), setup.rules)
     protector.seal(*setup.shared_parts.values())
     sink = EventSink(protector, EventWriter(setup.log_path))
     try:
@@ -127,6 +139,20 @@ def serve_writer(read_fd: int, write_fd: int) -> int:
             sink.write(_EnvelopeUnpickler(io.BytesIO(message), setup.shared_parts).load())
     finally:
         sink.writer.close()
-    result = WriterResult(sink.tally, sink.summary, sink.findings, sink.writer.failed, sink.writer.last_error)
-    outgoing.send_bytes(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
+    result = WriterResult(
+        sink.tally, sink.summary, sink.findings, sink.writer.failed, sink.writer.last_error, _resources()
+    )
+    try:
+        outgoing.send_bytes(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
+    except OSError:  # the capture process is gone (killed): what it sent is written all the same
+        pass
     return EXIT_OK
+
+
+def _resources() -> Dict[str, float]:
+    """This process's peak memory and processor time, as the capture's result reports them."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "peak_rss_mb": round(usage.ru_maxrss * 1024 / 1e6, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+    }

@@ -1065,13 +1065,18 @@ def measure_scale(records: int) -> Dict[str, Any]:
             agent = json.load(handle)
         result = json.loads(run["stdout"].strip().splitlines()[-1])
         written = sum(result["events"].values())
+        writer = result.get("writer_process") or {"peak_rss_mb": 0.0, "cpu_seconds": 0.0}
+        capture_rss = round(run["maxrss_kib"] * 1024 / 1e6, 1)
         exec_row = {
             "exit_code": run["code"],
-            "peak_rss_mb": round(run["maxrss_kib"] * 1024 / 1e6, 1),
+            # the capture's process and its writer process: both peaks, as if at once
+            "peak_rss_mb": round(capture_rss + writer["peak_rss_mb"], 1),
+            "peak_rss_mb_capture_process": capture_rss,
+            "peak_rss_mb_writer_process": writer["peak_rss_mb"],
             "records_per_s": round(records / (run["exit"] - agent["first_send"])),
             "seconds_child_exit_to_beacon_exit": round(run["exit"] - agent["exit"], 2),
             "records_lost": records - written,
-            "cpu_us_per_record": round(run["cpu_s"] / records * 1e6, 1),
+            "cpu_us_per_record": round((run["cpu_s"] + writer["cpu_seconds"]) / records * 1e6, 1),
             "validation": result["validation"]["status"],
         }
         rows: Dict[str, Any] = {"records": records, "log_bytes": os.path.getsize(log), "exec": exec_row}

@@ -29,6 +29,7 @@ LAYERS = (
     ("beacon_ci", "beacon_ci.errors", "beacon_ci.environment", "beacon_ci.report", "beacon_ci.findings"),
     ("beacon_ci.context", "beacon_ci.process", "beacon_ci.github", "beacon_ci.export"),
     ("beacon_ci.agents", "beacon_ci.eventlog"),
+    ("beacon_ci.sink", "beacon_ci.writer_process"),
     ("beacon_ci.capture", "beacon_ci.verdict"),
     ("beacon_ci.exec", "beacon_ci.session", "beacon_ci.selftest", "beacon_ci.review"),
     ("beacon_ci.cli",),
