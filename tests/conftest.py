@@ -171,3 +171,17 @@ BODY_DEPTH = 4  # the request is level 0, then ResourceLogs, ScopeLogs, LogRecor
 LEVEL_COST = {"array": 2, "kvlist": 3}
 # Arrays or kvlists, one inside the other, that a log record's body may hold.
 DEEPEST = {kind: (MAX_DEPTH - BODY_DEPTH) // cost for kind, cost in LEVEL_COST.items()}
+
+
+@pytest.fixture(scope="session")
+def captures(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
+    """Each real agent's recorded session through `beacon ci exec --html`, once for the test run:
+    the HTML report's tests and its browser tests read the same pages."""
+    from test_html_report import AGENTS, replayed
+
+    runs = {}
+    for agent in AGENTS:
+        run = replayed(tmp_path_factory.mktemp(agent), agent)
+        assert run.code == 0, run.stderr
+        runs[agent] = run
+    return runs

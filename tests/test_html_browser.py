@@ -24,7 +24,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 import pytest
 from conftest import ROOT
 from test_exec import beacon_run
-from test_html_report import AGENTS, replayed
+from test_html_report import AGENTS
 
 from beacon_ci.eventlog import event_line
 from beacon_ci.report.summary import parse_time
@@ -125,17 +125,6 @@ def in_time_order(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def action(event: Dict[str, Any]) -> str:
     return event["event"]["action"]
-
-
-@pytest.fixture(scope="module")
-def captures(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
-    """Each real agent's recorded session through `beacon ci exec --html`."""
-    runs = {}
-    for agent in AGENTS:
-        run = replayed(tmp_path_factory.mktemp(agent), agent)
-        assert run.code == 0, run.stderr
-        runs[agent] = run
-    return runs
 
 
 @pytest.mark.parametrize("agent", AGENTS)

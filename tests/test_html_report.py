@@ -81,17 +81,6 @@ def whole_event(row: List[Any], report: Dict[str, Any]) -> Dict[str, Any]:
     return {**row[FIELDS], **(report["meta"]["shared"] if row[SHARED] else {})}
 
 
-@pytest.fixture(scope="module")
-def captures(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Run]:
-    """Each real agent's recorded session through exec --html, once for the module."""
-    runs = {}
-    for agent in AGENTS:
-        run = replayed(tmp_path_factory.mktemp(agent), agent)
-        assert run.code == 0, run.stderr
-        runs[agent] = run
-    return runs
-
-
 # --- exec, finish and report write it -------------------------------------------------------
 
 

@@ -949,7 +949,8 @@ def _sample_events(count: int) -> List[Dict[str, Any]]:
     normalizer = Normalizer(CaptureContext.detect({}, "bench", "exec"), time.time)
     protector = Protector([])
     session: List[Dict[str, Any]] = []
-    for signal_name, request in synthetic_claude_session("bench", time.time_ns()):
+    for signal_name, sent in synthetic_claude_session("bench", time.time_ns()):
+        request = decode_protobuf(signal_name, encode_protobuf(signal_name, sent))  # as received
         batch = beacon_otlp.Batch(
             signal_name, request, PROTOBUF, beacon_otlp.count_records(signal_name, request), time.time()
         )
