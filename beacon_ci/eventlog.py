@@ -390,7 +390,7 @@ def read_log(
                 continue
             try:
                 event = json.loads(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # nested past the parser's depth: not ours
                 if capture_id is None:
                     tally.bad(number, f"not JSON ({exc})")
                 else:

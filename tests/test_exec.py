@@ -596,6 +596,20 @@ def test_validate_reports_a_malformed_line(tmp_path: Path) -> None:
     assert stages["runtime_log_parseable"]["detail"].startswith(f"line {EVENTS_PER_SESSION + 1}: not JSON")
 
 
+@pytest.mark.parametrize("command", ["validate", "summary", "findings", "report"])
+def test_a_line_nested_past_the_parsers_depth_is_a_bad_line_not_a_crash(
+    tmp_path: Path, captured_lines: List[str], command: str
+) -> None:
+    log = tmp_path / "runtime.jsonl"
+    log.write_text("\n".join([*captured_lines, "[" * 200_000 + "]" * 200_000]) + "\n")
+    extra = ("--html", str(tmp_path / "report.html")) if command == "report" else ()
+    run = beacon_run(tmp_path, "ci", command, "--log-path", str(log), *extra)
+    assert "Traceback" not in run.stderr and "RecursionError" not in run.stderr
+    if command == "validate":
+        assert run.code == EXIT_VALIDATION
+        assert f"line {len(captured_lines) + 1}: not JSON (maximum recursion depth" in run.stderr
+
+
 @pytest.fixture(scope="module")
 def captured_lines(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
     """The lines one real capture wrote, for tests that change a line and validate the log."""
