@@ -35,11 +35,11 @@ from beacon_ci.export import start_forwarder
 from beacon_ci.report.summary import Summary
 from beacon_ci.report.text import count_of
 from beacon_ci.sink import EventSink
-from beacon_ci.writer_process import RemoteSink, WriterSetup
 from beacon_otlp import Batch, Receiver
 
 if TYPE_CHECKING:  # built with the first batch (see CapturePipeline)
     from beacon_ci.agents.normalizer import Normalizer
+    from beacon_ci.writer_process import RemoteSink
     from beacon_protect.custom import CustomRules
 
 # The receiver's queue of decoded batches (receiver.py): what a capture may hold before the
@@ -130,6 +130,8 @@ class CapturePipeline:
         return EventSink(protector, self.writer, self.forwarder)
 
     def _remote_sink(self) -> Optional[RemoteSink]:
+        from beacon_ci.writer_process import RemoteSink, WriterSetup  # only a capture with events
+
         assert self.normalizer is not None and self.env is not None
         parts = {str(n): part for n, part in enumerate(self.normalizer.shared_parts())}
         try:
@@ -141,7 +143,10 @@ class CapturePipeline:
         """After the last batch: what was written, counted and folded, wherever it was. A writer
         process that died leaves what it wrote in the log: read back, its own capture's lines."""
         sink = self.sink
-        if isinstance(sink, RemoteSink):
+        if isinstance(sink, EventSink):
+            self.tally, self.summary, self.findings = sink.tally, sink.summary, sink.findings
+            self.write_failures, self.write_error = sink.writer.failed, sink.writer.last_error
+        elif sink is not None:  # the writer process
             self.remote = sink
             try:
                 result = sink.close()
@@ -152,9 +157,6 @@ class CapturePipeline:
                 self.write_failures, self.write_error = result.write_failures, result.write_error
                 self.writer_resources = result.resources
                 return
-        elif isinstance(sink, EventSink):
-            self.tally, self.summary, self.findings = sink.tally, sink.summary, sink.findings
-            self.write_failures, self.write_error = sink.writer.failed, sink.writer.last_error
         if self.remote is not None and self.writer_lost:  # what the log holds is what counts
             self.remote.abandon()
             self._read_back()
