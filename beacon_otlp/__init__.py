@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from .otlp_json import decode_json, encode_json
-from .receiver import JSON, PROTOBUF, TOKEN_HEADER, Batch, Receiver, ReceiverStats, count_records
-from .shape import MAX_DEPTH, MAX_ELEMENTS, SIGNALS, DecodeError, LimitError, NestingError
+from .limits import MAX_DEPTH, MAX_ELEMENTS, SIGNALS, DecodeError, LimitError, NestingError
+from .receiver import JSON, PROTOBUF, TOKEN_HEADER, Batch, Receiver, ReceiverStats, count_records, decode_body
 from .threads import background_thread
-from .wire import decode_protobuf, encode_protobuf
 
 __all__ = [
     "JSON",
@@ -36,8 +34,31 @@ __all__ = [
 
 def decode(signal: str, content_type: str, data: bytes) -> Dict[str, Any]:
     """Decode a request body by its media type (PROTOBUF or JSON)."""
-    if content_type == PROTOBUF:
-        return decode_protobuf(signal, data)
-    if content_type == JSON:
-        return decode_json(signal, data)
-    raise ValueError(f"unsupported content type {content_type!r}")
+    if content_type not in (PROTOBUF, JSON):
+        raise ValueError(f"unsupported content type {content_type!r}")
+    return decode_body(signal, content_type, data)
+
+
+# The codecs load when first used (receiver.decode_body): the receiver starts without them.
+def decode_protobuf(signal: str, data: bytes) -> Dict[str, Any]:
+    from .wire import decode_protobuf
+
+    return decode_protobuf(signal, data)
+
+
+def encode_protobuf(signal: str, request: Dict[str, Any]) -> bytes:
+    from .wire import encode_protobuf
+
+    return encode_protobuf(signal, request)
+
+
+def decode_json(signal: str, data: bytes) -> Dict[str, Any]:
+    from .otlp_json import decode_json
+
+    return decode_json(signal, data)
+
+
+def encode_json(signal: str, request: Dict[str, Any]) -> bytes:
+    from .otlp_json import encode_json
+
+    return encode_json(signal, request)

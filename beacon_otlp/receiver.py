@@ -38,17 +38,15 @@ from .http11 import (
     read_head,
     send,
 )
-from .otlp_json import decode_json
+from .limits import DecodeError, LimitError, NestingError
 from .peers import peer_uid
-from .shape import DecodeError, LimitError, NestingError
 from .threads import background_thread
-from .wire import decode_protobuf, encode_rpc_status
 
 TOKEN_HEADER = "x-beacon-token"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 PATHS = {"/v1/logs": "logs", "/v1/traces": "traces", "/v1/metrics": "metrics"}
-_DECODERS = {PROTOBUF: decode_protobuf, JSON: decode_json}
+DECODED_TYPES = (PROTOBUF, JSON)
 # google.rpc.Code values carried in error bodies, by HTTP status.
 _RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 413: 8, 415: 3}
 
@@ -377,7 +375,7 @@ class Receiver:
         path = handler.path.split("?", 1)[0]
         signal = PATHS.get(path, "unknown")
         content_type = _media_type(handler.headers.get("Content-Type", ""))
-        key_type = content_type if content_type in _DECODERS else "other"
+        key_type = content_type if content_type in DECODED_TYPES else "other"
         sent = 0
         try:
             self._check_headers(handler, path, content_type)
@@ -385,7 +383,7 @@ class Receiver:
             sent = len(body)
             data = inflate(body, handler.headers.get("Content-Encoding", ""), self.max_decoded)
             try:
-                request = _DECODERS[content_type](signal, data)
+                request = decode_body(signal, content_type, data)
             except LimitError as exc:
                 raise Reject(413, "too_large", str(exc), close=False) from None
             except NestingError as exc:  # bad data, not a size: the OTLP spec's 413 is for sizes
@@ -456,7 +454,7 @@ class Receiver:
             raise Reject(404, "not_found", "unknown path; use /v1/logs, /v1/traces or /v1/metrics")
         if handler.command != "POST":
             raise Reject(405, "method_not_allowed", "method not allowed, supported: [POST]")
-        if content_type not in _DECODERS:
+        if content_type not in DECODED_TYPES:
             raise Reject(
                 415, "unsupported_media_type", f"unsupported media type, supported: [{JSON}, {PROTOBUF}]"
             )
@@ -581,6 +579,19 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
+def decode_body(signal: str, content_type: str, data: bytes) -> Dict[str, Any]:
+    """A request body of one of DECODED_TYPES, decoded. The decoders and their tables are
+    imported with the first request, not when the receiver starts: a capture whose command
+    runs no agent never loads them, and one that does loads them while the agent starts."""
+    if content_type == PROTOBUF:
+        from .wire import decode_protobuf
+
+        return decode_protobuf(signal, data)
+    from .otlp_json import decode_json
+
+    return decode_json(signal, data)
+
+
 def _media_type(header: str) -> str:
     return header.split(";", 1)[0].strip().lower()
 
@@ -592,6 +603,8 @@ def _send_status(handler: _Handler, status: int, content_type: str, message: str
     if content_type == JSON:
         body = json.dumps({"code": code, "message": message}).encode("utf-8")
     elif content_type == PROTOBUF:
+        from .wire import encode_rpc_status
+
         body = encode_rpc_status(code, message)
     else:
         content_type, body = "text/plain; charset=utf-8", message.encode("utf-8")

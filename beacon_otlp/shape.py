@@ -16,26 +16,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import tables
+from .limits import MAX_DEPTH, MAX_ELEMENTS, SIGNALS, DecodeError, LimitError, NestingError  # noqa: F401
 from .tables import ANY, ATTRS, HEXID, MESSAGE, PRESENCE, REPEATED
-
-SIGNALS = ("logs", "traces", "metrics")
-
-# Limits that keep a hostile body from costing unbounded time, stack or memory.
-MAX_DEPTH = 64  # nested messages, AnyValue arrays and kvlists included
-MAX_ELEMENTS = 500_000  # decoded messages and values per request
-
-
-class DecodeError(ValueError):
-    """The body is not a valid OTLP export request."""
-
-
-class LimitError(DecodeError):
-    """The body is well formed so far but decodes to more than the limits allow (a size)."""
-
-
-class NestingError(DecodeError):
-    """The body nests messages or values deeper than MAX_DEPTH: not a size, but data no OTLP
-    exporter sends (the reference parsers have a depth limit too)."""
 
 
 class Field:

@@ -380,10 +380,10 @@ def test_an_internal_error_is_a_counted_400_not_a_silent_drop(
     """A bug of ours must not look like a dead receiver: a dropped connection makes exporters
     retry and stall the agent's exit, and would leave no trace for validation to report."""
 
-    def broken(signal: str, data: bytes) -> Any:
+    def broken(signal: str, content_type: str, data: bytes) -> Any:
         raise IndexError("a decoder bug")
 
-    monkeypatch.setitem(receiver_module._DECODERS, PROTOBUF, broken)
+    monkeypatch.setattr(receiver_module, "decode_body", broken)
     (response,) = raw_exchange(receiver, request_bytes(body=b""))
     assert response.status == 400
     status = status_pb2.Status()
