@@ -164,7 +164,7 @@ def main() -> int:
     parser.add_argument("--environ")
     parser.add_argument("--process")
     parser.add_argument("--echo", action="store_true")
-    parser.add_argument("--replay", choices=("claude", "codex", "gemini"))
+    parser.add_argument("--replay", choices=("claude", "codex", "gemini", "copilot"))
     args = parser.parse_args()
     if args.marker:
         Path(args.marker).write_text("ran")

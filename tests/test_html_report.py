@@ -34,8 +34,9 @@ from beacon_ci.report.html import (
     script_json,
     verdict,
 )
+from beacon_ci.report.summary import parse_time
 
-AGENTS = ("claude", "codex", "gemini")
+AGENTS = ("claude", "codex", "gemini", "copilot")
 # The row of an event (html.py ReportPage._row), then its fields, shared flag and trim level.
 T, H, A, OUTCOME, SEV, LABEL, ID, DUR, EXIT, WAIT, USAGE, ERR, FIELDS, SHARED, TRIM = range(15)
 GITHUB_RUN = {
@@ -450,6 +451,21 @@ def test_spans_timing_shows_where_events_carry_it(captures: Dict[str, Run]) -> N
     ((row,), _) = (json.loads(text) for _, text in DATA_RE.findall(out.getvalue().decode()))
     assert (row[DUR], row[WAIT]) == (4250.5, 3200)
     assert row[FIELDS]["trace"] == timed["trace"]
+
+
+def test_a_spans_event_sits_on_the_timeline_where_it_ended_as_a_records_does(
+    captures: Dict[str, Run],
+) -> None:
+    """A record is stamped when the call ended; an event made from a span (Copilot's) when the
+    span began: both are placed at their end, so a duration bar never starts before its call."""
+    (event,) = [e for e in captures["copilot"].events if e["event"]["action"] == "file.read"]
+    out = io.BytesIO()
+    page = ReportPage(out, 1)
+    page.add(event)
+    page.finish(facts())
+    ((row,), _) = (json.loads(text) for _, text in DATA_RE.findall(out.getvalue().decode()))
+    started = round(parse_time(event["timestamp"]) * 1000)
+    assert event["raw"]["otel_signal"] == "traces" and row[T] == started + row[DUR] and row[DUR] > 0
 
 
 def test_a_hostile_logs_numbers_json_cannot_carry_cost_only_their_fields() -> None:

@@ -147,6 +147,13 @@ class ReportPage:
         action = _text(inner.get("action")) or "(none)"
         usage = usage_of(event, action)
         moment = parse_time(_text(event.get("timestamp")))
+        duration = _number(inner.get("duration_ms"), _dict(event.get("command")).get("duration_ms"))
+        if (
+            moment is not None
+            and duration is not None
+            and _dict(event.get("raw")).get("otel_signal") == "traces"
+        ):
+            moment += duration / 1000  # a span's event is stamped at its start; a record at its end
         return [
             None if moment is None else round(moment * 1000),
             self._agent_index(_text(_dict(event.get("harness")).get("name")) or "unknown"),
@@ -155,7 +162,7 @@ class ReportPage:
             SEVERITIES.index(event["severity"]) if event.get("severity") in SEVERITIES else 0,
             label_of(event, action)[:LABEL_CHARS],
             _text(inner.get("id")),
-            _number(inner.get("duration_ms"), _dict(event.get("command")).get("duration_ms")),
+            duration,
             _number(_dict(event.get("command")).get("exit_code")),
             _number(_dict(event.get("approval")).get("wait_ms")),
             None if usage is None else _usage_cell(usage),
