@@ -34,7 +34,7 @@ from beacon_ci.eventlog import (
 from beacon_ci.export import start_forwarder
 from beacon_ci.report.summary import Summary
 from beacon_ci.report.text import count_of
-from beacon_ci.sink import EventSink
+from beacon_ci.sink import EventSink, read_back
 from beacon_otlp import Batch, Receiver
 
 if TYPE_CHECKING:  # built with the first batch (see CapturePipeline)
@@ -159,19 +159,7 @@ class CapturePipeline:
                 return
         if self.remote is not None and self.writer_lost:  # what the log holds is what counts
             self.remote.abandon()
-            self._read_back()
-
-    def _read_back(self) -> None:
-        from beacon_ci.eventlog import read_log, to_each
-        from beacon_ci.findings.fold import FindingsFold
-
-        self.tally, self.summary, self.findings = Tally(), Summary(), FindingsFold()
-        read_log(
-            self.writer.path,
-            self.context.capture_id,
-            self.tally,
-            to_each(self.summary.add, self.findings.add),
-        )
+            self.tally, self.summary, self.findings = read_back(self.writer.path, self.context.capture_id)
 
     def folded_findings(self) -> Dict[str, Any]:
         """What the findings fold found (nothing before a first batch)."""

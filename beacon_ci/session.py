@@ -44,16 +44,14 @@ from beacon_ci.eventlog import (
     Tally,
     Validation,
     diagnose_receiver,
-    read_log,
     reasons,
-    to_each,
     validate_written,
 )
 from beacon_ci.export import parse_exports, plan_uploads
 from beacon_ci.findings.config import NO_FINDINGS_CONFIG, FindingsConfig
 from beacon_ci.github import append_github_file, mask, publish_outputs
 from beacon_ci.process import StopSignals
-from beacon_ci.report.summary import Summary
+from beacon_ci.sink import read_back
 from beacon_ci.verdict import Outcome, conclude, exit_code_for, report_findings, say_result
 
 SESSION_READY_TIMEOUT = 10.0
@@ -298,8 +296,8 @@ def judge_session(
     as it wrote, or, when the receiver did not finish (killed, crashed), from the log read back
     line by line."""
     log_path, capture_id = state["log_path"], state["capture_id"]
-    tally = Tally()
     if state.get("status") == "finished" and isinstance(state.get("summary"), dict):
+        tally = Tally()
         tally.by_harness.update(state.get("events") or {})
         tally.bad_lines = state.get("bad_lines", 0)
         first_bad = state.get("first_bad")
@@ -307,10 +305,7 @@ def judge_session(
         tally.trace_ids.update(dict.fromkeys(state.get("trace_ids") or []))
         summary, folded = state["summary"], state.get("findings") or {}
     else:
-        from beacon_ci.findings.fold import FindingsFold
-
-        fold, findings = Summary(), FindingsFold()
-        read_log(log_path, capture_id, tally, to_each(fold.add, findings.add))
+        tally, fold, findings = read_back(log_path, capture_id)
         summary, folded = fold.result(), findings.result()
     write_failures = state.get("write_failures", 0)
     validation = validate_written(

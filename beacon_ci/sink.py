@@ -3,9 +3,9 @@ capture's events, in the capture's process or in its writer process (writer_proc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
-from beacon_ci.eventlog import EventWriter, Tally, schema_problem
+from beacon_ci.eventlog import EventWriter, Tally, read_log, schema_problem, to_each
 from beacon_ci.report.summary import Summary
 
 if TYPE_CHECKING:
@@ -47,3 +47,14 @@ class EventSink:
                 tally.count(event)
                 summary.add(event)
                 findings.add(event)
+
+
+def read_back(log_path: str, capture_id: Optional[str]) -> Tuple[Tally, Summary, Any]:
+    """What a sink counts and folds (tally, summary, findings.fold.FindingsFold), read back from
+    the log line by line, this capture's lines only: for a writer that did not report its own
+    (a writer process or a session receiver that died)."""
+    from beacon_ci.findings.fold import FindingsFold
+
+    tally, summary, findings = Tally(), Summary(), FindingsFold()
+    read_log(log_path, capture_id, tally, to_each(summary.add, findings.add))
+    return tally, summary, findings

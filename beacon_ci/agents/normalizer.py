@@ -252,8 +252,9 @@ class Normalizer:
         mapper = SPAN_MAPPERS.get(harness)
         if mapper is None:
             return None
-        if span["name"] in CHILD_SPANS.get(harness, ()):  # part of its parent's event
-            self._span_children.add(span["parent_span_id"], claude_child_facts(span))
+        child_spans, child_facts = CHILD_SPANS.get(harness, ((), None))
+        if child_facts is not None and span["name"] in child_spans:  # part of its parent's event
+            self._span_children.add(span["parent_span_id"], child_facts(span))
             return None
         attrs = span["attributes"]
         event = self.base(res_attrs, attrs, span["start_time_unix_nano"])
@@ -511,7 +512,9 @@ SPAN_MAPPERS: Dict[str, Callable[[Dict[str, Any], Mapping[str, Any], Mapping[str
     "claude_code": map_claude_span,
     "copilot_cli": map_copilot_span,
 }
-# Child spans whose facts belong to their parent's event (claude_child_facts).
-CHILD_SPANS = {"claude_code": CLAUDE_CHILD_SPANS}
+# Child spans whose facts belong to their parent's event: their names, and what each says.
+CHILD_SPANS: Dict[str, Tuple[Sequence[str], Callable[[Mapping[str, Any]], Dict[str, Any]]]] = {
+    "claude_code": (CLAUDE_CHILD_SPANS, claude_child_facts),
+}
 # Harnesses that report a tool call both as a log record and as a span: joined, never twice.
 SPAN_JOINED = frozenset({"claude_code"})
